@@ -1,0 +1,22 @@
+//! `cargo xtask run`: set up, build the SPA, then become `astpanel --demo` with the caller's flags.
+
+use std::os::unix::process::CommandExt;
+
+use anyhow::Context;
+
+use crate::setup::{self, Scope};
+use crate::{sh, spa};
+
+pub fn run(extra_args: &[String]) -> anyhow::Result<()> {
+    let tools = setup::setup(Scope::Build)?;
+    spa::build(&tools)?;
+    let mut relay = tools.sh.cmd("cargo");
+    relay
+        .args(["run", "--release", "-p", "relay", "--bin", "astpanel", "--"])
+        .arg("--demo")
+        .args(extra_args);
+    println!("→ {}", sh::display(&relay));
+    // exec rather than wait: Ctrl-C, the exit code and the process list are the relay's own.
+    let err = relay.exec();
+    Err(err).with_context(|| format!("could not start `{}`", sh::display(&relay)))
+}

@@ -1,0 +1,456 @@
+//! Finds every tool the build and the tests need, and installs what is missing from the registries.
+//!
+//! All probes run at once (a warm set-up costs about as much as the slowest `--version`);
+//! installs then run one by one, each announced, timed, and on failure explained.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::sh::{self, Sh};
+
+/// The Trunk release that works with Rust 1.95 (0.22 needs a newer compiler).
+const TRUNK: &str = "0.21.14";
+/// Major version of npm's `binaryen`; Trunk.toml pins wasm-opt to the same `version_N`.
+pub const BINARYEN: &str = "132";
+/// The panoramisk release the pbxsim interop test drives.
+const PANORAMISK: &str = "1.4";
+/// The venv holding panoramisk, relative to the root.
+const VENV: &str = "target/tools/py";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Which tools a command needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Building the SPA: wasm32 target, trunk, wasm-bindgen, wasm-opt.
+    Build,
+    /// Everything in `Build`, plus Chromium, chromedriver and the Python venv.
+    Test,
+}
+
+/// What later steps need to know about the tools found.
+pub struct Tools {
+    pub sh: Sh,
+    /// The wasm-bindgen version in Cargo.lock, which the CLI must match exactly.
+    pub wasm_bindgen: String,
+    /// The WebDriver for browser tests (`Scope::Test` only).
+    pub chromedriver: Option<PathBuf>,
+    /// A Python with panoramisk, or `None` when Python is unavailable and that test skips.
+    pub python: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tool {
+    WasmTarget,
+    Trunk,
+    WasmBindgen,
+    WasmOpt,
+    Chromium,
+    Chromedriver,
+    Python,
+}
+
+/// What a probe found: a version (empty when the tool has none, like a rustup target).
+type Found = Option<String>;
+
+/// Checks every tool `scope` needs, installs what is missing, and returns where they are.
+pub fn setup(scope: Scope) -> anyhow::Result<Tools> {
+    let start = Instant::now();
+    let sh = Sh::new(crate::project_root());
+    let wasm_bindgen = wasm_bindgen_version(&sh)?;
+    let mut tools = vec![
+        Tool::WasmTarget,
+        Tool::Trunk,
+        Tool::WasmBindgen,
+        Tool::WasmOpt,
+    ];
+    if scope == Scope::Test {
+        tools.extend([Tool::Chromium, Tool::Chromedriver, Tool::Python]);
+    }
+    let sh_ref = &sh;
+    let found: Vec<Found> = std::thread::scope(|scope| {
+        let probes: Vec<_> = tools
+            .iter()
+            .map(|&tool| scope.spawn(move || tool.probe(sh_ref)))
+            .collect();
+        probes
+            .into_iter()
+            .map(|probe| probe.join().unwrap_or(None))
+            .collect()
+    });
+
+    let mut python_ok = true;
+    for (&tool, found) in tools.iter().zip(found) {
+        let want = tool.wanted(&wasm_bindgen);
+        if want.matches(found.as_deref()) {
+            println!("✓ {} (already installed)", tool.label(found.as_deref()));
+            continue;
+        }
+        // An earlier install (apt brings Chromium and chromedriver together) may have fixed it.
+        let found = tool.probe(&sh);
+        if want.matches(found.as_deref()) {
+            println!(
+                "✓ {} (installed with the tool above)",
+                tool.label(found.as_deref())
+            );
+            continue;
+        }
+        let wanted = tool.label(want.exact());
+        match &found {
+            Some(version) => println!("→ installing {wanted} (found {version})"),
+            None => println!("→ installing {wanted}"),
+        }
+        let install_start = Instant::now();
+        let installed = tool
+            .install(&sh, &want)
+            .and_then(|()| match tool.probe(&sh) {
+                found if want.matches(found.as_deref()) => Ok(found),
+                found => bail!(
+                    "the install finished, but the probe `{}` finds {}",
+                    tool.probe_command(),
+                    found.map_or_else(|| "nothing".into(), |v| format!("version {v}")),
+                ),
+            });
+        match installed {
+            Ok(found) => println!(
+                "✓ {} installed in {}",
+                tool.label(found.as_deref()),
+                sh::elapsed(install_start)
+            ),
+            Err(err) if tool == Tool::Python => {
+                python_ok = false;
+                println!(
+                    "! {wanted} not set up: {err:#}\n  \
+                     the panoramisk interop test will skip itself; to run it: {}",
+                    tool.hint()
+                );
+            }
+            Err(err) => bail!(
+                "setting up {wanted} failed: {err:#}\n  what to do: {}",
+                tool.hint()
+            ),
+        }
+    }
+    println!("setup: done in {}", sh::elapsed(start));
+
+    let chromedriver = (scope == Scope::Test)
+        .then(|| chromedriver_path(&sh))
+        .flatten();
+    let python =
+        (scope == Scope::Test && python_ok).then(|| sh.root().join(VENV).join("bin/python"));
+    Ok(Tools {
+        sh,
+        wasm_bindgen,
+        chromedriver,
+        python,
+    })
+}
+
+/// Which version of a tool will do.
+enum Want {
+    Exact(String),
+    /// Any version: the package manager keeps Chromium and its driver in step.
+    Any,
+}
+
+impl Want {
+    fn matches(&self, found: Option<&str>) -> bool {
+        match (self, found) {
+            (Want::Exact(want), Some(found)) => want == found,
+            (Want::Any, Some(_)) => true,
+            (_, None) => false,
+        }
+    }
+
+    fn exact(&self) -> Option<&str> {
+        match self {
+            Want::Exact(version) => Some(version),
+            Want::Any => None,
+        }
+    }
+}
+
+impl Tool {
+    fn name(self) -> &'static str {
+        match self {
+            Tool::WasmTarget => "rust target wasm32-unknown-unknown",
+            Tool::Trunk => "trunk",
+            Tool::WasmBindgen => "wasm-bindgen-cli",
+            Tool::WasmOpt => "wasm-opt (npm binaryen)",
+            Tool::Chromium => "chromium",
+            Tool::Chromedriver => "chromedriver",
+            Tool::Python => "python venv with panoramisk",
+        }
+    }
+
+    fn label(self, version: Option<&str>) -> String {
+        match version {
+            Some(version) if !version.is_empty() => format!("{} {version}", self.name()),
+            _ => self.name().to_owned(),
+        }
+    }
+
+    fn wanted(self, wasm_bindgen: &str) -> Want {
+        match self {
+            Tool::WasmTarget => Want::Exact(String::new()),
+            Tool::Trunk => Want::Exact(TRUNK.into()),
+            Tool::WasmBindgen => Want::Exact(wasm_bindgen.into()),
+            Tool::WasmOpt => Want::Exact(BINARYEN.into()),
+            Tool::Chromium | Tool::Chromedriver => Want::Any,
+            Tool::Python => Want::Exact(PANORAMISK.into()),
+        }
+    }
+
+    /// The command whose output decides whether the tool is there, as shown in errors.
+    fn probe_command(self) -> &'static str {
+        match self {
+            Tool::WasmTarget => "rustc --print sysroot",
+            Tool::Trunk => "trunk --version",
+            Tool::WasmBindgen => "wasm-bindgen --version; wasm-bindgen-test-runner --version",
+            Tool::WasmOpt => "target/tools/binaryen/node_modules/.bin/wasm-opt --version",
+            Tool::Chromium => "chromium --version",
+            Tool::Chromedriver => "chromedriver --version",
+            Tool::Python => "target/tools/py/bin/python -c 'import panoramisk'",
+        }
+    }
+
+    fn probe(self, sh: &Sh) -> Found {
+        let version = |program: &str, word: usize| {
+            sh::stdout(sh.cmd(program).arg("--version"))
+                .and_then(|out| out.split_whitespace().nth(word).map(str::to_owned))
+        };
+        match self {
+            Tool::WasmTarget => {
+                let sysroot = sh::stdout(sh.cmd("rustc").args(["--print", "sysroot"]))?;
+                let lib = PathBuf::from(sysroot.trim())
+                    .join("lib/rustlib")
+                    .join(WASM_TARGET);
+                lib.is_dir().then(String::new)
+            }
+            // "trunk 0.21.14"
+            Tool::Trunk => version("trunk", 1),
+            // "wasm-bindgen 0.2.130"; the test runner comes in the same package.
+            Tool::WasmBindgen => {
+                let cli = version("wasm-bindgen", 1)?;
+                let runner = version("wasm-bindgen-test-runner", 1)?;
+                (cli == runner).then_some(cli)
+            }
+            // "wasm-opt version 132 (version_132)"
+            Tool::WasmOpt => {
+                let wasm_opt = sh.root().join(sh::BINARYEN_BIN).join("wasm-opt");
+                let out = sh::stdout(sh.cmd(wasm_opt).arg("--version"))?;
+                out.split_whitespace().nth(2).map(str::to_owned)
+            }
+            // "Chromium 148.0.7778.167 built on Debian GNU/Linux 12 (bookworm)"
+            Tool::Chromium => version("chromium", 1),
+            // "ChromeDriver 148.0.7778.167 (65db…)"
+            Tool::Chromedriver => {
+                let out = sh::stdout(Command::new(chromedriver_path(sh)?).arg("--version"))?;
+                out.split_whitespace().nth(1).map(str::to_owned)
+            }
+            Tool::Python => {
+                let python = sh.root().join(VENV).join("bin/python");
+                let script = "import importlib.metadata as m; print(m.version('panoramisk'))";
+                let out = sh::stdout(sh.cmd(python).args(["-c", script]))?;
+                Some(out.trim().to_owned())
+            }
+        }
+    }
+
+    fn install(self, sh: &Sh, want: &Want) -> anyhow::Result<()> {
+        let version = want.exact().unwrap_or_default();
+        match self {
+            Tool::WasmTarget => sh::run(sh.cmd("rustup").args(["target", "add", WASM_TARGET])),
+            Tool::Trunk => {
+                sh::run(
+                    sh.cmd("cargo")
+                        .args(["install", "--locked", &format!("trunk@{version}")]),
+                )
+            }
+            // Unlocked, as wasm-bindgen's guide installs it: the CLI only has to match the
+            // library's version, which Cargo.lock fixes.
+            Tool::WasmBindgen => sh::run(
+                sh.cmd("cargo")
+                    .args(["install", &format!("wasm-bindgen-cli@{version}")]),
+            ),
+            Tool::WasmOpt => {
+                if sh.which("npm").is_none() || sh.which("node").is_none() {
+                    bail!(
+                        "node and npm are needed to install and run wasm-opt, and were not found"
+                    );
+                }
+                std::fs::create_dir_all(sh.root().join(sh::BINARYEN_DIR))
+                    .context("could not create target/tools/binaryen")?;
+                sh::run(sh.cmd("npm").args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    sh::BINARYEN_DIR,
+                    &format!("binaryen@{version}.0.0"),
+                ]))
+            }
+            Tool::Chromium | Tool::Chromedriver => {
+                apt_install(sh, &["chromium", "chromium-driver"])
+            }
+            Tool::Python => {
+                if sh.which("python3").is_none() {
+                    bail!("python3 was not found");
+                }
+                sh::run(sh.cmd("python3").args(["-m", "venv", VENV]))?;
+                sh::run(sh.cmd(sh.root().join(VENV).join("bin/python")).args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    &format!("panoramisk=={version}"),
+                ]))
+            }
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            Tool::WasmTarget => {
+                "run `rustup target add wasm32-unknown-unknown` in this directory and read its \
+                 error (rustup needs to reach static.rust-lang.org)"
+            }
+            Tool::Trunk | Tool::WasmBindgen => {
+                "read cargo's error above; building it needs crates.io and a C toolchain \
+                 (Debian: `apt-get install build-essential pkg-config`), then rerun"
+            }
+            Tool::WasmOpt => {
+                "install Node.js and npm (Debian: `apt-get install nodejs npm`), make sure npm \
+                 can reach registry.npmjs.org, then rerun; never use Debian's binaryen package, \
+                 its wasm-opt 108 produces WASM that fails at run time"
+            }
+            Tool::Chromium | Tool::Chromedriver => {
+                "install Chromium and its WebDriver (Debian: `apt-get install chromium \
+                 chromium-driver`), or set CHROMEDRIVER to a chromedriver matching your Chrome"
+            }
+            Tool::Python => {
+                "install python3 with its venv module (Debian: `apt-get install python3-venv`)"
+            }
+        }
+    }
+}
+
+/// `CHROMEDRIVER` when the caller set it (the e2e tests honour it too), else the one on PATH.
+fn chromedriver_path(sh: &Sh) -> Option<PathBuf> {
+    match std::env::var_os("CHROMEDRIVER") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => sh.which("chromedriver"),
+    }
+}
+
+/// `apt-get install`, as root or through sudo; refreshes the package lists only if needed.
+fn apt_install(sh: &Sh, packages: &[&str]) -> anyhow::Result<()> {
+    if sh.which("apt-get").is_none() {
+        bail!("apt-get was not found (this is not Debian or Ubuntu)");
+    }
+    let is_root = sh::stdout(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if is_root {
+            sh.cmd("apt-get")
+        } else {
+            sh.cmd("sudo")
+        };
+        if !is_root {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    let install: Vec<&str> = ["install", "-y"].iter().chain(packages).copied().collect();
+    if sh::run(&mut apt(&install)).is_ok() {
+        return Ok(());
+    }
+    println!("→ retrying after `apt-get update`");
+    sh::run(&mut apt(&["update"]))?;
+    sh::run(&mut apt(&install))
+}
+
+/// The exact wasm-bindgen version in Cargo.lock (creating the lockfile on a fresh clone).
+fn wasm_bindgen_version(sh: &Sh) -> anyhow::Result<String> {
+    let lock_path = sh.root().join("Cargo.lock");
+    if !lock_path.exists() {
+        sh::run(sh.cmd("cargo").arg("generate-lockfile"))?;
+    }
+    let lock = std::fs::read_to_string(&lock_path).context("could not read Cargo.lock")?;
+    locked_version(&lock, "wasm-bindgen").with_context(|| {
+        format!(
+            "reading the wasm-bindgen version from {}",
+            lock_path.display()
+        )
+    })
+}
+
+/// The version of `package` in a Cargo.lock, which must hold it exactly once.
+pub fn locked_version(lock: &str, package: &str) -> anyhow::Result<String> {
+    let name_line = format!("name = \"{package}\"");
+    let versions: Vec<&str> = lock
+        .split("[[package]]")
+        .filter(|entry| entry.lines().any(|line| line.trim() == name_line))
+        .filter_map(|entry| {
+            entry.lines().find_map(|line| {
+                line.trim()
+                    .strip_prefix("version = \"")
+                    .and_then(|rest| rest.strip_suffix('"'))
+            })
+        })
+        .collect();
+    match versions.as_slice() {
+        [version] => Ok((*version).to_owned()),
+        [] => bail!("package `{package}` is not in the lockfile"),
+        many => bail!(
+            "package `{package}` is locked at several versions: {}",
+            many.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locked_version;
+
+    const LOCK: &str = r#"
+version = 4
+
+[[package]]
+name = "wasm-bindgen"
+version = "0.2.130"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "wasm-bindgen-backend"
+version = "0.2.99"
+"#;
+
+    #[test]
+    fn finds_the_exact_package_not_a_prefix() {
+        assert_eq!(
+            locked_version(LOCK, "wasm-bindgen").ok().as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(
+            locked_version(LOCK, "wasm-bindgen-backend").ok().as_deref(),
+            Some("0.2.99")
+        );
+    }
+
+    #[test]
+    fn refuses_missing_and_duplicated_packages() {
+        assert!(locked_version(LOCK, "trunk").is_err());
+        let twice = format!("{LOCK}\n[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.99\"\n");
+        let err = locked_version(&twice, "wasm-bindgen")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("package `wasm-bindgen` is locked at several versions: 0.2.130, 0.2.99")
+        );
+    }
+}
