@@ -1,0 +1,352 @@
+//! One AMI message: an ordered list of `Key: Value` headers over a single shared buffer.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// What a message is, judged by its first `Response`, `Event` or `Action` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A reply to an action (`Response: Success`, `Error`, `Goodbye`, ...).
+    Response,
+    /// An unsolicited or list event (`Event: ...`).
+    Event,
+    /// A request from a client (`Action: ...`).
+    Action,
+    /// The legacy `Response: Follows` command output, its lines in `Output` headers.
+    CommandOutput,
+    /// None of the above headers is present.
+    Unknown,
+}
+
+/// Marks a header whose key is the implied `Output` of a legacy command output line,
+/// which has no key bytes in the buffer.
+const IMPLIED_OUTPUT: u32 = u32::MAX;
+
+/// Byte ranges of one header inside [`Message::buf`].
+///
+/// `u32` offsets keep a header at 16 bytes, which matters when millions of
+/// events a second are parsed; the parser caps messages far below 4 GiB.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    pub(crate) key_start: u32,
+    pub(crate) key_end: u32,
+    pub(crate) value_start: u32,
+    pub(crate) value_end: u32,
+}
+
+impl Span {
+    /// A legacy command output line, whose value is `start..end` and whose key is `Output`.
+    pub(crate) fn output(start: usize, end: usize) -> Self {
+        Span {
+            key_start: IMPLIED_OUTPUT,
+            key_end: IMPLIED_OUTPUT,
+            value_start: offset(start),
+            value_end: offset(end),
+        }
+    }
+}
+
+/// Narrows a buffer offset; messages are bounded well below 4 GiB (see [`Span`]).
+pub(crate) fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or_else(|_| panic!("AMI message larger than 4 GiB ({at} bytes)"))
+}
+
+/// One AMI message: ordered `Key: Value` headers; keys compared ASCII-case-insensitively;
+/// repeated keys kept in order (`Variable`, `ChanVariable`, `Output`); values are raw bytes
+/// (may be non-UTF-8).
+///
+/// A parsed message keeps the frame it came from as one [`Bytes`] and its headers as
+/// offsets into it, so parsing allocates once per message, not once per header, and
+/// cloning is cheap.
+#[derive(Clone, Default)]
+pub struct Message {
+    buf: Bytes,
+    spans: Vec<Span>,
+}
+
+impl Message {
+    /// An empty message, to be filled with [`Message::with`] or [`Message::push`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Wraps a frame the parser has already split into headers.
+    pub(crate) fn from_parts(buf: Bytes, spans: Vec<Span>) -> Self {
+        Message { buf, spans }
+    }
+
+    /// Appends a header, builder style.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl AsRef<[u8]>) -> Self {
+        self.push(key, value);
+        self
+    }
+
+    /// Appends a header.
+    ///
+    /// A CR or LF in the key or value would end the line early and let a caller inject
+    /// headers (or a whole action) into the stream, so each is written as a space; a `:`
+    /// in the key would move the split point, so it is written as `_`.
+    ///
+    /// # Panics
+    /// If the message would grow past 4 GiB.
+    pub fn push(&mut self, key: &str, value: impl AsRef<[u8]>) {
+        let value = value.as_ref();
+        let mut buf = match std::mem::take(&mut self.buf).try_into_mut() {
+            Ok(unique) => unique,
+            Err(shared) => BytesMut::from(&shared[..]),
+        };
+        buf.reserve(key.len() + value.len());
+        let key_start = buf.len();
+        buf.extend(key.bytes().map(|b| match b {
+            b'\r' | b'\n' => b' ',
+            b':' => b'_',
+            other => other,
+        }));
+        let key_end = buf.len();
+        buf.extend(value.iter().map(|&b| match b {
+            b'\r' | b'\n' => b' ',
+            other => other,
+        }));
+        let value_end = buf.len();
+        self.spans.push(Span {
+            key_start: offset(key_start),
+            key_end: offset(key_end),
+            value_start: offset(key_end),
+            value_end: offset(value_end),
+        });
+        self.buf = buf.freeze();
+    }
+
+    fn key_of(&self, span: &Span) -> &[u8] {
+        if span.key_start == IMPLIED_OUTPUT {
+            b"Output"
+        } else {
+            &self.buf[span.key_start as usize..span.key_end as usize]
+        }
+    }
+
+    fn value_of(&self, span: &Span) -> &[u8] {
+        &self.buf[span.value_start as usize..span.value_end as usize]
+    }
+
+    /// The value of the first header named `key` (ASCII case-insensitive).
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        let key = key.as_bytes();
+        self.spans
+            .iter()
+            .find(|span| self.key_of(span).eq_ignore_ascii_case(key))
+            .map(|span| self.value_of(span))
+    }
+
+    /// [`Message::get`] decoded lossily, for display and logs; the bytes stay untouched.
+    pub fn get_str(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.get(key).map(String::from_utf8_lossy)
+    }
+
+    /// Every value of the headers named `key`, in wire order.
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let key = key.as_bytes();
+        self.spans
+            .iter()
+            .filter(move |span| self.key_of(span).eq_ignore_ascii_case(key))
+            .map(|span| self.value_of(span))
+    }
+
+    /// All `(key, value)` pairs in wire order.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.spans
+            .iter()
+            .map(|span| (self.key_of(span), self.value_of(span)))
+    }
+
+    /// The number of headers.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when the message has no header at all.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Classifies by the first `Response`, `Event` or `Action` header, so a builder that
+    /// puts `ActionID` first still yields an action.
+    pub fn kind(&self) -> MessageKind {
+        for (key, value) in self.headers() {
+            if key.eq_ignore_ascii_case(b"Response") {
+                return if value.eq_ignore_ascii_case(b"Follows") {
+                    MessageKind::CommandOutput
+                } else {
+                    MessageKind::Response
+                };
+            }
+            if key.eq_ignore_ascii_case(b"Event") {
+                return MessageKind::Event;
+            }
+            if key.eq_ignore_ascii_case(b"Action") {
+                return MessageKind::Action;
+            }
+        }
+        MessageKind::Unknown
+    }
+
+    /// The `ActionID` header, which ties responses and list events to their action.
+    pub fn action_id(&self) -> Option<&[u8]> {
+        self.get("ActionID")
+    }
+
+    /// The value of `Event:`.
+    pub fn event_name(&self) -> Option<&[u8]> {
+        self.get("Event")
+    }
+
+    /// Writes the wire form: `Key: Value\r\n` per header, then `\r\n`.
+    ///
+    /// A [`MessageKind::CommandOutput`] message is written the way old Asterisks wrote
+    /// it (headers, raw `Output` lines, `--END COMMAND--`), so that parsing it back gives
+    /// the same message.
+    pub fn write_to(&self, out: &mut impl BufMut) {
+        let legacy = self.kind() == MessageKind::CommandOutput;
+        for (key, value) in self.headers() {
+            if legacy && key.eq_ignore_ascii_case(b"Output") {
+                continue;
+            }
+            out.put_slice(key);
+            out.put_slice(b": ");
+            out.put_slice(value);
+            out.put_slice(b"\r\n");
+        }
+        if legacy {
+            for line in self.get_all("Output") {
+                out.put_slice(line);
+                out.put_slice(b"\n");
+            }
+            out.put_slice(b"--END COMMAND--\r\n");
+        }
+        out.put_slice(b"\r\n");
+    }
+
+    /// The wire form as one buffer (see [`Message::write_to`]).
+    pub fn to_bytes(&self) -> Bytes {
+        let size: usize = self
+            .spans
+            .iter()
+            .map(|span| (span.value_end - span.value_start) as usize + 16)
+            .sum();
+        let mut out = BytesMut::with_capacity(size + 2);
+        self.write_to(&mut out);
+        out.freeze()
+    }
+}
+
+/// Equal when the headers are equal in order, byte for byte; how the bytes were laid
+/// out (parsed with CRLF or bare LF, or built) does not matter.
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.headers().eq(other.headers())
+    }
+}
+
+impl Eq for Message {}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                self.headers()
+                    .map(|(k, v)| (String::from_utf8_lossy(k), String::from_utf8_lossy(v))),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_ignore_case_and_keep_repeats_in_order() {
+        let msg = Message::new()
+            .with("Event", "VarSet")
+            .with("Variable", "A=1")
+            .with("variable", "B=2");
+        assert_eq!(msg.get("EVENT"), Some(&b"VarSet"[..]));
+        assert_eq!(
+            msg.get_all("Variable").collect::<Vec<_>>(),
+            [b"A=1", b"B=2"]
+        );
+        assert_eq!(msg.event_name(), Some(&b"VarSet"[..]));
+        assert_eq!(msg.action_id(), None);
+        assert_eq!(msg.len(), 3);
+        assert!(!msg.is_empty());
+    }
+
+    #[test]
+    fn kind_follows_the_first_type_header() {
+        let kind = |m: Message| m.kind();
+        assert_eq!(
+            kind(Message::new().with("Response", "Success")),
+            MessageKind::Response
+        );
+        assert_eq!(
+            kind(Message::new().with("Response", "follows")),
+            MessageKind::CommandOutput
+        );
+        assert_eq!(
+            kind(Message::new().with("Event", "Hangup")),
+            MessageKind::Event
+        );
+        assert_eq!(
+            kind(Message::new().with("ActionID", "1").with("Action", "Ping")),
+            MessageKind::Action
+        );
+        assert_eq!(
+            kind(Message::new().with("Foo", "bar")),
+            MessageKind::Unknown
+        );
+    }
+
+    #[test]
+    fn serializes_with_crlf_and_a_blank_line() {
+        let msg = Message::new().with("Action", "Ping").with("ActionID", "");
+        assert_eq!(&msg.to_bytes()[..], b"Action: Ping\r\nActionID: \r\n\r\n");
+    }
+
+    #[test]
+    fn line_breaks_cannot_inject_headers() {
+        let msg = Message::new().with("Call:er\r\n", "x\r\nAction: Hangup");
+        assert_eq!(&msg.to_bytes()[..], b"Call_er  : x  Action: Hangup\r\n\r\n");
+    }
+
+    #[test]
+    fn non_utf8_values_keep_their_bytes() {
+        let msg = Message::new().with("CallerIDName", [0xff, b'a']);
+        assert_eq!(msg.get("callerIDname"), Some(&[0xff, b'a'][..]));
+        assert_eq!(msg.get_str("CallerIDName").as_deref(), Some("\u{fffd}a"));
+    }
+
+    #[test]
+    fn legacy_command_output_is_written_the_old_way() {
+        let msg = Message::new()
+            .with("Response", "Follows")
+            .with("Privilege", "Command")
+            .with("Output", "line one")
+            .with("Output", "");
+        assert_eq!(
+            &msg.to_bytes()[..],
+            b"Response: Follows\r\nPrivilege: Command\r\nline one\n\n--END COMMAND--\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn clones_share_the_buffer_and_pushes_do_not_leak_into_clones() {
+        let a = Message::new().with("Event", "X");
+        let mut b = a.clone();
+        b.push("Extra", "1");
+        assert_eq!(a.len(), 1);
+        assert_eq!(b.get("extra"), Some(&b"1"[..]));
+    }
+}
