@@ -1,0 +1,98 @@
+//! The WebSocket to the relay: it feeds relay messages to the panel state and
+//! reconnects by itself, with capped backoff, whenever the socket closes.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use shared::protocol::ServerMessage;
+use shared::state::PanelState;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// The state of the browser's own link to the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketState {
+    Connecting,
+    Open,
+    /// Closed; the next attempt is scheduled.
+    Retrying,
+}
+
+impl SocketState {
+    pub fn label(self) -> &'static str {
+        match self {
+            SocketState::Connecting => "connecting",
+            SocketState::Open => "connected",
+            SocketState::Retrying => "reconnecting",
+        }
+    }
+}
+
+/// The live socket and the JS callbacks it holds. The callbacks must outlive
+/// the socket's use of them, so they are dropped only when the next
+/// connection replaces this one, never from inside one of them.
+struct Connection {
+    socket: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+/// Connects to the relay that served this page and keeps reconnecting for the page's lifetime.
+pub fn connect(panel: RwSignal<PanelState>, state: RwSignal<SocketState>) {
+    let current: Rc<RefCell<Option<Connection>>> = Rc::default();
+    open(panel, state, current, 0);
+}
+
+fn open(panel: RwSignal<PanelState>, state: RwSignal<SocketState>, current: Rc<RefCell<Option<Connection>>>, attempt: u32) {
+    state.set(SocketState::Connecting);
+    let Some(socket) = socket_url().and_then(|url| WebSocket::new(&url).ok()) else {
+        retry(panel, state, current, attempt);
+        return;
+    };
+    let on_open = Closure::<dyn FnMut()>::new(move || state.set(SocketState::Open));
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let Some(text) = event.data().as_string() else { return };
+        match serde_json::from_str::<ServerMessage>(&text) {
+            Ok(message) => panel.update(|panel| panel.apply(&message)),
+            Err(error) => leptos::logging::warn!("ignoring a relay message this page cannot read: {error}"),
+        }
+    });
+    let on_close = {
+        let current = current.clone();
+        // Once the page is connected again the backoff starts over.
+        let was_open = move || state.get_untracked() == SocketState::Open;
+        Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+            let attempt = if was_open() { 0 } else { attempt + 1 };
+            retry(panel, state, current.clone(), attempt);
+        })
+    };
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    let previous = current.borrow_mut().replace(Connection { socket, _on_open: on_open, _on_message: on_message, _on_close: on_close });
+    if let Some(previous) = previous {
+        previous.socket.set_onclose(None);
+        // Closing an already closed socket is a no-op; an error here changes nothing.
+        let _ = previous.socket.close();
+    }
+}
+
+fn retry(panel: RwSignal<PanelState>, state: RwSignal<SocketState>, current: Rc<RefCell<Option<Connection>>>, attempt: u32) {
+    state.set(SocketState::Retrying);
+    set_timeout(move || open(panel, state, current, attempt), backoff(attempt));
+}
+
+/// 0.5 s, 1 s, 2 s, … capped at 10 s: quick after a relay restart, gentle when it stays down.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((500u64 << attempt.min(5)).min(10_000))
+}
+
+fn socket_url() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+}
