@@ -1,0 +1,694 @@
+//! The AMI session: login, ActionID correlation, event lists, keepalive and reconnect.
+//!
+//! One task owns the [`Connection`] and everything about it; callers talk to it through
+//! a [`SessionHandle`] (a request plus a `oneshot` for its answer) and receive the
+//! unsolicited events on a bounded channel of [`SessionEvent`]s.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use rand::Rng;
+use shared::ami::{DEFAULT_MAX_MESSAGE_LEN, Message, MessageKind};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until, timeout};
+use tracing::Instrument;
+
+use super::connection::Connection;
+use super::error::AmiError;
+
+/// Requests queued for the session task; callers wait here (within their timeout)
+/// while a burst is being written.
+const COMMAND_BUFFER: usize = 64;
+
+/// How the session logs in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `Login` with `Secret:` in clear text.
+    #[default]
+    Plain,
+    /// `Challenge` with `AuthType: MD5`, then `Login` with `Key: md5(challenge + secret)`,
+    /// so the secret never crosses the wire.
+    Md5,
+}
+
+/// What the session does with an event when the consumer's channel is full.
+///
+/// The choice matters because Asterisk itself does not wait for a slow client for long:
+/// when its write to a manager socket blocks longer than `writetimeout` (manager.conf,
+/// 100 ms by default) it drops that client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SlowConsumer {
+    /// Stop reading the socket until the consumer catches up. Nothing is lost, but
+    /// action answers and Pings wait behind the events, and a long stall lets TCP push
+    /// back to Asterisk, which then drops the connection (the session reconnects and
+    /// the consumer sees `Disconnected`, then `Connected`).
+    #[default]
+    Wait,
+    /// Drop the event and count it ([`SessionHandle::dropped_events`]). The link stays
+    /// up, but the consumer's picture may be wrong until it asks Asterisk again.
+    DropNewest,
+    /// Drop the connection and reconnect: the consumer sees `Disconnected` and then
+    /// `Connected`, which is its cue to rebuild its state from fresh status actions.
+    Resync,
+}
+
+/// Where and how to connect, and every bound the session works within.
+#[derive(Clone)]
+pub struct AmiConfig {
+    /// `host:port` of the AMI listener, usually port 5038.
+    pub addr: String,
+    /// The manager.conf user.
+    pub username: String,
+    /// The user's secret.
+    pub secret: String,
+    /// How to prove the secret.
+    pub auth: AuthMethod,
+    /// The `Events:` value sent at login: `on`, `off`, or classes like `call,agent`.
+    pub events: String,
+    /// Bound on the TCP connect plus the banner.
+    pub connect_timeout: Duration,
+    /// Bound on each action's answer (login included); an async `Originate` gets its
+    /// own `Timeout` added, as its `OriginateResponse` comes only after the call is
+    /// answered or given up.
+    pub action_timeout: Duration,
+    /// How often a `Ping` is sent.
+    pub ping_interval: Duration,
+    /// How long after a `Ping` the link may stay silent before it is declared dead.
+    pub ping_timeout: Duration,
+    /// First reconnect delay; it doubles after each failure.
+    pub backoff_initial: Duration,
+    /// Cap on the reconnect delay.
+    pub backoff_max: Duration,
+    /// Bound on one incoming message, in bytes.
+    pub max_message_len: usize,
+    /// Capacity of the event channel returned by [`spawn_session`].
+    pub event_buffer: usize,
+    /// What happens when that channel is full.
+    pub slow_consumer: SlowConsumer,
+    /// Bound on actions sent and not yet answered.
+    pub max_pending: usize,
+}
+
+impl AmiConfig {
+    /// A configuration with the defaults: plain login, all events, 5 s connect, 10 s
+    /// actions, a Ping every 20 s with 10 s to answer, reconnect from 0.5 s up to 30 s,
+    /// 1 MiB messages, 4096 buffered events, [`SlowConsumer::Wait`].
+    pub fn new(
+        addr: impl Into<String>,
+        username: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        AmiConfig {
+            addr: addr.into(),
+            username: username.into(),
+            secret: secret.into(),
+            auth: AuthMethod::Plain,
+            events: "on".into(),
+            connect_timeout: Duration::from_secs(5),
+            action_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            ping_timeout: Duration::from_secs(10),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_message_len: DEFAULT_MAX_MESSAGE_LEN,
+            event_buffer: 4096,
+            slow_consumer: SlowConsumer::Wait,
+            max_pending: 1024,
+        }
+    }
+}
+
+/// Leaves the secret out, as configurations end up in logs.
+impl fmt::Debug for AmiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AmiConfig")
+            .field("addr", &self.addr)
+            .field("username", &self.username)
+            .field("auth", &self.auth)
+            .field("events", &self.events)
+            .field("slow_consumer", &self.slow_consumer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the session tells its consumer.
+#[derive(Clone, Debug)]
+pub enum SessionEvent {
+    /// Logged in; `version` is the AMI version from the banner. After a reconnect the
+    /// consumer should rebuild its state, as events were missed while down.
+    Connected {
+        /// AMI protocol version, `11.0.0` for Asterisk 22.
+        version: String,
+    },
+    /// The link failed or could not be set up; the session retries after a backoff.
+    Disconnected {
+        /// Human-readable cause.
+        reason: String,
+    },
+    /// An event nobody asked for (list items and a caller's own `OriginateResponse` go
+    /// to that caller instead).
+    Event(Message),
+}
+
+/// The complete answer to one action.
+#[derive(Clone, Debug)]
+pub struct ActionResult {
+    /// The `Response:` message.
+    pub response: Message,
+    /// The `EventList` items (the closing `...Complete` event included), or the
+    /// `OriginateResponse` of an `Async: true` Originate (check its `Response:`, which
+    /// is `Failure` when the call could not be placed).
+    pub events: Vec<Message>,
+}
+
+/// State shared by the handles and the task.
+#[derive(Debug)]
+struct Shared {
+    /// Random per session: Asterisk sends `OriginateResponse` to every session that may
+    /// read `call`, with the originating session's ActionID, so ids must not collide
+    /// across connections or relays.
+    id_prefix: String,
+    next_id: AtomicU64,
+    dropped_events: AtomicU64,
+    action_timeout: Duration,
+}
+
+/// A request for the session task.
+struct Command {
+    action: Message,
+    id: Vec<u8>,
+    reply: oneshot::Sender<Result<ActionResult, AmiError>>,
+}
+
+/// Sends actions on a session. Cheap to clone; the session stops once every handle
+/// and the event receiver are gone.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    commands: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl SessionHandle {
+    /// Sends `action` and waits for its complete answer: the response, plus the list
+    /// events or the `OriginateResponse` it started. Adds an `ActionID` if missing.
+    /// An error response becomes the matching [`AmiError`] with Asterisk's text.
+    pub async fn send(&self, mut action: Message) -> Result<ActionResult, AmiError> {
+        let id = match action.action_id() {
+            Some(id) => id.to_vec(),
+            None => {
+                let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+                let id = format!("{}-{n}", self.shared.id_prefix);
+                action.push("ActionID", &id);
+                id.into_bytes()
+            }
+        };
+        let limit = self.shared.action_timeout + originate_wait(&action).unwrap_or_default();
+        let (reply, answer) = oneshot::channel();
+        let exchange = async {
+            self.commands
+                .send(Command { action, id, reply })
+                .await
+                .map_err(|_| AmiError::SessionStopped)?;
+            answer.await.map_err(|_| AmiError::SessionStopped)?
+        };
+        timeout(limit, exchange)
+            .await
+            .map_err(|_| AmiError::Timeout(limit))?
+    }
+
+    /// Events dropped so far under [`SlowConsumer::DropNewest`].
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.dropped_events.load(Ordering::Relaxed)
+    }
+}
+
+/// For an `Async: true` Originate, how long its `OriginateResponse` may take: the
+/// action's `Timeout` (milliseconds, Asterisk's default 30 s).
+fn originate_wait(action: &Message) -> Option<Duration> {
+    if !is_async_originate(action) {
+        return None;
+    }
+    let millis = action
+        .get_str("Timeout")
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(30_000);
+    Some(Duration::from_millis(millis))
+}
+
+fn is_async_originate(action: &Message) -> bool {
+    action
+        .get("Action")
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"Originate"))
+        && action.get("Async").is_some_and(is_true)
+}
+
+/// Asterisk's `ast_true`: yes, true, y, t, 1, on.
+fn is_true(value: &[u8]) -> bool {
+    let value = value.trim_ascii();
+    ["yes", "true", "y", "t", "1", "on"]
+        .iter()
+        .any(|t| value.eq_ignore_ascii_case(t.as_bytes()))
+}
+
+/// Starts a background task that connects, logs in, keeps the link alive and reconnects for
+/// ever (until the handle and receiver are dropped).
+pub fn spawn_session(config: AmiConfig) -> (SessionHandle, mpsc::Receiver<SessionEvent>) {
+    let (commands_tx, commands) = mpsc::channel(COMMAND_BUFFER);
+    let (events, events_rx) = mpsc::channel(config.event_buffer.max(1));
+    let shared = Arc::new(Shared {
+        id_prefix: format!("ap{:08x}", rand::rng().random::<u32>()),
+        next_id: AtomicU64::new(1),
+        dropped_events: AtomicU64::new(0),
+        action_timeout: config.action_timeout,
+    });
+    let span = tracing::info_span!("ami", addr = %config.addr, user = %config.username);
+    let session = Session {
+        config,
+        commands,
+        events,
+        shared: shared.clone(),
+    };
+    tokio::spawn(session.run().instrument(span));
+    (
+        SessionHandle {
+            commands: commands_tx,
+            shared,
+        },
+        events_rx,
+    )
+}
+
+/// An action waiting for (the rest of) its answer.
+struct Pending {
+    /// Send order, so a response without ActionID goes to the oldest action still
+    /// waiting for one (Asterisk answers in order).
+    seq: u64,
+    reply: oneshot::Sender<Result<ActionResult, AmiError>>,
+    response: Option<Message>,
+    events: Vec<Message>,
+    /// The response said `EventList: start`: collect events up to the `Complete` one.
+    list: bool,
+    /// An `Async: true` Originate: complete at its `OriginateResponse`.
+    originate: bool,
+}
+
+/// The session task's state.
+struct Session {
+    config: AmiConfig,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<SessionEvent>,
+    shared: Arc<Shared>,
+}
+
+impl Session {
+    async fn run(mut self) {
+        let mut backoff = self.config.backoff_initial;
+        loop {
+            let failure = match self.connect().await {
+                Ok(mut conn) => {
+                    backoff = self.config.backoff_initial;
+                    tracing::info!(version = conn.version(), "AMI logged in");
+                    let version = conn.version().to_owned();
+                    self.notify(SessionEvent::Connected { version }).await;
+                    match self.serve(&mut conn).await {
+                        Some(error) => error,
+                        None => return,
+                    }
+                }
+                Err(error) => error,
+            };
+            if self.stopped() {
+                return;
+            }
+            tracing::warn!(error = %failure, "AMI link down");
+            self.notify(SessionEvent::Disconnected {
+                reason: failure.to_string(),
+            })
+            .await;
+            let delay = jitter(backoff);
+            backoff = (backoff * 2).min(self.config.backoff_max);
+            if !self.idle(delay).await {
+                return;
+            }
+        }
+    }
+
+    /// True once nobody can send actions or read events any more.
+    fn stopped(&self) -> bool {
+        self.commands.is_closed() && self.events.is_closed()
+    }
+
+    /// Delivers a link notice; these are never dropped, whatever the policy.
+    async fn notify(&self, event: SessionEvent) {
+        // A closed receiver only means nobody listens.
+        let _ = self.events.send(event).await;
+    }
+
+    /// Waits out a backoff delay, refusing actions meanwhile; false if the session should stop.
+    async fn idle(&mut self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                () = sleep_until(until) => return true,
+                command = self.commands.recv() => match command {
+                    Some(command) => {
+                        let _ = command.reply.send(Err(AmiError::NotConnected));
+                    }
+                    None if self.events.is_closed() => return false,
+                    None => {
+                        sleep_until(until).await;
+                        return true;
+                    }
+                },
+                () = self.events.closed(), if self.commands.is_closed() => return false,
+            }
+        }
+    }
+
+    async fn connect(&mut self) -> Result<Connection<TcpStream>, AmiError> {
+        let config = &self.config;
+        let mut conn =
+            Connection::connect(&config.addr, config.connect_timeout, config.max_message_len)
+                .await?;
+        let limit = config.action_timeout;
+        timeout(limit, self.login(&mut conn))
+            .await
+            .map_err(|_| AmiError::Timeout(limit))??;
+        Ok(conn)
+    }
+
+    async fn login(&self, conn: &mut Connection<TcpStream>) -> Result<(), AmiError> {
+        let config = &self.config;
+        let mut login = Message::new()
+            .with("Action", "Login")
+            .with("Username", &config.username);
+        match config.auth {
+            AuthMethod::Plain => login.push("Secret", &config.secret),
+            AuthMethod::Md5 => {
+                let challenge = Message::new()
+                    .with("Action", "Challenge")
+                    .with("AuthType", "MD5");
+                let answer = self.exchange(conn, challenge, "login-challenge").await?;
+                let mut digest = Md5::new();
+                digest.update(answer.get("Challenge").unwrap_or_default());
+                digest.update(config.secret.as_bytes());
+                let key: String = digest
+                    .finalize()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                login.push("AuthType", "MD5");
+                login.push("Key", key);
+            }
+        }
+        login.push("Events", &config.events);
+        self.exchange(conn, login, "login").await.map(drop)
+    }
+
+    /// Sends one action before the session is up and waits for its response.
+    async fn exchange(
+        &self,
+        conn: &mut Connection<TcpStream>,
+        action: Message,
+        tag: &str,
+    ) -> Result<Message, AmiError> {
+        let id = format!("{}-{tag}", self.shared.id_prefix);
+        conn.send(&action.with("ActionID", &id)).await?;
+        loop {
+            let message = conn.read().await?;
+            if message.kind() == MessageKind::Response && message.action_id() == Some(id.as_bytes())
+            {
+                return if is_error(&message) {
+                    Err(AmiError::from_response(message))
+                } else {
+                    Ok(message)
+                };
+            }
+            tracing::debug!(?message, "AMI message before login completed");
+        }
+    }
+
+    /// Runs a logged-in connection until it fails (`Some`) or the session should stop (`None`).
+    async fn serve(&mut self, conn: &mut Connection<TcpStream>) -> Option<AmiError> {
+        let mut pending: HashMap<Vec<u8>, Pending> = HashMap::new();
+        let failure = self.serve_loop(conn, &mut pending).await;
+        for (_, waiting) in pending.drain() {
+            let _ = waiting.reply.send(Err(AmiError::Disconnected));
+        }
+        failure
+    }
+
+    async fn serve_loop(
+        &mut self,
+        conn: &mut Connection<TcpStream>,
+        pending: &mut HashMap<Vec<u8>, Pending>,
+    ) -> Option<AmiError> {
+        let interval = self.config.ping_interval;
+        let mut next_ping = Instant::now() + interval;
+        // Set when a Ping went out and nothing has arrived since.
+        let mut silent_since_ping: Option<Instant> = None;
+        let mut seq = 0_u64;
+        let mut ping_n = 0_u64;
+        loop {
+            let dead_at = silent_since_ping.map(|sent| sent + self.config.ping_timeout);
+            tokio::select! {
+                read = conn.read() => {
+                    silent_since_ping = None;
+                    match read {
+                        Ok(message) => {
+                            if let Err(error) = self.dispatch(message, pending).await {
+                                return Some(error);
+                            }
+                        }
+                        Err(error) => return Some(error),
+                    }
+                }
+                command = self.commands.recv(), if !self.commands.is_closed() => match command {
+                    Some(command) => {
+                        seq += 1;
+                        if let Err(error) = self.start(conn, command, seq, pending).await {
+                            return Some(error);
+                        }
+                    }
+                    None if self.events.is_closed() => return None,
+                    None => {}
+                },
+                () = self.events.closed(), if self.commands.is_closed() => return None,
+                () = sleep_until(next_ping) => {
+                    ping_n += 1;
+                    let id = format!("{}-ping-{ping_n}", self.shared.id_prefix);
+                    if let Err(error) = conn.send(&Message::new().with("Action", "Ping").with("ActionID", id)).await {
+                        return Some(error);
+                    }
+                    silent_since_ping.get_or_insert_with(Instant::now);
+                    next_ping = Instant::now() + interval;
+                    // Callers that gave up leave their entries behind; clear them here.
+                    pending.retain(|_, waiting| !waiting.reply.is_closed());
+                }
+                () = sleep_until(dead_at.unwrap_or(next_ping)), if dead_at.is_some() => {
+                    return Some(AmiError::LinkDead(self.config.ping_timeout));
+                }
+            }
+        }
+    }
+
+    /// Registers and writes one caller's action.
+    async fn start(
+        &self,
+        conn: &mut Connection<TcpStream>,
+        command: Command,
+        seq: u64,
+        pending: &mut HashMap<Vec<u8>, Pending>,
+    ) -> Result<(), AmiError> {
+        if pending.contains_key(&command.id) {
+            let id = String::from_utf8_lossy(&command.id).into_owned();
+            let _ = command.reply.send(Err(AmiError::DuplicateActionId(id)));
+            return Ok(());
+        }
+        if pending.len() >= self.config.max_pending {
+            pending.retain(|_, waiting| !waiting.reply.is_closed());
+            if pending.len() >= self.config.max_pending {
+                let _ = command
+                    .reply
+                    .send(Err(AmiError::TooManyPending(self.config.max_pending)));
+                return Ok(());
+            }
+        }
+        conn.send(&command.action).await?;
+        let originate = is_async_originate(&command.action);
+        pending.insert(
+            command.id,
+            Pending {
+                seq,
+                reply: command.reply,
+                response: None,
+                events: Vec::new(),
+                list: false,
+                originate,
+            },
+        );
+        Ok(())
+    }
+
+    /// Routes one incoming message to the action it answers, or to the consumer.
+    async fn dispatch(
+        &self,
+        message: Message,
+        pending: &mut HashMap<Vec<u8>, Pending>,
+    ) -> Result<(), AmiError> {
+        match message.kind() {
+            MessageKind::Event => self.on_event(message, pending).await,
+            MessageKind::Response | MessageKind::CommandOutput => {
+                on_response(message, pending);
+                Ok(())
+            }
+            MessageKind::Action | MessageKind::Unknown => {
+                tracing::debug!(
+                    ?message,
+                    "ignored an AMI message that is neither response nor event"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// List items and a caller's own `OriginateResponse` complete that caller's action;
+    /// everything else (including a `UserEvent` that repeats its action's ActionID) is
+    /// the consumer's.
+    async fn on_event(
+        &self,
+        message: Message,
+        pending: &mut HashMap<Vec<u8>, Pending>,
+    ) -> Result<(), AmiError> {
+        let Some(id) = message.action_id() else {
+            return self.deliver(message).await;
+        };
+        let Some(waiting) = pending.get_mut(id) else {
+            return self.deliver(message).await;
+        };
+        let last = if waiting.list {
+            ends_list(&message)
+        } else if waiting.originate && is_originate_response(&message) {
+            true
+        } else {
+            return self.deliver(message).await;
+        };
+        let id = id.to_vec();
+        waiting.events.push(message);
+        // Without a response yet (an OriginateResponse that overtook it), the response completes it.
+        if last
+            && waiting.response.is_some()
+            && let Some(mut done) = pending.remove(&id)
+            && let Some(response) = done.response.take()
+        {
+            done.finish(response);
+        }
+        Ok(())
+    }
+
+    /// Hands an unsolicited event to the consumer, following the slow-consumer policy.
+    async fn deliver(&self, message: Message) -> Result<(), AmiError> {
+        let event = SessionEvent::Event(message);
+        let full = match self.events.try_send(event) {
+            Ok(()) | Err(TrySendError::Closed(_)) => return Ok(()),
+            Err(TrySendError::Full(event)) => event,
+        };
+        match self.config.slow_consumer {
+            SlowConsumer::Wait => {
+                // Err means the receiver went away meanwhile: nobody to deliver to.
+                let _ = self.events.send(full).await;
+                Ok(())
+            }
+            SlowConsumer::DropNewest => {
+                let dropped = self.shared.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(dropped, "AMI event consumer too slow; dropping events");
+                }
+                Ok(())
+            }
+            SlowConsumer::Resync => Err(AmiError::ConsumerTooSlow(self.events.max_capacity())),
+        }
+    }
+}
+
+impl Pending {
+    fn finish(self, response: Message) {
+        // The caller may have timed out and gone; nothing to do then.
+        let _ = self.reply.send(Ok(ActionResult {
+            response,
+            events: self.events,
+        }));
+    }
+}
+
+/// Pairs a response with its action: by ActionID, or, without one, with the oldest
+/// action still waiting for a response.
+fn on_response(message: Message, pending: &mut HashMap<Vec<u8>, Pending>) {
+    let key = match message.action_id() {
+        Some(id) => pending.contains_key(id).then(|| id.to_vec()),
+        None => pending
+            .iter()
+            .filter(|(_, waiting)| waiting.response.is_none())
+            .min_by_key(|(_, waiting)| waiting.seq)
+            .map(|(id, _)| id.clone()),
+    };
+    let Some(mut waiting) = key.as_ref().and_then(|key| pending.remove(key)) else {
+        tracing::trace!(
+            ?message,
+            "response to no pending action (a keepalive Ping, or a caller that gave up)"
+        );
+        return;
+    };
+    if is_error(&message) {
+        let _ = waiting.reply.send(Err(AmiError::from_response(message)));
+        return;
+    }
+    waiting.list = message
+        .get("EventList")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"start"));
+    let more =
+        waiting.list || waiting.originate && !waiting.events.iter().any(is_originate_response);
+    match key {
+        Some(key) if more => {
+            waiting.response = Some(message);
+            pending.insert(key, waiting);
+        }
+        _ => waiting.finish(message),
+    }
+}
+
+/// `Response: Error` (or `Failure`, which some modules use).
+fn is_error(response: &Message) -> bool {
+    response
+        .get("Response")
+        .is_some_and(|r| r.eq_ignore_ascii_case(b"Error") || r.eq_ignore_ascii_case(b"Failure"))
+}
+
+/// The last event of a list carries `EventList: Complete`; older modules only name it `...Complete`.
+fn ends_list(event: &Message) -> bool {
+    event
+        .get("EventList")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"Complete"))
+        || event
+            .event_name()
+            .is_some_and(|name| name.ends_with(b"Complete"))
+}
+
+fn is_originate_response(event: &Message) -> bool {
+    event
+        .event_name()
+        .is_some_and(|name| name.eq_ignore_ascii_case(b"OriginateResponse"))
+}
+
+/// Full jitter on the upper half: a random delay in `[base/2, base]`, so a fleet of
+/// relays restarted together does not reconnect in lockstep.
+fn jitter(base: Duration) -> Duration {
+    let half = base / 2;
+    half + half.mul_f64(rand::rng().random::<f64>())
+}

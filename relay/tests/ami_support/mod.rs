@@ -1,0 +1,191 @@
+//! Loopback AMI servers for the session tests: scripted, and replaying recorded Asterisk bytes.
+
+#![allow(dead_code)] // Each test file uses a different part of this module.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use relay::ami::{ActionResult, AmiCodec, AmiConfig, AmiError, SessionEvent, SessionHandle};
+use shared::ami::{Frame, Message};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+
+/// The banner every recorded Asterisk 22 connection starts with.
+pub const BANNER: &[u8] = b"Asterisk Call Manager/11.0.0\r\n";
+
+/// Generous bound on any single wait in these tests; they finish far sooner.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Reads a recording from `../shared/fixtures/asterisk/`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/asterisk")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// The server side of one accepted connection.
+pub struct Peer {
+    framed: Framed<TcpStream, AmiCodec>,
+}
+
+impl Peer {
+    /// The next action the client sent; `None` once it hung up.
+    pub async fn action(&mut self) -> Option<Message> {
+        match tokio::time::timeout(PATIENCE, self.framed.next())
+            .await
+            .ok()??
+        {
+            Ok(Frame::Message(message)) => Some(message),
+            Ok(other) => panic!("client sent {other:?}"),
+            Err(_) => None,
+        }
+    }
+
+    /// Writes raw bytes, exactly.
+    pub async fn write(&mut self, bytes: &[u8]) {
+        let stream = self.framed.get_mut();
+        stream.write_all(bytes).await.expect("write to client");
+    }
+
+    /// Answers `action` with `Response: <response>`, its ActionID, then `rest` (CRLF lines).
+    pub async fn reply(&mut self, action: &Message, response: &str, rest: &str) {
+        let mut out = format!("Response: {response}\r\n");
+        if let Some(id) = action.action_id() {
+            out.push_str(&format!("ActionID: {}\r\n", String::from_utf8_lossy(id)));
+        }
+        out.push_str(rest);
+        out.push_str("\r\n");
+        self.write(out.as_bytes()).await;
+    }
+
+    /// Sends a message built in the test.
+    pub async fn send(&mut self, message: &Message) {
+        self.framed.send(message).await.expect("write to client");
+    }
+
+    /// Accepts a plain Login with the given secret, as Asterisk 22 does, with FullyBooted after it.
+    pub async fn accept_login(&mut self) -> Message {
+        let login = self.action().await.expect("a Login");
+        assert_eq!(login.get_str("Action").as_deref(), Some("Login"));
+        self.reply(&login, "Success", "Message: Authentication accepted\r\n")
+            .await;
+        self.write(b"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 65\r\nLastReload: 65\r\nStatus: Fully Booted\r\n\r\n")
+            .await;
+        login
+    }
+
+    /// Answers every action with a plain Success until the client hangs up.
+    pub async fn answer_everything(&mut self) {
+        while let Some(action) = self.action().await {
+            self.reply(&action, "Success", "Ping: Pong\r\n").await;
+        }
+    }
+}
+
+/// Serves AMI on a loopback port: each accepted connection gets the banner, then
+/// `script(n, peer)` with `n` counting connections from 0. Accepts are reported on the channel.
+pub async fn fake_ami<F, Fut>(script: F) -> (String, mpsc::Receiver<usize>)
+where
+    F: Fn(usize, Peer) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr").to_string();
+    let (accepted_tx, accepted) = mpsc::channel(16);
+    tokio::spawn(async move {
+        for n in 0.. {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            if stream.write_all(BANNER).await.is_err() {
+                continue;
+            }
+            let _ = accepted_tx.try_send(n);
+            let peer = Peer {
+                framed: Framed::new(stream, AmiCodec::server(1 << 20)),
+            };
+            tokio::spawn(script(n, peer));
+        }
+    });
+    (addr, accepted)
+}
+
+/// A configuration for tests: fast retries, no Ping unless asked for.
+pub fn test_config(addr: &str) -> AmiConfig {
+    let mut config = AmiConfig::new(addr, "admin", "admin-secret");
+    config.backoff_initial = Duration::from_millis(20);
+    config.backoff_max = Duration::from_millis(100);
+    config.action_timeout = Duration::from_secs(5);
+    config.ping_interval = Duration::from_secs(3600);
+    config
+}
+
+/// Sends a `Ping`, the cheapest action there is.
+pub async fn ping(session: &SessionHandle) -> Result<ActionResult, AmiError> {
+    session.send(Message::new().with("Action", "Ping")).await
+}
+
+/// The next session event, within [`PATIENCE`].
+pub async fn next_event(events: &mut mpsc::Receiver<SessionEvent>) -> SessionEvent {
+    tokio::time::timeout(PATIENCE, events.recv())
+        .await
+        .expect("a session event in time")
+        .expect("the session is alive")
+}
+
+/// Skips events until the next `Connected`, returning the version.
+pub async fn connected(events: &mut mpsc::Receiver<SessionEvent>) -> String {
+    loop {
+        if let SessionEvent::Connected { version } = next_event(events).await {
+            return version;
+        }
+    }
+}
+
+/// Skips events until the next `Disconnected`, returning the reason.
+pub async fn disconnected(events: &mut mpsc::Receiver<SessionEvent>) -> String {
+    loop {
+        if let SessionEvent::Disconnected { reason } = next_event(events).await {
+            return reason;
+        }
+    }
+}
+
+/// The payloads of a transcript (`*.txt`) in order, each tagged `true` if received.
+///
+/// Markers and comments end in a bare LF and are preceded by one LF separator that
+/// belongs to no payload (fixtures README).
+pub fn transcript(text: &[u8]) -> Vec<(bool, Bytes)> {
+    let mut parts = Vec::new();
+    let mut current: Option<(bool, Vec<u8>)> = None;
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let marker = line == b"<<< RECV\n" || line == b">>> SENT\n" || line.starts_with(b"### ");
+        if marker {
+            if let Some((recv, mut payload)) = current.take() {
+                // Drop the separator LF that precedes this marker.
+                payload.pop();
+                parts.push((recv, Bytes::from(payload)));
+            }
+            if line == b"<<< RECV\n" {
+                current = Some((true, Vec::new()));
+            } else if line == b">>> SENT\n" {
+                current = Some((false, Vec::new()));
+            }
+        } else if let Some((_, payload)) = current.as_mut() {
+            payload.extend_from_slice(line);
+        }
+    }
+    // The last payload runs to the end of the file, with no separator after it.
+    if let Some((recv, payload)) = current {
+        parts.push((recv, Bytes::from(payload)));
+    }
+    parts
+}
