@@ -1,0 +1,141 @@
+//! Manager privilege classes: the `read=` / `write=` lists of `manager.conf` as a bit set.
+
+/// A set of AMI privilege classes (`system`, `call`, `agent`, …), as Asterisk keeps them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Classes(u32);
+
+/// The class names Asterisk knows, in its own order (`manager.c`, `perms[]`).
+const NAMES: &[&str] = &[
+    "system",
+    "call",
+    "log",
+    "verbose",
+    "command",
+    "agent",
+    "user",
+    "config",
+    "dtmf",
+    "reporting",
+    "cdr",
+    "dialplan",
+    "originate",
+    "agi",
+    "cc",
+    "aoc",
+    "test",
+    "security",
+    "message",
+];
+
+impl Classes {
+    /// No class at all: an empty `write=`.
+    pub const NONE: Classes = Classes(0);
+    /// Every class: `read=all`.
+    pub const ALL: Classes = Classes((1 << 19) - 1);
+    /// `system`.
+    pub const SYSTEM: Classes = Classes::bit(0);
+    /// `call`.
+    pub const CALL: Classes = Classes::bit(1);
+    /// `command`.
+    pub const COMMAND: Classes = Classes::bit(4);
+    /// `agent`.
+    pub const AGENT: Classes = Classes::bit(5);
+    /// `user`.
+    pub const USER: Classes = Classes::bit(6);
+    /// `config`.
+    pub const CONFIG: Classes = Classes::bit(7);
+    /// `dtmf`.
+    pub const DTMF: Classes = Classes::bit(8);
+    /// `reporting`.
+    pub const REPORTING: Classes = Classes::bit(9);
+    /// `cdr`.
+    pub const CDR: Classes = Classes::bit(10);
+    /// `dialplan`.
+    pub const DIALPLAN: Classes = Classes::bit(11);
+    /// `originate`.
+    pub const ORIGINATE: Classes = Classes::bit(12);
+    /// `agi`.
+    pub const AGI: Classes = Classes::bit(13);
+    /// `aoc`.
+    pub const AOC: Classes = Classes::bit(15);
+    /// `security`.
+    pub const SECURITY: Classes = Classes::bit(17);
+    /// `message`.
+    pub const MESSAGE: Classes = Classes::bit(18);
+
+    const fn bit(n: u32) -> Classes {
+        Classes(1 << n)
+    }
+
+    /// Parses a comma-separated list such as `call,agent,user` (unknown names are ignored,
+    /// as Asterisk does; `all` means every class, `on` too when used as an event mask).
+    pub fn parse(list: &str) -> Classes {
+        let mut out = Classes::NONE;
+        for word in list.split(',').map(str::trim) {
+            if word.eq_ignore_ascii_case("all") {
+                out = Classes::ALL;
+            } else if let Some(i) = NAMES.iter().position(|n| n.eq_ignore_ascii_case(word)) {
+                out.0 |= 1 << i;
+            }
+        }
+        out
+    }
+
+    /// Union of two sets.
+    pub const fn or(self, other: Classes) -> Classes {
+        Classes(self.0 | other.0)
+    }
+
+    /// Whether the two sets share a class: an event of class `self` reaches a reader of `other`.
+    pub const fn intersects(self, other: Classes) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether every class of `needed` is in `self` (an action's write privilege check).
+    pub const fn contains(self, needed: Classes) -> bool {
+        self.0 & needed.0 == needed.0
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The `Privilege:` text of an event of this class, e.g. `call,all` (Asterisk always appends `all`).
+    pub fn privilege(self) -> String {
+        let mut out = String::new();
+        for (i, name) in NAMES.iter().enumerate() {
+            if self.0 & (1 << i) != 0 {
+                out.push_str(name);
+                out.push(',');
+            }
+        }
+        out.push_str("all");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_manager_conf_lists() {
+        let agent = Classes::parse("call,agent,user,dtmf");
+        assert!(agent.intersects(Classes::CALL));
+        assert!(agent.intersects(Classes::DTMF));
+        assert!(!agent.intersects(Classes::DIALPLAN));
+        assert!(Classes::parse("").is_empty());
+        assert_eq!(Classes::parse("all"), Classes::ALL);
+    }
+
+    #[test]
+    fn privilege_text_matches_recordings() {
+        assert_eq!(Classes::CALL.privilege(), "call,all");
+        assert_eq!(
+            Classes::SYSTEM.or(Classes::REPORTING).privilege(),
+            "system,reporting,all"
+        );
+        assert_eq!(Classes::SECURITY.privilege(), "security,all");
+    }
+}

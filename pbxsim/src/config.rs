@@ -1,0 +1,261 @@
+//! Simulator settings: manager users, traffic profile, seed, limits; read from a `manager.conf`-style file.
+
+use std::time::Duration;
+
+use crate::class::Classes;
+use crate::fault::Faults;
+
+/// A manager user of `manager.conf`.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Section name, the `Username:` of Login.
+    pub name: String,
+    /// `secret=`.
+    pub secret: String,
+    /// `read=`: the event classes the user receives.
+    pub read: Classes,
+    /// `write=`: the action classes the user may run.
+    pub write: Classes,
+}
+
+impl User {
+    /// A user from its `manager.conf` fields.
+    pub fn new(name: &str, secret: &str, read: &str, write: &str) -> User {
+        User {
+            name: name.into(),
+            secret: secret.into(),
+            read: Classes::parse(read),
+            write: Classes::parse(write),
+        }
+    }
+}
+
+/// How much traffic the generator makes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Traffic {
+    /// No generated calls; only what clients originate.
+    Off,
+    /// Calls arrive at this mean rate per minute, in real time, plus a trickle (hold/unhold
+    /// or a new call) whenever the PBX has been silent for `trickle`.
+    Paced {
+        /// Mean call arrivals per minute.
+        calls_per_minute: f64,
+        /// Longest silence before the trickle makes something happen.
+        trickle: Duration,
+    },
+    /// Virtual time runs as fast as the slowest reader takes events, optionally capped.
+    Load {
+        /// Upper bound in events per second (`None`: as fast as possible).
+        max_events_per_sec: Option<u64>,
+    },
+}
+
+/// Everything `serve` needs to know.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Manager users.
+    pub users: Vec<User>,
+    /// Traffic profile.
+    pub traffic: Traffic,
+    /// Seed of the generator: same seed, same event sequence.
+    pub seed: u64,
+    /// Epoch seconds at start (Uniqueid prefix); `None` means the wall clock.
+    pub epoch: Option<u64>,
+    /// Emit `Newexten`/`VarSet`/`CEL`/`Cdr` (most of a real stream).
+    pub noise: bool,
+    /// Events a session may fall behind before it is dropped as a slow client.
+    pub max_lag_events: usize,
+    /// How long one write to a client may block before the client is dropped.
+    pub write_timeout: Duration,
+    /// Delay before `Authentication failed` (Asterisk sleeps 1 s).
+    pub failed_login_delay: Duration,
+    /// Largest accepted action, bytes (Asterisk refuses long lines; we bound the message).
+    pub max_action_len: usize,
+    /// Most concurrent client connections.
+    pub max_clients: usize,
+    /// Fault switches, shared with whoever holds a clone.
+    pub faults: Faults,
+}
+
+/// The three users of the fixtures' `manager.conf`.
+fn fixture_users() -> Vec<User> {
+    vec![
+        User::new("admin", "admin-secret", "all", "all"),
+        User::new(
+            "agent",
+            "agent-secret",
+            "call,agent,user,dtmf",
+            "call,agent,originate",
+        ),
+        User::new("viewer", "viewer-secret", "call", ""),
+    ]
+}
+
+impl SimConfig {
+    /// No generated traffic: for tests that drive every call themselves.
+    pub fn quiet() -> SimConfig {
+        SimConfig {
+            users: fixture_users(),
+            traffic: Traffic::Off,
+            seed: 1,
+            epoch: None,
+            noise: true,
+            max_lag_events: 65_536,
+            write_timeout: Duration::from_secs(5),
+            failed_login_delay: Duration::from_secs(1),
+            max_action_len: 64 * 1024,
+            max_clients: 256,
+            faults: Faults::default(),
+        }
+    }
+
+    /// Gentle traffic a person can watch: a few calls a minute and never more than ~1.5 s of silence.
+    pub fn demo() -> SimConfig {
+        SimConfig {
+            traffic: Traffic::Paced {
+                calls_per_minute: 6.0,
+                trickle: Duration::from_millis(1_500),
+            },
+            ..SimConfig::quiet()
+        }
+    }
+
+    /// As fast as the client reads, for load tests.
+    pub fn load() -> SimConfig {
+        SimConfig {
+            traffic: Traffic::Load {
+                max_events_per_sec: None,
+            },
+            ..SimConfig::quiet()
+        }
+    }
+
+    /// The user named `name`, if configured.
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Reads a `manager.conf`-style file: `[name]` sections with `secret`/`read`/`write`
+    /// define users (replacing the defaults if any is given); a `[pbxsim]` section may set
+    /// `seed`, `calls_per_minute`, `noise` (yes/no) and `load` (yes/no).
+    pub fn from_conf(text: &str, base: SimConfig) -> Result<SimConfig, ConfigError> {
+        let mut cfg = base;
+        let mut users: Vec<User> = Vec::new();
+        let mut section = String::new();
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.split(';').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.trim().to_string();
+                if section != "general" && section != "pbxsim" {
+                    users.push(User::new(&section, "", "", ""));
+                }
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(ConfigError::Syntax { line: n + 1 });
+            };
+            let (key, value) = (key.trim(), value.trim().trim_start_matches('>').trim());
+            match section.as_str() {
+                "general" => {}
+                "pbxsim" => apply_sim_key(&mut cfg, key, value, n + 1)?,
+                _ => {
+                    if let Some(user) = users.last_mut() {
+                        match key {
+                            "secret" => user.secret = value.to_string(),
+                            "read" => user.read = Classes::parse(value),
+                            "write" => user.write = Classes::parse(value),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        if !users.is_empty() {
+            cfg.users = users;
+        }
+        Ok(cfg)
+    }
+}
+
+fn apply_sim_key(
+    cfg: &mut SimConfig,
+    key: &str,
+    value: &str,
+    line: usize,
+) -> Result<(), ConfigError> {
+    let bad = || ConfigError::Value {
+        line,
+        key: key.to_string(),
+    };
+    let yes = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "on" | "1");
+    match key {
+        "seed" => cfg.seed = value.parse().map_err(|_| bad())?,
+        "noise" => cfg.noise = yes(value),
+        "calls_per_minute" => {
+            let calls_per_minute: f64 = value.parse().map_err(|_| bad())?;
+            cfg.traffic = if calls_per_minute > 0.0 {
+                Traffic::Paced {
+                    calls_per_minute,
+                    trickle: Duration::from_millis(1_500),
+                }
+            } else {
+                Traffic::Off
+            };
+        }
+        "load" if yes(value) => {
+            cfg.traffic = Traffic::Load {
+                max_events_per_sec: None,
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A configuration file the simulator cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A line is neither a `[section]` nor `key = value`: fix the file at that line.
+    #[error("line {line}: expected `[section]` or `key = value`")]
+    Syntax {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A `[pbxsim]` value has the wrong type: fix the file at that line.
+    #[error("line {line}: bad value for `{key}`")]
+    Value {
+        /// 1-based line number.
+        line: usize,
+        /// The key.
+        key: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_fixture_manager_conf_shape() {
+        let text = "[general]\nenabled = yes\n\n[admin]\nsecret = s1\nread = all\nwrite = all\n\n\
+                    [viewer]\nsecret = s2\nread = call\nwrite =\n[pbxsim]\nseed = 7\nnoise = no\n";
+        let cfg = SimConfig::from_conf(text, SimConfig::quiet()).expect("valid file");
+        assert_eq!(cfg.users.len(), 2);
+        let viewer = cfg.user("viewer").expect("viewer");
+        assert_eq!(viewer.secret, "s2");
+        assert!(viewer.write.is_empty());
+        assert_eq!(cfg.seed, 7);
+        assert!(!cfg.noise);
+    }
+
+    #[test]
+    fn refuses_garbage_lines() {
+        let err = SimConfig::from_conf("[admin]\nnonsense\n", SimConfig::quiet()).err();
+        assert!(matches!(err, Some(ConfigError::Syntax { line: 2 })));
+    }
+}

@@ -1,0 +1,155 @@
+//! Fault switches for tests: stall, abrupt close, restart, garbage, oversized message, slow writes.
+//!
+//! A test keeps a clone of [`Faults`] (it is inside `SimConfig`) and flips switches while
+//! clients are connected. Sessions look at the switches on every loop turn and at least
+//! every [`POLL`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How often a session looks at the switches when nothing else happens.
+pub const POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Default)]
+struct State {
+    stall_reads: AtomicBool,
+    stall_writes: AtomicBool,
+    slow_write_ms: AtomicU64,
+    close: AtomicU64,
+    garbage: AtomicU64,
+    oversized: AtomicU64,
+    oversized_len: AtomicU64,
+    restart: AtomicU64,
+}
+
+/// Shared fault switches. Cloning shares them.
+#[derive(Clone, Debug, Default)]
+pub struct Faults(Arc<State>);
+
+/// One-shot faults a session has not yet acted on, by generation counter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    close: u64,
+    garbage: u64,
+    oversized: u64,
+}
+
+/// What a session should do now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Drop the TCP connection without a word.
+    Close,
+    /// Write bytes that are not AMI.
+    Garbage,
+    /// Write one message of this many bytes.
+    Oversized(usize),
+}
+
+impl Faults {
+    /// Stop reading from clients (their actions pile up in the kernel buffers).
+    pub fn stall_reads(&self, on: bool) {
+        self.0.stall_reads.store(on, Ordering::SeqCst);
+    }
+
+    /// Stop writing to clients (events queue up until the lag bound drops them).
+    pub fn stall_writes(&self, on: bool) {
+        self.0.stall_writes.store(on, Ordering::SeqCst);
+    }
+
+    /// Pause this long before every write (`None` to stop).
+    pub fn slow_writes(&self, delay: Option<Duration>) {
+        let ms = delay.map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX));
+        self.0.slow_write_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Close every client connection abruptly (no `Goodbye`).
+    pub fn close_all(&self) {
+        self.0.close.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Send every client a burst of non-AMI bytes.
+    pub fn send_garbage(&self) {
+        self.0.garbage.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Send every client one event of `len` bytes.
+    pub fn send_oversized(&self, len: usize) {
+        self.0.oversized_len.store(len as u64, Ordering::SeqCst);
+        self.0.oversized.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Restart the PBX: all calls vanish, clients are disconnected, and new Uniqueids
+    /// start from a later epoch (like an Asterisk restart).
+    pub fn restart(&self) {
+        self.0.restart.fetch_add(1, Ordering::SeqCst);
+        self.close_all();
+    }
+
+    pub(crate) fn reads_stalled(&self) -> bool {
+        self.0.stall_reads.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn writes_stalled(&self) -> bool {
+        self.0.stall_writes.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn write_delay(&self) -> Option<Duration> {
+        match self.0.slow_write_ms.load(Ordering::SeqCst) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    pub(crate) fn restarts(&self) -> u64 {
+        self.0.restart.load(Ordering::SeqCst)
+    }
+
+    /// The current generation of every one-shot switch (a new session ignores older ones).
+    pub(crate) fn now(&self) -> Seen {
+        Seen {
+            close: self.0.close.load(Ordering::SeqCst),
+            garbage: self.0.garbage.load(Ordering::SeqCst),
+            oversized: self.0.oversized.load(Ordering::SeqCst),
+        }
+    }
+
+    /// The next one-shot fault a session with `seen` must act on, if any.
+    pub(crate) fn pending(&self, seen: &mut Seen) -> Option<Action> {
+        let now = self.now();
+        if now.close != seen.close {
+            seen.close = now.close;
+            return Some(Action::Close);
+        }
+        if now.garbage != seen.garbage {
+            seen.garbage = now.garbage;
+            return Some(Action::Garbage);
+        }
+        if now.oversized != seen.oversized {
+            seen.oversized = now.oversized;
+            let len = self.0.oversized_len.load(Ordering::SeqCst);
+            return Some(Action::Oversized(
+                usize::try_from(len).unwrap_or(usize::MAX),
+            ));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_shot_faults_fire_once_per_session() {
+        let faults = Faults::default();
+        let mut seen = faults.now();
+        assert_eq!(faults.pending(&mut seen), None);
+        faults.send_oversized(2048);
+        assert_eq!(faults.pending(&mut seen), Some(Action::Oversized(2048)));
+        assert_eq!(faults.pending(&mut seen), None);
+        faults.restart();
+        assert_eq!(faults.pending(&mut seen), Some(Action::Close));
+        assert_eq!(faults.restarts(), 1);
+    }
+}

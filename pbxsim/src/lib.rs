@@ -1,0 +1,38 @@
+//! pbxsim: a simulated Asterisk 22 that speaks real AMI over TCP.
+//!
+//! It is the embedded PBX behind `astpanel --demo`, the peer of the relay's tests and the
+//! load generator of its benchmarks. Its value is its fidelity to the recordings in
+//! `../shared/fixtures/asterisk/`: same banner, same header order, same refusal texts, same
+//! event sequences per scenario. It uses `shared::ami` for the message model and parser, and
+//! never the relay's client code, so a bug there is not mirrored here.
+//!
+//! Code map:
+//! - [`server`]: [`serve`], the accept loop, the traffic driver, the event fan-out.
+//! - `session`: one client connection (banner, reads, writes, slow-client drop).
+//! - `actions`: every AMI action, privilege checks and Asterisk's answer texts.
+//! - `listcommands`: the action table of `ListCommands` with privileges.
+//! - [`pbx`]: the call model and the events each scenario emits, on a virtual clock.
+//! - [`model`]: channels, bridges, queues, members, parked calls.
+//! - [`traffic`]: the seeded call generator (demo pace up to load mode).
+//! - [`config`]: [`SimConfig`], users and traffic profiles, `manager.conf`-style files.
+//! - [`bench`]: load measurement with one local client (`pbxsim --load --measure N`).
+//! - [`class`]: privilege classes (`read=`/`write=`).
+//! - [`fault`]: [`Faults`], switches for failure tests.
+//! - `clock`: date formats of the recordings.
+
+mod actions;
+pub mod bench;
+pub mod class;
+mod clock;
+pub mod config;
+pub mod fault;
+mod listcommands;
+pub mod model;
+pub mod pbx;
+pub mod server;
+mod session;
+pub mod traffic;
+
+pub use config::{SimConfig, Traffic, User};
+pub use fault::Faults;
+pub use server::{SimError, serve};

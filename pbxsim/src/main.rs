@@ -1,0 +1,87 @@
+//! `pbxsim`: serve the simulated Asterisk on a TCP port, or measure the load generator.
+//!
+//! Everything lives in the library; this file parses flags and calls it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use pbxsim::{SimConfig, Traffic};
+
+/// A simulated Asterisk 22 speaking AMI, for demos, tests and load tests.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5038")]
+    listen: SocketAddr,
+    /// A manager.conf-style file: user sections, and an optional [pbxsim] section
+    /// (seed, calls_per_minute, noise, load).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Seed of the traffic generator.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Mean generated calls per minute (0: no generated traffic).
+    #[arg(long)]
+    calls_per_minute: Option<f64>,
+    /// Load mode: generate events as fast as clients read them.
+    #[arg(long)]
+    load: bool,
+    /// With --load: measure events/s to one local client for this many seconds, print, exit.
+    #[arg(long, value_name = "SECONDS")]
+    measure: Option<u64>,
+    /// Leave out Newexten/VarSet/CEL/Cdr events.
+    #[arg(long)]
+    no_noise: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "pbxsim=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let mut config = SimConfig::demo();
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        config = SimConfig::from_conf(&text, config)?;
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(cpm) = args.calls_per_minute {
+        config.traffic = if cpm > 0.0 {
+            Traffic::Paced {
+                calls_per_minute: cpm,
+                trickle: std::time::Duration::from_millis(1_500),
+            }
+        } else {
+            Traffic::Off
+        };
+    }
+    if args.load {
+        config.traffic = Traffic::Load {
+            max_events_per_sec: None,
+        };
+    }
+    config.noise &= !args.no_noise;
+    if let Some(secs) = args.measure {
+        let report = pbxsim::bench::measure(config, std::time::Duration::from_secs(secs)).await?;
+        println!("{report}");
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    pbxsim::serve(listener, config, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! The call model's nouns: channels, bridges, queues and their members, the parking lot, devices.
+
+use shared::ami::Message;
+
+/// A channel state as Asterisk numbers it (`ChannelState:`), with its `ChannelStateDesc:` text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChanState {
+    /// 0, `Down`: just created, not yet ringing.
+    Down,
+    /// 4, `Ring`: the `;2` half of a Local channel running its dialplan.
+    Ring,
+    /// 5, `Ringing`: the far end is alerting.
+    Ringing,
+    /// 6, `Up`: answered.
+    Up,
+    /// 7, `Busy`: `Busy()` was run.
+    Busy,
+}
+
+impl ChanState {
+    /// The numeric `ChannelState:` value.
+    pub fn code(self) -> u8 {
+        match self {
+            ChanState::Down => 0,
+            ChanState::Ring => 4,
+            ChanState::Ringing => 5,
+            ChanState::Up => 6,
+            ChanState::Busy => 7,
+        }
+    }
+
+    /// The `ChannelStateDesc:` text.
+    pub fn desc(self) -> &'static str {
+        match self {
+            ChanState::Down => "Down",
+            ChanState::Ring => "Ring",
+            ChanState::Ringing => "Ringing",
+            ChanState::Up => "Up",
+            ChanState::Busy => "Busy",
+        }
+    }
+}
+
+/// One channel: what the standard channel header block of every event shows, plus what the
+/// status actions (`Status`, `CoreShowChannels`) add.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    /// `Local/100@test-00000012;1`.
+    pub name: String,
+    /// Current state.
+    pub state: ChanState,
+    /// Caller ID number (`<unknown>` until set).
+    pub cid_num: String,
+    /// Caller ID name.
+    pub cid_name: String,
+    /// Connected line number.
+    pub conn_num: String,
+    /// Connected line name.
+    pub conn_name: String,
+    /// Account code (`NewAccountCode` changes it).
+    pub account: String,
+    /// Dialplan context.
+    pub context: String,
+    /// Dialplan extension (empty for the outgoing half of a dial, like Asterisk).
+    pub exten: String,
+    /// Dialplan priority.
+    pub priority: u32,
+    /// `1795418203.36`.
+    pub uniqueid: String,
+    /// The Uniqueid of the call's first channel.
+    pub linkedid: String,
+    /// The application running now (`Dial`, `Wait`, `Queue`, `AppDial`…).
+    pub app: String,
+    /// Its argument.
+    pub data: String,
+    /// The bridge the channel is in, if any.
+    pub bridge: Option<String>,
+    /// Virtual time of creation, in ms (for `Seconds:` / `Duration:`).
+    pub created_ms: u64,
+}
+
+pub(crate) const UNKNOWN: &str = "<unknown>";
+
+impl Channel {
+    /// Appends the 14-header channel block, each key prefixed by `prefix`
+    /// (`""`, `Dest`, `Transferer`, `Parkee`, `LocalOne`, …), in Asterisk's order.
+    pub fn push_headers(&self, msg: &mut Message, prefix: &str) {
+        let key = |k: &str| format!("{prefix}{k}");
+        msg.push(&key("Channel"), &self.name);
+        msg.push(&key("ChannelState"), self.state.code().to_string());
+        msg.push(&key("ChannelStateDesc"), self.state.desc());
+        msg.push(&key("CallerIDNum"), &self.cid_num);
+        msg.push(&key("CallerIDName"), &self.cid_name);
+        msg.push(&key("ConnectedLineNum"), &self.conn_num);
+        msg.push(&key("ConnectedLineName"), &self.conn_name);
+        msg.push(&key("Language"), "en");
+        msg.push(&key("AccountCode"), &self.account);
+        msg.push(&key("Context"), &self.context);
+        msg.push(&key("Exten"), &self.exten);
+        msg.push(&key("Priority"), self.priority.to_string());
+        msg.push(&key("Uniqueid"), &self.uniqueid);
+        msg.push(&key("Linkedid"), &self.linkedid);
+    }
+
+    /// The `Local/100@test` part of the name, the device whose state follows the channel.
+    pub fn device(&self) -> &str {
+        self.name
+            .rsplit_once('-')
+            .map_or(self.name.as_str(), |(dev, _)| dev)
+    }
+
+    /// The `"Name" <num>` form the CDR and `CALLERID(all)` use.
+    pub fn callerid_all(&self) -> String {
+        format!("\"{}\" <{}>", self.cid_name, self.cid_num)
+    }
+}
+
+/// A mixing bridge (`basic` / `simple_bridge`, the only kind Local-channel calls create).
+#[derive(Clone, Debug)]
+pub struct Bridge {
+    /// UUID text.
+    pub id: String,
+    /// Uniqueids of the channels in it, in entry order.
+    pub members: Vec<String>,
+    /// Virtual creation time, ms.
+    pub created_ms: u64,
+}
+
+impl Bridge {
+    /// Appends the bridge header block (`BridgeUniqueid` … `BridgeVideoSourceMode`).
+    pub fn push_headers(&self, msg: &mut Message) {
+        msg.push("BridgeUniqueid", &self.id);
+        msg.push("BridgeType", "basic");
+        msg.push("BridgeTechnology", "simple_bridge");
+        msg.push("BridgeCreator", UNKNOWN);
+        msg.push("BridgeName", UNKNOWN);
+        msg.push("BridgeNumChannels", self.members.len().to_string());
+        msg.push("BridgeVideoSourceMode", "none");
+    }
+}
+
+/// A queue member (static from `queues.conf`, or dynamic from `QueueAdd`).
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// `Agent One`.
+    pub name: String,
+    /// `Local/agent1@agents/n`.
+    pub interface: String,
+    /// `static` or `dynamic`.
+    pub dynamic: bool,
+    /// Penalty.
+    pub penalty: u32,
+    /// Calls answered.
+    pub calls_taken: u32,
+    /// Epoch seconds of the last call end (0 = never).
+    pub last_call: u64,
+    /// Epoch seconds of the last pause change (0 = never).
+    pub last_pause: u64,
+    /// Epoch seconds of login.
+    pub login_time: u64,
+    /// Whether in a call now.
+    pub in_call: bool,
+    /// Device status: 1 not in use, 2 in use, 6 ringing.
+    pub status: u8,
+    /// Paused.
+    pub paused: bool,
+    /// Pause reason.
+    pub paused_reason: String,
+}
+
+impl Member {
+    /// The member block shared by `QueueMemberStatus`/`Pause`/`Added`/`Removed`.
+    pub fn push_event_headers(&self, msg: &mut Message, queue: &str) {
+        msg.push("Queue", queue);
+        msg.push("MemberName", &self.name);
+        msg.push("Interface", &self.interface);
+        msg.push("StateInterface", &self.interface);
+        self.push_tail(msg);
+        msg.push("Ringinuse", "0");
+        msg.push("Wrapuptime", "0");
+    }
+
+    /// The `QueueMember` item of `QueueStatus`.
+    pub fn push_status_headers(&self, msg: &mut Message, queue: &str) {
+        msg.push("Queue", queue);
+        msg.push("Name", &self.name);
+        msg.push("Location", &self.interface);
+        msg.push("StateInterface", &self.interface);
+        self.push_tail(msg);
+        msg.push("Wrapuptime", "0");
+    }
+
+    fn push_tail(&self, msg: &mut Message) {
+        msg.push(
+            "Membership",
+            if self.dynamic { "dynamic" } else { "static" },
+        );
+        msg.push("Penalty", self.penalty.to_string());
+        msg.push("CallsTaken", self.calls_taken.to_string());
+        msg.push("LastCall", self.last_call.to_string());
+        msg.push("LastPause", self.last_pause.to_string());
+        msg.push("LoginTime", self.login_time.to_string());
+        msg.push("InCall", u8::from(self.in_call).to_string());
+        msg.push("Status", self.status.to_string());
+        msg.push("Paused", u8::from(self.paused).to_string());
+        msg.push("PausedReason", &self.paused_reason);
+    }
+}
+
+/// A queue with its members and waiting callers.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    /// `support`.
+    pub name: String,
+    /// `rrmemory`, `ringall`.
+    pub strategy: String,
+    /// Members.
+    pub members: Vec<Member>,
+    /// Uniqueids of waiting callers, in position order, with their join time (ms).
+    pub callers: Vec<(String, u64)>,
+    /// Completed calls.
+    pub completed: u32,
+    /// Abandoned calls.
+    pub abandoned: u32,
+    /// Round-robin cursor for `rrmemory`.
+    pub next_member: usize,
+}
+
+/// A parked call in the `default` lot.
+#[derive(Clone, Debug)]
+pub struct Parked {
+    /// Uniqueid of the parkee.
+    pub uniqueid: String,
+    /// Space, 701-720.
+    pub space: u32,
+    /// Virtual time parked, ms.
+    pub since_ms: u64,
+    /// Timeout in seconds.
+    pub timeout_s: u64,
+    /// `ParkerDialString`.
+    pub parker: String,
+}

@@ -1,0 +1,252 @@
+//! One AMI client connection: banner, bounded reads through the shared parser, actions, filtered events.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use shared::ami::{Frame, Message, Parser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::actions::{self, Reply};
+use crate::class::Classes;
+use crate::config::User;
+use crate::fault::{self, Action};
+use crate::server::{Core, Wire, session_id, stopped};
+
+/// The greeting, one line with no blank line after it.
+pub(crate) const BANNER: &[u8] = b"Asterisk Call Manager/11.0.0\r\n";
+
+/// Flush events to the socket once this many bytes are pending.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// A `Filter` of the session: a pattern matched against the event's `Key: Value` lines.
+#[derive(Clone, Debug)]
+pub(crate) struct Filter {
+    /// `!pattern`: drop matching events.
+    pub exclude: bool,
+    /// The literal text to look for.
+    pub pattern: String,
+    /// Only for events with this name (`MatchCriteria: name(...)`).
+    pub event: Option<String>,
+    /// Only this header's value, compared exactly (`header(...)`, `method(exact)`).
+    pub header: Option<String>,
+}
+
+/// What a session knows about its client.
+#[derive(Debug)]
+pub(crate) struct Session {
+    /// For logs and `SessionID`.
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The logged-in user.
+    pub user: Option<User>,
+    /// The last `Challenge` handed out.
+    pub challenge: Option<String>,
+    /// The classes this session asked for (`Events`), within the user's `read=`.
+    pub event_mask: Classes,
+    /// `Filter` action rules.
+    pub filters: Vec<Filter>,
+}
+
+impl Session {
+    fn wants(&self, ev: &Wire) -> bool {
+        let Some(user) = &self.user else { return false };
+        if !ev.class.intersects(user.read) || !ev.class.intersects(self.event_mask) {
+            return false;
+        }
+        if self.filters.is_empty() {
+            return true;
+        }
+        let text = String::from_utf8_lossy(&ev.bytes);
+        let name = ev.msg.get_str("Event").unwrap_or_default();
+        let matches = |f: &Filter| {
+            if f.event
+                .as_deref()
+                .is_some_and(|e| !e.eq_ignore_ascii_case(&name))
+            {
+                return false;
+            }
+            match &f.header {
+                Some(h) => ev.msg.get_str(h).is_some_and(|v| v == f.pattern.as_str()),
+                None => text.contains(f.pattern.as_str()),
+            }
+        };
+        let includes: Vec<&Filter> = self.filters.iter().filter(|f| !f.exclude).collect();
+        let included = includes.is_empty() || includes.iter().any(|f| matches(f));
+        included && !self.filters.iter().any(|f| f.exclude && matches(f))
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug)]
+enum End {
+    Logoff,
+    ClientClosed,
+    Shutdown,
+    SlowClient(&'static str),
+    Io(std::io::Error),
+    Fault,
+}
+
+/// Serves one client until it leaves, misbehaves or the server stops.
+pub(crate) async fn run(
+    core: Arc<Core>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    stop: watch::Receiver<bool>,
+) {
+    let id = session_id(&core);
+    let span = info_span!("session", id, %peer);
+    async move {
+        let _ = stream.set_nodelay(true);
+        let end = serve_client(&core, stream, peer, id, stop).await;
+        match end {
+            End::SlowClient(why) => warn!(why, "dropping slow client"),
+            End::Io(e) => debug!(error = %e, "connection error"),
+            other => debug!(?other, "session ended"),
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn serve_client(
+    core: &Core,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    mut stop: watch::Receiver<bool>,
+) -> End {
+    let faults = &core.config.faults;
+    let mut seen = faults.now();
+    let mut session = Session {
+        id,
+        peer,
+        user: None,
+        challenge: None,
+        event_mask: Classes::ALL,
+        filters: Vec::new(),
+    };
+    let mut events: Option<broadcast::Receiver<Arc<Wire>>> = None;
+    let mut parser = Parser::with_max_len(core.config.max_action_len);
+    let mut rbuf = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::with_capacity(WRITE_BATCH);
+    out.put_slice(BANNER);
+    loop {
+        if !out.is_empty()
+            && let Err(end) = flush(core, &mut stream, &mut out).await
+        {
+            return end;
+        }
+        if let Some(action) = faults.pending(&mut seen) {
+            match action {
+                Action::Close => return End::Fault,
+                Action::Garbage => {
+                    out.put_slice(b"\x00\xff\xfegarbage without structure\r\n\x01\x02\r\n\r\n")
+                }
+                Action::Oversized(len) => {
+                    let mut msg = Message::new()
+                        .with("Event", "VarSet")
+                        .with("Privilege", "dialplan,all");
+                    msg.push("Variable", "OVERSIZED");
+                    msg.push("Value", vec![b'x'; len]);
+                    msg.write_to(&mut out);
+                }
+            }
+            continue;
+        }
+        let reading = !faults.reads_stalled();
+        let writing = !faults.writes_stalled();
+        tokio::select! {
+            biased;
+            _ = stopped(&mut stop) => return End::Shutdown,
+            read = stream.read_buf(&mut rbuf), if reading => {
+                match read {
+                    Ok(0) => return End::ClientClosed,
+                    Ok(_) => {}
+                    Err(e) => return End::Io(e),
+                }
+                while let Some(frame) = parser.next_frame(&mut rbuf) {
+                    let reply = match frame {
+                        Frame::Message(msg) => actions::handle(core, &mut session, &msg),
+                        Frame::Invalid(err) => {
+                            debug!(error = %err, "unparseable action");
+                            Reply::error(None, "Failed to parse message: line too long")
+                        }
+                        Frame::Banner(_) => continue,
+                    };
+                    if let Some(delay) = reply.delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                    out.put_slice(&reply.bytes);
+                    if reply.subscribe && events.is_none() {
+                        events = Some(core.events.subscribe());
+                        info!(user = session.user.as_ref().map(|u| u.name.as_str()), "logged in");
+                    }
+                    if reply.close {
+                        let _ = flush(core, &mut stream, &mut out).await;
+                        return if reply.logoff { End::Logoff } else { End::ClientClosed };
+                    }
+                }
+            }
+            ev = recv(&mut events), if writing => {
+                match ev {
+                    Ok(ev) => {
+                        push_event(&session, &ev, &mut out);
+                        // Take whatever else is already queued, up to one write batch.
+                        while out.len() < WRITE_BATCH {
+                            match events.as_mut().map(broadcast::Receiver::try_recv) {
+                                Some(Ok(ev)) => push_event(&session, &ev, &mut out),
+                                Some(Err(broadcast::error::TryRecvError::Lagged(_))) => {
+                                    return End::SlowClient("fell behind the event buffer");
+                                }
+                                _ => break,
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        warn!(missed = n, "client lagged");
+                        return End::SlowClient("fell behind the event buffer");
+                    }
+                    Err(RecvError::Closed) => return End::Shutdown,
+                }
+            }
+            _ = tokio::time::sleep(fault::POLL) => {}
+        }
+    }
+}
+
+fn push_event(session: &Session, ev: &Wire, out: &mut BytesMut) {
+    if session.wants(ev) {
+        out.put_slice(&ev.bytes);
+    }
+}
+
+async fn recv(rx: &mut Option<broadcast::Receiver<Arc<Wire>>>) -> Result<Arc<Wire>, RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes `out` within the write timeout (slowed down by the fault switch if set).
+async fn flush(core: &Core, stream: &mut TcpStream, out: &mut BytesMut) -> Result<(), End> {
+    if let Some(delay) = core.config.faults.write_delay() {
+        tokio::time::sleep(delay).await;
+    }
+    let limit: Duration = core.config.write_timeout;
+    match tokio::time::timeout(limit, stream.write_all(out)).await {
+        Ok(Ok(())) => {
+            out.clear();
+            Ok(())
+        }
+        Ok(Err(e)) => Err(End::Io(e)),
+        Err(_) => Err(End::SlowClient("write timed out")),
+    }
+}
