@@ -143,5 +143,9 @@ fn wasm_test_env(cmd: &mut Command, root: &Path) {
     .env(
         "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
         root.join("webdriver.json"),
-    );
+    )
+    // The defaults (5 s to start chromedriver, 20 s per test binary) are too tight for a
+    // 2-core CI machine that is still busy compiling.
+    .env("WASM_BINDGEN_TEST_DRIVER_TIMEOUT", "30")
+    .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
 }
