@@ -68,8 +68,7 @@ async fn wrong_password_is_reported_and_retried() {
     // As in ami-badlogin.txt: an Error response, then the server hangs up.
     let (addr, mut accepted) = fake_ami(|_, mut peer| async move {
         let login = peer.action().await.expect("Login");
-        peer.reply(&login, "Error", "Message: Authentication failed\r\n")
-            .await;
+        peer.replay(&login, "ami-badlogin.txt", "bad-3").await;
     })
     .await;
     let (_session, mut events) = spawn_session(test_config(&addr));
@@ -81,7 +80,7 @@ async fn wrong_password_is_reported_and_retried() {
     }
 }
 
-/// Answers the actions the way the recordings show, by name.
+/// Answers the actions with the responses Asterisk 22 recorded, by action name.
 async fn recorded_answers(mut peer: Peer) {
     peer.accept_login().await;
     while let Some(action) = peer.action().await {
@@ -90,20 +89,14 @@ async fn recorded_answers(mut peer: Peer) {
             .unwrap_or_default()
             .to_ascii_lowercase();
         match name.as_str() {
-            // ami-permissions.txt: the viewer user may not run Status.
-            "status" => peer.reply(&action, "Error", "Message: Permission denied\r\n").await,
-            // ami-session.txt, ActionID bad-30.
-            "nosuchaction" => {
-                peer.reply(
-                    &action,
-                    "Error",
-                    "Message: Invalid/unknown command: NoSuchAction. Use Action: ListCommands to show available commands.\r\n",
-                )
-                .await
+            // The viewer user (write=<none>) may not run CoreStatus.
+            "corestatus" => peer.replay(&action, "ami-permissions.txt", "v-1").await,
+            "nosuchaction" => peer.replay(&action, "ami-session.txt", "bad-30").await,
+            "hangup" => peer.replay(&action, "ami-session.txt", "hangup-29").await,
+            _ => {
+                peer.write(b"Response: Error\r\nMessage: unexpected\r\n\r\n")
+                    .await
             }
-            // ami-session.txt: Hangup of a channel that does not exist.
-            "hangup" => peer.reply(&action, "Error", "Message: No such channel\r\n").await,
-            _ => peer.reply(&action, "Success", "").await,
         }
     }
 }
@@ -114,7 +107,9 @@ async fn error_responses_become_typed_errors_with_asterisks_text() {
     let (session, mut events) = spawn_session(test_config(&addr));
     connected(&mut events).await;
 
-    let denied = session.send(Message::new().with("Action", "Status")).await;
+    let denied = session
+        .send(Message::new().with("Action", "CoreStatus"))
+        .await;
     assert!(
         matches!(&denied, Err(AmiError::PermissionDenied { message }) if message == "Permission denied"),
         "{denied:?}"

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use relay::ami::{ActionResult, AmiCodec, AmiConfig, AmiError, SessionEvent, SessionHandle};
 use shared::ami::{Frame, Message};
@@ -27,6 +26,30 @@ pub fn fixture(name: &str) -> Vec<u8> {
         .join("../../shared/fixtures/asterisk")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// The recorded response to ActionID `id` in fixture `name`: its `Response:` value and
+/// the header lines after the ActionID, so a test server can replay it under another id.
+pub fn recorded_response(name: &str, id: &str) -> (String, String) {
+    let text = String::from_utf8_lossy(&fixture(name)).into_owned();
+    let needle = format!("\r\nActionID: {id}\r\n");
+    let at = text
+        .match_indices(&needle)
+        .map(|(at, _)| at)
+        .find(|&at| {
+            text[..at]
+                .rsplit('\n')
+                .next()
+                .is_some_and(|l| l.starts_with("Response: "))
+        })
+        .unwrap_or_else(|| panic!("no response to {id} in {name}"));
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let response = text[line_start..at]
+        .trim_start_matches("Response: ")
+        .to_owned();
+    let rest_start = at + needle.len();
+    let rest_end = rest_start + text[rest_start..].find("\r\n\r\n").expect("a blank line") + 2;
+    (response, text[rest_start..rest_end].to_owned())
 }
 
 /// The server side of one accepted connection.
@@ -62,6 +85,12 @@ impl Peer {
         out.push_str(rest);
         out.push_str("\r\n");
         self.write(out.as_bytes()).await;
+    }
+
+    /// Answers `action` the way Asterisk answered ActionID `id` in fixture `name`.
+    pub async fn replay(&mut self, action: &Message, name: &str, id: &str) {
+        let (response, rest) = recorded_response(name, id);
+        self.reply(action, &response, &rest).await;
     }
 
     /// Sends a message built in the test.
@@ -157,35 +186,4 @@ pub async fn disconnected(events: &mut mpsc::Receiver<SessionEvent>) -> String {
             return reason;
         }
     }
-}
-
-/// The payloads of a transcript (`*.txt`) in order, each tagged `true` if received.
-///
-/// Markers and comments end in a bare LF and are preceded by one LF separator that
-/// belongs to no payload (fixtures README).
-pub fn transcript(text: &[u8]) -> Vec<(bool, Bytes)> {
-    let mut parts = Vec::new();
-    let mut current: Option<(bool, Vec<u8>)> = None;
-    for line in text.split_inclusive(|&b| b == b'\n') {
-        let marker = line == b"<<< RECV\n" || line == b">>> SENT\n" || line.starts_with(b"### ");
-        if marker {
-            if let Some((recv, mut payload)) = current.take() {
-                // Drop the separator LF that precedes this marker.
-                payload.pop();
-                parts.push((recv, Bytes::from(payload)));
-            }
-            if line == b"<<< RECV\n" {
-                current = Some((true, Vec::new()));
-            } else if line == b">>> SENT\n" {
-                current = Some((false, Vec::new()));
-            }
-        } else if let Some((_, payload)) = current.as_mut() {
-            payload.extend_from_slice(line);
-        }
-    }
-    // The last payload runs to the end of the file, with no separator after it.
-    if let Some((recv, payload)) = current {
-        parts.push((recv, Bytes::from(payload)));
-    }
-    parts
 }
