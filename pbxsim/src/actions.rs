@@ -749,6 +749,19 @@ fn command(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
             lines.push(format!("{} calls processed", pbx.processed_calls()));
             true
         }
+        other if other.starts_with("queue show ") => {
+            let name = other.trim_start_matches("queue show ").trim();
+            match pbx.queues.iter().find(|q| q.name == name) {
+                Some(q) => {
+                    queue_show(pbx, q, &mut lines);
+                    true
+                }
+                None => {
+                    lines.push(format!("No such queue: {name}."));
+                    false
+                }
+            }
+        }
         other => {
             let first = other
                 .split_whitespace()
@@ -765,6 +778,79 @@ fn command(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
         msg.push("Output", line);
     }
     Reply::msg(&msg)
+}
+
+/// `queue show <name>`, as `app_queue.c` prints it.
+fn queue_show(pbx: &Pbx, q: &crate::model::Queue, lines: &mut Vec<String>) {
+    let now = pbx.epoch_now();
+    lines.push(format!(
+        "{} has {} calls (max unlimited) in '{}' strategy (0s holdtime, 0s talktime), W:0, C:{}, A:{}, SL:0.0%, SL2:0.0% within 0s",
+        q.name,
+        q.callers.len(),
+        q.strategy,
+        q.completed,
+        q.abandoned
+    ));
+    if q.members.is_empty() {
+        lines.push("   No Members".into());
+    } else {
+        lines.push("   Members: ".into());
+    }
+    for m in &q.members {
+        let paused = match (m.paused, m.paused_reason.is_empty()) {
+            (false, _) => String::new(),
+            (true, true) => format!(
+                " (paused was {} secs ago)",
+                now.saturating_sub(m.last_pause)
+            ),
+            (true, false) => format!(
+                " (paused:{} was {} secs ago)",
+                m.paused_reason,
+                now.saturating_sub(m.last_pause)
+            ),
+        };
+        let status = match m.status {
+            2 => "In use",
+            6 => "Ringing",
+            _ => "Not in use",
+        };
+        let calls = if m.calls_taken == 0 {
+            "has taken no calls yet".to_string()
+        } else {
+            format!(
+                "has taken {} calls (last was {} secs ago)",
+                m.calls_taken,
+                now.saturating_sub(m.last_call)
+            )
+        };
+        let dynamic = if m.dynamic { " (dynamic)" } else { "" };
+        lines.push(format!(
+            "      {} ({}){dynamic} (ringinuse disabled){paused} ({status}) {calls} (login was {} secs ago)",
+            m.name,
+            m.interface,
+            now.saturating_sub(m.login_time)
+        ));
+    }
+    if q.callers.is_empty() {
+        lines.push("   No Callers".into());
+    } else {
+        lines.push("   Callers: ".into());
+    }
+    for (i, (uid, joined)) in q.callers.iter().enumerate() {
+        let wait = secs_since(pbx, *joined);
+        let name = pbx
+            .channel(uid)
+            .map(|c| c.name.as_str())
+            .unwrap_or_default();
+        lines.push(format!(
+            "      {}. {name} (wait: {}:{:02}, prio: 0)",
+            i + 1,
+            wait / 60,
+            wait % 60
+        ));
+    }
+    lines.push(String::new());
+    lines.push(String::new());
 }
 
 fn getvar(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {

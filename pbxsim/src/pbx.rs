@@ -660,12 +660,8 @@ impl Pbx {
         }
         let cause_s = cause.to_string();
         if soft {
-            self.chan_event(
-                "SoftHangupRequest",
-                Classes::CALL,
-                uid,
-                &[("Cause", &cause_s)],
-            );
+            // The soft request always carries 16, whatever the final cause (recorded for busy legs).
+            self.chan_event("SoftHangupRequest", Classes::CALL, uid, &[("Cause", "16")]);
         }
         if let Some(bid) = self.channels.get(uid).and_then(|c| c.bridge.clone()) {
             self.bridge_leave(&bid, uid);
@@ -687,6 +683,20 @@ impl Pbx {
             let device = ch.device().to_string();
             self.recount_device(&device);
         }
+    }
+
+    /// Cancels a dialled pair that never answered: `;2` is asked to hang up, `;1` (ringing)
+    /// goes at once, both with cause 0, as the recording of a cancelled agent shows.
+    fn cancel_pair(&mut self, one: &str, two: &str) {
+        self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "0")]);
+        self.hangup_chan(one, 0, false);
+        let ex = self
+            .channels
+            .get(two)
+            .map(|c| c.exten.clone())
+            .unwrap_or_default();
+        self.cdr(two, &ex, "NO ANSWER", None);
+        self.hangup_chan(two, 0, true);
     }
 
     // ----- bridges ---------------------------------------------------------------------
@@ -1418,6 +1428,19 @@ impl Pbx {
             rest.push(c1);
             rest.push(c2);
         }
+        let answered = |pbx: &Pbx, uid: &str| {
+            pbx.channels
+                .get(uid)
+                .is_some_and(|c| c.state == ChanState::Up)
+        };
+        if let [one, two] = rest.as_slice()
+            && self.channels.contains_key(one)
+            && !answered(self, one)
+        {
+            let (one, two) = (one.clone(), two.clone());
+            self.cancel_pair(&one, &two);
+            return;
+        }
         for uid in rest {
             if self.channels.contains_key(&uid) {
                 self.chan_event("HangupRequest", Classes::CALL, &uid, &[("Cause", "16")]);
@@ -1608,8 +1631,9 @@ impl Pbx {
             c.queue = Some((q, m));
             c.ring_ms = self.now_ms;
         }
-        // One call in eight is not answered in time (RingNoAnswer after the 15 s timeout).
-        if self.rand(0, 7) == 0 {
+        // Dynamic members (agent3, added with QueueAdd) never answer, as in the recording:
+        // RingNoAnswer after the queue's 15 s timeout.
+        if self.queues[q].members[m].dynamic {
             self.schedule(15_000, Step::QueueRingNoAnswer(id));
         } else {
             let delay = self.rand(1_000, 4_000);
@@ -1647,8 +1671,7 @@ impl Pbx {
             ("Dest", &g1),
             &[("DialStatus", "NOANSWER")],
         );
-        self.hangup_chan(&g1, 0, true);
-        self.hangup_chan(&g2, 16, true);
+        self.cancel_pair(&g1, &g2);
         self.set_member_status(q, m, 1, false);
         if let Some(c) = self.calls.get_mut(&id) {
             c.b1 = None;

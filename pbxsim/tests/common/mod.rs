@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this helper.
 
+pub mod fixture;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -111,7 +113,7 @@ impl Client {
         self.send(raw).await;
         loop {
             let m = self.message().await.expect("response before close");
-            if m.get("Response").is_some() {
+            if m.get("Response").is_some() && m.event_name().is_none() {
                 return m;
             }
         }

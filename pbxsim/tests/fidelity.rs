@@ -1,0 +1,342 @@
+//! Fidelity against the recordings: every simulated event has a recorded key order and fixed texts.
+//!
+//! Dynamic values (Uniqueid, timestamps, bridge ids) are compared by shape, names and numbers
+//! that depend on the call are not compared, and the texts Asterisk fixes (`Privilege`,
+//! `ChannelStateDesc`, `Cause-txt`, `BridgeType`, …) must be among the recorded ones.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::fixture::{self, Recorded, events_by_type, keys, shape};
+use common::{Client, start};
+use pbxsim::SimConfig;
+use pbxsim::pbx::{Pbx, PbxOptions, Target};
+use shared::ami::Message;
+
+/// Keys whose values are fixed texts: the simulated value must have been recorded.
+const FIXED: &[&str] = &[
+    "Privilege",
+    "ChannelStateDesc",
+    "Language",
+    "BridgeType",
+    "BridgeTechnology",
+    "BridgeCreator",
+    "BridgeName",
+    "BridgeVideoSourceMode",
+    "Cause-txt",
+    "CID-CallingPres",
+    "DialStatus",
+    "Severity",
+    "Service",
+    "EventVersion",
+    "LocalAddress",
+    "UsingPassword",
+    "AMAFlags",
+    "LocalOptimization",
+    "Result",
+    "IsExternal",
+    "Membership",
+    "Class",
+    "Direction",
+    "EventName",
+    "Parkinglot",
+    "Success",
+    "Disposition",
+];
+
+/// Keys compared by shape only.
+const DYNAMIC: &[&str] = &[
+    "Uniqueid",
+    "Linkedid",
+    "UniqueID",
+    "LinkedID",
+    "EventTime",
+    "EventTV",
+    "SessionTV",
+    "BridgeUniqueid",
+    "SessionID",
+];
+
+/// Every event of the three admin-visible recordings of Asterisk traffic.
+fn recorded() -> BTreeMap<String, Recorded> {
+    let mut all = fixture::raw_stream("ami-events-stream.txt");
+    for name in [
+        "ami-session.txt",
+        "ami-session-2.txt",
+        "ami-events-traffic.txt",
+        "ami-permissions.txt",
+    ] {
+        all.extend(fixture::received(name));
+    }
+    events_by_type(&all)
+}
+
+/// Runs every scenario of the test dialplan and the actions that raise events.
+fn simulate() -> Vec<Message> {
+    let mut pbx = Pbx::new(PbxOptions {
+        epoch: 1_795_418_000,
+        seed: 7,
+        noise: true,
+    });
+    let mut out = Vec::new();
+    let mut t = 0;
+    let run = |pbx: &mut Pbx, ms: u64, out: &mut Vec<Message>| {
+        let end = pbx.now_ms() + ms;
+        while pbx.now_ms() < end {
+            let next = (pbx.now_ms() + 100).min(end);
+            pbx.advance_to(next);
+            out.extend(pbx.drain().into_iter().map(|e| e.msg));
+        }
+    };
+    // Two bridged calls first, so ChanSpy and the transfers have something to act on.
+    pbx.originate(
+        "100",
+        Target::Bridged,
+        ("1101", "Caller 01"),
+        60,
+        Some("t-001"),
+    );
+    pbx.originate(
+        "101",
+        Target::Bridged,
+        ("1102", "Caller 02"),
+        60,
+        Some("t-002"),
+    );
+    run(&mut pbx, 2_000, &mut out);
+    for (i, target) in Target::ALL.iter().enumerate() {
+        t += 1;
+        let num = format!("{}", 1110 + i);
+        pbx.originate(
+            if i % 2 == 0 { "100" } else { "101" },
+            *target,
+            (&num, "Caller"),
+            20,
+            Some(&format!("t-{t:03}")),
+        );
+        run(&mut pbx, 1_500, &mut out);
+    }
+    run(&mut pbx, 30_000, &mut out);
+    // A parked caller that gives up before the timeout.
+    pbx.originate("100", Target::Park, ("1120", "Caller 20"), 5, Some("t-020"));
+    run(&mut pbx, 6_000, &mut out);
+    // Actions: pause, add a member that never answers, remove it, unpause.
+    pbx.queue_pause(Some("support"), "Local/agent1@agents/n", true, "lunch");
+    pbx.queue_pause(Some("support"), "Local/agent2@agents/n", true, "break");
+    pbx.queue_add("support", "Local/agent3@agents/n", "Agent Three", 0, false)
+        .expect("agent3 is new");
+    pbx.originate(
+        "101",
+        Target::Queue,
+        ("1121", "Caller 21"),
+        18,
+        Some("t-021"),
+    );
+    run(&mut pbx, 20_000, &mut out);
+    pbx.queue_remove("support", "Local/agent3@agents/n");
+    pbx.queue_pause(Some("support"), "Local/agent1@agents/n", false, "");
+    pbx.queue_pause(Some("support"), "Local/agent2@agents/n", false, "");
+    pbx.user_event(
+        Some("t-007"),
+        "TrafficMarker",
+        &[("Step".into(), "6".into())],
+    );
+    pbx.set_global("TRAFFIC_DONE", "almost");
+    pbx.originate(
+        "100",
+        Target::Bridged,
+        ("1130", "Caller 30"),
+        90,
+        Some("t-040"),
+    );
+    pbx.originate(
+        "101",
+        Target::Bridged,
+        ("1131", "Caller 31"),
+        90,
+        Some("t-041"),
+    );
+    pbx.originate(
+        "100",
+        Target::Bridged,
+        ("1132", "Caller 32"),
+        90,
+        Some("t-042"),
+    );
+    run(&mut pbx, 2_000, &mut out);
+    let callees = pbx.channels_matching("Local/201@test");
+    let callers = pbx.channels_matching("Local/100@test");
+    let leg1 = callees
+        .iter()
+        .find(|n| n.ends_with(";1"))
+        .expect("a bridged callee")
+        .clone();
+    pbx.park_channel(&leg1, 15);
+    let caller = callers
+        .iter()
+        .rev()
+        .find(|n| n.ends_with(";1") && pbx.channel_by_name(n).is_some_and(|c| c.bridge.is_some()));
+    if let Some(caller) = caller.cloned() {
+        pbx.atxfer(&caller);
+        run(&mut pbx, 1_000, &mut out);
+        pbx.blind_transfer(&caller, "250", true);
+    }
+    run(&mut pbx, 150_000, &mut out);
+    out.extend(pbx.drain().into_iter().map(|e| e.msg));
+    out
+}
+
+fn value_ok(rec: &Recorded, key: &str, value: &str) -> Result<(), String> {
+    let Some(seen) = rec.values.get(key) else {
+        return Ok(());
+    };
+    if FIXED.iter().any(|f| key.ends_with(f)) && !seen.contains(value) {
+        return Err(format!(
+            "{key}: {value:?} never recorded (recorded: {seen:?})"
+        ));
+    }
+    if DYNAMIC.iter().any(|d| key.ends_with(d)) && !value.is_empty() {
+        let shapes: BTreeSet<String> = seen.iter().map(|v| shape(v)).collect();
+        if !shapes.contains(&shape(value)) {
+            return Err(format!(
+                "{key}: {value:?} has shape {} (recorded: {shapes:?})",
+                shape(value)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check(
+    recorded: &BTreeMap<String, Recorded>,
+    events: &[Message],
+    problems: &mut Vec<String>,
+) -> BTreeSet<String> {
+    let mut produced = BTreeSet::new();
+    for m in events {
+        let Some(name) = m.event_name() else { continue };
+        let name = String::from_utf8_lossy(name).into_owned();
+        produced.insert(name.clone());
+        let Some(rec) = recorded.get(&name) else {
+            problems.push(format!("{name}: never recorded"));
+            continue;
+        };
+        if !rec.shapes.contains(&keys(m)) {
+            problems.push(format!(
+                "{name}: key order {:?} not recorded; recorded e.g. {:?}",
+                keys(m),
+                rec.shapes.first()
+            ));
+            continue;
+        }
+        for (k, v) in m.headers() {
+            if let Err(e) = value_ok(
+                rec,
+                &String::from_utf8_lossy(k),
+                &String::from_utf8_lossy(v),
+            ) {
+                problems.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    produced
+}
+
+#[tokio::test]
+async fn every_recorded_event_type_is_simulated_faithfully() {
+    let recorded = recorded();
+    let stream_types: BTreeSet<String> =
+        events_by_type(&fixture::raw_stream("ami-events-stream.txt"))
+            .into_keys()
+            .collect();
+    assert_eq!(
+        stream_types.len(),
+        51,
+        "the admin stream has 51 event types"
+    );
+
+    let mut problems = Vec::new();
+    let mut produced = check(&recorded, &simulate(), &mut problems);
+
+    // FullyBooted and SuccessfulAuth come from a real login over TCP.
+    let sim = start(SimConfig::quiet()).await;
+    let mut client = Client::login(sim.addr, "admin", "admin-secret").await;
+    let login_events = vec![
+        client.message().await.expect("FullyBooted"),
+        client.message().await.expect("SuccessfulAuth"),
+    ];
+    produced.extend(check(&recorded, &login_events, &mut problems));
+
+    println!("simulated event types: {}", produced.len());
+    problems.sort();
+    problems.dedup();
+    assert!(
+        problems.is_empty(),
+        "{} fidelity problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    let missing: Vec<&String> = stream_types.difference(&produced).collect();
+    assert!(
+        missing.is_empty(),
+        "event types of ami-events-stream.txt never simulated: {missing:?}"
+    );
+}
+
+#[test]
+fn the_checker_catches_a_wrong_order_and_a_wrong_text() {
+    let recorded = recorded();
+    let good = fixture::raw_stream("ami-events-stream.txt")
+        .into_iter()
+        .find(|m| m.event_name() == Some(&b"Newstate"[..]))
+        .expect("a recorded Newstate");
+    let mut problems = Vec::new();
+    check(&recorded, std::slice::from_ref(&good), &mut problems);
+    assert!(
+        problems.is_empty(),
+        "a recorded event must pass: {problems:?}"
+    );
+
+    let mut swapped = Message::new();
+    let mut wrong_text = Message::new();
+    let headers: Vec<(String, String)> = good
+        .headers()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    for (i, (k, v)) in headers.iter().enumerate() {
+        let (k2, v2) = if i == 3 {
+            &headers[4]
+        } else if i == 4 {
+            &headers[3]
+        } else {
+            &headers[i]
+        };
+        swapped.push(k2, v2);
+        wrong_text.push(
+            k,
+            if k == "ChannelStateDesc" {
+                "Sleeping"
+            } else {
+                v.as_str()
+            },
+        );
+    }
+    check(&recorded, &[swapped], &mut problems);
+    assert_eq!(
+        problems.len(),
+        1,
+        "swapped keys must be caught: {problems:?}"
+    );
+    check(&recorded, &[wrong_text], &mut problems);
+    assert_eq!(
+        problems.len(),
+        2,
+        "an unrecorded fixed text must be caught: {problems:?}"
+    );
+}
