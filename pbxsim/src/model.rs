@@ -85,21 +85,32 @@ impl Channel {
     /// Appends the 14-header channel block, each key prefixed by `prefix`
     /// (`""`, `Dest`, `Transferer`, `Parkee`, `LocalOne`, …), in Asterisk's order.
     pub fn push_headers(&self, msg: &mut Message, prefix: &str) {
-        let key = |k: &str| format!("{prefix}{k}");
-        msg.push(&key("Channel"), &self.name);
-        msg.push(&key("ChannelState"), self.state.code().to_string());
-        msg.push(&key("ChannelStateDesc"), self.state.desc());
-        msg.push(&key("CallerIDNum"), &self.cid_num);
-        msg.push(&key("CallerIDName"), &self.cid_name);
-        msg.push(&key("ConnectedLineNum"), &self.conn_num);
-        msg.push(&key("ConnectedLineName"), &self.conn_name);
-        msg.push(&key("Language"), "en");
-        msg.push(&key("AccountCode"), &self.account);
-        msg.push(&key("Context"), &self.context);
-        msg.push(&key("Exten"), &self.exten);
-        msg.push(&key("Priority"), self.priority.to_string());
-        msg.push(&key("Uniqueid"), &self.uniqueid);
-        msg.push(&key("Linkedid"), &self.linkedid);
+        // Keys are built in one reused buffer: this runs for most events of a load test.
+        let mut key = String::with_capacity(prefix.len() + 20);
+        let state = [b'0' + self.state.code()];
+        let mut priority = itoa_buf();
+        let fields: [(&str, &[u8]); 14] = [
+            ("Channel", self.name.as_bytes()),
+            ("ChannelState", &state),
+            ("ChannelStateDesc", self.state.desc().as_bytes()),
+            ("CallerIDNum", self.cid_num.as_bytes()),
+            ("CallerIDName", self.cid_name.as_bytes()),
+            ("ConnectedLineNum", self.conn_num.as_bytes()),
+            ("ConnectedLineName", self.conn_name.as_bytes()),
+            ("Language", b"en"),
+            ("AccountCode", self.account.as_bytes()),
+            ("Context", self.context.as_bytes()),
+            ("Exten", self.exten.as_bytes()),
+            ("Priority", format_u32(self.priority, &mut priority)),
+            ("Uniqueid", self.uniqueid.as_bytes()),
+            ("Linkedid", self.linkedid.as_bytes()),
+        ];
+        for (name, value) in fields {
+            key.clear();
+            key.push_str(prefix);
+            key.push_str(name);
+            msg.push(&key, value);
+        }
     }
 
     /// The `Local/100@test` part of the name, the device whose state follows the channel.
@@ -239,4 +250,34 @@ pub struct Parked {
     pub timeout_s: u64,
     /// `ParkerDialString`.
     pub parker: String,
+}
+
+fn itoa_buf() -> [u8; 10] {
+    [0; 10]
+}
+
+/// Writes `n` in decimal into `buf` without allocating; returns the digits.
+fn format_u32(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_numbers_without_allocating() {
+        let mut buf = itoa_buf();
+        assert_eq!(format_u32(0, &mut buf), b"0");
+        let mut buf = itoa_buf();
+        assert_eq!(format_u32(4_294_967_295, &mut buf), b"4294967295");
+    }
 }

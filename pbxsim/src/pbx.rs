@@ -187,7 +187,8 @@ pub struct Pbx {
     calls: HashMap<CallId, Call>,
     pub(crate) queues: Vec<Queue>,
     pub(crate) parked: Vec<Parked>,
-    devices: BTreeMap<String, (u32, bool)>,
+    /// Per device: live channels and how many of them ring (kept up to date, not recounted).
+    devices: HashMap<String, (u32, u32)>,
     device_state: BTreeMap<String, &'static str>,
     pub(crate) globals: BTreeMap<String, String>,
     timers: BinaryHeap<Reverse<Timer>>,
@@ -264,7 +265,7 @@ impl Pbx {
             calls: HashMap::new(),
             queues,
             parked: Vec::new(),
-            devices: BTreeMap::new(),
+            devices: HashMap::new(),
             device_state: BTreeMap::new(),
             globals: BTreeMap::new(),
             timers: BinaryHeap::new(),
@@ -435,9 +436,12 @@ impl Pbx {
 
     fn set_state(&mut self, uid: &str, state: ChanState) {
         let Some(ch) = self.ch(uid) else { return };
+        let was_ringing = i32::from(ch.state == ChanState::Ringing);
         ch.state = state;
+        let device = ch.device().to_string();
         self.chan_event("Newstate", Classes::CALL, uid, &[]);
-        self.refresh_device(uid);
+        let ringing = i32::from(state == ChanState::Ringing) - was_ringing;
+        self.device_delta(&device, 0, ringing);
     }
 
     fn set_callerid(&mut self, uid: &str, num: &str, name: &str) {
@@ -559,26 +563,15 @@ impl Pbx {
         self.emit(Classes::CDR, msg);
     }
 
-    /// Recomputes the device state of the channel's device and emits `DeviceStateChange` on change.
-    fn refresh_device(&mut self, uid: &str) {
-        let Some(ch) = self.channels.get(uid) else {
-            return;
-        };
-        let device = ch.device().to_string();
-        self.recount_device(&device);
-    }
-
-    fn recount_device(&mut self, device: &str) {
-        let mut count = 0;
-        let mut ringing = false;
-        for ch in self.channels.values().filter(|c| c.device() == device) {
-            count += 1;
-            ringing |= ch.state == ChanState::Ringing;
-        }
-        self.devices.insert(device.to_string(), (count, ringing));
-        let state = match (count, ringing) {
+    /// Adjusts a device's channel and ringing counts and emits `DeviceStateChange` when its
+    /// state changes.
+    fn device_delta(&mut self, device: &str, channels: i32, ringing: i32) {
+        let entry = self.devices.entry(device.to_string()).or_insert((0, 0));
+        entry.0 = entry.0.saturating_add_signed(channels);
+        entry.1 = entry.1.saturating_add_signed(ringing);
+        let state = match *entry {
             (0, _) => "NOT_INUSE",
-            (_, true) => "RINGING",
+            (_, r) if r > 0 => "RINGING",
             _ => "INUSE",
         };
         if self.device_state.get(device) != Some(&state) {
@@ -636,7 +629,12 @@ impl Pbx {
         self.cel(&u1, "CHAN_START", "");
         self.cel(&u2, "CHAN_START", "");
         self.chan_event("Newchannel", Classes::CALL, &u2, &[]);
-        self.refresh_device(&u1);
+        let device = self
+            .channels
+            .get(&u1)
+            .map(|c| c.device().to_string())
+            .unwrap_or_default();
+        self.device_delta(&device, 2, 0);
         (u1, u2)
     }
 
@@ -680,8 +678,8 @@ impl Pbx {
         );
         if let Some(ch) = self.channels.remove(uid) {
             self.parked.retain(|p| p.uniqueid != uid);
-            let device = ch.device().to_string();
-            self.recount_device(&device);
+            let ringing = i32::from(ch.state == ChanState::Ringing);
+            self.device_delta(ch.device(), -1, -ringing);
         }
     }
 
@@ -1556,19 +1554,11 @@ impl Pbx {
         }
         let n = self.queues[q].members.len();
         let start = self.queues[q].next_member;
+        // A member is busy while it rings (6) or talks (2); only 1 (not in use) may be offered.
         let busy: Vec<bool> = self.queues[q]
             .members
             .iter()
-            .map(|mem| {
-                self.calls.values().any(|c| {
-                    c.queue.is_some_and(|(_, i)| {
-                        self.queues[q]
-                            .members
-                            .get(i)
-                            .is_some_and(|x| x.interface == mem.interface)
-                    })
-                })
-            })
+            .map(|mem| mem.status != 1)
             .collect();
         let Some(m) = (0..n)
             .map(|i| (start + i) % n.max(1))

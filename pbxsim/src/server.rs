@@ -253,7 +253,8 @@ async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
 /// Load mode: virtual time runs as fast as the slowest session reads, optionally capped.
 async fn drive_load(core: &Core, stop: &mut watch::Receiver<bool>, cap: Option<u64>) {
     const BATCH: usize = 512;
-    let mut generator = Generator::new(core.config.seed, 6_000.0);
+    // 600 calls a virtual minute keeps ~200 calls up: a busy call centre, small maps.
+    let mut generator = Generator::new(core.config.seed, 600.0);
     let high_water = core.config.max_lag_events / 2;
     let started = Instant::now();
     let mut sent: u64 = 0;
