@@ -86,6 +86,15 @@ enum State {
     Discarding { line_has_content: bool },
 }
 
+/// What a line did to the message being scanned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// A blank line before any header: drop these bytes and start over.
+    SkipBlank(usize),
+    /// The message is the first this many bytes.
+    Finish(usize),
+}
+
 /// Progress through a legacy `Response: Follows` block (Asterisk before 13).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Legacy {
@@ -247,29 +256,42 @@ impl Parser {
 
     fn message(&mut self, buf: &mut BytesMut) -> Option<Frame> {
         loop {
-            let window = &buf[self.scanned..buf.len().min(self.max_len)];
-            let Some(rel) = memchr(b'\n', window) else {
-                return (buf.len() >= self.max_len).then(|| self.too_long(buf));
-            };
-            let start = self.scanned;
-            let nl = start + rel;
-            let end = if nl > start && buf[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            };
-            if let Some(frame) = self.line(buf, start, end, nl + 1) {
-                return Some(frame);
+            let limit = buf.len().min(self.max_len);
+            match self.scan(&buf[..limit]) {
+                None => return (buf.len() >= self.max_len).then(|| self.too_long(buf)),
+                Some(Step::SkipBlank(next)) => {
+                    self.advance(buf, next);
+                    self.scanned = 0;
+                }
+                Some(Step::Finish(len)) => return Some(self.finish(buf, len)),
             }
         }
     }
 
-    /// Handles the line `buf[start..end]` (line end excluded, next line at `next`);
-    /// returns a frame when it closed a message.
-    fn line(&mut self, buf: &mut BytesMut, start: usize, end: usize, next: usize) -> Option<Frame> {
+    /// Splits `data[self.scanned..]` into lines until one ends or skips the message;
+    /// `None` means every complete line was taken in and more bytes are needed.
+    fn scan(&mut self, data: &[u8]) -> Option<Step> {
+        while let Some(rel) = find_byte(&data[self.scanned..], b'\n') {
+            let start = self.scanned;
+            let nl = start + rel;
+            let end = if nl > start && data[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
+            if let Some(step) = self.line(data, start, end, nl + 1) {
+                return Some(step);
+            }
+        }
+        None
+    }
+
+    /// Takes in the line `data[start..end]` (line end excluded, next line at `next`);
+    /// returns a step when the line ended or skipped the message.
+    fn line(&mut self, data: &[u8], start: usize, end: usize, next: usize) -> Option<Step> {
+        let line = &data[start..end];
         match self.legacy {
             Some(Legacy::Output) => {
-                let line = &buf[start..end];
                 if line.ends_with(END_COMMAND) {
                     // Output without a final newline has the marker glued to its last line.
                     let text_end = end - END_COMMAND.len();
@@ -285,24 +307,21 @@ impl Parser {
             }
             Some(Legacy::Ended) if start != end => {
                 // No blank line after the marker: the message ends before this line.
-                return Some(self.finish(buf, start));
+                return Some(Step::Finish(start));
             }
             _ => {}
         }
         if start == end {
             if self.spans.is_empty() && self.error.is_none() {
                 // Blank lines between messages (the `Park` response leaves one) are noise.
-                self.advance(buf, next);
-                self.scanned = 0;
-                return None;
+                return Some(Step::SkipBlank(next));
             }
-            return Some(self.finish(buf, next));
+            return Some(Step::Finish(next));
         }
-        let line = &buf[start..end];
-        let Some(colon) = memchr(b':', line) else {
+        let Some(colon) = find_byte(line, b':') else {
             if self.legacy == Some(Legacy::Headers) {
                 self.legacy = Some(Legacy::Output);
-                return self.line(buf, start, end, next);
+                return self.line(data, start, end, next);
             }
             if self.error.is_none() {
                 self.error = Some(ParseError::MissingColon {
@@ -327,7 +346,7 @@ impl Parser {
                     && !key.eq_ignore_ascii_case(b"ActionID") =>
             {
                 self.legacy = Some(Legacy::Output);
-                return self.line(buf, start, end, next);
+                return self.line(data, start, end, next);
             }
             _ => {}
         }
@@ -356,6 +375,29 @@ impl Parser {
         let spans = std::mem::replace(&mut self.spans, Vec::with_capacity(self.last_len));
         Frame::Message(Message::from_parts(frame, spans))
     }
+}
+
+/// The position of the first `byte` in `haystack`, eight bytes per step.
+///
+/// AMI lines are short (about 25 bytes, keys about 10): `memchr`'s vector search
+/// spends more time starting up on each of them than this word-at-a-time loop needs
+/// to finish, and it works the same on wasm32.
+fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let pattern = ONES * u64::from(byte);
+    let (words, tail) = haystack.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let x = u64::from_le_bytes(*word) ^ pattern;
+        // High bit set in each byte of `x` that is zero. Borrows can only mark bytes
+        // above a real zero, so the lowest mark is always a real match.
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(i * 8 + zeros.trailing_zeros() as usize / 8);
+        }
+    }
+    let tail_at = words.len() * 8;
+    tail.iter().position(|&b| b == byte).map(|p| tail_at + p)
 }
 
 /// The value of a `Key: Value` line whose colon is at `colon`: one space after the
@@ -536,6 +578,30 @@ mod tests {
             .with("Output", "");
         let frames = parse_in_steps(Parser::new(), &msg.to_bytes(), 4);
         assert_eq!(frames, [Frame::Message(msg)]);
+    }
+
+    #[test]
+    fn find_byte_finds_the_first_match_at_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut hay = vec![b'x'; len];
+                hay[at] = b'\n';
+                // A later match, and a byte one above the target, must not confuse it.
+                if at + 1 < len {
+                    hay[at + 1] = b'\x0b';
+                }
+                if at + 3 < len {
+                    hay[at + 3] = b'\n';
+                }
+                assert_eq!(find_byte(&hay, b'\n'), Some(at), "len {len} at {at}");
+            }
+            assert_eq!(find_byte(&vec![b'x'; len], b'\n'), None);
+        }
+        assert_eq!(find_byte(&[0x0a, 0x01, 0x00, 0x0b], 0x0b), Some(3));
+        assert_eq!(
+            find_byte(b"\x00\x01\x01\x01\x01\x01\x01\x01:", 0x01),
+            Some(1)
+        );
     }
 
     #[test]
