@@ -39,6 +39,8 @@ pub(crate) struct Core {
     pub wake: Notify,
     pub started: Instant,
     pub next_session: AtomicU64,
+    /// Restart requests of the fault switch already carried out.
+    restarts_done: AtomicU64,
 }
 
 impl Core {
@@ -66,6 +68,13 @@ impl Core {
     fn step<R>(&self, f: impl FnOnce(&mut Pbx) -> R) -> R {
         let (result, events) = {
             let mut pbx = self.lock();
+            // Carried out under the lock, before anything else touches the model, so that
+            // nobody sees the old calls once `Faults::restart` has returned.
+            let requested = self.config.faults.restarts();
+            if self.restarts_done.swap(requested, Ordering::SeqCst) != requested {
+                pbx.restart(wall_epoch() + 1);
+                info!("pbx restarted by fault switch");
+            }
             if self.realtime() {
                 pbx.advance_to(self.elapsed_ms());
             }
@@ -137,6 +146,7 @@ pub async fn serve(
         wake: Notify::new(),
         started: Instant::now(),
         next_session: AtomicU64::new(1),
+        restarts_done: AtomicU64::new(config.faults.restarts()),
         config,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -188,7 +198,6 @@ fn is_transient(e: &std::io::Error) -> bool {
 
 /// The traffic driver: moves the PBX clock and starts generated calls.
 async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
-    let mut restarts = core.config.faults.restarts();
     match core.config.traffic.clone() {
         Traffic::Load { max_events_per_sec } => {
             drive_load(&core, &mut stop, max_events_per_sec).await
@@ -207,11 +216,6 @@ async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
             let mut last_event_ms = 0;
             loop {
                 let now = core.elapsed_ms();
-                if core.config.faults.restarts() != restarts {
-                    restarts = core.config.faults.restarts();
-                    core.step(|pbx| pbx.restart(wall_epoch() + 1));
-                    info!("pbx restarted by fault switch");
-                }
                 let next = core.step(|pbx| {
                     pbx.advance_to(now);
                     if let Some(g) = generator.as_mut() {

@@ -131,3 +131,215 @@ async fn demo_traffic_keeps_a_watcher_busy() {
         "no call started in 6 s: {names:?}"
     );
 }
+
+/// Reads until EOF; returns the bytes read, or `None` if the server kept the connection open.
+async fn drain_to_eof(c: &mut Client, limit: Duration) -> Option<usize> {
+    use tokio::io::AsyncReadExt;
+    let mut total = 0;
+    let mut buf = vec![0_u8; 64 * 1024];
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        match tokio::time::timeout(Duration::from_secs(2), c.stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(total),
+            Ok(Ok(n)) => total += n,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_after_a_bounded_buffer() {
+    let mut config = SimConfig::load();
+    config.max_lag_events = 4_096;
+    config.write_timeout = Duration::from_millis(300);
+    let sim = start(config).await;
+    let mut slow = Client::login(sim.addr, "admin", "admin-secret").await;
+    let mut watcher = Client::login(sim.addr, "viewer", "viewer-secret").await;
+    // The watcher keeps reading: once it is far past the lag bound, the slow client must be gone.
+    for _ in 0..40_000 {
+        watcher
+            .message()
+            .await
+            .expect("the reading client keeps its stream");
+    }
+    let read = drain_to_eof(&mut slow, Duration::from_secs(30)).await;
+    let read = read.expect("the server must close the slow client's connection");
+    assert!(
+        read < 16 * 1024 * 1024,
+        "slow client got {read} bytes: the buffer is not bounded"
+    );
+    watcher
+        .message()
+        .await
+        .expect("the server still serves the others");
+}
+
+#[tokio::test]
+async fn load_mode_streams_events() {
+    let report = pbxsim::bench::measure(SimConfig::load(), Duration::from_secs(1))
+        .await
+        .expect("measured");
+    assert!(report.events > 1_000, "load mode gave {report}");
+}
+
+#[tokio::test]
+async fn read_classes_and_event_masks_filter_events() {
+    use common::fixture::{events_by_type, raw_stream};
+    let sim = start(SimConfig::quiet()).await;
+    let mut admin = Client::login(sim.addr, "admin", "admin-secret").await;
+    let mut agent = Client::login(sim.addr, "agent", "agent-secret").await;
+    let mut viewer = Client::login(sim.addr, "viewer", "viewer-secret").await;
+    for (i, exten) in ["300", "650", "950", "200", "211"].iter().enumerate() {
+        admin
+            .action(&format!(
+                "Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: {exten}\r\nPriority: 1\r\nAsync: true\r\nActionID: o-{i}\r\n\r\n"
+            ))
+            .await;
+    }
+    admin.action("Action: Originate\r\nChannel: Local/101@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nActionID: done\r\n\r\n").await;
+    for (client, file) in [
+        (&mut agent, "ami-events-stream-agent.txt"),
+        (&mut viewer, "ami-events-stream-viewer.txt"),
+    ] {
+        let allowed: std::collections::BTreeSet<String> =
+            events_by_type(&raw_stream(file)).into_keys().collect();
+        let mut got = std::collections::BTreeSet::new();
+        loop {
+            let m = client.message().await.expect("events");
+            let name = String::from_utf8_lossy(m.event_name().unwrap_or_default()).into_owned();
+            let done = name == "OriginateResponse" && m.action_id() == Some(&b"done"[..]);
+            got.insert(name);
+            if done {
+                break;
+            }
+        }
+        let extra: Vec<&String> = got.difference(&allowed).collect();
+        assert!(
+            extra.is_empty(),
+            "{file}: events the user may not read: {extra:?}"
+        );
+        assert!(
+            got.contains("DeviceStateChange"),
+            "{file}: class call must arrive: {got:?}"
+        );
+    }
+    let off = admin
+        .action("Action: Events\r\nEventMask: off\r\nActionID: e\r\n\r\n")
+        .await;
+    assert_eq!(off.get_str("Events").as_deref(), Some("Off"));
+    let on = admin
+        .action("Action: Events\r\nEventMask: call,agent\r\nActionID: e2\r\n\r\n")
+        .await;
+    assert_eq!(on.get_str("Events").as_deref(), Some("On"));
+    let f = admin.action("Action: Filter\r\nOperation: Add\r\nFilter: Event: DeviceStateChange\r\nActionID: f\r\n\r\n").await;
+    assert_eq!(f.get_str("Message").as_deref(), Some("Success"));
+    admin.action("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 999\r\nPriority: 1\r\nAsync: true\r\nActionID: x\r\n\r\n").await;
+    let m = admin.message().await.expect("a filtered event");
+    assert_eq!(
+        m.event_name(),
+        Some(&b"DeviceStateChange"[..]),
+        "only the filter's events pass"
+    );
+}
+
+#[tokio::test]
+async fn fault_switches() {
+    use shared::ami::{Frame, ParseError};
+    let config = SimConfig::quiet();
+    let faults = config.faults.clone();
+    let sim = start(config).await;
+
+    // Garbage, then an oversized message: the client sees skippable frames, the link survives.
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    c.action("Action: Events\r\nEventMask: off\r\nActionID: e\r\n\r\n")
+        .await;
+    faults.send_garbage();
+    loop {
+        match c.frame().await.expect("open") {
+            Frame::Invalid(ParseError::MissingColon { .. }) => break,
+            Frame::Invalid(e) => panic!("unexpected {e}"),
+            _ => {}
+        }
+    }
+    faults.send_oversized(2 * 1024 * 1024);
+    loop {
+        match c.frame().await.expect("open") {
+            Frame::Invalid(ParseError::TooLong { .. }) => break,
+            Frame::Invalid(e) => panic!("unexpected {e}"),
+            _ => {}
+        }
+    }
+    let ping = c.action("Action: Ping\r\nActionID: p\r\n\r\n").await;
+    assert_eq!(ping.get_str("Ping").as_deref(), Some("Pong"));
+
+    // Stalled reads: the action is answered only once reading resumes.
+    faults.stall_reads(true);
+    tokio::time::sleep(Duration::from_millis(100)).await; // let the session notice the switch
+    c.send("Action: Ping\r\nActionID: p2\r\n\r\n").await;
+    let early = tokio::time::timeout(Duration::from_millis(300), c.message()).await;
+    assert!(early.is_err(), "a stalled server must not answer");
+    faults.stall_reads(false);
+    assert_eq!(
+        c.message().await.expect("answer").action_id(),
+        Some(&b"p2"[..])
+    );
+
+    // Slow writes: each write waits.
+    faults.slow_writes(Some(Duration::from_millis(200)));
+    let t = Instant::now();
+    c.action("Action: Ping\r\nActionID: p3\r\n\r\n").await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(190),
+        "write was not slowed"
+    );
+    faults.slow_writes(None);
+
+    // Restart: connections drop, calls vanish, Uniqueids start from a later epoch.
+    let o = c.action("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nActionID: o1\r\n\r\n").await;
+    assert_eq!(o.get_str("Response").as_deref(), Some("Success"));
+    let (_, before, _) = c
+        .list("Action: CoreShowChannels\r\nActionID: csc1\r\n\r\n", "csc1")
+        .await;
+    let old_uid = before
+        .first()
+        .and_then(|m| m.get_str("Uniqueid"))
+        .expect("a channel")
+        .into_owned();
+    faults.restart();
+    assert!(
+        drain_to_eof(&mut c, Duration::from_secs(5)).await.is_some(),
+        "restart closes connections"
+    );
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    let (_, after, _) = c
+        .list("Action: CoreShowChannels\r\nActionID: csc2\r\n\r\n", "csc2")
+        .await;
+    assert!(after.is_empty(), "calls survive a restart: {}", after.len());
+    c.action("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nActionID: o2\r\n\r\n").await;
+    let (_, fresh, _) = c
+        .list("Action: CoreShowChannels\r\nActionID: csc3\r\n\r\n", "csc3")
+        .await;
+    let new_uid = fresh
+        .first()
+        .and_then(|m| m.get_str("Uniqueid"))
+        .expect("a channel")
+        .into_owned();
+    let epoch = |u: &str| {
+        u.split('.')
+            .next()
+            .and_then(|e| e.parse::<u64>().ok())
+            .expect("epoch.seq")
+    };
+    assert!(
+        epoch(&new_uid) > epoch(&old_uid),
+        "{new_uid} does not follow {old_uid}"
+    );
+
+    // Abrupt close.
+    faults.close_all();
+    assert!(
+        drain_to_eof(&mut c, Duration::from_secs(5)).await.is_some(),
+        "close_all closes connections"
+    );
+}
