@@ -84,6 +84,7 @@ fn now_epoch_micros() -> (u64, u32) {
 pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
     let id = m.action_id();
     let Some(action) = m.get_str("Action").map(|a| a.into_owned()) else {
+        bad_format(core, s, "NONE");
         return Reply::error(id, "Missing action in request");
     };
     let lower = action.to_ascii_lowercase();
@@ -104,12 +105,7 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         return Reply::error(id, "Permission denied");
     };
     let Some((_, needed)) = action_privilege(&action) else {
-        return Reply::error(
-            id,
-            &format!(
-                "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
-            ),
-        );
+        return unknown(core, s, id, &action);
     };
     if !needed.is_empty() && !user.write.intersects(needed) {
         return Reply::error(id, "Permission denied");
@@ -259,13 +255,55 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
             core.with_pbx(|pbx| pbx.user_event(aid.as_deref(), &name, &extra));
             Reply::success(id, "Event Sent")
         }
-        _ => Reply::error(
-            id,
-            &format!(
-                "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
-            ),
-        ),
+        _ => unknown(core, s, id, &action),
     }
+}
+
+/// Asterisk's answer to an action it does not know, plus its security event.
+fn unknown(core: &Core, s: &Session, id: Option<&[u8]>, action: &str) -> Reply {
+    bad_format(core, s, action);
+    Reply::error(
+        id,
+        &format!(
+            "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
+        ),
+    )
+}
+
+/// The `RequestBadFormat` security event an authenticated session's bad request raises.
+fn bad_format(core: &Core, s: &Session, action: &str) {
+    let Some(user) = &s.user else { return };
+    let msg = Message::new()
+        .with("Event", "RequestBadFormat")
+        .with("Privilege", "security,all")
+        .with("EventTV", now_tv())
+        .with("Severity", "Error")
+        .with("Service", "AMI")
+        .with("EventVersion", "1")
+        .with("SessionID", session_id(s))
+        .with("LocalAddress", "IPV4/TCP/127.0.0.1/5038")
+        .with(
+            "RemoteAddress",
+            format!("IPV4/TCP/{}/{}", s.peer.ip(), s.peer.port()),
+        )
+        .with("RequestType", format!("Action: {action}"))
+        .with("SessionTV", &s.login_tv)
+        .with("AccountID", &user.name);
+    core.publish(vec![crate::pbx::Event {
+        class: Classes::SECURITY,
+        msg,
+    }]);
+}
+
+/// `0x7f7318000010`: a pointer-like session id, as Asterisk prints its session address.
+fn session_id(s: &Session) -> String {
+    format!("0x{:012x}", 0x7f73_1800_0000_u64 + s.id * 0x10)
+}
+
+/// Now, as security events print it.
+fn now_tv() -> String {
+    let (secs, micros) = now_epoch_micros();
+    clock::event_tv(secs * 1_000 + u64::from(micros / 1_000))
 }
 
 fn is_true(v: &str) -> bool {
@@ -322,8 +360,8 @@ fn login(core: &Core, s: &mut Session, m: &Message) -> Reply {
         );
     }
     s.user = Some(user.clone());
-    let (secs, micros) = now_epoch_micros();
-    let tv = clock::event_tv(secs * 1_000 + u64::from(micros / 1_000));
+    let tv = now_tv();
+    s.login_tv = tv.clone();
     let auth = Message::new()
         .with("Event", "SuccessfulAuth")
         .with("Privilege", "security,all")
@@ -332,10 +370,7 @@ fn login(core: &Core, s: &mut Session, m: &Message) -> Reply {
         .with("Service", "AMI")
         .with("EventVersion", "1")
         .with("AccountID", &user.name)
-        .with(
-            "SessionID",
-            format!("0x{:012x}", 0x7f73_1800_0000_u64 + s.id * 0x10),
-        )
+        .with("SessionID", session_id(s))
         .with("LocalAddress", "IPV4/TCP/127.0.0.1/5038")
         .with(
             "RemoteAddress",

@@ -152,7 +152,8 @@ enum Step {
     QueueRingNoAnswer(CallId),
     ParkTimeout(CallId),
     Dtmf(CallId, usize),
-    Unhold(String),
+    /// The end of an Atxfer hold: the transferer, and the peer that heard music.
+    Unhold(String, Option<String>),
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -1198,9 +1199,11 @@ impl Pbx {
             Step::QueueRingNoAnswer(id) => self.queue_ring_no_answer(id),
             Step::ParkTimeout(id) => self.park_timeout(id),
             Step::Dtmf(id, i) => self.dtmf(id, i),
-            Step::Unhold(uid) => {
-                self.chan_event("MusicOnHoldStop", Classes::CALL, &uid, &[]);
+            Step::Unhold(uid, peer) => {
                 self.chan_event("Unhold", Classes::CALL, &uid, &[]);
+                if let Some(peer) = peer {
+                    self.chan_event("MusicOnHoldStop", Classes::CALL, &peer, &[]);
+                }
             }
         }
     }
@@ -2008,14 +2011,43 @@ impl Pbx {
         let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
             return false;
         };
-        self.chan_event(
-            "MusicOnHoldStart",
-            Classes::CALL,
-            &uid,
-            &[("Class", "default")],
-        );
-        self.schedule(200, Step::Unhold(uid));
+        // The feature code arrives as DTMF, the transferer is held and its peer hears music;
+        // the recorded transfer then drops at once (Unhold, music stops).
+        for digit in ["*", "2"] {
+            self.chan_event(
+                "DTMFEnd",
+                Classes::DTMF,
+                &uid,
+                &[
+                    ("Digit", digit),
+                    ("DurationMs", "0"),
+                    ("Direction", "Received"),
+                ],
+            );
+        }
+        self.chan_event("Hold", Classes::CALL, &uid, &[]);
+        let peer = self.bridge_peer(&uid);
+        if let Some(peer) = &peer {
+            self.chan_event(
+                "MusicOnHoldStart",
+                Classes::CALL,
+                peer,
+                &[("Class", "default")],
+            );
+        }
+        self.schedule(200, Step::Unhold(uid, peer));
         true
+    }
+
+    /// The other channel in `uid`'s bridge, if any.
+    fn bridge_peer(&self, uid: &str) -> Option<String> {
+        let bid = self.channels.get(uid)?.bridge.as_ref()?;
+        self.bridges
+            .get(bid)?
+            .members
+            .iter()
+            .find(|m| *m != uid)
+            .cloned()
     }
 
     /// The demo's trickle: a random bridged channel goes on hold for a moment. False if

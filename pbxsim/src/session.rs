@@ -52,6 +52,8 @@ pub(crate) struct Session {
     pub event_mask: Classes,
     /// `Filter` action rules.
     pub filters: Vec<Filter>,
+    /// When the login succeeded (`SessionTV` of security events).
+    pub login_tv: String,
 }
 
 impl Session {
@@ -132,6 +134,7 @@ async fn serve_client(
         challenge: None,
         event_mask: Classes::ALL,
         filters: Vec::new(),
+        login_tv: String::new(),
     };
     let mut events: Option<broadcast::Receiver<Arc<Wire>>> = None;
     let mut parser = Parser::with_max_len(core.config.max_action_len);

@@ -267,6 +267,11 @@ async fn every_recorded_event_type_is_simulated_faithfully() {
         client.message().await.expect("SuccessfulAuth"),
     ];
     produced.extend(check(&recorded, &login_events, &mut problems));
+    client
+        .send("Action: NoSuchAction\r\nActionID: bad-30\r\n\r\n")
+        .await;
+    let bad = client.event("RequestBadFormat").await;
+    produced.extend(check(&recorded, &[bad], &mut problems));
 
     println!("simulated event types: {}", produced.len());
     problems.sort();
