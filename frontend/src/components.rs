@@ -44,7 +44,8 @@ pub fn Panel(panel: RwSignal<PanelState>, socket_state: RwSignal<SocketState>) -
 
 #[component]
 fn ServerList(panel: RwSignal<PanelState>) -> impl IntoView {
-    let names = move || panel.with(|p| p.servers.iter().map(|s| s.name.clone()).collect::<Vec<_>>());
+    let names =
+        move || panel.with(|p| p.servers.iter().map(|s| s.name.clone()).collect::<Vec<_>>());
     view! {
         <ul class="servers" data-testid="servers">
             <Show when=move || panel.with(|p| p.servers.is_empty())>

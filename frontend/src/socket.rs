@@ -47,7 +47,12 @@ pub fn connect(panel: RwSignal<PanelState>, state: RwSignal<SocketState>) {
     open(panel, state, current, 0);
 }
 
-fn open(panel: RwSignal<PanelState>, state: RwSignal<SocketState>, current: Rc<RefCell<Option<Connection>>>, attempt: u32) {
+fn open(
+    panel: RwSignal<PanelState>,
+    state: RwSignal<SocketState>,
+    current: Rc<RefCell<Option<Connection>>>,
+    attempt: u32,
+) {
     state.set(SocketState::Connecting);
     let Some(socket) = socket_url().and_then(|url| WebSocket::new(&url).ok()) else {
         retry(panel, state, current, attempt);
@@ -55,10 +60,14 @@ fn open(panel: RwSignal<PanelState>, state: RwSignal<SocketState>, current: Rc<R
     };
     let on_open = Closure::<dyn FnMut()>::new(move || state.set(SocketState::Open));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let Some(text) = event.data().as_string() else { return };
+        let Some(text) = event.data().as_string() else {
+            return;
+        };
         match serde_json::from_str::<ServerMessage>(&text) {
             Ok(message) => panel.update(|panel| panel.apply(&message)),
-            Err(error) => leptos::logging::warn!("ignoring a relay message this page cannot read: {error}"),
+            Err(error) => {
+                leptos::logging::warn!("ignoring a relay message this page cannot read: {error}")
+            }
         }
     });
     let on_close = {
@@ -73,7 +82,12 @@ fn open(panel: RwSignal<PanelState>, state: RwSignal<SocketState>, current: Rc<R
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    let previous = current.borrow_mut().replace(Connection { socket, _on_open: on_open, _on_message: on_message, _on_close: on_close });
+    let previous = current.borrow_mut().replace(Connection {
+        socket,
+        _on_open: on_open,
+        _on_message: on_message,
+        _on_close: on_close,
+    });
     if let Some(previous) = previous {
         previous.socket.set_onclose(None);
         // Closing an already closed socket is a no-op; an error here changes nothing.
@@ -81,9 +95,17 @@ fn open(panel: RwSignal<PanelState>, state: RwSignal<SocketState>, current: Rc<R
     }
 }
 
-fn retry(panel: RwSignal<PanelState>, state: RwSignal<SocketState>, current: Rc<RefCell<Option<Connection>>>, attempt: u32) {
+fn retry(
+    panel: RwSignal<PanelState>,
+    state: RwSignal<SocketState>,
+    current: Rc<RefCell<Option<Connection>>>,
+    attempt: u32,
+) {
     state.set(SocketState::Retrying);
-    set_timeout(move || open(panel, state, current, attempt), backoff(attempt));
+    set_timeout(
+        move || open(panel, state, current, attempt),
+        backoff(attempt),
+    );
 }
 
 /// 0.5 s, 1 s, 2 s, … capped at 10 s: quick after a relay restart, gentle when it stays down.
@@ -93,6 +115,10 @@ pub fn backoff(attempt: u32) -> Duration {
 
 fn socket_url() -> Option<String> {
     let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
     Some(format!("{scheme}://{}/ws", location.host().ok()?))
 }

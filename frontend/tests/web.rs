@@ -11,9 +11,15 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn text_of(testid: &str) -> String {
-    let document = web_sys::window().and_then(|w| w.document()).expect("a browser document");
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a browser document");
     let selector = format!("[data-testid='{testid}']");
-    let element = document.query_selector(&selector).ok().flatten().unwrap_or_else(|| panic!("no {selector}"));
+    let element = document
+        .query_selector(&selector)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no {selector}"));
     element.text_content().unwrap_or_default()
 }
 
@@ -26,14 +32,28 @@ async fn settle() {
 async fn the_panel_shows_link_state_and_counts_events() {
     let panel = RwSignal::new(PanelState::default());
     let socket_state = RwSignal::new(SocketState::Connecting);
-    let _mounted = leptos::mount::mount_to_body(move || view! { <Panel panel socket_state /> });
+    leptos::mount::mount_to_body(move || view! { <Panel panel socket_state /> });
     settle().await;
     assert_eq!(text_of("event-count"), "0");
     assert_eq!(text_of("relay-state"), "Relay: connecting");
 
-    let demo = ServerStatus { name: "demo".into(), link: LinkState::Up, detail: None, events_received: 0 };
-    panel.update(|p| p.apply(&ServerMessage::Snapshot { servers: vec![demo] }));
-    panel.update(|p| p.apply(&ServerMessage::Events { server: "demo".into(), names: vec!["Newchannel".into(), "Hangup".into()] }));
+    let demo = ServerStatus {
+        name: "demo".into(),
+        link: LinkState::Up,
+        detail: None,
+        events_received: 0,
+    };
+    panel.update(|p| {
+        p.apply(&ServerMessage::Snapshot {
+            servers: vec![demo],
+        })
+    });
+    panel.update(|p| {
+        p.apply(&ServerMessage::Events {
+            server: "demo".into(),
+            names: vec!["Newchannel".into(), "Hangup".into()],
+        })
+    });
     socket_state.set(SocketState::Open);
     settle().await;
 

@@ -1,0 +1,219 @@
+//! Harness for AstPanel's browser tests.
+//!
+//! A test calls [`Harness::start`]: it starts the relay in this process with
+//! the simulated PBX on a free loopback port, starts chromedriver, and opens a
+//! headless Chromium on the panel. Page objects ([`PanelPage`]) find, act and
+//! check the way a person looks at the page, through `data-testid`s.
+//!
+//! The SPA must have been built into `target/spa` first: `cargo xtask test`
+//! does that before it runs this crate.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use thirtyfour::prelude::*;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// How long any condition in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(100);
+
+/// Chromium flags that let it run headless as root on a machine without a network.
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+];
+
+/// A running relay + chromedriver + browser session. Dropping it stops them all.
+pub struct Harness {
+    pub driver: WebDriver,
+    pub base_url: String,
+    chromedriver: Child,
+    _relay_stop: oneshot::Sender<()>,
+    _profile: TempDir,
+}
+
+impl Harness {
+    pub async fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let (relay_stop, stopped) = oneshot::channel::<()>();
+        let config = relay::config::Config {
+            listen: listener.local_addr()?,
+            upstream: relay::config::Upstream::Demo,
+        };
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) = relay::run(config, listener, shutdown).await {
+                eprintln!("relay stopped: {error}");
+            }
+        });
+
+        let port = free_port().await?;
+        let chromedriver_path = std::env::var_os("CHROMEDRIVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/usr/bin/chromedriver".into());
+        let chromedriver = Command::new(&chromedriver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "cannot start {} (run `cargo xtask test`, which installs it)",
+                    chromedriver_path.display()
+                )
+            })?;
+        wait_for_port(([127, 0, 0, 1], port).into())
+            .await
+            .context("chromedriver did not start listening")?;
+
+        let profile = TempDir::new()?;
+        let mut caps = DesiredCapabilities::chrome();
+        for arg in CHROMIUM_ARGS {
+            caps.add_arg(arg)?;
+        }
+        caps.add_arg(&format!("--user-data-dir={}", profile.0.display()))?;
+        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await?;
+        Ok(Harness {
+            driver,
+            base_url,
+            chromedriver,
+            _relay_stop: relay_stop,
+            _profile: profile,
+        })
+    }
+
+    pub async fn open_panel(&self) -> anyhow::Result<PanelPage<'_>> {
+        self.driver.goto(&self.base_url).await?;
+        Ok(PanelPage {
+            driver: &self.driver,
+        })
+    }
+
+    /// Closes the browser session; call it at the end of every test so Chromium exits cleanly.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let Harness {
+            driver,
+            mut chromedriver,
+            ..
+        } = self;
+        driver.quit().await?;
+        chromedriver.kill().await?;
+        Ok(())
+    }
+}
+
+/// The panel's main page, seen through its `data-testid`s.
+pub struct PanelPage<'a> {
+    driver: &'a WebDriver,
+}
+
+impl PanelPage<'_> {
+    pub async fn text(&self, testid: &str) -> anyhow::Result<String> {
+        let element = self
+            .driver
+            .find(By::Css(format!("[data-testid='{testid}']")))
+            .await?;
+        Ok(element.text().await?)
+    }
+
+    pub async fn event_count(&self) -> anyhow::Result<u64> {
+        let text = self.text("event-count").await?;
+        text.trim()
+            .parse()
+            .with_context(|| format!("event count is not a number: {text:?}"))
+    }
+
+    /// Waits until the event count is above `floor`, and returns it.
+    pub async fn wait_for_event_count_above(&self, floor: u64) -> anyhow::Result<u64> {
+        wait_for(&format!("event count above {floor}"), || async {
+            Ok(self.event_count().await.ok().filter(|count| *count > floor))
+        })
+        .await
+    }
+
+    /// Waits until the element `testid` shows exactly `expected`.
+    pub async fn wait_for_text(&self, testid: &str, expected: &str) -> anyhow::Result<()> {
+        wait_for(&format!("{testid} to read {expected:?}"), || async {
+            Ok(self
+                .text(testid)
+                .await
+                .ok()
+                .filter(|text| text == expected)
+                .map(|_| ()))
+        })
+        .await
+    }
+}
+
+/// Polls `check` until it yields a value or [`WAIT`] runs out: a WebDriver
+/// wait, not a sleep; it returns as soon as the page is ready.
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {WAIT:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port())
+}
+
+async fn wait_for_port(addr: SocketAddr) -> anyhow::Result<()> {
+    wait_for(&format!("{addr} to accept connections"), || async {
+        Ok(TcpStream::connect(addr).await.ok().map(|_| ()))
+    })
+    .await
+}
+
+/// A fresh Chromium profile directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let path =
+            std::env::temp_dir().join(format!("astpanel-e2e-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover profile in the temp dir harms nothing.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
