@@ -65,8 +65,14 @@ mod tests {
             names: vec!["Newchannel".into()],
         };
         let json = serde_json::to_string(&message).unwrap();
-        assert_eq!(json, r#"{"type":"events","server":"demo","names":["Newchannel"]}"#);
-        assert_eq!(serde_json::from_str::<ServerMessage>(&json).unwrap(), message);
+        assert_eq!(
+            json,
+            r#"{"type":"events","server":"demo","names":["Newchannel"]}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(&json).unwrap(),
+            message
+        );
         assert_eq!(
             serde_json::from_str::<ClientMessage>(r#"{"type":"resync"}"#).unwrap(),
             ClientMessage::Resync

@@ -51,15 +51,25 @@ mod tests {
     use crate::protocol::LinkState;
 
     fn status(name: &str, link: LinkState, events_received: u64) -> ServerStatus {
-        ServerStatus { name: name.into(), link, detail: None, events_received }
+        ServerStatus {
+            name: name.into(),
+            link,
+            detail: None,
+            events_received,
+        }
     }
 
     #[test]
     fn events_count_up_and_keep_the_newest_names_first() {
         let mut state = PanelState::default();
-        state.apply(&ServerMessage::Snapshot { servers: vec![status("demo", LinkState::Up, 5)] });
+        state.apply(&ServerMessage::Snapshot {
+            servers: vec![status("demo", LinkState::Up, 5)],
+        });
         let names: Vec<String> = (0..20).map(|i| format!("E{i}")).collect();
-        state.apply(&ServerMessage::Events { server: "demo".into(), names });
+        state.apply(&ServerMessage::Events {
+            server: "demo".into(),
+            names,
+        });
         assert_eq!(state.events_seen, 20);
         assert_eq!(state.servers[0].events_received, 25);
         assert_eq!(state.recent.len(), RECENT_EVENTS);
@@ -73,6 +83,12 @@ mod tests {
         state.apply(&ServerMessage::Link(status("a", LinkState::Connecting, 0)));
         state.apply(&ServerMessage::Link(status("a", LinkState::Up, 3)));
         state.apply(&ServerMessage::Link(status("b", LinkState::Down, 0)));
-        assert_eq!(state.servers, vec![status("a", LinkState::Up, 3), status("b", LinkState::Down, 0)]);
+        assert_eq!(
+            state.servers,
+            vec![
+                status("a", LinkState::Up, 3),
+                status("b", LinkState::Down, 0)
+            ]
+        );
     }
 }
