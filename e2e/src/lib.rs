@@ -1,8 +1,8 @@
 //! Harness for AstPanel's browser tests.
 //!
 //! A test calls [`Harness::start`]: it starts the relay in this process with
-//! the simulated PBX on a free loopback port, starts chromedriver, and opens a
-//! headless Chromium on the panel. Page objects ([`PanelPage`]) find, act and
+//! the simulated PBX on a free loopback port, and a [`Browser`]: chromedriver
+//! with a headless Chromium. Page objects ([`PanelPage`]) find, act and
 //! check the way a person looks at the page, through `data-testid`s.
 //!
 //! The SPA must have been built into `target/spa` first: `cargo xtask test`
@@ -37,33 +37,15 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--window-size=1280,900",
 ];
 
-/// A running relay + chromedriver + browser session. Dropping it stops them all.
-pub struct Harness {
+/// A headless Chromium driven through its own chromedriver. Dropping it stops both.
+pub struct Browser {
     pub driver: WebDriver,
-    pub base_url: String,
     chromedriver: Child,
-    _relay_stop: oneshot::Sender<()>,
     _profile: TempDir,
 }
 
-impl Harness {
+impl Browser {
     pub async fn start() -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let (relay_stop, stopped) = oneshot::channel::<()>();
-        let config = relay::config::Config {
-            listen: listener.local_addr()?,
-            upstream: relay::config::Upstream::Demo,
-        };
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            if let Err(error) = relay::run(config, listener, shutdown).await {
-                eprintln!("relay stopped: {error}");
-            }
-        });
-
         let port = free_port().await?;
         let chromedriver_path = std::env::var_os("CHROMEDRIVER")
             .map(PathBuf::from)
@@ -91,25 +73,23 @@ impl Harness {
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.0.display()))?;
         let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await?;
-        Ok(Harness {
+        Ok(Browser {
             driver,
-            base_url,
             chromedriver,
-            _relay_stop: relay_stop,
             _profile: profile,
         })
     }
 
-    pub async fn open_panel(&self) -> anyhow::Result<PanelPage<'_>> {
-        self.driver.goto(&self.base_url).await?;
+    pub async fn open_panel(&self, url: &str) -> anyhow::Result<PanelPage<'_>> {
+        self.driver.goto(url).await?;
         Ok(PanelPage {
             driver: &self.driver,
         })
     }
 
-    /// Closes the browser session; call it at the end of every test so Chromium exits cleanly.
+    /// Closes the browser session so Chromium exits cleanly, then chromedriver.
     pub async fn stop(self) -> anyhow::Result<()> {
-        let Harness {
+        let Browser {
             driver,
             mut chromedriver,
             ..
@@ -117,6 +97,49 @@ impl Harness {
         driver.quit().await?;
         chromedriver.kill().await?;
         Ok(())
+    }
+}
+
+/// The relay (with the simulated PBX) on a free port, and a browser. Dropping it stops all.
+pub struct Harness {
+    pub browser: Browser,
+    pub base_url: String,
+    _relay_stop: oneshot::Sender<()>,
+}
+
+impl Harness {
+    pub async fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let (relay_stop, stopped) = oneshot::channel::<()>();
+        let config = relay::config::Config {
+            listen: listener.local_addr()?,
+            upstream: relay::config::Upstream::Demo,
+        };
+        tokio::spawn(async move {
+            let shutdown = async move {
+                // Sent or dropped: either way the test is over.
+                let _ = stopped.await;
+            };
+            if let Err(error) = relay::run(config, listener, shutdown).await {
+                eprintln!("relay stopped: {error}");
+            }
+        });
+        let browser = Browser::start().await?;
+        Ok(Harness {
+            browser,
+            base_url,
+            _relay_stop: relay_stop,
+        })
+    }
+
+    pub async fn open_panel(&self) -> anyhow::Result<PanelPage<'_>> {
+        self.browser.open_panel(&self.base_url).await
+    }
+
+    /// Call at the end of every test so Chromium exits cleanly.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.browser.stop().await
     }
 }
 
