@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::FutureExt;
 use md5::{Digest, Md5};
 use rand::Rng;
 use shared::ami::{DEFAULT_MAX_MESSAGE_LEN, Message, MessageKind};
@@ -21,6 +22,10 @@ use tracing::Instrument;
 
 use super::connection::Connection;
 use super::error::AmiError;
+
+/// Messages handled in one go once the socket has data, before commands and timers
+/// get a look in: large enough to amortise the `select!`, small enough to stay fair.
+const READ_BATCH: usize = 256;
 
 /// Requests queued for the session task; callers wait here (within their timeout)
 /// while a burst is being written.
@@ -455,18 +460,28 @@ impl Session {
         let mut silent_since_ping: Option<Instant> = None;
         let mut seq = 0_u64;
         let mut ping_n = 0_u64;
+        // One timer for both the next Ping and the dead-link deadline, re-armed only when
+        // it fires: registering a timer per message would cost more than parsing it.
+        let timer = sleep_until(next_ping);
+        tokio::pin!(timer);
         loop {
-            let dead_at = silent_since_ping.map(|sent| sent + self.config.ping_timeout);
             tokio::select! {
                 read = conn.read() => {
                     silent_since_ping = None;
-                    match read {
-                        Ok(message) => {
-                            if let Err(error) = self.dispatch(message, pending).await {
-                                return Some(error);
-                            }
+                    let mut read = read;
+                    // Handle what is already buffered before polling the other branches.
+                    for _ in 0..READ_BATCH {
+                        let message = match read {
+                            Ok(message) => message,
+                            Err(error) => return Some(error),
+                        };
+                        if let Err(error) = self.dispatch(message, pending).await {
+                            return Some(error);
                         }
-                        Err(error) => return Some(error),
+                        match conn.read().now_or_never() {
+                            Some(next) => read = next,
+                            None => break,
+                        }
                     }
                 }
                 command = self.commands.recv(), if !self.commands.is_closed() => match command {
@@ -480,19 +495,25 @@ impl Session {
                     None => {}
                 },
                 () = self.events.closed(), if self.commands.is_closed() => return None,
-                () = sleep_until(next_ping) => {
-                    ping_n += 1;
-                    let id = format!("{}-ping-{ping_n}", self.shared.id_prefix);
-                    if let Err(error) = conn.send(&Message::new().with("Action", "Ping").with("ActionID", id)).await {
-                        return Some(error);
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if silent_since_ping.is_some_and(|sent| now >= sent + self.config.ping_timeout) {
+                        return Some(AmiError::LinkDead(self.config.ping_timeout));
                     }
-                    silent_since_ping.get_or_insert_with(Instant::now);
-                    next_ping = Instant::now() + interval;
-                    // Callers that gave up leave their entries behind; clear them here.
-                    pending.retain(|_, waiting| !waiting.reply.is_closed());
-                }
-                () = sleep_until(dead_at.unwrap_or(next_ping)), if dead_at.is_some() => {
-                    return Some(AmiError::LinkDead(self.config.ping_timeout));
+                    if now >= next_ping {
+                        ping_n += 1;
+                        let id = format!("{}-ping-{ping_n}", self.shared.id_prefix);
+                        let ping = Message::new().with("Action", "Ping").with("ActionID", id);
+                        if let Err(error) = conn.send(&ping).await {
+                            return Some(error);
+                        }
+                        silent_since_ping.get_or_insert(now);
+                        next_ping = now + interval;
+                        // Callers that gave up leave their entries behind; clear them here.
+                        pending.retain(|_, waiting| !waiting.reply.is_closed());
+                    }
+                    let dead_at = silent_since_ping.map(|sent| sent + self.config.ping_timeout);
+                    timer.as_mut().reset(dead_at.map_or(next_ping, |dead| dead.min(next_ping)));
                 }
             }
         }

@@ -36,7 +36,31 @@ pub(crate) struct Span {
     pub(crate) value_end: u32,
 }
 
+/// Bytes of one encoded [`Span`].
+const SPAN_LEN: usize = 16;
+
+/// Room reserved at a time in a span table, so that messages share allocations.
+const SPAN_BLOCK: usize = 16 * 1024;
+
 impl Span {
+    fn encode(self) -> [u8; SPAN_LEN] {
+        let mut out = [0; SPAN_LEN];
+        out[0..4].copy_from_slice(&self.key_start.to_ne_bytes());
+        out[4..8].copy_from_slice(&self.key_end.to_ne_bytes());
+        out[8..12].copy_from_slice(&self.value_start.to_ne_bytes());
+        out[12..16].copy_from_slice(&self.value_end.to_ne_bytes());
+        out
+    }
+
+    fn decode(raw: &[u8; SPAN_LEN]) -> Self {
+        Span {
+            key_start: u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]),
+            key_end: u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]),
+            value_start: u32::from_ne_bytes([raw[8], raw[9], raw[10], raw[11]]),
+            value_end: u32::from_ne_bytes([raw[12], raw[13], raw[14], raw[15]]),
+        }
+    }
+
     /// A legacy command output line, whose value is `start..end` and whose key is `Output`.
     pub(crate) fn output(start: usize, end: usize) -> Self {
         Span {
@@ -45,6 +69,40 @@ impl Span {
             value_start: offset(start),
             value_end: offset(end),
         }
+    }
+}
+
+/// The header table of the message being parsed, packed [`Span`]s in a buffer that
+/// successive messages split off and share, so a parsed message costs no allocation
+/// of its own: one block serves about a thousand headers.
+#[derive(Debug, Default)]
+pub(crate) struct SpanTable {
+    bytes: BytesMut,
+}
+
+impl SpanTable {
+    pub(crate) fn push(&mut self, span: Span) {
+        if self.bytes.capacity() - self.bytes.len() < SPAN_LEN {
+            self.bytes.reserve(SPAN_BLOCK);
+        }
+        self.bytes.extend_from_slice(&span.encode());
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() / SPAN_LEN
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+    }
+
+    /// Hands the headers pushed so far to a message and starts an empty table.
+    pub(crate) fn take(&mut self) -> Bytes {
+        self.bytes.split().freeze()
     }
 }
 
@@ -58,12 +116,15 @@ pub(crate) fn offset(at: usize) -> u32 {
 /// (may be non-UTF-8).
 ///
 /// A parsed message keeps the frame it came from as one [`Bytes`] and its headers as
-/// offsets into it, so parsing allocates once per message, not once per header, and
-/// cloning is cheap.
+/// offsets into it, themselves in a [`Bytes`] shared with neighbouring messages: parsing
+/// allocates nothing per message or per header, and cloning is two reference counts.
+/// The flip side: a message kept for long keeps its read buffer (up to 64 KiB in the
+/// relay) alive; copy out the fields you keep.
 #[derive(Clone, Default)]
 pub struct Message {
     buf: Bytes,
-    spans: Vec<Span>,
+    /// Packed [`Span`]s, `SPAN_LEN` bytes each.
+    spans: Bytes,
 }
 
 impl Message {
@@ -73,8 +134,16 @@ impl Message {
     }
 
     /// Wraps a frame the parser has already split into headers.
-    pub(crate) fn from_parts(buf: Bytes, spans: Vec<Span>) -> Self {
+    pub(crate) fn from_parts(buf: Bytes, spans: Bytes) -> Self {
         Message { buf, spans }
+    }
+
+    fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+        self.spans
+            .as_chunks::<SPAN_LEN>()
+            .0
+            .iter()
+            .map(Span::decode)
     }
 
     /// Appends a header, builder style.
@@ -111,16 +180,22 @@ impl Message {
             other => other,
         }));
         let value_end = buf.len();
-        self.spans.push(Span {
+        let span = Span {
             key_start: offset(key_start),
             key_end: offset(key_end),
             value_start: offset(key_end),
             value_end: offset(value_end),
-        });
+        };
         self.buf = buf.freeze();
+        let mut spans = match std::mem::take(&mut self.spans).try_into_mut() {
+            Ok(unique) => unique,
+            Err(shared) => BytesMut::from(&shared[..]),
+        };
+        spans.extend_from_slice(&span.encode());
+        self.spans = spans.freeze();
     }
 
-    fn key_of(&self, span: &Span) -> &[u8] {
+    fn key_of(&self, span: Span) -> &[u8] {
         if span.key_start == IMPLIED_OUTPUT {
             b"Output"
         } else {
@@ -128,16 +203,15 @@ impl Message {
         }
     }
 
-    fn value_of(&self, span: &Span) -> &[u8] {
+    fn value_of(&self, span: Span) -> &[u8] {
         &self.buf[span.value_start as usize..span.value_end as usize]
     }
 
     /// The value of the first header named `key` (ASCII case-insensitive).
     pub fn get(&self, key: &str) -> Option<&[u8]> {
         let key = key.as_bytes();
-        self.spans
-            .iter()
-            .find(|span| self.key_of(span).eq_ignore_ascii_case(key))
+        self.spans()
+            .find(|&span| self.key_of(span).eq_ignore_ascii_case(key))
             .map(|span| self.value_of(span))
     }
 
@@ -149,22 +223,20 @@ impl Message {
     /// Every value of the headers named `key`, in wire order.
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         let key = key.as_bytes();
-        self.spans
-            .iter()
-            .filter(move |span| self.key_of(span).eq_ignore_ascii_case(key))
+        self.spans()
+            .filter(move |&span| self.key_of(span).eq_ignore_ascii_case(key))
             .map(|span| self.value_of(span))
     }
 
     /// All `(key, value)` pairs in wire order.
     pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.spans
-            .iter()
+        self.spans()
             .map(|span| (self.key_of(span), self.value_of(span)))
     }
 
     /// The number of headers.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.spans.len() / SPAN_LEN
     }
 
     /// True when the message has no header at all.
@@ -232,8 +304,7 @@ impl Message {
     /// The wire form as one buffer (see [`Message::write_to`]).
     pub fn to_bytes(&self) -> Bytes {
         let size: usize = self
-            .spans
-            .iter()
+            .spans()
             .map(|span| (span.value_end - span.value_start) as usize + 16)
             .sum();
         let mut out = BytesMut::with_capacity(size + 2);

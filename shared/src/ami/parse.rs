@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memchr;
 
-use super::message::{Message, Span, offset};
+use super::message::{Message, Span, SpanTable, offset};
 
 /// The default bound on one message, banner or legacy command output, in bytes.
 pub const DEFAULT_MAX_MESSAGE_LEN: usize = 1024 * 1024;
@@ -119,15 +119,13 @@ pub struct Parser {
     /// Bytes of the current message already split into lines.
     scanned: usize,
     /// Headers of the current message found so far.
-    spans: Vec<Span>,
+    spans: SpanTable,
     /// `Some` inside a legacy `Response: Follows` message.
     legacy: Option<Legacy>,
     /// The first problem in the current message, reported when its blank line arrives.
     error: Option<ParseError>,
     /// Stream offset of the first byte in the caller's buffer.
     consumed: u64,
-    /// Header count of the last message, to size the next one's vector.
-    last_len: usize,
 }
 
 impl Default for Parser {
@@ -149,11 +147,10 @@ impl Parser {
             max_len: max_len.clamp(1, MAX_MAX_MESSAGE_LEN),
             state: State::Headers,
             scanned: 0,
-            spans: Vec::new(),
+            spans: SpanTable::default(),
             legacy: None,
             error: None,
             consumed: 0,
-            last_len: 16,
         }
     }
 
@@ -371,9 +368,7 @@ impl Parser {
             self.spans.clear();
             return Frame::Invalid(error);
         }
-        self.last_len = self.spans.len();
-        let spans = std::mem::replace(&mut self.spans, Vec::with_capacity(self.last_len));
-        Frame::Message(Message::from_parts(frame, spans))
+        Frame::Message(Message::from_parts(frame, self.spans.take()))
     }
 }
 

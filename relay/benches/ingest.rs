@@ -1,0 +1,117 @@
+//! Loopback TCP ingest: a local server replays the recorded Asterisk 22 event stream in a
+//! loop into a real [`relay::ami`] session until N events have reached the consumer channel.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use relay::ami::{AmiConfig, SessionEvent, spawn_session};
+
+/// The admin connection's received bytes, byte for byte (`ami-events-stream.txt`).
+const STREAM: &[u8] = include_bytes!("../../../shared/fixtures/asterisk/ami-events-stream.txt");
+
+/// Events delivered per measured run.
+const EVENTS_PER_RUN: u64 = 400_000;
+
+/// The 4038 recorded events, without the banner, the login response and the logoff response.
+fn recorded_events() -> &'static [u8] {
+    let after_banner = STREAM.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let login_end = after_banner + find(&STREAM[after_banner..], b"\r\n\r\n") + 4;
+    let goodbye = find(STREAM, b"Response: Goodbye");
+    &STREAM[login_end..goodbye]
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap_or_else(|| panic!("{:?} not in the recording", String::from_utf8_lossy(needle)))
+}
+
+/// Serves one connection on a plain thread: banner, a successful Login, then the
+/// recorded events over and over until the client hangs up.
+fn serve_one(listener: &TcpListener, events: &'static [u8]) {
+    let (stream, _) = listener.accept().expect("accept");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    writer
+        .write_all(b"Asterisk Call Manager/11.0.0\r\n")
+        .expect("banner");
+    let mut action_id = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("login line");
+        if let Some(id) = line.strip_prefix("ActionID: ") {
+            action_id = id.trim_end().to_owned();
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let login = format!(
+        "Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n"
+    );
+    writer.write_all(login.as_bytes()).expect("login response");
+    while writer.write_all(events).is_ok() {}
+}
+
+/// One run: connect, log in, and time the delivery of `EVENTS_PER_RUN` events.
+fn ingest_once(runtime: &tokio::runtime::Runtime) -> Duration {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let events = recorded_events();
+    let server = std::thread::spawn(move || serve_one(&listener, events));
+    // The consumer is a task of the same runtime, as the relay's hub is.
+    let consumer = runtime.spawn(async move {
+        let (session, mut rx) = spawn_session(AmiConfig::new(addr, "admin", "admin-secret"));
+        let mut start = None;
+        let mut count = 0_u64;
+        // A consumer takes what is queued in one go, as the relay's hub does.
+        let mut batch = Vec::with_capacity(1024);
+        'consume: while rx.recv_many(&mut batch, 1024).await > 0 {
+            for event in batch.drain(..) {
+                match event {
+                    SessionEvent::Connected { .. } => start = Some(Instant::now()),
+                    SessionEvent::Event(_) => {
+                        count += 1;
+                        if count == EVENTS_PER_RUN {
+                            break 'consume;
+                        }
+                    }
+                    SessionEvent::Disconnected { reason } => panic!("link lost: {reason}"),
+                }
+            }
+        }
+        let elapsed = start.expect("connected").elapsed();
+        drop((session, rx));
+        elapsed
+    });
+    let elapsed = runtime.block_on(consumer).expect("consumer task");
+    server.join().expect("server thread");
+    elapsed
+}
+
+fn ingest(c: &mut Criterion) {
+    // The runtime `#[tokio::main]` gives the relay: one worker per core.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let event_bytes = recorded_events().len() as u64 * EVENTS_PER_RUN / 4038;
+    let mut group = c.benchmark_group("loopback ingest");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(EVENTS_PER_RUN));
+    group.bench_function("events", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| ingest_once(&runtime)).sum())
+    });
+    group.throughput(Throughput::Bytes(event_bytes));
+    group.bench_function("bytes", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| ingest_once(&runtime)).sum())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);
