@@ -126,8 +126,6 @@ struct Call {
     /// The dialled pair (callee, agent, chain), if any.
     b1: Option<String>,
     b2: Option<String>,
-    /// A third pair, only for the Local chain.
-    c: Option<(String, String)>,
     bridge: Option<String>,
     duration_s: u64,
     /// Queue index and member index while an agent is offered or connected.
@@ -146,6 +144,7 @@ enum Step {
     DialAnswer(CallId),
     DialFail(CallId),
     PhoneHangup(CallId),
+    DialplanEnd(CallId),
     AgentHangup(CallId),
     QueueOffer(CallId),
     QueueAnswer(CallId),
@@ -858,7 +857,6 @@ impl Pbx {
                 a2: a2.clone(),
                 b1: None,
                 b2: None,
-                c: None,
                 bridge: None,
                 duration_s,
                 queue: None,
@@ -1066,7 +1064,7 @@ impl Pbx {
                         ("Caller", &num),
                     ],
                 );
-                self.schedule(1_000, Step::PhoneHangup(id));
+                self.schedule(1_000, Step::DialplanEnd(id));
             }
             Target::AccountCode => {
                 self.exten(&a1, ex, 1, "Answer", "");
@@ -1085,12 +1083,12 @@ impl Pbx {
                     &a1,
                     &[("OldAccountCode", &old)],
                 );
-                self.schedule(1_000, Step::PhoneHangup(id));
+                self.schedule(1_000, Step::DialplanEnd(id));
             }
             Target::Hangup17 => {
                 self.exten(&a1, ex, 1, "Answer", "");
                 self.exten(&a1, ex, 2, "Hangup", "17");
-                self.end_call(id, 17);
+                self.end_call(id, 17, false);
             }
             Target::Echo | Target::Playback => {
                 let (app, data) = if target == Target::Echo {
@@ -1101,7 +1099,12 @@ impl Pbx {
                 self.exten(&a1, ex, 1, "Answer", "");
                 self.exten(&a1, ex, 2, app, data);
                 self.cel(&a1, "STREAM_BEGIN", "");
-                self.schedule(2_000, Step::PhoneHangup(id));
+                let end = if target == Target::Echo {
+                    Step::PhoneHangup(id)
+                } else {
+                    Step::DialplanEnd(id)
+                };
+                self.schedule(2_000, end);
             }
             Target::LocalChain => {
                 self.exten(&a1, ex, 1, "Dial", "Local/261@test,30");
@@ -1144,20 +1147,36 @@ impl Pbx {
         self.set_callerid(&b2, &num, &name);
         self.set_connected(&b2, &target_ex, &name);
         self.local_bridge(&b1, &b2);
-        self.two_chan_event(
-            "DialBegin",
-            Classes::CALL,
-            ("", &a1),
-            ("Dest", &b1),
-            &[("DialString", &format!("{exten}@test"))],
-        );
-        self.exten(
-            &b2,
-            exten,
-            1,
-            "NoOp",
-            &format!("Callee phone {}", self.name_of(&b2)),
-        );
+        let callee = format!("Callee phone {}", self.name_of(&b2));
+        let dial_begin = |pbx: &mut Pbx| {
+            let dial_string = format!("{exten}@test");
+            pbx.two_chan_event(
+                "DialBegin",
+                Classes::CALL,
+                ("", &a1),
+                ("Dest", &b1),
+                &[("DialString", &dial_string)],
+            );
+        };
+        match call.target {
+            // A busy or congested phone answers with Busy()/Congestion() at once, before the
+            // dialler has even reported DialBegin (as recorded).
+            Target::Busy | Target::Congested => {
+                let app = if call.target == Target::Busy {
+                    "Busy"
+                } else {
+                    "Congestion"
+                };
+                self.exten(&b2, exten, 1, "NoOp", &callee);
+                self.exten(&b2, exten, 2, app, "3");
+                self.set_state(&b2, ChanState::Busy);
+                dial_begin(self);
+            }
+            _ => {
+                dial_begin(self);
+                self.exten(&b2, exten, 1, "NoOp", &callee);
+            }
+        }
         if let Some(c) = self.calls.get_mut(&id) {
             c.b1 = Some(b1);
             c.b2 = Some(b2);
@@ -1192,7 +1211,8 @@ impl Pbx {
             }
             Step::DialAnswer(id) => self.dial_answer(id),
             Step::DialFail(id) => self.dial_fail(id),
-            Step::PhoneHangup(id) => self.phone_hangup(id),
+            Step::PhoneHangup(id) => self.phone_hangup(id, true),
+            Step::DialplanEnd(id) => self.phone_hangup(id, false),
             Step::AgentHangup(id) => self.agent_hangup(id),
             Step::QueueOffer(id) => self.queue_offer(id),
             Step::QueueAnswer(id) => self.queue_answer(id),
@@ -1319,9 +1339,8 @@ impl Pbx {
         self.hangup_chan(&b1, 16, false);
         self.hangup_chan(&b2, 16, true);
         if let Some(c) = self.calls.get_mut(&id) {
-            c.b1 = Some(c1.clone());
-            c.b2 = None;
-            c.c = Some((c1, c2));
+            c.b1 = Some(c1);
+            c.b2 = Some(c2);
         }
     }
 
@@ -1338,16 +1357,6 @@ impl Pbx {
             Target::Congested => ("CONGESTION", 34),
             _ => ("NOANSWER", 16),
         };
-        if cause != 16 {
-            let app = if cause == 17 { "Busy" } else { "Congestion" };
-            let ex = self
-                .channels
-                .get(&b2)
-                .map(|c| c.exten.clone())
-                .unwrap_or_default();
-            self.exten(&b2, &ex, 2, app, "3");
-            self.set_state(&b2, ChanState::Busy);
-        }
         self.varset(&a1, "DIALSTATUS", status);
         self.two_chan_event(
             "DialEnd",
@@ -1357,6 +1366,7 @@ impl Pbx {
             &[("DialStatus", status)],
         );
         self.chan_event("HangupRequest", Classes::CALL, &b2, &[("Cause", "0")]);
+        self.chan_event("SoftHangupRequest", Classes::CALL, &b2, &[("Cause", "16")]);
         self.hangup_chan(&b1, 0, false);
         let disposition = if cause == 17 { "BUSY" } else { "FAILED" };
         let ex = self
@@ -1365,16 +1375,17 @@ impl Pbx {
             .map(|c| c.exten.clone())
             .unwrap_or_default();
         self.cdr(&b2, &ex, disposition, None);
-        self.hangup_chan(&b2, cause, true);
+        self.hangup_chan(&b2, cause, false);
         if let Some(c) = self.calls.get_mut(&id) {
             c.b1 = None;
             c.b2 = None;
         }
-        self.end_call(id, 16);
+        self.end_call(id, 16, false);
     }
 
-    /// The caller "phone" (`a2`) hangs up: the whole call is torn down.
-    fn phone_hangup(&mut self, id: CallId) {
+    /// The call ends, from the phone (`phone_first`) or from its dialplan: queue, parking
+    /// and spy state is closed first, then every leg is torn down.
+    fn phone_hangup(&mut self, id: CallId, phone_first: bool) {
         let Some(call) = self.calls.get(&id).cloned() else {
             return;
         };
@@ -1396,58 +1407,86 @@ impl Pbx {
         if call.target == Target::Playback || call.target == Target::Echo {
             self.cel(&call.a1, "STREAM_END", "");
         }
-        self.end_call(id, 16);
+        self.end_call(id, 16, phone_first);
     }
 
-    /// Tears every leg of a call down, `a2` first (the phone that hung up), then the rest.
-    fn end_call(&mut self, id: CallId, cause: u32) {
+    /// Tears every leg of a call down. `phone_first`: the caller phone (`a2`) hung up at the
+    /// end of its Wait; otherwise `a1`'s dialplan ended first (failed dial, `Hangup()`, the
+    /// end of a Playback). The orders are the recorded ones.
+    fn end_call(&mut self, id: CallId, cause: u32, phone_first: bool) {
         let Some(call) = self.calls.remove(&id) else {
             return;
         };
         if let Some((q, m)) = call.queue {
             self.member_done(q, m);
         }
+        let (a1, a2) = (call.a1.as_str(), call.a2.as_str());
         let ex = self
             .channels
-            .get(&call.a2)
+            .get(a2)
             .map(|c| c.exten.clone())
             .unwrap_or_default();
-        self.exten(&call.a2, &ex, 6, "Hangup", "");
-        self.chan_event(
-            "HangupRequest",
-            Classes::CALL,
-            &call.a1,
-            &[("Cause", &cause.to_string())],
-        );
-        let answered = Some(self.channels.get(&call.a1).map_or(0, |c| c.created_ms));
-        self.cdr(&call.a2, &ex, "ANSWERED", answered);
-        self.cdr(&call.a1, call.target.exten(), "ANSWERED", answered);
-        self.hangup_chan(&call.a1, cause, true);
-        self.hangup_chan(&call.a2, 16, true);
-        let mut rest: Vec<String> = [call.b1, call.b2].into_iter().flatten().collect();
-        if let Some((c1, c2)) = call.c {
-            rest.push(c1);
-            rest.push(c2);
+        let answered = Some(self.channels.get(a1).map_or(0, |c| c.created_ms));
+        let cause_s = cause.to_string();
+        self.cdr(a2, &ex, "ANSWERED", answered);
+        self.cdr(a1, call.target.exten(), "ANSWERED", answered);
+        if phone_first {
+            self.exten(a2, &ex, 6, "Hangup", "");
+            let peer_id = self
+                .channels
+                .get(a1)
+                .filter(|c| c.bridge.is_some())
+                .map(|c| (c.conn_num.clone(), c.conn_name.clone()));
+            if let Some((num, name)) = peer_id {
+                self.set_callerid(a2, &num, &name);
+            }
+            self.chan_event("SoftHangupRequest", Classes::CALL, a2, &[("Cause", "16")]);
+            self.chan_event("HangupRequest", Classes::CALL, a1, &[("Cause", &cause_s)]);
+            if let Some(bid) = self.channels.get(a1).and_then(|c| c.bridge.clone()) {
+                self.bridge_leave(&bid, a1);
+            }
+            self.hangup_chan(a1, cause, true);
+            self.hangup_chan(a2, 16, false);
+        } else {
+            if let Some(bid) = self.channels.get(a1).and_then(|c| c.bridge.clone()) {
+                self.bridge_leave(&bid, a1);
+            }
+            self.chan_event("SoftHangupRequest", Classes::CALL, a1, &[("Cause", "16")]);
+            self.chan_event("HangupRequest", Classes::CALL, a2, &[("Cause", "16")]);
+            self.hangup_chan(a1, cause, false);
+            self.hangup_chan(a2, 16, true);
         }
-        let answered = |pbx: &Pbx, uid: &str| {
-            pbx.channels
-                .get(uid)
-                .is_some_and(|c| c.state == ChanState::Up)
-        };
-        if let [one, two] = rest.as_slice()
-            && self.channels.contains_key(one)
-            && !answered(self, one)
-        {
-            let (one, two) = (one.clone(), two.clone());
-            self.cancel_pair(&one, &two);
+        if let (Some(b1), Some(b2)) = (call.b1.as_deref(), call.b2.as_deref()) {
+            self.end_peer_pair(b1, b2);
+        }
+    }
+
+    /// The dialled pair goes once its caller has gone: the bridge empties, `;2` is asked to
+    /// hang up, `;1` goes, then `;2` (or the ringing pair is cancelled).
+    fn end_peer_pair(&mut self, one: &str, two: &str) {
+        if !self.channels.contains_key(one) {
             return;
         }
-        for uid in rest {
-            if self.channels.contains_key(&uid) {
-                self.chan_event("HangupRequest", Classes::CALL, &uid, &[("Cause", "16")]);
-                self.hangup_chan(&uid, 16, true);
-            }
+        if self
+            .channels
+            .get(one)
+            .is_some_and(|c| c.state != ChanState::Up)
+        {
+            self.cancel_pair(one, two);
+            return;
         }
+        if let Some(bid) = self.channels.get(one).and_then(|c| c.bridge.clone()) {
+            self.bridge_leave(&bid, one);
+        }
+        self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "16")]);
+        self.hangup_chan(one, 16, false);
+        let ex = self
+            .channels
+            .get(two)
+            .map(|c| c.exten.clone())
+            .unwrap_or_default();
+        self.cdr(two, &ex, "ANSWERED", Some(self.now_ms));
+        self.hangup_chan(two, 16, true);
     }
 
     // ----- queues ------------------------------------------------------------------------
@@ -1557,15 +1596,12 @@ impl Pbx {
         }
         let n = self.queues[q].members.len();
         let start = self.queues[q].next_member;
-        // A member is busy while it rings (6) or talks (2); only 1 (not in use) may be offered.
-        let busy: Vec<bool> = self.queues[q]
-            .members
-            .iter()
-            .map(|mem| mem.status != 1)
-            .collect();
+        // Only a member that is not paused and not in use (status 1) may be offered a call;
+        // it rings with status 6 and talks with status 2.
+        let free = |mem: &Member| !mem.paused && mem.status == 1;
         let Some(m) = (0..n)
-            .map(|i| (start + i) % n.max(1))
-            .find(|&i| !self.queues[q].members[i].paused && !busy[i])
+            .map(|i| (start + i) % n)
+            .find(|&i| free(&self.queues[q].members[i]))
         else {
             self.schedule(2_000, Step::QueueOffer(id));
             return;
@@ -1578,45 +1614,46 @@ impl Pbx {
             .next()
             .unwrap_or("agent1")
             .to_string();
-        let linked = self
+        let Some((num, name, linked)) = self
             .channels
             .get(&call.a1)
-            .map(|c| c.linkedid.clone())
-            .unwrap_or_default();
+            .map(|c| (c.cid_num.clone(), c.cid_name.clone(), c.linkedid.clone()))
+        else {
+            return;
+        };
         let (g1, g2) = self.new_local(&agent_exten, "agents", Some(&linked));
-        let (num, name) = self
-            .channels
-            .get(&call.a1)
-            .map(|c| (c.cid_num.clone(), c.cid_name.clone()))
-            .unwrap_or_default();
-        self.set_callerid(&g1, &num, &name);
-        self.set_connected(&g1, &num, &name);
         if let Some(ch) = self.ch(&g1) {
             ch.exten = "300".into();
         }
+        self.set_callerid(&g1, &num, &name);
+        if let Some(ch) = self.ch(&g2) {
+            ch.conn_num.clone_from(&num);
+            ch.conn_name.clone_from(&name);
+        }
         self.set_callerid(&g2, &num, &name);
+        self.set_connected(&g2, &num, &name);
         self.local_bridge(&g1, &g2);
-        let qname = self.queues[q].name.clone();
-        let mname = self.queues[q].members[m].name.clone();
-        self.two_chan_event(
-            "AgentCalled",
-            Classes::AGENT,
-            ("", &call.a1),
-            ("Dest", &g1),
-            &[
-                ("Queue", &qname),
-                ("Interface", &agent),
-                ("MemberName", &mname),
-            ],
-        );
+        self.agent_event("AgentCalled", &call.a1, &g1, q, m, &[]);
+        let dial_string = agent
+            .trim_start_matches("Local/")
+            .trim_end_matches("/n")
+            .to_string();
         self.two_chan_event(
             "DialBegin",
             Classes::CALL,
             ("", &call.a1),
             ("Dest", &g1),
-            &[("DialString", &agent.replace("Local/", "").replace("/n", ""))],
+            &[("DialString", &dial_string)],
         );
         self.set_state(&g1, ChanState::Ringing);
+        self.set_connected(&g1, &num, &name);
+        self.two_chan_event(
+            "DialState",
+            Classes::CALL,
+            ("", &call.a1),
+            ("Dest", &g1),
+            &[("DialStatus", "RINGING")],
+        );
         self.set_member_status(q, m, 6, false);
         if let Some(c) = self.calls.get_mut(&id) {
             c.b1 = Some(g1);
@@ -1634,6 +1671,35 @@ impl Pbx {
         }
     }
 
+    /// An agent event: both channel blocks, then `Queue`, `Interface`, `MemberName`, `extra`.
+    fn agent_event(
+        &mut self,
+        name: &str,
+        caller: &str,
+        agent: &str,
+        q: usize,
+        m: usize,
+        extra: &[(&str, &str)],
+    ) {
+        let queue = &self.queues[q];
+        let member = &queue.members[m];
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("Queue", &queue.name),
+            ("Interface", &member.interface),
+            ("MemberName", &member.name),
+        ];
+        headers.extend_from_slice(extra);
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.two_chan_event(name, Classes::AGENT, ("", caller), ("Dest", agent), &refs);
+    }
+
     fn queue_ring_no_answer(&mut self, id: CallId) {
         let Some(call) = self.calls.get(&id).cloned() else {
             return;
@@ -1642,20 +1708,13 @@ impl Pbx {
         else {
             return;
         };
-        let qname = self.queues[q].name.clone();
-        let mname = self.queues[q].members[m].name.clone();
-        let iface = self.queues[q].members[m].interface.clone();
-        self.two_chan_event(
+        self.agent_event(
             "AgentRingNoAnswer",
-            Classes::AGENT,
-            ("", &call.a1),
-            ("Dest", &g1),
-            &[
-                ("Queue", &qname),
-                ("Interface", &iface),
-                ("MemberName", &mname),
-                ("RingTime", "15000"),
-            ],
+            &call.a1,
+            &g1,
+            q,
+            m,
+            &[("RingTime", "15000")],
         );
         self.two_chan_event(
             "DialEnd",
@@ -1691,27 +1750,19 @@ impl Pbx {
             ("Dest", &g1),
             &[("DialStatus", "ANSWER")],
         );
-        self.queue_leave(q, &call.a1);
         self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
-        let qname = self.queues[q].name.clone();
-        let mname = self.queues[q].members[m].name.clone();
-        let iface = self.queues[q].members[m].interface.clone();
+        self.queue_leave(q, &call.a1);
         let hold = ((self.now_ms - call.mark_ms) / 1_000).to_string();
         let ring = ((self.now_ms - call.ring_ms) / 1_000).to_string();
-        self.bridge_pair(id, &g1, &call.a1);
-        self.two_chan_event(
+        self.agent_event(
             "AgentConnect",
-            Classes::AGENT,
-            ("", &call.a1),
-            ("Dest", &g1),
-            &[
-                ("Queue", &qname),
-                ("Interface", &iface),
-                ("MemberName", &mname),
-                ("HoldTime", &hold),
-                ("RingTime", &ring),
-            ],
+            &call.a1,
+            &g1,
+            q,
+            m,
+            &[("HoldTime", &hold), ("RingTime", &ring)],
         );
+        self.bridge_pair(id, &g1, &call.a1);
         self.set_member_status(q, m, 2, true);
         self.queues[q].completed += 1;
         if let Some(c) = self.calls.get_mut(&id) {
@@ -1722,32 +1773,44 @@ impl Pbx {
         self.schedule(talk, Step::AgentHangup(id));
     }
 
+    /// The agent hangs up: its pair goes first (`AgentComplete` in between), then the caller.
     fn agent_hangup(&mut self, id: CallId) {
         let Some(call) = self.calls.get(&id).cloned() else {
             return;
         };
-        let (Some(g1), Some((q, m))) = (call.b1.clone(), call.queue) else {
+        let (Some(g1), Some(g2), Some((q, m))) = (call.b1.clone(), call.b2.clone(), call.queue)
+        else {
             return;
         };
-        let qname = self.queues[q].name.clone();
-        let mname = self.queues[q].members[m].name.clone();
-        let iface = self.queues[q].members[m].interface.clone();
         let talk = ((self.now_ms - call.mark_ms) / 1_000).to_string();
-        self.two_chan_event(
+        let hold = call.ring_ms.to_string();
+        self.chan_event("SoftHangupRequest", Classes::CALL, &g2, &[("Cause", "16")]);
+        self.chan_event("HangupRequest", Classes::CALL, &g1, &[("Cause", "16")]);
+        self.agent_event(
             "AgentComplete",
-            Classes::AGENT,
-            ("", &call.a1),
-            ("Dest", &g1),
+            &call.a1,
+            &g1,
+            q,
+            m,
             &[
-                ("Queue", &qname),
-                ("Interface", &iface),
-                ("MemberName", &mname),
-                ("HoldTime", &call.ring_ms.to_string()),
+                ("HoldTime", &hold),
                 ("TalkTime", &talk),
                 ("Reason", "agent"),
             ],
         );
-        self.end_call(id, 16);
+        let ex = self
+            .channels
+            .get(&g2)
+            .map(|c| c.exten.clone())
+            .unwrap_or_default();
+        self.cdr(&g2, &ex, "ANSWERED", Some(call.mark_ms));
+        self.hangup_chan(&g2, 16, false);
+        self.hangup_chan(&g1, 16, false);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.b1 = None;
+            c.b2 = None;
+        }
+        self.end_call(id, 16, false);
     }
 
     /// `QueuePause`: pauses or unpauses `interface` in `queue` (every queue when `None`).
@@ -1942,7 +2005,7 @@ impl Pbx {
         }
         self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
         self.park_end(&call.a1, "ParkedCallTimeOut");
-        self.end_call(id, 16);
+        self.end_call(id, 16, false);
     }
 
     /// AMI `Park` of a channel: it leaves its bridge and waits in the lot; the peer hangs up.
@@ -1977,7 +2040,7 @@ impl Pbx {
         };
         let digits = ['1', '2', '3', '4', '#'];
         let Some(d) = digits.get(i) else {
-            self.schedule(500, Step::PhoneHangup(id));
+            self.schedule(500, Step::DialplanEnd(id));
             return;
         };
         let d = d.to_string();
@@ -2090,8 +2153,11 @@ impl Pbx {
         if self.parked.iter().any(|p| p.uniqueid == uid) {
             self.park_end(&uid, "ParkedCallGiveUp");
         }
+        let phone = call
+            .and_then(|id| self.calls.get(&id))
+            .is_some_and(|c| c.a2 == uid);
         match call {
-            Some(id) => self.phone_hangup(id),
+            Some(id) => self.phone_hangup(id, phone),
             None => self.hangup_chan(&uid, cause, true),
         }
         true

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use shared::ami::{Frame, Message, Parser};
+use shared::ami::{Frame, Message, ParseError, Parser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -177,10 +177,19 @@ async fn serve_client(
                 }
                 while let Some(frame) = parser.next_frame(&mut rbuf) {
                     let reply = match frame {
+                        Frame::Message(msg) if has_long_line(&msg) => {
+                            // Asterisk reads lines into a 1024-byte buffer: a longer line spoils
+                            // the action, which is answered (with the ActionID) but not run.
+                            Reply::error(msg.action_id(), "Failed to parse message: line too long")
+                        }
                         Frame::Message(msg) => actions::handle(core, &mut session, &msg),
+                        Frame::Invalid(err @ ParseError::TooLong { .. }) => {
+                            debug!(error = %err, "oversized action");
+                            Reply::error(None, "Failed to parse message: line too long")
+                        }
                         Frame::Invalid(err) => {
                             debug!(error = %err, "unparseable action");
-                            Reply::error(None, "Failed to parse message: line too long")
+                            Reply::error(None, "Missing action in request")
                         }
                         Frame::Banner(_) => continue,
                     };
@@ -223,6 +232,13 @@ async fn serve_client(
             _ = tokio::time::sleep(fault::POLL) => {}
         }
     }
+}
+
+/// Asterisk's line buffer holds 1024 bytes (`Key: Value`, without the line end).
+const MAX_LINE: usize = 1024;
+
+fn has_long_line(msg: &Message) -> bool {
+    msg.headers().any(|(k, v)| k.len() + 2 + v.len() > MAX_LINE)
 }
 
 fn push_event(session: &Session, ev: &Wire, out: &mut BytesMut) {

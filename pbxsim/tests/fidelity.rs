@@ -345,3 +345,112 @@ fn the_checker_catches_a_wrong_order_and_a_wrong_text() {
         "an unrecorded fixed text must be caught: {problems:?}"
     );
 }
+
+/// The event names of one call (by Linkedid), without the dialplan/CEL/CDR noise and
+/// without device states (they belong to devices, not calls).
+fn call_sequence(events: &[Message], linkedid: &str) -> Vec<String> {
+    const SKIP: &[&str] = &["VarSet", "Newexten", "CEL", "Cdr", "DeviceStateChange"];
+    events
+        .iter()
+        .filter(|m| {
+            let mine = ["Linkedid", "DestLinkedid", "LocalOneLinkedid"]
+                .iter()
+                .any(|k| m.get_str(k).is_some_and(|v| v == linkedid))
+                || m.get_str("Uniqueid").is_some_and(|v| v == linkedid);
+            mine && m
+                .event_name()
+                .is_some_and(|n| !SKIP.iter().any(|s| n == s.as_bytes()))
+        })
+        .map(|m| String::from_utf8_lossy(m.event_name().unwrap_or_default()).into_owned())
+        .collect()
+}
+
+/// Simulates one call alone and returns its sequence.
+fn simulated_sequence(phone: &str, target: Target, duration_s: u64) -> Vec<String> {
+    let mut pbx = Pbx::new(PbxOptions {
+        epoch: 1_795_418_203,
+        seed: 1,
+        noise: true,
+    });
+    pbx.originate(
+        phone,
+        target,
+        ("1101", "Caller 01"),
+        duration_s,
+        Some("t-001"),
+    );
+    let mut events: Vec<Message> = Vec::new();
+    for t in (0..(duration_s + 30) * 1_000).step_by(50) {
+        pbx.advance_to(t);
+        events.extend(pbx.drain().into_iter().map(|e| e.msg));
+    }
+    call_sequence(&events, "1795418203.0")
+}
+
+/// Length of the longest common subsequence of two event-name sequences.
+fn lcs(a: &[String], b: &[String]) -> usize {
+    let mut row = vec![0; b.len() + 1];
+    for x in a {
+        let mut diag = 0;
+        for (j, y) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = if x == y { diag + 1 } else { up.max(row[j]) };
+            diag = up;
+        }
+    }
+    row[b.len()]
+}
+
+/// The same events (as a multiset), in nearly the same order: Asterisk's threads race, so
+/// a few neighbours swap places between two runs of the same call (OriginateResponse,
+/// the two halves of a Local channel), and 90 % of the sequence must line up.
+fn assert_like(simulated: &[String], recorded: &[String]) {
+    let count = |v: &[String]| {
+        let mut m = BTreeMap::new();
+        for e in v {
+            *m.entry(e.clone()).or_insert(0) += 1;
+        }
+        m
+    };
+    assert_eq!(
+        count(simulated),
+        count(recorded),
+        "different events:\n ours {simulated:?}\n rec. {recorded:?}"
+    );
+    let common = lcs(simulated, recorded);
+    assert!(
+        common * 10 >= recorded.len() * 9,
+        "order differs ({common}/{}):\n ours {simulated:?}\n rec. {recorded:?}",
+        recorded.len()
+    );
+}
+
+#[test]
+fn a_bridged_call_raises_the_recorded_sequence() {
+    // Recorded: t-001, Local/100@test -> exten 200 (Dial Local/201, rings 1 s), DURATION=10.
+    let recorded = call_sequence(
+        &fixture::raw_stream("ami-events-stream.txt"),
+        "1795418203.36",
+    );
+    assert_eq!(simulated_sequence("100", Target::Bridged, 10), recorded);
+}
+
+#[test]
+fn a_busy_call_raises_the_recorded_sequence() {
+    // Recorded: Local/100@test -> exten 211 (Dial Local/210, Busy).
+    let recorded = call_sequence(
+        &fixture::raw_stream("ami-events-stream.txt"),
+        "1795418207.52",
+    );
+    assert_like(&simulated_sequence("100", Target::Busy, 10), &recorded);
+}
+
+#[test]
+fn a_queue_call_raises_the_recorded_sequence() {
+    // Recorded: Local/101@test -> exten 300, an agent answers after 2 s, talks, hangs up.
+    let recorded = call_sequence(
+        &fixture::raw_stream("ami-events-stream.txt"),
+        "1795418204.40",
+    );
+    assert_like(&simulated_sequence("101", Target::Queue, 30), &recorded);
+}

@@ -343,3 +343,38 @@ async fn fault_switches() {
         "close_all closes connections"
     );
 }
+
+#[tokio::test]
+async fn a_line_longer_than_asterisks_buffer_spoils_only_its_action() {
+    let sim = start(SimConfig::quiet()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    let long = "x".repeat(10_240);
+    let resp = c
+        .action(&format!("Action: Setvar\r\nActionID: err-98\r\nVariable: AMI_LONG_VALUE\r\nValue: {long}\r\n\r\n"))
+        .await;
+    assert_eq!(keys(&resp), ["Response", "ActionID", "Message"]);
+    assert_eq!(
+        resp.get_str("Message").as_deref(),
+        Some("Failed to parse message: line too long")
+    );
+    let get = c
+        .action("Action: Getvar\r\nVariable: AMI_LONG_VALUE\r\nActionID: g\r\n\r\n")
+        .await;
+    assert_eq!(
+        get.get_str("Value").as_deref(),
+        Some(""),
+        "the spoiled Setvar must not run"
+    );
+    let oversized = format!("Action: Ping\r\nX: {}\r\n\r\n", "y".repeat(128 * 1024));
+    let resp = c.action(&oversized).await;
+    assert_eq!(
+        resp.get_str("Message").as_deref(),
+        Some("Failed to parse message: line too long")
+    );
+    let ping = c.action("Action: Ping\r\nActionID: p\r\n\r\n").await;
+    assert_eq!(
+        ping.get_str("Ping").as_deref(),
+        Some("Pong"),
+        "the connection survives"
+    );
+}
