@@ -138,8 +138,7 @@ pub fn setup(scope: Scope) -> anyhow::Result<Tools> {
     let chromedriver = (scope == Scope::Test)
         .then(|| chromedriver_path(&sh))
         .flatten();
-    let python =
-        (scope == Scope::Test && python_ok).then(|| sh.root().join(VENV).join("bin/python"));
+    let python = (scope == Scope::Test && python_ok).then(|| venv_python(&sh));
     Ok(Tools {
         sh,
         wasm_bindgen,
@@ -212,7 +211,7 @@ impl Tool {
             Tool::WasmOpt => "target/tools/binaryen/node_modules/.bin/wasm-opt --version",
             Tool::Chromium => "chromium --version",
             Tool::Chromedriver => "chromedriver --version",
-            Tool::Python => "target/tools/py/bin/python -c 'import panoramisk'",
+            Tool::Python => "target/tools/py/bin/python3 -c 'import panoramisk'",
         }
     }
 
@@ -251,7 +250,7 @@ impl Tool {
                 out.split_whitespace().nth(1).map(str::to_owned)
             }
             Tool::Python => {
-                let python = sh.root().join(VENV).join("bin/python");
+                let python = venv_python(sh);
                 let script = "import importlib.metadata as m; print(m.version('panoramisk'))";
                 let out = sh::stdout(sh.cmd(python).args(["-c", script]))?;
                 Some(out.trim().to_owned())
@@ -300,7 +299,7 @@ impl Tool {
                     bail!("python3 was not found");
                 }
                 sh::run(sh.cmd("python3").args(["-m", "venv", VENV]))?;
-                sh::run(sh.cmd(sh.root().join(VENV).join("bin/python")).args([
+                sh::run(sh.cmd(venv_python(sh)).args([
                     "-m",
                     "pip",
                     "install",
@@ -336,6 +335,11 @@ impl Tool {
             }
         }
     }
+}
+
+/// The venv's interpreter, which pbxsim's interop test also finds by itself.
+fn venv_python(sh: &Sh) -> PathBuf {
+    sh.root().join(VENV).join("bin/python3")
 }
 
 /// `CHROMEDRIVER` when the caller set it (the e2e tests honour it too), else the one on PATH.

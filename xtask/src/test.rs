@@ -91,7 +91,7 @@ fn stages(tools: &Tools) -> Vec<(&'static str, Vec<Command>)> {
     ]);
     if let Some(python) = &tools.python {
         // pbxsim's panoramisk interop test runs this Python; without it, the test skips.
-        native_tests.env("PBXSIM_PYTHON", python);
+        native_tests.env("ASTPANEL_PYTHON", python);
     }
     let wasm_tests = |package: &str| {
         let mut cmd = cargo(&["test", "--target", "wasm32-unknown-unknown", "-p", package]);
