@@ -510,9 +510,7 @@ fn list_start(id: Option<&[u8]>, text: &str) -> Reply {
 
 fn list_end(reply: &mut Reply, name: &str, id: Option<&[u8]>, items: usize) {
     let mut msg = Message::new().with("Event", name);
-    if let Some(id) = id {
-        msg.push("ActionID", id);
-    }
+    push_id(&mut msg, id);
     msg.push("EventList", "Complete");
     msg.push("ListItems", items.to_string());
     if name == "StatusComplete" {
@@ -522,6 +520,13 @@ fn list_end(reply: &mut Reply, name: &str, id: Option<&[u8]>, items: usize) {
         msg.push("Total", items.to_string());
     }
     reply.push(&msg);
+}
+
+/// Appends `ActionID` when the action had one.
+fn push_id(msg: &mut Message, id: Option<&[u8]>) {
+    if let Some(id) = id {
+        msg.push("ActionID", id);
+    }
 }
 
 fn item(name: &str, id: Option<&[u8]>) -> Message {
@@ -569,9 +574,7 @@ fn status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
         msg.push("Callgroup", "0");
         msg.push("Pickupgroup", "0");
         msg.push("Seconds", secs_since(pbx, ch.created_ms).to_string());
-        if let Some(id) = id {
-            msg.push("ActionID", id);
-        }
+        push_id(&mut msg, id);
         reply.push(&msg);
         n += 1;
     }
@@ -624,9 +627,7 @@ fn queue_status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
             .with("ServicelevelPerf", "0.0")
             .with("ServicelevelPerf2", "0.0")
             .with("Weight", "0");
-        if let Some(id) = id {
-            params.push("ActionID", id);
-        }
+        push_id(&mut params, id);
         reply.push(&params);
         n += 1;
         for member in q.members.iter().filter(|mem| {
@@ -636,9 +637,7 @@ fn queue_status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
         }) {
             let mut msg = Message::new().with("Event", "QueueMember");
             member.push_status_headers(&mut msg, &q.name);
-            if let Some(id) = id {
-                msg.push("ActionID", id);
-            }
+            push_id(&mut msg, id);
             reply.push(&msg);
             n += 1;
         }
@@ -656,9 +655,7 @@ fn queue_status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
                 .with("ConnectedLineName", &ch.conn_name)
                 .with("Wait", secs_since(pbx, *joined).to_string())
                 .with("Priority", "0");
-            if let Some(id) = id {
-                msg.push("ActionID", id);
-            }
+            push_id(&mut msg, id);
             reply.push(&msg);
             n += 1;
         }
@@ -692,9 +689,7 @@ fn queue_summary(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
             .with("HoldTime", "0")
             .with("TalkTime", "0")
             .with("LongestHoldTime", longest.to_string());
-        if let Some(id) = id {
-            msg.push("ActionID", id);
-        }
+        push_id(&mut msg, id);
         reply.push(&msg);
         n += 1;
     }
@@ -708,9 +703,7 @@ fn parked_calls(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
     for p in &pbx.parked {
         let mut msg = Message::new().with("Event", "ParkedCall");
         if pbx.parked_headers(&mut msg, &p.uniqueid, None) {
-            if let Some(id) = id {
-                msg.push("ActionID", id);
-            }
+            push_id(&mut msg, id);
             reply.push(&msg);
             n += 1;
         }

@@ -688,11 +688,7 @@ impl Pbx {
     fn cancel_pair(&mut self, one: &str, two: &str) {
         self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "0")]);
         self.hangup_chan(one, 0, false);
-        let ex = self
-            .channels
-            .get(two)
-            .map(|c| c.exten.clone())
-            .unwrap_or_default();
+        let ex = self.field(two, |c| &c.exten);
         self.cdr(two, &ex, "NO ANSWER", None);
         self.hangup_chan(two, 0, true);
     }
@@ -778,11 +774,23 @@ impl Pbx {
         }
     }
 
-    fn name_of(&self, uid: &str) -> String {
+    /// A call with its dialled pair (callee or agent), if both exist.
+    fn dialled(&self, id: CallId) -> Option<(Call, String, String)> {
+        let call = self.calls.get(&id)?.clone();
+        let (b1, b2) = (call.b1.clone()?, call.b2.clone()?);
+        Some((call, b1, b2))
+    }
+
+    /// A text field of a live channel, or empty if the channel is gone.
+    fn field(&self, uid: &str, f: impl Fn(&Channel) -> &String) -> String {
         self.channels
             .get(uid)
-            .map(|c| c.name.clone())
+            .map(|c| f(c).clone())
             .unwrap_or_default()
+    }
+
+    fn name_of(&self, uid: &str) -> String {
+        self.field(uid, |c| &c.name)
     }
 
     // ----- originate -------------------------------------------------------------------
@@ -1048,11 +1056,7 @@ impl Pbx {
                     "UserEvent",
                     "TestEvent,Source: dialplan,Number: 60",
                 );
-                let num = self
-                    .channels
-                    .get(&a1)
-                    .map(|c| c.cid_num.clone())
-                    .unwrap_or_default();
+                let num = self.field(&a1, |c| &c.cid_num);
                 self.chan_event(
                     "UserEvent",
                     Classes::USER,
@@ -1069,11 +1073,7 @@ impl Pbx {
             Target::AccountCode => {
                 self.exten(&a1, ex, 1, "Answer", "");
                 self.exten(&a1, ex, 4, "Set", "CHANNEL(accountcode)=acct42");
-                let old = self
-                    .channels
-                    .get(&a1)
-                    .map(|c| c.account.clone())
-                    .unwrap_or_default();
+                let old = self.field(&a1, |c| &c.account);
                 if let Some(ch) = self.ch(&a1) {
                     ch.account = "acct42".into();
                 }
@@ -1121,11 +1121,7 @@ impl Pbx {
             return;
         };
         let a1 = call.a1.clone();
-        let linked = self
-            .channels
-            .get(&a1)
-            .map(|c| c.linkedid.clone())
-            .unwrap_or_default();
+        let linked = self.field(&a1, |c| &c.linkedid);
         for var in [
             "DIALEDPEERNUMBER",
             "DIALEDPEERNAME",
@@ -1193,11 +1189,7 @@ impl Pbx {
                 let (Some(b1), Some(b2)) = (call.b1.clone(), call.b2.clone()) else {
                     return;
                 };
-                let ex = self
-                    .channels
-                    .get(&b2)
-                    .map(|c| c.exten.clone())
-                    .unwrap_or_default();
+                let ex = self.field(&b2, |c| &c.exten);
                 self.exten(&b2, &ex, 3, "Ringing", "");
                 self.set_state(&b1, ChanState::Ringing);
                 self.varset(&call.a1, "RINGTIME", "0");
@@ -1229,18 +1221,11 @@ impl Pbx {
     }
 
     fn dial_answer(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id).cloned() else {
-            return;
-        };
-        let (Some(b1), Some(b2)) = (call.b1.clone(), call.b2.clone()) else {
+        let Some((call, b1, b2)) = self.dialled(id) else {
             return;
         };
         let a1 = call.a1.clone();
-        let ex = self
-            .channels
-            .get(&b2)
-            .map(|c| c.exten.clone())
-            .unwrap_or_default();
+        let ex = self.field(&b2, |c| &c.exten);
         let (num, name) = if call.target == Target::LocalChain {
             ("262", "Caller")
         } else {
@@ -1298,11 +1283,7 @@ impl Pbx {
         else {
             return;
         };
-        let linked = self
-            .channels
-            .get(&call.a1)
-            .map(|c| c.linkedid.clone())
-            .unwrap_or_default();
+        let linked = self.field(&call.a1, |c| &c.linkedid);
         let (c1, c2) = self.new_local("262", "test", Some(&linked));
         self.set_state(&c2, ChanState::Up);
         self.set_state(&c1, ChanState::Up);
@@ -1345,10 +1326,7 @@ impl Pbx {
     }
 
     fn dial_fail(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id).cloned() else {
-            return;
-        };
-        let (Some(b1), Some(b2)) = (call.b1.clone(), call.b2.clone()) else {
+        let Some((call, b1, b2)) = self.dialled(id) else {
             return;
         };
         let a1 = call.a1.clone();
@@ -1369,11 +1347,7 @@ impl Pbx {
         self.chan_event("SoftHangupRequest", Classes::CALL, &b2, &[("Cause", "16")]);
         self.hangup_chan(&b1, 0, false);
         let disposition = if cause == 17 { "BUSY" } else { "FAILED" };
-        let ex = self
-            .channels
-            .get(&b2)
-            .map(|c| c.exten.clone())
-            .unwrap_or_default();
+        let ex = self.field(&b2, |c| &c.exten);
         self.cdr(&b2, &ex, disposition, None);
         self.hangup_chan(&b2, cause, false);
         if let Some(c) = self.calls.get_mut(&id) {
@@ -1421,11 +1395,7 @@ impl Pbx {
             self.member_done(q, m);
         }
         let (a1, a2) = (call.a1.as_str(), call.a2.as_str());
-        let ex = self
-            .channels
-            .get(a2)
-            .map(|c| c.exten.clone())
-            .unwrap_or_default();
+        let ex = self.field(a2, |c| &c.exten);
         let answered = Some(self.channels.get(a1).map_or(0, |c| c.created_ms));
         let cause_s = cause.to_string();
         self.cdr(a2, &ex, "ANSWERED", answered);
@@ -1480,11 +1450,7 @@ impl Pbx {
         }
         self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "16")]);
         self.hangup_chan(one, 16, false);
-        let ex = self
-            .channels
-            .get(two)
-            .map(|c| c.exten.clone())
-            .unwrap_or_default();
+        let ex = self.field(two, |c| &c.exten);
         self.cdr(two, &ex, "ANSWERED", Some(self.now_ms));
         self.hangup_chan(two, 16, true);
     }
@@ -1701,11 +1667,10 @@ impl Pbx {
     }
 
     fn queue_ring_no_answer(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id).cloned() else {
+        let Some((call, g1, g2)) = self.dialled(id) else {
             return;
         };
-        let (Some(g1), Some(g2), Some((q, m))) = (call.b1.clone(), call.b2.clone(), call.queue)
-        else {
+        let Some((q, m)) = call.queue else {
             return;
         };
         self.agent_event(
@@ -1734,11 +1699,10 @@ impl Pbx {
     }
 
     fn queue_answer(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id).cloned() else {
+        let Some((call, g1, g2)) = self.dialled(id) else {
             return;
         };
-        let (Some(g1), Some(g2), Some((q, m))) = (call.b1.clone(), call.b2.clone(), call.queue)
-        else {
+        let Some((q, m)) = call.queue else {
             return;
         };
         self.set_state(&g2, ChanState::Up);
@@ -1775,11 +1739,10 @@ impl Pbx {
 
     /// The agent hangs up: its pair goes first (`AgentComplete` in between), then the caller.
     fn agent_hangup(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id).cloned() else {
+        let Some((call, g1, g2)) = self.dialled(id) else {
             return;
         };
-        let (Some(g1), Some(g2), Some((q, m))) = (call.b1.clone(), call.b2.clone(), call.queue)
-        else {
+        let Some((q, m)) = call.queue else {
             return;
         };
         let talk = ((self.now_ms - call.mark_ms) / 1_000).to_string();
@@ -1798,11 +1761,7 @@ impl Pbx {
                 ("Reason", "agent"),
             ],
         );
-        let ex = self
-            .channels
-            .get(&g2)
-            .map(|c| c.exten.clone())
-            .unwrap_or_default();
+        let ex = self.field(&g2, |c| &c.exten);
         self.cdr(&g2, &ex, "ANSWERED", Some(call.mark_ms));
         self.hangup_chan(&g2, 16, false);
         self.hangup_chan(&g1, 16, false);
