@@ -1,4 +1,5 @@
 //! Replays every recorded Asterisk 22 byte stream through the parser.
+#![cfg(not(target_arch = "wasm32"))] // reads files; the browser has its own copy in wasm.rs
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
 //! Property tests: any split gives the same messages, any bytes are safe, and serializing round-trips.
+#![cfg(not(target_arch = "wasm32"))] // proptest is a native-only dev-dependency
 
 use bytes::BytesMut;
 use proptest::prelude::*;
