@@ -915,8 +915,19 @@ fn setvar(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         .get_str("Value")
         .map(|v| v.into_owned())
         .unwrap_or_default();
-    core.with_pbx(|pbx| pbx.set_global(&var, &value));
-    Reply::success(id, "Variable Set")
+    let channel = m.get_str("Channel").map(|c| c.into_owned());
+    let done = core.with_pbx(|pbx| match &channel {
+        Some(name) => pbx.set_channel_var(name, &var, &value),
+        None => {
+            pbx.set_global(&var, &value);
+            true
+        }
+    });
+    if done {
+        Reply::success(id, "Variable Set")
+    } else {
+        Reply::error(id, "No such channel")
+    }
 }
 
 fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {

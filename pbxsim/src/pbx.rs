@@ -563,6 +563,17 @@ impl Pbx {
         self.emit(Classes::CDR, msg);
     }
 
+    /// Sets a device's state directly (custom devices), with `DeviceStateChange` on change.
+    fn set_device_state(&mut self, device: &str, state: &'static str) {
+        if self.device_state.get(device) != Some(&state) {
+            self.device_state.insert(device.to_string(), state);
+            let msg = Self::head("DeviceStateChange", Classes::CALL)
+                .with("Device", device)
+                .with("State", state);
+            self.emit(Classes::CALL, msg);
+        }
+    }
+
     /// Adjusts a device's channel and ringing counts and emits `DeviceStateChange` when its
     /// state changes.
     fn device_delta(&mut self, device: &str, channels: i32, ringing: i32) {
@@ -574,13 +585,7 @@ impl Pbx {
             (_, r) if r > 0 => "RINGING",
             _ => "INUSE",
         };
-        if self.device_state.get(device) != Some(&state) {
-            self.device_state.insert(device.to_string(), state);
-            let msg = Self::head("DeviceStateChange", Classes::CALL)
-                .with("Device", device)
-                .with("State", state);
-            self.emit(Classes::CALL, msg);
-        }
+        self.set_device_state(device, state);
     }
 
     // ----- channels --------------------------------------------------------------------
@@ -2189,8 +2194,39 @@ impl Pbx {
         self.emit(Classes::USER, msg);
     }
 
-    /// Sets a global variable; `VarSet` with `Channel: none`.
+    /// `Setvar` on a channel: a `VarSet` of that channel. False if there is no such channel.
+    pub fn set_channel_var(&mut self, name: &str, var: &str, value: &str) -> bool {
+        let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
+            return false;
+        };
+        self.varset(&uid, var, value);
+        true
+    }
+
+    /// Sets a global variable; `VarSet` with `Channel: none`. `DEVICE_STATE(Custom:x)` sets
+    /// that custom device's state instead, as `func_devstate` does.
     pub fn set_global(&mut self, var: &str, value: &str) {
+        if let Some(device) = var
+            .strip_prefix("DEVICE_STATE(")
+            .and_then(|d| d.strip_suffix(')'))
+            && device.starts_with("Custom:")
+        {
+            const STATES: &[&str] = &[
+                "UNKNOWN",
+                "NOT_INUSE",
+                "INUSE",
+                "BUSY",
+                "INVALID",
+                "UNAVAILABLE",
+                "RINGING",
+                "RINGINUSE",
+                "ONHOLD",
+            ];
+            if let Some(state) = STATES.iter().find(|s| s.eq_ignore_ascii_case(value)) {
+                self.set_device_state(device, state);
+            }
+            return;
+        }
         self.globals.insert(var.to_string(), value.to_string());
         if self.opts.noise {
             let msg = Self::head("VarSet", Classes::DIALPLAN)

@@ -378,3 +378,25 @@ async fn a_line_longer_than_asterisks_buffer_spoils_only_its_action() {
         "the connection survives"
     );
 }
+
+#[tokio::test]
+async fn custom_device_states_and_channel_variables() {
+    let sim = start(SimConfig::quiet()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    let set = c.action("Action: Setvar\r\nVariable: DEVICE_STATE(Custom:1001)\r\nValue: INUSE\r\nActionID: d\r\n\r\n").await;
+    assert_eq!(set.get_str("Message").as_deref(), Some("Variable Set"));
+    let ev = c.event("DeviceStateChange").await;
+    assert_eq!(keys(&ev), ["Event", "Privilege", "Device", "State"]);
+    assert_eq!(ev.get_str("Device").as_deref(), Some("Custom:1001"));
+    assert_eq!(ev.get_str("State").as_deref(), Some("INUSE"));
+    let (_, items, _) = c
+        .list("Action: DeviceStateList\r\nActionID: l\r\n\r\n", "l")
+        .await;
+    assert!(
+        items
+            .iter()
+            .any(|m| m.get_str("Device").as_deref() == Some("Custom:1001"))
+    );
+    let bad = c.action("Action: Setvar\r\nChannel: Local/9999@test-deadbeef;1\r\nVariable: X\r\nValue: 1\r\nActionID: v\r\n\r\n").await;
+    assert_eq!(bad.get_str("Response").as_deref(), Some("Error"));
+}
