@@ -1,8 +1,23 @@
-//! The AMI client, in layers: [`codec`] (bytes ⇄ frames, over `shared::ami`'s parser),
-//! [`connection`] (one framed socket and its banner), [`session`] (login, ActionID
-//! correlation, event lists, keepalive, reconnect) and [`error`].
+//! The AMI client, in layers like mini-redis: [`codec`] (bytes ⇄ frames, over
+//! `shared::ami`'s parser), [`connection`] (one framed socket and its banner),
+//! [`session`] (login, ActionID correlation, event lists, keepalive, reconnect) and
+//! [`error`]. The wire format and Asterisk's quirks are described in [`shared::ami`].
 //!
-//! Start with [`spawn_session`]; the slow-consumer policy is [`SlowConsumer`].
+//! Start with [`spawn_session`]. It returns a [`SessionHandle`] for actions and a
+//! bounded channel of [`SessionEvent`]s:
+//!
+//! - Every action gets an `ActionID` (unique across sessions, since Asterisk broadcasts
+//!   `OriginateResponse` to all of them) and a timeout; its answer is the response plus,
+//!   for list actions, the `EventList` items, or, for an `Async: true` Originate, its
+//!   `OriginateResponse`. Those solicited events go to the caller, not the channel.
+//! - An error response reaches the caller as an [`AmiError`] carrying Asterisk's text:
+//!   [`AmiError::AuthenticationFailed`], [`AmiError::PermissionDenied`],
+//!   [`AmiError::UnknownAction`], or [`AmiError::ActionFailed`] for the rest.
+//! - Link changes are `Connected` / `Disconnected` items on the channel and are never
+//!   dropped. After `Connected` the consumer should rebuild its state: events were
+//!   missed while the link was down.
+//! - When the consumer is slow, [`SlowConsumer`] decides: wait (the default; TCP pushes
+//!   back and Asterisk may drop the link), drop and count, or reconnect to resync.
 
 pub mod codec;
 pub mod connection;
