@@ -1,0 +1,211 @@
+//! What clients do to calls: hangup, transfer, hold, user events, variables.
+
+use super::*;
+
+impl Pbx {
+    /// AMI `Atxfer`: the feature hook puts the peer on hold, and (as recorded) the transfer
+    /// drops at once, giving `MusicOnHoldStart` then `Unhold`.
+    pub fn atxfer(&mut self, name: &str) -> bool {
+        let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
+            return false;
+        };
+        // The feature code arrives as DTMF, the transferer is held and its peer hears music;
+        // the recorded transfer then drops at once (Unhold, music stops).
+        for digit in ["*", "2"] {
+            self.chan_event(
+                "DTMFEnd",
+                Classes::DTMF,
+                &uid,
+                &[
+                    ("Digit", digit),
+                    ("DurationMs", "0"),
+                    ("Direction", "Received"),
+                ],
+            );
+        }
+        self.chan_event("Hold", Classes::CALL, &uid, &[]);
+        let peer = self.bridge_peer(&uid);
+        if let Some(peer) = &peer {
+            self.chan_event(
+                "MusicOnHoldStart",
+                Classes::CALL,
+                peer,
+                &[("Class", "default")],
+            );
+        }
+        self.schedule(200, Step::Unhold(uid, peer));
+        true
+    }
+
+    /// The other channel in `uid`'s bridge, if any.
+    pub(super) fn bridge_peer(&self, uid: &str) -> Option<String> {
+        let bid = self.channels.get(uid)?.bridge.as_ref()?;
+        self.bridges
+            .get(bid)?
+            .members
+            .iter()
+            .find(|m| *m != uid)
+            .cloned()
+    }
+
+    /// The demo's trickle: a random bridged channel goes on hold for a moment. False if
+    /// no channel is bridged.
+    pub fn trickle(&mut self) -> bool {
+        let bridged: Vec<String> = self
+            .channels
+            .values()
+            .filter(|c| c.bridge.is_some())
+            .map(|c| c.name.clone())
+            .collect();
+        if bridged.is_empty() {
+            return false;
+        }
+        let i = self.rand(0, bridged.len() as u64 - 1) as usize;
+        self.atxfer(&bridged[i])
+    }
+
+    /// AMI `Hangup` of a channel by name; returns false if it does not exist.
+    pub fn hangup_by_name(&mut self, name: &str, cause: u32) -> bool {
+        let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
+            return false;
+        };
+        let call = self
+            .calls
+            .iter()
+            .find(|(_, c)| {
+                c.a1 == uid
+                    || c.a2 == uid
+                    || c.b1.as_deref() == Some(&uid)
+                    || c.b2.as_deref() == Some(&uid)
+            })
+            .map(|(&id, _)| id);
+        self.chan_event(
+            "HangupRequest",
+            Classes::CALL,
+            &uid,
+            &[("Cause", &cause.to_string())],
+        );
+        if self.parked.iter().any(|p| p.uniqueid == uid) {
+            self.park_end(&uid, "ParkedCallGiveUp");
+        }
+        let phone = call
+            .and_then(|id| self.calls.get(&id))
+            .is_some_and(|c| c.a2 == uid);
+        match call {
+            Some(id) => self.phone_hangup(id, phone),
+            None => self.hangup_chan(&uid, cause, true),
+        }
+        true
+    }
+
+    /// Names of live channels matching a `/regex/`-style pattern (a plain prefix match here).
+    pub fn channels_matching(&self, prefix: &str) -> Vec<String> {
+        self.channels
+            .values()
+            .filter(|c| c.name.starts_with(prefix))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    /// AMI `BlindTransfer` (and `Redirect` of a bridged leg): the peer of `name` is sent to
+    /// `exten` (250, Dial(Local/202)); emits `BlindTransfer`.
+    pub fn blind_transfer(&mut self, name: &str, exten: &str, event: bool) -> bool {
+        let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
+            return false;
+        };
+        let Some(id) = self
+            .calls
+            .iter()
+            .find(|(_, c)| c.a1 == uid || c.b1.as_deref() == Some(&uid))
+            .map(|(&id, _)| id)
+        else {
+            // Not in a call we drive: just move it in the dialplan.
+            self.exten(&uid, exten, 1, "NoOp", "Transfer target");
+            return true;
+        };
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return false;
+        };
+        let peer = if call.a1 == uid {
+            call.b1.clone()
+        } else {
+            Some(call.a1.clone())
+        };
+        if event && let (Some(peer), Some(bid)) = (peer.clone(), call.bridge.clone()) {
+            let mut msg = Self::head("BlindTransfer", Classes::CALL).with("Result", "Success");
+            if let (Some(t), Some(p), Some(b)) = (
+                self.channels.get(&uid),
+                self.channels.get(&peer),
+                self.bridges.get(&bid),
+            ) {
+                t.push_headers(&mut msg, "Transferer");
+                p.push_headers(&mut msg, "Transferee");
+                b.push_headers(&mut msg);
+                msg.push("IsExternal", "Yes");
+                msg.push("Context", "test");
+                msg.push("Extension", exten);
+                self.emit(Classes::CALL, msg);
+                self.cel(&uid, "BLINDTRANSFER", "");
+            }
+        }
+        self.exten(&uid, exten, 1, "NoOp", "Transfer target");
+        self.exten(&uid, exten, 2, "Dial", "Local/202@test,30");
+        true
+    }
+
+    /// Raises `UserEvent` from the AMI action (it carries the action's ActionID).
+    pub fn user_event(&mut self, action_id: Option<&str>, name: &str, extra: &[(String, String)]) {
+        let mut msg = Self::head("UserEvent", Classes::USER).with("UserEvent", name);
+        if let Some(id) = action_id {
+            msg.push("ActionID", id);
+        }
+        for (k, v) in extra {
+            msg.push(k, v);
+        }
+        self.emit(Classes::USER, msg);
+    }
+
+    /// `Setvar` on a channel: a `VarSet` of that channel. False if there is no such channel.
+    pub fn set_channel_var(&mut self, name: &str, var: &str, value: &str) -> bool {
+        let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
+            return false;
+        };
+        self.varset(&uid, var, value);
+        true
+    }
+
+    /// Sets a global variable; `VarSet` with `Channel: none`. `DEVICE_STATE(Custom:x)` sets
+    /// that custom device's state instead, as `func_devstate` does.
+    pub fn set_global(&mut self, var: &str, value: &str) {
+        if let Some(device) = var
+            .strip_prefix("DEVICE_STATE(")
+            .and_then(|d| d.strip_suffix(')'))
+            && device.starts_with("Custom:")
+        {
+            const STATES: &[&str] = &[
+                "UNKNOWN",
+                "NOT_INUSE",
+                "INUSE",
+                "BUSY",
+                "INVALID",
+                "UNAVAILABLE",
+                "RINGING",
+                "RINGINUSE",
+                "ONHOLD",
+            ];
+            if let Some(state) = STATES.iter().find(|s| s.eq_ignore_ascii_case(value)) {
+                self.set_device_state(device, state);
+            }
+            return;
+        }
+        self.globals.insert(var.to_string(), value.to_string());
+        if self.opts.noise {
+            let msg = Self::head("VarSet", Classes::DIALPLAN)
+                .with("Channel", "none")
+                .with("Uniqueid", "none")
+                .with("Variable", var)
+                .with("Value", value);
+            self.emit(Classes::DIALPLAN, msg);
+        }
+    }
+}

@@ -1,0 +1,853 @@
+//! The simulated PBX: the call model, a virtual clock, and the events each change emits.
+//!
+//! Everything here is synchronous and deterministic: the same seed and the same calls give
+//! the same events. Time is virtual (`now_ms`); the traffic driver decides how fast it runs
+//! (real time in demo mode, as fast as the client reads in load mode).
+//!
+//! This file holds the state, the clock and the event helpers shared by the parts:
+//! `scenario` (calls through the test dialplan), `queue`, `park` and `control` (what AMI
+//! clients do to calls).
+
+mod control;
+mod park;
+mod queue;
+mod scenario;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use shared::ami::Message;
+
+use crate::class::Classes;
+use crate::clock;
+use crate::model::{Bridge, ChanState, Channel, Member, Parked, Queue, UNKNOWN};
+
+/// One event the PBX raised, with the class that decides who may read it.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// Read class (`call`, `agent`, `dialplan`…).
+    pub class: Classes,
+    /// The message, `Event:` and `Privilege:` first.
+    pub msg: Message,
+}
+
+/// What a call does once its originating phone has answered: the extensions of the test dialplan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// 200: Dial(Local/201@test), bridged.
+    Bridged,
+    /// 211: Dial to a busy phone.
+    Busy,
+    /// 221: Dial to a congested phone.
+    Congested,
+    /// 231: Dial to a phone that never answers (5 s).
+    NoAnswer,
+    /// 300: Queue(support).
+    Queue,
+    /// 310: Queue(sales), no members: the caller abandons.
+    QueueAbandon,
+    /// 400: Park(default,s).
+    Park,
+    /// 701: pick up the first parked call.
+    ParkPickup,
+    /// 500: Echo.
+    Echo,
+    /// 600: Playback.
+    Playback,
+    /// 650: SendDTMF(1234#).
+    Dtmf,
+    /// 800: ChanSpy on a bridged callee.
+    ChanSpy,
+    /// 900: MixMonitor, then Dial(Local/201).
+    MixMonitor,
+    /// 950: UserEvent(TestEvent).
+    UserEvent,
+    /// 960: Gosub, CDR(userfield), CHANNEL(accountcode).
+    AccountCode,
+    /// 999: Answer, Hangup(17).
+    Hangup17,
+    /// 260: a Local chain that optimizes away.
+    LocalChain,
+}
+
+impl Target {
+    /// The extension of `configs/extensions.conf` this target stands for.
+    pub fn exten(self) -> &'static str {
+        match self {
+            Target::Bridged => "200",
+            Target::Busy => "211",
+            Target::Congested => "221",
+            Target::NoAnswer => "231",
+            Target::Queue => "300",
+            Target::QueueAbandon => "310",
+            Target::Park => "400",
+            Target::ParkPickup => "701",
+            Target::Echo => "500",
+            Target::Playback => "600",
+            Target::Dtmf => "650",
+            Target::ChanSpy => "800",
+            Target::MixMonitor => "900",
+            Target::UserEvent => "950",
+            Target::AccountCode => "960",
+            Target::Hangup17 => "999",
+            Target::LocalChain => "260",
+        }
+    }
+
+    /// The target of an extension, if the test dialplan has it.
+    pub fn from_exten(exten: &str) -> Option<Target> {
+        Target::ALL.iter().copied().find(|t| t.exten() == exten)
+    }
+
+    /// Every target, for tests and the traffic mix.
+    pub const ALL: [Target; 17] = [
+        Target::Bridged,
+        Target::Busy,
+        Target::Congested,
+        Target::NoAnswer,
+        Target::Queue,
+        Target::QueueAbandon,
+        Target::Park,
+        Target::ParkPickup,
+        Target::Echo,
+        Target::Playback,
+        Target::Dtmf,
+        Target::ChanSpy,
+        Target::MixMonitor,
+        Target::UserEvent,
+        Target::AccountCode,
+        Target::Hangup17,
+        Target::LocalChain,
+    ];
+}
+
+type CallId = u64;
+
+/// One call in flight: the Uniqueids of its legs.
+#[derive(Clone, Debug)]
+struct Call {
+    target: Target,
+    /// The originated pair: `a1` runs the target dialplan, `a2` is the "phone".
+    a1: String,
+    a2: String,
+    /// The dialled pair (callee, agent, chain), if any.
+    b1: Option<String>,
+    b2: Option<String>,
+    bridge: Option<String>,
+    duration_s: u64,
+    /// Queue index and member index while an agent is offered or connected.
+    queue: Option<(usize, usize)>,
+    /// Virtual ms when the caller joined a queue or an agent started ringing.
+    mark_ms: u64,
+    ring_ms: u64,
+    /// The spied channel of a ChanSpy call.
+    spyee: Option<String>,
+}
+
+/// A scheduled step of a call, or of the traffic generator.
+#[derive(Clone, Debug)]
+enum Step {
+    DialRinging(CallId),
+    DialAnswer(CallId),
+    DialFail(CallId),
+    PhoneHangup(CallId),
+    DialplanEnd(CallId),
+    AgentHangup(CallId),
+    QueueOffer(CallId),
+    QueueAnswer(CallId),
+    QueueRingNoAnswer(CallId),
+    ParkTimeout(CallId),
+    Dtmf(CallId, usize),
+    /// The end of an Atxfer hold: the transferer, and the peer that heard music.
+    Unhold(String, Option<String>),
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    due_ms: u64,
+    seq: u64,
+}
+
+/// How the PBX was set up: fixed epoch and noise switch make runs reproducible.
+#[derive(Clone, Debug)]
+pub struct PbxOptions {
+    /// Epoch seconds at virtual time 0 (the Uniqueid prefix).
+    pub epoch: u64,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Emit the dialplan/CEL/CDR noise (`Newexten`, `VarSet`, `CEL`, `Cdr`): most of a real stream.
+    pub noise: bool,
+}
+
+/// The simulated PBX. Not `Sync` by design: the server keeps it behind one mutex that is
+/// never held across an `.await`.
+pub struct Pbx {
+    opts: PbxOptions,
+    now_ms: u64,
+    rng: StdRng,
+    next_seq: u64,
+    next_local: u32,
+    next_call: CallId,
+    timer_seq: u64,
+    channels: BTreeMap<String, Channel>,
+    bridges: BTreeMap<String, Bridge>,
+    calls: HashMap<CallId, Call>,
+    pub(crate) queues: Vec<Queue>,
+    pub(crate) parked: Vec<Parked>,
+    /// Per device: live channels and how many of them ring (kept up to date, not recounted).
+    devices: HashMap<String, (u32, u32)>,
+    device_state: BTreeMap<String, &'static str>,
+    pub(crate) globals: BTreeMap<String, String>,
+    timers: BinaryHeap<Reverse<Timer>>,
+    steps: HashMap<u64, Step>,
+    out: Vec<Event>,
+    processed: u64,
+}
+
+/// Who the caller "phones" are, as in `extensions.conf`.
+fn phone_identity(exten: &str) -> (&'static str, &'static str) {
+    match exten {
+        "101" => ("1002", "Bob Caller"),
+        _ => ("1001", "Alice Caller"),
+    }
+}
+
+fn cause_text(cause: u32) -> &'static str {
+    match cause {
+        16 => "Normal Clearing",
+        17 => "User busy",
+        34 => "Circuit/channel congestion",
+        _ => "Unknown",
+    }
+}
+
+impl Pbx {
+    /// A PBX with the fixtures' queues (`support` with two agents, `sales` empty) and no calls.
+    pub fn new(opts: PbxOptions) -> Pbx {
+        let login = opts.epoch;
+        let member = |n: u32, name: &str| Member {
+            name: name.to_string(),
+            interface: format!("Local/agent{n}@agents/n"),
+            dynamic: false,
+            penalty: 0,
+            calls_taken: 0,
+            last_call: 0,
+            last_pause: 0,
+            login_time: login,
+            in_call: false,
+            status: 1,
+            paused: false,
+            paused_reason: String::new(),
+        };
+        let queues = vec![
+            Queue {
+                name: "support".into(),
+                strategy: "rrmemory".into(),
+                members: vec![member(1, "Agent One"), member(2, "Agent Two")],
+                callers: Vec::new(),
+                completed: 0,
+                abandoned: 0,
+                next_member: 0,
+            },
+            Queue {
+                name: "sales".into(),
+                strategy: "ringall".into(),
+                members: Vec::new(),
+                callers: Vec::new(),
+                completed: 0,
+                abandoned: 0,
+                next_member: 0,
+            },
+        ];
+        Pbx {
+            rng: StdRng::seed_from_u64(opts.seed),
+            opts,
+            now_ms: 0,
+            next_seq: 0,
+            next_local: 0,
+            next_call: 0,
+            timer_seq: 0,
+            channels: BTreeMap::new(),
+            bridges: BTreeMap::new(),
+            calls: HashMap::new(),
+            queues,
+            parked: Vec::new(),
+            devices: HashMap::new(),
+            device_state: BTreeMap::new(),
+            globals: BTreeMap::new(),
+            timers: BinaryHeap::new(),
+            steps: HashMap::new(),
+            out: Vec::new(),
+            processed: 0,
+        }
+    }
+
+    /// Virtual milliseconds since start.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Epoch seconds now.
+    pub fn epoch_now(&self) -> u64 {
+        self.opts.epoch + self.now_ms / 1_000
+    }
+
+    /// Epoch seconds at start (startup date of `CoreStatus`).
+    pub fn epoch_start(&self) -> u64 {
+        self.opts.epoch
+    }
+
+    /// Virtual time of the next scheduled step, if any.
+    pub fn next_due(&self) -> Option<u64> {
+        self.timers.peek().map(|Reverse(t)| t.due_ms)
+    }
+
+    /// Runs every step due up to `to_ms` and moves the clock there.
+    pub fn advance_to(&mut self, to_ms: u64) {
+        while let Some(Reverse(t)) = self.timers.peek() {
+            if t.due_ms > to_ms {
+                break;
+            }
+            let Some(Reverse(t)) = self.timers.pop() else {
+                break;
+            };
+            self.now_ms = self.now_ms.max(t.due_ms);
+            if let Some(step) = self.steps.remove(&t.seq) {
+                self.run(step);
+            }
+        }
+        self.now_ms = self.now_ms.max(to_ms);
+    }
+
+    /// Takes the events raised since the last call.
+    pub fn drain(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Number of events waiting to be drained.
+    pub fn pending(&self) -> usize {
+        self.out.len()
+    }
+
+    fn schedule(&mut self, after_ms: u64, step: Step) {
+        self.timer_seq += 1;
+        let seq = self.timer_seq;
+        self.steps.insert(seq, step);
+        self.timers.push(Reverse(Timer {
+            due_ms: self.now_ms + after_ms,
+            seq,
+        }));
+    }
+
+    /// A random number in `lo..=hi`, from the seeded generator.
+    pub fn rand(&mut self, lo: u64, hi: u64) -> u64 {
+        self.rng.random_range(lo..=hi)
+    }
+
+    /// Live channels, ordered by Uniqueid.
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        self.channels.values()
+    }
+
+    /// A channel by name.
+    pub fn channel_by_name(&self, name: &str) -> Option<&Channel> {
+        self.channels.values().find(|c| c.name == name)
+    }
+
+    /// A channel by Uniqueid.
+    pub fn channel(&self, uid: &str) -> Option<&Channel> {
+        self.channels.get(uid)
+    }
+
+    /// Live bridges.
+    pub fn bridges(&self) -> impl Iterator<Item = &Bridge> {
+        self.bridges.values()
+    }
+
+    /// Known device states (`Local/100@test` → `INUSE`).
+    pub fn device_states(&self) -> impl Iterator<Item = (&String, &&'static str)> {
+        self.device_state.iter()
+    }
+
+    /// Calls set up since start (`CoreProcessedCalls`).
+    pub fn processed_calls(&self) -> u64 {
+        self.processed
+    }
+
+    /// Number of calls in flight (`CoreCurrentCalls` counts channels; so do we).
+    pub fn current_calls(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Whether `call` is in flight, for tests and the load driver.
+    pub fn calls_in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    fn emit(&mut self, class: Classes, msg: Message) {
+        self.out.push(Event { class, msg });
+    }
+
+    fn head(name: &str, class: Classes) -> Message {
+        Message::new()
+            .with("Event", name)
+            .with("Privilege", class.privilege())
+    }
+
+    /// An event made of the channel block of `uid` plus `extra` headers.
+    fn chan_event(&mut self, name: &str, class: Classes, uid: &str, extra: &[(&str, &str)]) {
+        let Some(ch) = self.channels.get(uid) else {
+            return;
+        };
+        let mut msg = Self::head(name, class);
+        ch.push_headers(&mut msg, "");
+        for (k, v) in extra {
+            msg.push(k, v);
+        }
+        self.emit(class, msg);
+    }
+
+    fn two_chan_event(
+        &mut self,
+        name: &str,
+        class: Classes,
+        first: (&str, &str),
+        second: (&str, &str),
+        extra: &[(&str, &str)],
+    ) {
+        let mut msg = Self::head(name, class);
+        for (prefix, uid) in [first, second] {
+            if uid.is_empty() {
+                continue;
+            }
+            match self.channels.get(uid) {
+                Some(ch) => ch.push_headers(&mut msg, prefix),
+                None => return,
+            }
+        }
+        for (k, v) in extra {
+            msg.push(k, v);
+        }
+        self.emit(class, msg);
+    }
+
+    fn ch(&mut self, uid: &str) -> Option<&mut Channel> {
+        self.channels.get_mut(uid)
+    }
+
+    fn set_state(&mut self, uid: &str, state: ChanState) {
+        let Some(ch) = self.ch(uid) else { return };
+        let was_ringing = i32::from(ch.state == ChanState::Ringing);
+        ch.state = state;
+        let device = ch.device().to_string();
+        self.chan_event("Newstate", Classes::CALL, uid, &[]);
+        let ringing = i32::from(state == ChanState::Ringing) - was_ringing;
+        self.device_delta(&device, 0, ringing);
+    }
+
+    fn set_callerid(&mut self, uid: &str, num: &str, name: &str) {
+        let Some(ch) = self.ch(uid) else { return };
+        ch.cid_num = num.to_string();
+        ch.cid_name = name.to_string();
+        self.chan_event(
+            "NewCallerid",
+            Classes::CALL,
+            uid,
+            &[("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")],
+        );
+    }
+
+    fn set_connected(&mut self, uid: &str, num: &str, name: &str) {
+        let Some(ch) = self.ch(uid) else { return };
+        ch.conn_num = num.to_string();
+        ch.conn_name = name.to_string();
+        self.chan_event("NewConnectedLine", Classes::CALL, uid, &[]);
+    }
+
+    /// Moves a channel to a dialplan step; `Newexten` is noise.
+    fn exten(&mut self, uid: &str, exten: &str, priority: u32, app: &str, data: &str) {
+        let Some(ch) = self.ch(uid) else { return };
+        ch.exten = exten.to_string();
+        ch.priority = priority;
+        ch.app = app.to_string();
+        ch.data = data.to_string();
+        if self.opts.noise {
+            self.chan_event(
+                "Newexten",
+                Classes::DIALPLAN,
+                uid,
+                &[
+                    ("Extension", exten),
+                    ("Application", app),
+                    ("AppData", data),
+                ],
+            );
+        }
+    }
+
+    fn varset(&mut self, uid: &str, var: &str, value: &str) {
+        if self.opts.noise {
+            self.chan_event(
+                "VarSet",
+                Classes::DIALPLAN,
+                uid,
+                &[("Variable", var), ("Value", value)],
+            );
+        }
+    }
+
+    fn cel(&mut self, uid: &str, name: &str, extra: &str) {
+        if !self.opts.noise {
+            return;
+        }
+        let Some(ch) = self.channels.get(uid) else {
+            return;
+        };
+        let started = name == "CHAN_START";
+        let msg = Self::head("CEL", Classes::CALL)
+            .with("EventName", name)
+            .with("AccountCode", &ch.account)
+            .with("CallerIDnum", if started { "" } else { &ch.cid_num })
+            .with("CallerIDname", if started { "" } else { &ch.cid_name })
+            .with("CallerIDani", "")
+            .with("CallerIDrdnis", "")
+            .with("CallerIDdnid", "")
+            .with("Exten", &ch.exten)
+            .with("Context", &ch.context)
+            .with("Channel", &ch.name)
+            .with("Application", &ch.app)
+            .with("AppData", &ch.data)
+            .with("EventTime", clock::date_time(self.epoch_now()))
+            .with("AMAFlags", "DOCUMENTATION")
+            .with("UniqueID", &ch.uniqueid)
+            .with("LinkedID", &ch.linkedid)
+            .with("Userfield", "")
+            .with("Peer", "")
+            .with("PeerAccount", "")
+            .with("Extra", extra);
+        self.emit(Classes::CALL, msg);
+    }
+
+    fn cdr(&mut self, uid: &str, dest: &str, disposition: &str, answered_ms: Option<u64>) {
+        if !self.opts.noise {
+            return;
+        }
+        let Some(ch) = self.channels.get(uid) else {
+            return;
+        };
+        let start = self.opts.epoch + ch.created_ms / 1_000;
+        let end = self.epoch_now();
+        let answer = answered_ms.map(|ms| self.opts.epoch + ms / 1_000);
+        let billable = answer.map_or(0, |a| end.saturating_sub(a));
+        let msg = Self::head("Cdr", Classes::CDR)
+            .with("AccountCode", &ch.account)
+            .with("Source", &ch.cid_num)
+            .with("Destination", dest)
+            .with("DestinationContext", &ch.context)
+            .with("CallerID", ch.callerid_all())
+            .with("Channel", &ch.name)
+            .with("DestinationChannel", "")
+            .with("LastApplication", &ch.app)
+            .with("LastData", &ch.data)
+            .with("StartTime", clock::date_time(start))
+            .with(
+                "AnswerTime",
+                answer.map(clock::date_time).unwrap_or_default(),
+            )
+            .with("EndTime", clock::date_time(end))
+            .with("Duration", end.saturating_sub(start).to_string())
+            .with("BillableSeconds", billable.to_string())
+            .with("Disposition", disposition)
+            .with("AMAFlags", "DOCUMENTATION")
+            .with("UniqueID", &ch.uniqueid)
+            .with("UserField", "");
+        self.emit(Classes::CDR, msg);
+    }
+
+    /// Sets a device's state directly (custom devices), with `DeviceStateChange` on change.
+    fn set_device_state(&mut self, device: &str, state: &'static str) {
+        if self.device_state.get(device) != Some(&state) {
+            self.device_state.insert(device.to_string(), state);
+            let msg = Self::head("DeviceStateChange", Classes::CALL)
+                .with("Device", device)
+                .with("State", state);
+            self.emit(Classes::CALL, msg);
+        }
+    }
+
+    /// Adjusts a device's channel and ringing counts and emits `DeviceStateChange` when its
+    /// state changes.
+    fn device_delta(&mut self, device: &str, channels: i32, ringing: i32) {
+        let entry = self.devices.entry(device.to_string()).or_insert((0, 0));
+        entry.0 = entry.0.saturating_add_signed(channels);
+        entry.1 = entry.1.saturating_add_signed(ringing);
+        let state = match *entry {
+            (0, _) => "NOT_INUSE",
+            (_, r) if r > 0 => "RINGING",
+            _ => "INUSE",
+        };
+        self.set_device_state(device, state);
+    }
+
+    fn new_uid(&mut self) -> String {
+        let uid = format!("{}.{}", self.epoch_now(), self.next_seq);
+        self.next_seq += 1;
+        uid
+    }
+
+    /// Creates a Local channel pair `Local/exten@context-XXXXXXXX;1/;2`; returns their Uniqueids.
+    fn new_local(
+        &mut self,
+        exten: &str,
+        context: &str,
+        linkedid: Option<&str>,
+    ) -> (String, String) {
+        let n = self.next_local;
+        self.next_local += 1;
+        let base = format!("Local/{exten}@{context}-{n:08x}");
+        let u1 = self.new_uid();
+        let u2 = self.new_uid();
+        let linked = linkedid.unwrap_or(&u1).to_string();
+        for (suffix, uid, state) in [(";1", &u1, ChanState::Down), (";2", &u2, ChanState::Ring)] {
+            let ch = Channel {
+                name: format!("{base}{suffix}"),
+                state,
+                cid_num: UNKNOWN.into(),
+                cid_name: UNKNOWN.into(),
+                conn_num: UNKNOWN.into(),
+                conn_name: UNKNOWN.into(),
+                account: String::new(),
+                context: context.into(),
+                exten: exten.into(),
+                priority: 1,
+                uniqueid: uid.clone(),
+                linkedid: linked.clone(),
+                app: String::new(),
+                data: String::new(),
+                bridge: None,
+                created_ms: self.now_ms,
+            };
+            self.channels.insert(uid.clone(), ch);
+        }
+        self.chan_event("Newchannel", Classes::CALL, &u1, &[]);
+        self.cel(&u1, "CHAN_START", "");
+        self.cel(&u2, "CHAN_START", "");
+        self.chan_event("Newchannel", Classes::CALL, &u2, &[]);
+        let device = self
+            .channels
+            .get(&u1)
+            .map(|c| c.device().to_string())
+            .unwrap_or_default();
+        self.device_delta(&device, 2, 0);
+        (u1, u2)
+    }
+
+    fn local_bridge(&mut self, u1: &str, u2: &str) {
+        let (Some(c1), Some(c2)) = (self.channels.get(u1), self.channels.get(u2)) else {
+            return;
+        };
+        let mut msg = Self::head("LocalBridge", Classes::CALL);
+        c1.push_headers(&mut msg, "LocalOne");
+        c2.push_headers(&mut msg, "LocalTwo");
+        msg.push("Context", &c2.context);
+        msg.push("Exten", &c2.exten);
+        msg.push("LocalOptimization", "Yes");
+        self.emit(Classes::CALL, msg);
+    }
+
+    /// Hangs a channel up: request, hangup event, CEL, device state; removes it.
+    fn hangup_chan(&mut self, uid: &str, cause: u32, soft: bool) {
+        if !self.channels.contains_key(uid) {
+            return;
+        }
+        let cause_s = cause.to_string();
+        if soft {
+            // The soft request always carries 16, whatever the final cause (recorded for busy legs).
+            self.chan_event("SoftHangupRequest", Classes::CALL, uid, &[("Cause", "16")]);
+        }
+        if let Some(bid) = self.channels.get(uid).and_then(|c| c.bridge.clone()) {
+            self.bridge_leave(&bid, uid);
+        }
+        self.cel(
+            uid,
+            "HANGUP",
+            &format!("{{\"hangupcause\":{cause},\"hangupsource\":\"\",\"dialstatus\":\"\"}}"),
+        );
+        self.cel(uid, "CHAN_END", "");
+        self.chan_event(
+            "Hangup",
+            Classes::CALL,
+            uid,
+            &[("Cause", &cause_s), ("Cause-txt", cause_text(cause))],
+        );
+        if let Some(ch) = self.channels.remove(uid) {
+            self.parked.retain(|p| p.uniqueid != uid);
+            let ringing = i32::from(ch.state == ChanState::Ringing);
+            self.device_delta(ch.device(), -1, -ringing);
+        }
+    }
+
+    /// Cancels a dialled pair that never answered: `;2` is asked to hang up, `;1` (ringing)
+    /// goes at once, both with cause 0, as the recording of a cancelled agent shows.
+    fn cancel_pair(&mut self, one: &str, two: &str) {
+        self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "0")]);
+        self.hangup_chan(one, 0, false);
+        let ex = self.field(two, |c| &c.exten);
+        self.cdr(two, &ex, "NO ANSWER", None);
+        self.hangup_chan(two, 0, true);
+    }
+
+    fn uuid(&mut self) -> String {
+        let v: u128 = self.rng.random();
+        let h = format!("{v:032x}");
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    fn bridge_create(&mut self) -> String {
+        let id = self.uuid();
+        let bridge = Bridge {
+            id: id.clone(),
+            members: Vec::new(),
+            created_ms: self.now_ms,
+        };
+        let mut msg = Self::head("BridgeCreate", Classes::CALL);
+        bridge.push_headers(&mut msg);
+        self.emit(Classes::CALL, msg);
+        self.bridges.insert(id.clone(), bridge);
+        id
+    }
+
+    fn bridge_enter(&mut self, bid: &str, uid: &str, swap: Option<&str>) {
+        let (Some(bridge), Some(ch)) = (self.bridges.get_mut(bid), self.channels.get_mut(uid))
+        else {
+            return;
+        };
+        bridge.members.push(uid.to_string());
+        ch.bridge = Some(bid.to_string());
+        let mut msg = Self::head("BridgeEnter", Classes::CALL);
+        bridge.push_headers(&mut msg);
+        ch.push_headers(&mut msg, "");
+        if let Some(swap) = swap {
+            msg.push("SwapUniqueid", swap);
+        }
+        self.emit(Classes::CALL, msg);
+        let extra = format!("{{\"bridge_id\":\"{bid}\",\"bridge_technology\":\"simple_bridge\"}}");
+        self.cel(uid, "BRIDGE_ENTER", &extra);
+    }
+
+    fn bridge_leave(&mut self, bid: &str, uid: &str) {
+        let (Some(bridge), Some(ch)) = (self.bridges.get_mut(bid), self.channels.get_mut(uid))
+        else {
+            return;
+        };
+        bridge.members.retain(|m| m != uid);
+        ch.bridge = None;
+        let mut msg = Self::head("BridgeLeave", Classes::CALL);
+        bridge.push_headers(&mut msg);
+        ch.push_headers(&mut msg, "");
+        let empty = bridge.members.is_empty();
+        self.emit(Classes::CALL, msg);
+        let extra = format!("{{\"bridge_id\":\"{bid}\",\"bridge_technology\":\"simple_bridge\"}}");
+        self.cel(uid, "BRIDGE_EXIT", &extra);
+        if empty && let Some(bridge) = self.bridges.remove(bid) {
+            let mut msg = Self::head("BridgeDestroy", Classes::CALL);
+            bridge.push_headers(&mut msg);
+            self.emit(Classes::CALL, msg);
+        }
+    }
+
+    /// Creates a bridge and puts the two channels in it, callee first (as Dial does).
+    fn bridge_pair(&mut self, call: CallId, callee: &str, caller: &str) {
+        let bid = self.bridge_create();
+        self.bridge_enter(&bid, callee, None);
+        self.bridge_enter(&bid, caller, None);
+        let (callee_name, caller_name) = (self.name_of(callee), self.name_of(caller));
+        self.varset(callee, "BRIDGEPEER", &caller_name);
+        self.varset(caller, "BRIDGEPEER", &callee_name);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.bridge = Some(bid);
+        }
+    }
+
+    /// A call with its dialled pair (callee or agent), if both exist.
+    fn dialled(&self, id: CallId) -> Option<(Call, String, String)> {
+        let call = self.calls.get(&id)?.clone();
+        let (b1, b2) = (call.b1.clone()?, call.b2.clone()?);
+        Some((call, b1, b2))
+    }
+
+    /// A text field of a live channel, or empty if the channel is gone.
+    fn field(&self, uid: &str, f: impl Fn(&Channel) -> &String) -> String {
+        self.channels
+            .get(uid)
+            .map(|c| f(c).clone())
+            .unwrap_or_default()
+    }
+
+    fn name_of(&self, uid: &str) -> String {
+        self.field(uid, |c| &c.name)
+    }
+
+    fn run(&mut self, step: Step) {
+        match step {
+            Step::DialRinging(id) => {
+                let Some(call) = self.calls.get(&id).cloned() else {
+                    return;
+                };
+                let (Some(b1), Some(b2)) = (call.b1.clone(), call.b2.clone()) else {
+                    return;
+                };
+                let ex = self.field(&b2, |c| &c.exten);
+                self.exten(&b2, &ex, 3, "Ringing", "");
+                self.set_state(&b1, ChanState::Ringing);
+                self.varset(&call.a1, "RINGTIME", "0");
+                self.two_chan_event(
+                    "DialState",
+                    Classes::CALL,
+                    ("", &call.a1),
+                    ("Dest", &b1),
+                    &[("DialStatus", "RINGING")],
+                );
+            }
+            Step::DialAnswer(id) => self.dial_answer(id),
+            Step::DialFail(id) => self.dial_fail(id),
+            Step::PhoneHangup(id) => self.phone_hangup(id, true),
+            Step::DialplanEnd(id) => self.phone_hangup(id, false),
+            Step::AgentHangup(id) => self.agent_hangup(id),
+            Step::QueueOffer(id) => self.queue_offer(id),
+            Step::QueueAnswer(id) => self.queue_answer(id),
+            Step::QueueRingNoAnswer(id) => self.queue_ring_no_answer(id),
+            Step::ParkTimeout(id) => self.park_timeout(id),
+            Step::Dtmf(id, i) => self.dtmf(id, i),
+            Step::Unhold(uid, peer) => {
+                self.chan_event("Unhold", Classes::CALL, &uid, &[]);
+                if let Some(peer) = peer {
+                    self.chan_event("MusicOnHoldStop", Classes::CALL, &peer, &[]);
+                }
+            }
+        }
+    }
+
+    /// Restart: every call vanishes and Uniqueids continue from a new epoch (a fault switch).
+    pub fn restart(&mut self, epoch: u64) {
+        self.calls.clear();
+        self.channels.clear();
+        self.bridges.clear();
+        self.parked.clear();
+        self.timers.clear();
+        self.steps.clear();
+        for q in &mut self.queues {
+            q.callers.clear();
+        }
+        self.opts.epoch = epoch.saturating_sub(self.now_ms / 1_000);
+    }
+}

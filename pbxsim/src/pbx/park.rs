@@ -1,0 +1,119 @@
+//! The `default` parking lot: park, give up, time out, pick up.
+
+use super::*;
+
+impl Pbx {
+    pub(super) fn park(&mut self, uid: &str, parker: &str, timeout_s: u64) {
+        let space = (701..=720)
+            .find(|s| !self.parked.iter().any(|p| p.space == *s))
+            .unwrap_or(720);
+        self.parked.push(Parked {
+            uniqueid: uid.to_string(),
+            space,
+            since_ms: self.now_ms,
+            timeout_s,
+            parker: parker.to_string(),
+        });
+        self.parked_event("ParkedCall", uid, None);
+        self.cel(uid, "PARK_START", "");
+        self.chan_event(
+            "MusicOnHoldStart",
+            Classes::CALL,
+            uid,
+            &[("Class", "default")],
+        );
+    }
+
+    /// Appends the parked-call block of `uid` (used by the events and by `ParkedCalls`).
+    pub(crate) fn parked_headers(
+        &self,
+        msg: &mut Message,
+        uid: &str,
+        retriever: Option<&str>,
+    ) -> bool {
+        let (Some(p), Some(ch)) = (
+            self.parked.iter().find(|p| p.uniqueid == uid),
+            self.channels.get(uid),
+        ) else {
+            return false;
+        };
+        ch.push_headers(msg, "Parkee");
+        if let Some(r) = retriever.and_then(|r| self.channels.get(r)) {
+            r.push_headers(msg, "Retriever");
+        }
+        let elapsed = (self.now_ms - p.since_ms) / 1_000;
+        msg.push("ParkerDialString", &p.parker);
+        msg.push("Parkinglot", "default");
+        msg.push("ParkingSpace", p.space.to_string());
+        msg.push(
+            "ParkingTimeout",
+            p.timeout_s.saturating_sub(elapsed).to_string(),
+        );
+        msg.push("ParkingDuration", elapsed.to_string());
+        true
+    }
+
+    pub(super) fn parked_event(&mut self, name: &str, uid: &str, retriever: Option<&str>) {
+        let mut msg = Self::head(name, Classes::CALL);
+        if self.parked_headers(&mut msg, uid, retriever) {
+            self.emit(Classes::CALL, msg);
+        }
+    }
+
+    pub(super) fn park_end(&mut self, uid: &str, event: &str) {
+        self.parked_event(event, uid, None);
+        self.cel(uid, "PARK_END", "");
+        self.parked.retain(|p| p.uniqueid != uid);
+    }
+
+    pub(super) fn unpark(&mut self, uid: &str, retriever: &str) {
+        self.chan_event("MusicOnHoldStop", Classes::CALL, uid, &[]);
+        self.parked_event("UnParkedCall", uid, Some(retriever));
+        self.cel(uid, "PARK_END", "");
+        self.parked.retain(|p| p.uniqueid != uid);
+    }
+
+    pub(super) fn park_timeout(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        let Some(p) = self.parked.iter().find(|p| p.uniqueid == call.a1).cloned() else {
+            return;
+        };
+        if (self.now_ms - p.since_ms) / 1_000 < p.timeout_s {
+            return;
+        }
+        if let Some(ch) = self.ch(&call.a1) {
+            ch.context = "parkedcallstimeout".into();
+            ch.exten = "s".into();
+            ch.priority = 1;
+        }
+        self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
+        self.park_end(&call.a1, "ParkedCallTimeOut");
+        self.end_call(id, 16, false);
+    }
+
+    /// AMI `Park` of a channel: it leaves its bridge and waits in the lot; the peer hangs up.
+    pub fn park_channel(&mut self, name: &str, timeout_s: u64) -> bool {
+        let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
+            return false;
+        };
+        if let Some(bid) = self.channels.get(&uid).and_then(|c| c.bridge.clone()) {
+            self.bridge_leave(&bid, &uid);
+        }
+        self.park(&uid, "Local/100@test", timeout_s);
+        if let Some((&id, _)) = self
+            .calls
+            .iter()
+            .find(|(_, c)| c.b1.as_deref() == Some(uid.as_str()))
+        {
+            self.schedule(timeout_s * 1_000, Step::ParkTimeout(id));
+            if let Some(c) = self.calls.get_mut(&id) {
+                // The parked callee now outlives its caller: make it the call's `a1`.
+                let a1 = std::mem::replace(&mut c.a1, uid.clone());
+                c.b1 = Some(a1);
+            }
+        }
+        true
+    }
+}

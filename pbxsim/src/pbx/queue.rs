@@ -1,0 +1,423 @@
+//! Queues: callers joining and leaving, members offered calls, paused, added and removed.
+
+use super::*;
+
+impl Pbx {
+    pub(super) fn queue_pos(&self, uid: &str) -> Option<(usize, usize)> {
+        self.queues.iter().enumerate().find_map(|(q, queue)| {
+            queue
+                .callers
+                .iter()
+                .position(|(u, _)| u == uid)
+                .map(|p| (q, p))
+        })
+    }
+
+    pub(super) fn queue_leave(&mut self, q: usize, uid: &str) {
+        let Some(pos) = self.queues[q].callers.iter().position(|(u, _)| u == uid) else {
+            return;
+        };
+        self.queues[q].callers.remove(pos);
+        let qname = self.queues[q].name.clone();
+        let count = self.queues[q].callers.len().to_string();
+        self.chan_event(
+            "QueueCallerLeave",
+            Classes::AGENT,
+            uid,
+            &[
+                ("Queue", &qname),
+                ("Position", &(pos + 1).to_string()),
+                ("Count", &count),
+            ],
+        );
+    }
+
+    pub(super) fn queue_abandon(&mut self, id: CallId, q: usize) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        let Some(pos) = self.queues[q]
+            .callers
+            .iter()
+            .position(|(u, _)| *u == call.a1)
+        else {
+            return;
+        };
+        let joined = self.queues[q].callers[pos].1;
+        let qname = self.queues[q].name.clone();
+        let hold = ((self.now_ms - joined) / 1_000).to_string();
+        let p = (pos + 1).to_string();
+        self.queues[q].abandoned += 1;
+        self.chan_event(
+            "QueueCallerAbandon",
+            Classes::AGENT,
+            &call.a1,
+            &[
+                ("Queue", &qname),
+                ("Position", &p),
+                ("OriginalPosition", &p),
+                ("HoldTime", &hold),
+            ],
+        );
+        self.queue_leave(q, &call.a1);
+        self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
+        if let (Some((_, m)), Some(b1)) = (call.queue, call.b1.clone()) {
+            // An agent was ringing: the dial is cancelled.
+            self.two_chan_event(
+                "DialEnd",
+                Classes::CALL,
+                ("", &call.a1),
+                ("Dest", &b1),
+                &[("DialStatus", "CANCEL")],
+            );
+            self.set_member_status(q, m, 1, false);
+        }
+    }
+
+    pub(super) fn member_event(&mut self, name: &str, q: usize, m: usize) {
+        let qname = self.queues[q].name.clone();
+        let mut msg = Self::head(name, Classes::AGENT);
+        self.queues[q].members[m].push_event_headers(&mut msg, &qname);
+        self.emit(Classes::AGENT, msg);
+    }
+
+    pub(super) fn set_member_status(&mut self, q: usize, m: usize, status: u8, in_call: bool) {
+        let member = &mut self.queues[q].members[m];
+        member.status = status;
+        member.in_call = in_call;
+        self.member_event("QueueMemberStatus", q, m);
+    }
+
+    pub(super) fn member_done(&mut self, q: usize, m: usize) {
+        if m < self.queues[q].members.len() {
+            let now = self.epoch_now();
+            let member = &mut self.queues[q].members[m];
+            member.calls_taken += 1;
+            member.last_call = now;
+            self.set_member_status(q, m, 1, false);
+        }
+    }
+
+    pub(super) fn queue_offer(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        let q = 0;
+        if self.queue_pos(&call.a1).is_none() || call.b1.is_some() {
+            return;
+        }
+        let n = self.queues[q].members.len();
+        let start = self.queues[q].next_member;
+        // Only a member that is not paused and not in use (status 1) may be offered a call;
+        // it rings with status 6 and talks with status 2.
+        let free = |mem: &Member| !mem.paused && mem.status == 1;
+        let Some(m) = (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&i| free(&self.queues[q].members[i]))
+        else {
+            self.schedule(2_000, Step::QueueOffer(id));
+            return;
+        };
+        self.queues[q].next_member = (m + 1) % n;
+        let agent = self.queues[q].members[m].interface.clone();
+        let agent_exten = agent
+            .trim_start_matches("Local/")
+            .split('@')
+            .next()
+            .unwrap_or("agent1")
+            .to_string();
+        let Some((num, name, linked)) = self
+            .channels
+            .get(&call.a1)
+            .map(|c| (c.cid_num.clone(), c.cid_name.clone(), c.linkedid.clone()))
+        else {
+            return;
+        };
+        let (g1, g2) = self.new_local(&agent_exten, "agents", Some(&linked));
+        if let Some(ch) = self.ch(&g1) {
+            ch.exten = "300".into();
+        }
+        self.set_callerid(&g1, &num, &name);
+        if let Some(ch) = self.ch(&g2) {
+            ch.conn_num.clone_from(&num);
+            ch.conn_name.clone_from(&name);
+        }
+        self.set_callerid(&g2, &num, &name);
+        self.set_connected(&g2, &num, &name);
+        self.local_bridge(&g1, &g2);
+        self.agent_event("AgentCalled", &call.a1, &g1, q, m, &[]);
+        let dial_string = agent
+            .trim_start_matches("Local/")
+            .trim_end_matches("/n")
+            .to_string();
+        self.two_chan_event(
+            "DialBegin",
+            Classes::CALL,
+            ("", &call.a1),
+            ("Dest", &g1),
+            &[("DialString", &dial_string)],
+        );
+        self.set_state(&g1, ChanState::Ringing);
+        self.set_connected(&g1, &num, &name);
+        self.two_chan_event(
+            "DialState",
+            Classes::CALL,
+            ("", &call.a1),
+            ("Dest", &g1),
+            &[("DialStatus", "RINGING")],
+        );
+        self.set_member_status(q, m, 6, false);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.b1 = Some(g1);
+            c.b2 = Some(g2);
+            c.queue = Some((q, m));
+            c.ring_ms = self.now_ms;
+        }
+        // Dynamic members (agent3, added with QueueAdd) never answer, as in the recording:
+        // RingNoAnswer after the queue's 15 s timeout.
+        if self.queues[q].members[m].dynamic {
+            self.schedule(15_000, Step::QueueRingNoAnswer(id));
+        } else {
+            let delay = self.rand(1_000, 4_000);
+            self.schedule(delay, Step::QueueAnswer(id));
+        }
+    }
+
+    /// An agent event: both channel blocks, then `Queue`, `Interface`, `MemberName`, `extra`.
+    pub(super) fn agent_event(
+        &mut self,
+        name: &str,
+        caller: &str,
+        agent: &str,
+        q: usize,
+        m: usize,
+        extra: &[(&str, &str)],
+    ) {
+        let queue = &self.queues[q];
+        let member = &queue.members[m];
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("Queue", &queue.name),
+            ("Interface", &member.interface),
+            ("MemberName", &member.name),
+        ];
+        headers.extend_from_slice(extra);
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.two_chan_event(name, Classes::AGENT, ("", caller), ("Dest", agent), &refs);
+    }
+
+    pub(super) fn queue_ring_no_answer(&mut self, id: CallId) {
+        let Some((call, g1, g2)) = self.dialled(id) else {
+            return;
+        };
+        let Some((q, m)) = call.queue else {
+            return;
+        };
+        self.agent_event(
+            "AgentRingNoAnswer",
+            &call.a1,
+            &g1,
+            q,
+            m,
+            &[("RingTime", "15000")],
+        );
+        self.two_chan_event(
+            "DialEnd",
+            Classes::CALL,
+            ("", &call.a1),
+            ("Dest", &g1),
+            &[("DialStatus", "NOANSWER")],
+        );
+        self.cancel_pair(&g1, &g2);
+        self.set_member_status(q, m, 1, false);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.b1 = None;
+            c.b2 = None;
+            c.queue = None;
+        }
+        self.schedule(2_000, Step::QueueOffer(id));
+    }
+
+    pub(super) fn queue_answer(&mut self, id: CallId) {
+        let Some((call, g1, g2)) = self.dialled(id) else {
+            return;
+        };
+        let Some((q, m)) = call.queue else {
+            return;
+        };
+        self.set_state(&g2, ChanState::Up);
+        self.set_state(&g1, ChanState::Up);
+        self.two_chan_event(
+            "DialEnd",
+            Classes::CALL,
+            ("", &call.a1),
+            ("Dest", &g1),
+            &[("DialStatus", "ANSWER")],
+        );
+        self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
+        self.queue_leave(q, &call.a1);
+        let hold = ((self.now_ms - call.mark_ms) / 1_000).to_string();
+        let ring = ((self.now_ms - call.ring_ms) / 1_000).to_string();
+        self.agent_event(
+            "AgentConnect",
+            &call.a1,
+            &g1,
+            q,
+            m,
+            &[("HoldTime", &hold), ("RingTime", &ring)],
+        );
+        self.bridge_pair(id, &g1, &call.a1);
+        self.set_member_status(q, m, 2, true);
+        self.queues[q].completed += 1;
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.mark_ms = self.now_ms;
+            c.ring_ms = hold.parse().unwrap_or(0);
+        }
+        let talk = self.rand(4_000, 10_000);
+        self.schedule(talk, Step::AgentHangup(id));
+    }
+
+    /// The agent hangs up: its pair goes first (`AgentComplete` in between), then the caller.
+    pub(super) fn agent_hangup(&mut self, id: CallId) {
+        let Some((call, g1, g2)) = self.dialled(id) else {
+            return;
+        };
+        let Some((q, m)) = call.queue else {
+            return;
+        };
+        let talk = ((self.now_ms - call.mark_ms) / 1_000).to_string();
+        let hold = call.ring_ms.to_string();
+        self.chan_event("SoftHangupRequest", Classes::CALL, &g2, &[("Cause", "16")]);
+        self.chan_event("HangupRequest", Classes::CALL, &g1, &[("Cause", "16")]);
+        self.agent_event(
+            "AgentComplete",
+            &call.a1,
+            &g1,
+            q,
+            m,
+            &[
+                ("HoldTime", &hold),
+                ("TalkTime", &talk),
+                ("Reason", "agent"),
+            ],
+        );
+        let ex = self.field(&g2, |c| &c.exten);
+        self.cdr(&g2, &ex, "ANSWERED", Some(call.mark_ms));
+        self.hangup_chan(&g2, 16, false);
+        self.hangup_chan(&g1, 16, false);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.b1 = None;
+            c.b2 = None;
+        }
+        self.end_call(id, 16, false);
+    }
+
+    /// `QueuePause`: pauses or unpauses `interface` in `queue` (every queue when `None`).
+    /// Returns false when no such member exists.
+    pub fn queue_pause(
+        &mut self,
+        queue: Option<&str>,
+        interface: &str,
+        paused: bool,
+        reason: &str,
+    ) -> bool {
+        let mut found = false;
+        for q in 0..self.queues.len() {
+            if queue.is_some_and(|name| name != self.queues[q].name) {
+                continue;
+            }
+            if let Some(m) = self.queues[q]
+                .members
+                .iter()
+                .position(|mem| mem.interface == interface)
+            {
+                found = true;
+                let now = self.epoch_now();
+                let member = &mut self.queues[q].members[m];
+                member.paused = paused;
+                member.paused_reason = reason.to_string();
+                member.last_pause = now;
+                self.member_event("QueueMemberPause", q, m);
+            }
+        }
+        found
+    }
+
+    /// `QueueAdd`: false if the queue is unknown or the member already there.
+    pub fn queue_add(
+        &mut self,
+        queue: &str,
+        interface: &str,
+        name: &str,
+        penalty: u32,
+        paused: bool,
+    ) -> Result<(), &'static str> {
+        let Some(q) = self.queues.iter().position(|x| x.name == queue) else {
+            return Err("Unable to add interface to queue: No such queue");
+        };
+        if self.queues[q]
+            .members
+            .iter()
+            .any(|m| m.interface == interface)
+        {
+            return Err("Unable to add interface: Already there");
+        }
+        let member = Member {
+            name: if name.is_empty() {
+                interface.to_string()
+            } else {
+                name.to_string()
+            },
+            interface: interface.to_string(),
+            dynamic: true,
+            penalty,
+            calls_taken: 0,
+            last_call: 0,
+            last_pause: 0,
+            login_time: self.epoch_now(),
+            in_call: false,
+            status: 1,
+            paused,
+            paused_reason: String::new(),
+        };
+        self.queues[q].members.push(member);
+        let m = self.queues[q].members.len() - 1;
+        self.member_event("QueueMemberAdded", q, m);
+        Ok(())
+    }
+
+    /// `QueueRemove`: false if no such member.
+    pub fn queue_remove(&mut self, queue: &str, interface: &str) -> bool {
+        let Some(q) = self.queues.iter().position(|x| x.name == queue) else {
+            return false;
+        };
+        let Some(m) = self.queues[q]
+            .members
+            .iter()
+            .position(|mem| mem.interface == interface)
+        else {
+            return false;
+        };
+        self.queues[q].members[m].status = 2;
+        self.member_event("QueueMemberRemoved", q, m);
+        self.queues[q].members.remove(m);
+        for call in self.calls.values_mut() {
+            if let Some((cq, cm)) = call.queue
+                && cq == q
+            {
+                call.queue = if cm == m {
+                    None
+                } else {
+                    Some((cq, if cm > m { cm - 1 } else { cm }))
+                };
+            }
+        }
+        true
+    }
+}

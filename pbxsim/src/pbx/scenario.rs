@@ -1,0 +1,657 @@
+//! Calls through the test dialplan: originate, dial, answer, fail, and the recorded teardown orders.
+
+use super::*;
+
+impl Pbx {
+    /// Originates `Local/<phone>@test` into `target` (Async Originate, or the generator's
+    /// calls). Emits the originate events and an `OriginateResponse` carrying `action_id`.
+    pub fn originate(
+        &mut self,
+        phone: &str,
+        target: Target,
+        callerid: (&str, &str),
+        duration_s: u64,
+        action_id: Option<&str>,
+    ) -> String {
+        self.processed += 1;
+        let (a1, a2) = self.new_local(phone, "test", None);
+        let (cid_num, cid_name) = callerid;
+        let dur = duration_s.to_string();
+        self.exten(&a1, phone, 1, "AppDial2", "(Outgoing Line)");
+        self.varset(&a1, "DURATION", &dur);
+        self.set_callerid(&a1, cid_num, cid_name);
+        self.set_connected(&a1, cid_num, cid_name);
+        self.varset(&a2, "DURATION", &dur);
+        self.set_callerid(&a2, cid_num, cid_name);
+        self.set_connected(&a2, cid_num, cid_name);
+        self.local_bridge(&a1, &a2);
+        self.two_chan_event(
+            "DialBegin",
+            Classes::CALL,
+            ("", ""),
+            ("Dest", &a1),
+            &[("DialString", &format!("{phone}@test"))],
+        );
+        let (pnum, pname) = phone_identity(phone);
+        self.exten(
+            &a2,
+            phone,
+            1,
+            "NoOp",
+            &format!("Caller phone {}", self.name_of(&a2)),
+        );
+        self.exten(&a2, phone, 2, "Set", &format!("D={dur}"));
+        self.varset(&a2, "D", &dur);
+        self.exten(
+            &a2,
+            phone,
+            3,
+            "Set",
+            &format!("CALLERID(all)=\"{pname}\" <{pnum}>"),
+        );
+        self.set_callerid(&a2, pnum, pname);
+        self.exten(&a2, phone, 4, "Answer", "");
+        self.set_state(&a2, ChanState::Up);
+        self.set_state(&a1, ChanState::Up);
+        self.two_chan_event(
+            "DialEnd",
+            Classes::CALL,
+            ("", ""),
+            ("Dest", &a1),
+            &[("DialStatus", "ANSWER")],
+        );
+        self.originate_response(action_id, &a1, target, cid_num, cid_name);
+        self.cel(&a2, "ANSWER", "");
+        self.cel(&a1, "ANSWER", "");
+        let id = self.next_call;
+        self.next_call += 1;
+        self.calls.insert(
+            id,
+            Call {
+                target,
+                a1: a1.clone(),
+                a2: a2.clone(),
+                b1: None,
+                b2: None,
+                bridge: None,
+                duration_s,
+                queue: None,
+                mark_ms: self.now_ms,
+                ring_ms: 0,
+                spyee: None,
+            },
+        );
+        self.exten(&a2, phone, 5, "Wait", &dur);
+        self.run_target(id);
+        a1
+    }
+
+    pub(super) fn originate_response(
+        &mut self,
+        action_id: Option<&str>,
+        uid: &str,
+        target: Target,
+        num: &str,
+        name: &str,
+    ) {
+        let mut msg = Self::head("OriginateResponse", Classes::CALL);
+        if let Some(id) = action_id {
+            msg.push("ActionID", id);
+        }
+        msg.push("Response", "Success");
+        msg.push("Channel", self.name_of(uid));
+        msg.push("Context", "test");
+        msg.push("Exten", target.exten());
+        msg.push("Reason", "4");
+        msg.push("Uniqueid", uid);
+        msg.push("CallerIDNum", num);
+        msg.push("CallerIDName", name);
+        self.emit(Classes::CALL, msg);
+    }
+
+    /// The `OriginateResponse` of an Originate whose channel cannot be created.
+    pub fn originate_failure(&mut self, action_id: Option<&str>, channel: &str, exten: &str) {
+        let mut msg = Self::head("OriginateResponse", Classes::CALL);
+        if let Some(id) = action_id {
+            msg.push("ActionID", id);
+        }
+        msg.push("Response", "Failure");
+        msg.push("Channel", channel);
+        msg.push("Context", "test");
+        msg.push("Exten", exten);
+        msg.push("Reason", "0");
+        msg.push("Uniqueid", "<unknown>");
+        msg.push("CallerIDNum", UNKNOWN);
+        msg.push("CallerIDName", UNKNOWN);
+        self.emit(Classes::CALL, msg);
+    }
+
+    pub(super) fn run_target(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        let (a1, target) = (call.a1.clone(), call.target);
+        let ex = target.exten();
+        let cid = self
+            .channels
+            .get(&a1)
+            .map(|c| c.callerid_all())
+            .unwrap_or_default();
+        match target {
+            Target::Bridged
+            | Target::MixMonitor
+            | Target::Busy
+            | Target::Congested
+            | Target::NoAnswer => {
+                let mut prio = 1;
+                if target == Target::MixMonitor {
+                    self.exten(&a1, ex, 1, "MixMonitor", "${UNIQUEID}.wav,b");
+                    let file = format!("/var/spool/asterisk/monitor/{a1}.wav");
+                    self.varset(&a1, "MIXMONITOR_FILENAME", &file);
+                    self.chan_event("MixMonitorStart", Classes::CALL, &a1, &[]);
+                    prio = 2;
+                } else {
+                    self.exten(&a1, ex, 1, "NoOp", &format!("Bridged call from {cid}"));
+                }
+                let dial = match target {
+                    Target::Busy => "210",
+                    Target::Congested => "220",
+                    Target::NoAnswer => "230",
+                    _ => "201",
+                };
+                self.exten(&a1, ex, prio + 1, "Dial", &format!("Local/{dial}@test,30"));
+                self.varset(&a1, "DIALSTATUS", "");
+                self.dial(id, dial);
+                match target {
+                    Target::Busy | Target::Congested => self.schedule(20, Step::DialFail(id)),
+                    Target::NoAnswer => {
+                        self.schedule(30, Step::DialRinging(id));
+                        self.schedule(5_000, Step::DialFail(id));
+                    }
+                    _ => {
+                        self.schedule(30, Step::DialRinging(id));
+                        self.schedule(1_000, Step::DialAnswer(id));
+                    }
+                }
+            }
+            Target::Queue | Target::QueueAbandon => {
+                let q = usize::from(target == Target::QueueAbandon);
+                let qname = self.queues[q].name.clone();
+                self.exten(&a1, ex, 1, "Answer", "");
+                self.exten(&a1, ex, 3, "Queue", &format!("{qname},,,,60"));
+                self.queues[q].callers.push((a1.clone(), self.now_ms));
+                let pos = self.queues[q].callers.len().to_string();
+                self.chan_event(
+                    "QueueCallerJoin",
+                    Classes::AGENT,
+                    &a1,
+                    &[("Queue", &qname), ("Position", &pos), ("Count", &pos)],
+                );
+                self.chan_event(
+                    "MusicOnHoldStart",
+                    Classes::CALL,
+                    &a1,
+                    &[("Class", "default")],
+                );
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.mark_ms = self.now_ms;
+                }
+                if q == 0 {
+                    self.schedule(500, Step::QueueOffer(id));
+                }
+                self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
+            }
+            Target::Park => {
+                self.exten(&a1, ex, 1, "Answer", "");
+                self.exten(&a1, ex, 3, "Park", "default,s");
+                self.park(&a1, "Local/100@test", 45);
+                self.schedule(call.duration_s.min(60) * 1_000, Step::PhoneHangup(id));
+                self.schedule(45_000, Step::ParkTimeout(id));
+            }
+            Target::ParkPickup => {
+                self.exten(&a1, ex, 1, "ParkedCall", "default,701");
+                if let Some(p) = self.parked.first().cloned() {
+                    self.unpark(&p.uniqueid, &a1);
+                    let bid = self.bridge_create();
+                    self.bridge_enter(&bid, &p.uniqueid, None);
+                    self.bridge_enter(&bid, &a1, None);
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.bridge = Some(bid);
+                        c.b1 = Some(p.uniqueid.clone());
+                    }
+                }
+                self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
+            }
+            Target::Dtmf => {
+                self.exten(&a1, ex, 1, "Answer", "");
+                self.exten(&a1, ex, 2, "SendDTMF", "1234#");
+                self.schedule(100, Step::Dtmf(id, 0));
+            }
+            Target::ChanSpy => {
+                self.exten(&a1, ex, 1, "Answer", "");
+                self.exten(&a1, ex, 3, "ChanSpy", "Local/201@test,qbES");
+                let spyee = self
+                    .channels
+                    .values()
+                    .find(|c| {
+                        c.name.starts_with("Local/201@test")
+                            && c.name.ends_with(";1")
+                            && c.bridge.is_some()
+                    })
+                    .map(|c| c.uniqueid.clone());
+                if let Some(spyee) = spyee {
+                    self.two_chan_event(
+                        "ChanSpyStart",
+                        Classes::CALL,
+                        ("Spyer", &a1),
+                        ("Spyee", &spyee),
+                        &[],
+                    );
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.spyee = Some(spyee);
+                    }
+                }
+                self.schedule(call.duration_s.min(5) * 1_000, Step::PhoneHangup(id));
+            }
+            Target::UserEvent => {
+                self.exten(&a1, ex, 1, "Answer", "");
+                self.exten(
+                    &a1,
+                    ex,
+                    2,
+                    "UserEvent",
+                    "TestEvent,Source: dialplan,Number: 60",
+                );
+                let num = self.field(&a1, |c| &c.cid_num);
+                self.chan_event(
+                    "UserEvent",
+                    Classes::USER,
+                    &a1,
+                    &[
+                        ("UserEvent", "TestEvent"),
+                        ("Source", "dialplan"),
+                        ("Number", "60"),
+                        ("Caller", &num),
+                    ],
+                );
+                self.schedule(1_000, Step::DialplanEnd(id));
+            }
+            Target::AccountCode => {
+                self.exten(&a1, ex, 1, "Answer", "");
+                self.exten(&a1, ex, 4, "Set", "CHANNEL(accountcode)=acct42");
+                let old = self.field(&a1, |c| &c.account);
+                if let Some(ch) = self.ch(&a1) {
+                    ch.account = "acct42".into();
+                }
+                self.chan_event(
+                    "NewAccountCode",
+                    Classes::CALL,
+                    &a1,
+                    &[("OldAccountCode", &old)],
+                );
+                self.schedule(1_000, Step::DialplanEnd(id));
+            }
+            Target::Hangup17 => {
+                self.exten(&a1, ex, 1, "Answer", "");
+                self.exten(&a1, ex, 2, "Hangup", "17");
+                self.end_call(id, 17, false);
+            }
+            Target::Echo | Target::Playback => {
+                let (app, data) = if target == Target::Echo {
+                    ("Echo", "")
+                } else {
+                    ("Playback", "silence/1&beep&silence/1")
+                };
+                self.exten(&a1, ex, 1, "Answer", "");
+                self.exten(&a1, ex, 2, app, data);
+                self.cel(&a1, "STREAM_BEGIN", "");
+                let end = if target == Target::Echo {
+                    Step::PhoneHangup(id)
+                } else {
+                    Step::DialplanEnd(id)
+                };
+                self.schedule(2_000, end);
+            }
+            Target::LocalChain => {
+                self.exten(&a1, ex, 1, "Dial", "Local/261@test,30");
+                self.dial(id, "261");
+                self.schedule(30, Step::DialRinging(id));
+                self.schedule(300, Step::DialAnswer(id));
+            }
+        }
+    }
+
+    /// `Dial(Local/<exten>@test)` from the call's `a1`: creates the callee pair and `DialBegin`.
+    pub(super) fn dial(&mut self, id: CallId, exten: &str) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        let a1 = call.a1.clone();
+        let linked = self.field(&a1, |c| &c.linkedid);
+        for var in [
+            "DIALEDPEERNUMBER",
+            "DIALEDPEERNAME",
+            "ANSWEREDTIME",
+            "DIALEDTIME",
+            "RINGTIME",
+        ] {
+            self.varset(&a1, var, "");
+        }
+        let (b1, b2) = self.new_local(exten, "test", Some(&linked));
+        let (num, name, target_ex) = match self.channels.get(&a1) {
+            Some(c) => (c.cid_num.clone(), c.cid_name.clone(), c.exten.clone()),
+            None => return,
+        };
+        self.varset(&b1, "DIALEDPEERNUMBER", &format!("{exten}@test"));
+        self.exten(&b1, &target_ex, 1, "AppDial", "(Outgoing Line)");
+        self.set_callerid(&b1, &target_ex, &name);
+        self.set_connected(&b1, &num, &name);
+        self.set_callerid(&b2, &num, &name);
+        self.set_connected(&b2, &target_ex, &name);
+        self.local_bridge(&b1, &b2);
+        let callee = format!("Callee phone {}", self.name_of(&b2));
+        let dial_begin = |pbx: &mut Pbx| {
+            let dial_string = format!("{exten}@test");
+            pbx.two_chan_event(
+                "DialBegin",
+                Classes::CALL,
+                ("", &a1),
+                ("Dest", &b1),
+                &[("DialString", &dial_string)],
+            );
+        };
+        match call.target {
+            // A busy or congested phone answers with Busy()/Congestion() at once, before the
+            // dialler has even reported DialBegin (as recorded).
+            Target::Busy | Target::Congested => {
+                let app = if call.target == Target::Busy {
+                    "Busy"
+                } else {
+                    "Congestion"
+                };
+                self.exten(&b2, exten, 1, "NoOp", &callee);
+                self.exten(&b2, exten, 2, app, "3");
+                self.set_state(&b2, ChanState::Busy);
+                dial_begin(self);
+            }
+            _ => {
+                dial_begin(self);
+                self.exten(&b2, exten, 1, "NoOp", &callee);
+            }
+        }
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.b1 = Some(b1);
+            c.b2 = Some(b2);
+            c.ring_ms = self.now_ms;
+        }
+    }
+
+    pub(super) fn dial_answer(&mut self, id: CallId) {
+        let Some((call, b1, b2)) = self.dialled(id) else {
+            return;
+        };
+        let a1 = call.a1.clone();
+        let ex = self.field(&b2, |c| &c.exten);
+        let (num, name) = if call.target == Target::LocalChain {
+            ("262", "Caller")
+        } else {
+            ("2001", "Carol Callee")
+        };
+        let name = if call.target == Target::LocalChain {
+            self.channels
+                .get(&a1)
+                .map(|c| c.cid_name.clone())
+                .unwrap_or_else(|| name.to_string())
+        } else {
+            name.to_string()
+        };
+        self.exten(
+            &b2,
+            &ex,
+            5,
+            "Set",
+            &format!("CONNECTEDLINE(all)=\"{name}\" <{num}>"),
+        );
+        self.set_connected(&b2, num, &name);
+        self.exten(&b2, &ex, 6, "Answer", "");
+        self.set_state(&b2, ChanState::Up);
+        self.cel(&b2, "ANSWER", "");
+        self.set_connected(&a1, num, &name);
+        self.set_state(&b1, ChanState::Up);
+        self.cel(&b1, "ANSWER", "");
+        self.set_callerid(&b1, num, &name);
+        self.varset(&a1, "DIALSTATUS", "ANSWER");
+        self.two_chan_event(
+            "DialEnd",
+            Classes::CALL,
+            ("", &a1),
+            ("Dest", &b1),
+            &[("DialStatus", "ANSWER")],
+        );
+        if let Some(ch) = self.ch(&b1) {
+            ch.exten.clear();
+        }
+        self.bridge_pair(id, &b1, &a1);
+        self.exten(&b2, &ex, 7, "Wait", &call.duration_s.to_string());
+        if call.target == Target::LocalChain {
+            self.local_optimize(id);
+        }
+        self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
+    }
+
+    /// Local/261 hands its place in the bridge to Local/262 and goes away.
+    pub(super) fn local_optimize(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        let (Some(b1), Some(b2), Some(bid)) =
+            (call.b1.clone(), call.b2.clone(), call.bridge.clone())
+        else {
+            return;
+        };
+        let linked = self.field(&call.a1, |c| &c.linkedid);
+        let (c1, c2) = self.new_local("262", "test", Some(&linked));
+        self.set_state(&c2, ChanState::Up);
+        self.set_state(&c1, ChanState::Up);
+        if let Some(ch) = self.ch(&c1) {
+            ch.exten.clear();
+        }
+        let (Some(one), Some(two), Some(src)) = (
+            self.channels.get(&b1),
+            self.channels.get(&b2),
+            self.channels.get(&c1),
+        ) else {
+            return;
+        };
+        let mut begin = Self::head("LocalOptimizationBegin", Classes::CALL);
+        one.push_headers(&mut begin, "LocalOne");
+        two.push_headers(&mut begin, "LocalTwo");
+        src.push_headers(&mut begin, "Source");
+        begin.push("DestUniqueId", &b2);
+        begin.push("Id", "0");
+        self.emit(Classes::CALL, begin);
+        self.cel(&b1, "LOCAL_OPTIMIZE_BEGIN", "");
+        self.bridge_leave(&bid, &b1);
+        self.bridge_enter(&bid, &c1, Some(&b1));
+        let (Some(one), Some(two)) = (self.channels.get(&b1), self.channels.get(&b2)) else {
+            return;
+        };
+        let mut end = Self::head("LocalOptimizationEnd", Classes::CALL);
+        one.push_headers(&mut end, "LocalOne");
+        two.push_headers(&mut end, "LocalTwo");
+        end.push("Success", "No");
+        end.push("Id", "0");
+        self.emit(Classes::CALL, end);
+        self.cel(&b1, "LOCAL_OPTIMIZE", "");
+        self.hangup_chan(&b1, 16, false);
+        self.hangup_chan(&b2, 16, true);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.b1 = Some(c1);
+            c.b2 = Some(c2);
+        }
+    }
+
+    pub(super) fn dial_fail(&mut self, id: CallId) {
+        let Some((call, b1, b2)) = self.dialled(id) else {
+            return;
+        };
+        let a1 = call.a1.clone();
+        let (status, cause) = match call.target {
+            Target::Busy => ("BUSY", 17),
+            Target::Congested => ("CONGESTION", 34),
+            _ => ("NOANSWER", 16),
+        };
+        self.varset(&a1, "DIALSTATUS", status);
+        self.two_chan_event(
+            "DialEnd",
+            Classes::CALL,
+            ("", &a1),
+            ("Dest", &b1),
+            &[("DialStatus", status)],
+        );
+        self.chan_event("HangupRequest", Classes::CALL, &b2, &[("Cause", "0")]);
+        self.chan_event("SoftHangupRequest", Classes::CALL, &b2, &[("Cause", "16")]);
+        self.hangup_chan(&b1, 0, false);
+        let disposition = if cause == 17 { "BUSY" } else { "FAILED" };
+        let ex = self.field(&b2, |c| &c.exten);
+        self.cdr(&b2, &ex, disposition, None);
+        self.hangup_chan(&b2, cause, false);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.b1 = None;
+            c.b2 = None;
+        }
+        self.end_call(id, 16, false);
+    }
+
+    /// The call ends, from the phone (`phone_first`) or from its dialplan: queue, parking
+    /// and spy state is closed first, then every leg is torn down.
+    pub(super) fn phone_hangup(&mut self, id: CallId, phone_first: bool) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        if let Some((q, _)) = self.queue_pos(&call.a1) {
+            self.queue_abandon(id, q);
+        }
+        if self.parked.iter().any(|p| p.uniqueid == call.a1) {
+            self.park_end(&call.a1, "ParkedCallGiveUp");
+        }
+        if let Some(spyee) = call.spyee.clone() {
+            self.two_chan_event(
+                "ChanSpyStop",
+                Classes::CALL,
+                ("Spyer", &call.a1),
+                ("Spyee", &spyee),
+                &[],
+            );
+        }
+        if call.target == Target::Playback || call.target == Target::Echo {
+            self.cel(&call.a1, "STREAM_END", "");
+        }
+        self.end_call(id, 16, phone_first);
+    }
+
+    /// Tears every leg of a call down. `phone_first`: the caller phone (`a2`) hung up at the
+    /// end of its Wait; otherwise `a1`'s dialplan ended first (failed dial, `Hangup()`, the
+    /// end of a Playback). The orders are the recorded ones.
+    pub(super) fn end_call(&mut self, id: CallId, cause: u32, phone_first: bool) {
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
+        if let Some((q, m)) = call.queue {
+            self.member_done(q, m);
+        }
+        let (a1, a2) = (call.a1.as_str(), call.a2.as_str());
+        let ex = self.field(a2, |c| &c.exten);
+        let answered = Some(self.channels.get(a1).map_or(0, |c| c.created_ms));
+        let cause_s = cause.to_string();
+        self.cdr(a2, &ex, "ANSWERED", answered);
+        self.cdr(a1, call.target.exten(), "ANSWERED", answered);
+        if phone_first {
+            self.exten(a2, &ex, 6, "Hangup", "");
+            let peer_id = self
+                .channels
+                .get(a1)
+                .filter(|c| c.bridge.is_some())
+                .map(|c| (c.conn_num.clone(), c.conn_name.clone()));
+            if let Some((num, name)) = peer_id {
+                self.set_callerid(a2, &num, &name);
+            }
+            self.chan_event("SoftHangupRequest", Classes::CALL, a2, &[("Cause", "16")]);
+            self.chan_event("HangupRequest", Classes::CALL, a1, &[("Cause", &cause_s)]);
+            if let Some(bid) = self.channels.get(a1).and_then(|c| c.bridge.clone()) {
+                self.bridge_leave(&bid, a1);
+            }
+            self.hangup_chan(a1, cause, true);
+            self.hangup_chan(a2, 16, false);
+        } else {
+            if let Some(bid) = self.channels.get(a1).and_then(|c| c.bridge.clone()) {
+                self.bridge_leave(&bid, a1);
+            }
+            self.chan_event("SoftHangupRequest", Classes::CALL, a1, &[("Cause", "16")]);
+            self.chan_event("HangupRequest", Classes::CALL, a2, &[("Cause", "16")]);
+            self.hangup_chan(a1, cause, false);
+            self.hangup_chan(a2, 16, true);
+        }
+        if let (Some(b1), Some(b2)) = (call.b1.as_deref(), call.b2.as_deref()) {
+            self.end_peer_pair(b1, b2);
+        }
+    }
+
+    /// The dialled pair goes once its caller has gone: the bridge empties, `;2` is asked to
+    /// hang up, `;1` goes, then `;2` (or the ringing pair is cancelled).
+    pub(super) fn end_peer_pair(&mut self, one: &str, two: &str) {
+        if !self.channels.contains_key(one) {
+            return;
+        }
+        if self
+            .channels
+            .get(one)
+            .is_some_and(|c| c.state != ChanState::Up)
+        {
+            self.cancel_pair(one, two);
+            return;
+        }
+        if let Some(bid) = self.channels.get(one).and_then(|c| c.bridge.clone()) {
+            self.bridge_leave(&bid, one);
+        }
+        self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "16")]);
+        self.hangup_chan(one, 16, false);
+        let ex = self.field(two, |c| &c.exten);
+        self.cdr(two, &ex, "ANSWERED", Some(self.now_ms));
+        self.hangup_chan(two, 16, true);
+    }
+
+    pub(super) fn dtmf(&mut self, id: CallId, i: usize) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        let digits = ['1', '2', '3', '4', '#'];
+        let Some(d) = digits.get(i) else {
+            self.schedule(500, Step::DialplanEnd(id));
+            return;
+        };
+        let d = d.to_string();
+        self.chan_event(
+            "DTMFBegin",
+            Classes::DTMF,
+            &call.a2,
+            &[("Digit", &d), ("Direction", "Received")],
+        );
+        self.chan_event(
+            "DTMFEnd",
+            Classes::DTMF,
+            &call.a2,
+            &[
+                ("Digit", &d),
+                ("DurationMs", "100"),
+                ("Direction", "Received"),
+            ],
+        );
+        self.cel(
+            &call.a2,
+            "DTMF",
+            &format!("{{\"digit\":\"{d}\",\"duration_ms\":100}}"),
+        );
+        self.schedule(250, Step::Dtmf(id, i + 1));
+    }
+}
