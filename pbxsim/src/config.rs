@@ -63,6 +63,10 @@ pub struct SimConfig {
     pub epoch: Option<u64>,
     /// Emit `Newexten`/`VarSet`/`CEL`/`Cdr` (most of a real stream).
     pub noise: bool,
+    /// Agents of the call centre (2 in the fixtures).
+    pub agents: usize,
+    /// Queues: `support`, `sales`, then `queue3`… (2 in the fixtures).
+    pub queues: usize,
     /// Events a session may fall behind before it is dropped as a slow client.
     pub max_lag_events: usize,
     /// How long one write to a client may block before the client is dropped.
@@ -100,6 +104,8 @@ impl SimConfig {
             seed: 1,
             epoch: None,
             noise: true,
+            agents: 2,
+            queues: 2,
             max_lag_events: 65_536,
             write_timeout: Duration::from_secs(5),
             failed_login_delay: Duration::from_secs(1),
@@ -139,7 +145,7 @@ impl SimConfig {
 
     /// Reads a `manager.conf`-style file: `[name]` sections with `secret`/`read`/`write`
     /// define users (replacing the defaults if any is given); a `[pbxsim]` section may set
-    /// `seed`, `calls_per_minute`, `noise` (yes/no) and `load` (yes/no).
+    /// `seed`, `calls_per_minute`, `agents`, `queues`, `noise` (yes/no) and `load` (yes/no).
     pub fn from_conf(text: &str, base: SimConfig) -> Result<SimConfig, ConfigError> {
         let mut cfg = base;
         let mut users: Vec<User> = Vec::new();
@@ -196,6 +202,8 @@ fn apply_sim_key(
     match key {
         "seed" => cfg.seed = value.parse().map_err(|_| bad())?,
         "noise" => cfg.noise = yes(value),
+        "agents" => cfg.agents = value.parse().map_err(|_| bad())?,
+        "queues" => cfg.queues = value.parse().map_err(|_| bad())?,
         "calls_per_minute" => {
             let calls_per_minute: f64 = value.parse().map_err(|_| bad())?;
             cfg.traffic = if calls_per_minute > 0.0 {

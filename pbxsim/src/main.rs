@@ -35,6 +35,12 @@ struct Args {
     /// Leave out Newexten/VarSet/CEL/Cdr events.
     #[arg(long)]
     no_noise: bool,
+    /// Agents of the call centre (members of every queue but `sales`).
+    #[arg(long)]
+    agents: Option<usize>,
+    /// Queues: `support`, `sales`, then `queue3`, `queue4`…
+    #[arg(long)]
+    queues: Option<usize>,
 }
 
 #[tokio::main]
@@ -71,6 +77,8 @@ async fn main() -> anyhow::Result<()> {
         };
     }
     config.noise &= !args.no_noise;
+    config.agents = args.agents.unwrap_or(config.agents);
+    config.queues = args.queues.unwrap_or(config.queues);
     if let Some(secs) = args.measure {
         let report = pbxsim::bench::measure(config, std::time::Duration::from_secs(secs)).await?;
         println!("{report}");

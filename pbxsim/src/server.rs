@@ -138,6 +138,8 @@ pub async fn serve(
         epoch,
         seed: config.seed,
         noise: config.noise,
+        agents: config.agents,
+        queues: config.queues,
     });
     let (events, _) = broadcast::channel(config.max_lag_events.max(16));
     let core = Arc::new(Core {

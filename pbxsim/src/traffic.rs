@@ -98,11 +98,7 @@ mod tests {
     use crate::pbx::PbxOptions;
 
     fn run(seed: u64) -> Vec<Vec<u8>> {
-        let mut pbx = Pbx::new(PbxOptions {
-            epoch: 1_795_418_000,
-            seed,
-            noise: true,
-        });
+        let mut pbx = Pbx::new(PbxOptions::new(1_795_418_000, seed));
         let mut generator = Generator::new(seed, 60.0);
         let mut out = Vec::new();
         for t in (0..120_000).step_by(100) {

@@ -74,11 +74,7 @@ fn recorded() -> BTreeMap<String, Recorded> {
 
 /// Runs every scenario of the test dialplan and the actions that raise events.
 fn simulate() -> Vec<Message> {
-    let mut pbx = Pbx::new(PbxOptions {
-        epoch: 1_795_418_000,
-        seed: 7,
-        noise: true,
-    });
+    let mut pbx = Pbx::new(PbxOptions::new(1_795_418_000, 7));
     let mut out = Vec::new();
     let mut t = 0;
     let run = |pbx: &mut Pbx, ms: u64, out: &mut Vec<Message>| {
@@ -367,11 +363,7 @@ fn call_sequence(events: &[Message], linkedid: &str) -> Vec<String> {
 
 /// Simulates one call alone and returns its sequence.
 fn simulated_sequence(phone: &str, target: Target, duration_s: u64) -> Vec<String> {
-    let mut pbx = Pbx::new(PbxOptions {
-        epoch: 1_795_418_203,
-        seed: 1,
-        noise: true,
-    });
+    let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
     pbx.originate(
         phone,
         target,

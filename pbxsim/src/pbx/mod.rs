@@ -179,6 +179,34 @@ pub struct PbxOptions {
     pub seed: u64,
     /// Emit the dialplan/CEL/CDR noise (`Newexten`, `VarSet`, `CEL`, `Cdr`): most of a real stream.
     pub noise: bool,
+    /// Agents (`Local/agentN@agents/n`), members of every queue but `sales`.
+    pub agents: usize,
+    /// Queues: `support`, `sales` (no members, callers abandon), then `queue3`, `queue4`…
+    pub queues: usize,
+}
+
+impl PbxOptions {
+    /// The fixtures' PBX: two agents, the `support` and `sales` queues.
+    pub fn new(epoch: u64, seed: u64) -> PbxOptions {
+        PbxOptions {
+            epoch,
+            seed,
+            noise: true,
+            agents: 2,
+            queues: 2,
+        }
+    }
+}
+
+/// `Agent One` … `Agent Ten`, then `Agent 11`: the fixtures' naming.
+fn agent_name(n: usize) -> String {
+    const WORDS: [&str; 10] = [
+        "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
+    ];
+    match WORDS.get(n.wrapping_sub(1)) {
+        Some(word) => format!("Agent {word}"),
+        None => format!("Agent {n}"),
+    }
 }
 
 /// The simulated PBX. Not `Sync` by design: the server keeps it behind one mutex that is
@@ -227,8 +255,8 @@ impl Pbx {
     /// A PBX with the fixtures' queues (`support` with two agents, `sales` empty) and no calls.
     pub fn new(opts: PbxOptions) -> Pbx {
         let login = opts.epoch;
-        let member = |n: u32, name: &str| Member {
-            name: name.to_string(),
+        let member = |n: usize| Member {
+            name: agent_name(n),
             interface: format!("Local/agent{n}@agents/n"),
             dynamic: false,
             penalty: 0,
@@ -241,26 +269,23 @@ impl Pbx {
             paused: false,
             paused_reason: String::new(),
         };
-        let queues = vec![
-            Queue {
-                name: "support".into(),
-                strategy: "rrmemory".into(),
-                members: vec![member(1, "Agent One"), member(2, "Agent Two")],
-                callers: Vec::new(),
-                completed: 0,
-                abandoned: 0,
-                next_member: 0,
-            },
-            Queue {
-                name: "sales".into(),
-                strategy: "ringall".into(),
-                members: Vec::new(),
-                callers: Vec::new(),
-                completed: 0,
-                abandoned: 0,
-                next_member: 0,
-            },
+        let queue = |name: String, strategy: &str, members: Vec<Member>| Queue {
+            name,
+            strategy: strategy.into(),
+            members,
+            callers: Vec::new(),
+            completed: 0,
+            abandoned: 0,
+            next_member: 0,
+        };
+        let agents = || (1..=opts.agents).map(member).collect::<Vec<_>>();
+        let mut queues = vec![
+            queue("support".into(), "rrmemory", agents()),
+            queue("sales".into(), "ringall", Vec::new()),
         ];
+        for i in 3..=opts.queues {
+            queues.push(queue(format!("queue{i}"), "rrmemory", agents()));
+        }
         Pbx {
             rng: StdRng::seed_from_u64(opts.seed),
             opts,
@@ -281,6 +306,18 @@ impl Pbx {
             steps: HashMap::new(),
             out: Vec::new(),
             processed: 0,
+        }
+    }
+
+    /// A queue for a new queue call: `support` or one of the extra queues, never `sales`.
+    fn pick_queue(&mut self) -> usize {
+        let extra = self.queues.len().saturating_sub(2) as u64;
+        if extra == 0 {
+            return 0;
+        }
+        match self.rand(0, extra) {
+            0 => 0,
+            i => 1 + i as usize,
         }
     }
 

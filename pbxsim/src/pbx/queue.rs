@@ -81,11 +81,23 @@ impl Pbx {
         self.emit(Classes::AGENT, msg);
     }
 
+    /// A member's device changed: every queue it belongs to reports it (ringinuse=no means
+    /// a member busy in one queue is not offered calls from another).
     pub(super) fn set_member_status(&mut self, q: usize, m: usize, status: u8, in_call: bool) {
-        let member = &mut self.queues[q].members[m];
-        member.status = status;
-        member.in_call = in_call;
-        self.member_event("QueueMemberStatus", q, m);
+        let interface = self.queues[q].members[m].interface.clone();
+        for qi in 0..self.queues.len() {
+            let Some(mi) = self.queues[qi]
+                .members
+                .iter()
+                .position(|x| x.interface == interface)
+            else {
+                continue;
+            };
+            let member = &mut self.queues[qi].members[mi];
+            member.status = status;
+            member.in_call = in_call;
+            self.member_event("QueueMemberStatus", qi, mi);
+        }
     }
 
     pub(super) fn member_done(&mut self, q: usize, m: usize) {
@@ -102,8 +114,10 @@ impl Pbx {
         let Some(call) = self.calls.get(&id).cloned() else {
             return;
         };
-        let q = 0;
-        if self.queue_pos(&call.a1).is_none() || call.b1.is_some() {
+        let Some((q, _)) = self.queue_pos(&call.a1) else {
+            return;
+        };
+        if call.b1.is_some() {
             return;
         }
         let n = self.queues[q].members.len();
@@ -419,5 +433,43 @@ impl Pbx {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_centre_of_many_agents_and_queues() {
+        let mut pbx = Pbx::new(PbxOptions {
+            agents: 12,
+            queues: 5,
+            ..PbxOptions::new(1_795_418_000, 3)
+        });
+        let names: Vec<&str> = pbx.queues.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["support", "sales", "queue3", "queue4", "queue5"]);
+        assert_eq!(pbx.queues[4].members.len(), 12);
+        assert!(pbx.queues[1].members.is_empty());
+        assert_eq!(pbx.queues[0].members[2].name, "Agent Three");
+        for i in 0..40 {
+            pbx.originate(
+                "100",
+                Target::Queue,
+                ("1100", "Caller"),
+                30,
+                Some(&format!("q-{i}")),
+            );
+        }
+        pbx.advance_to(6_000);
+        let talking: usize = pbx
+            .queues
+            .iter()
+            .map(|q| q.members.iter().filter(|m| m.in_call).count())
+            .sum();
+        // An agent talking is shown in every queue it belongs to (4 queues each).
+        assert_eq!(talking % 4, 0);
+        assert!(talking / 4 <= 12, "an agent took two calls at once");
+        assert!(talking > 0, "no agent answered in 6 s");
     }
 }

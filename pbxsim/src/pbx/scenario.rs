@@ -175,7 +175,11 @@ impl Pbx {
                 }
             }
             Target::Queue | Target::QueueAbandon => {
-                let q = usize::from(target == Target::QueueAbandon);
+                let q = if target == Target::QueueAbandon {
+                    1
+                } else {
+                    self.pick_queue()
+                };
                 let qname = self.queues[q].name.clone();
                 self.exten(&a1, ex, 1, "Answer", "");
                 self.exten(&a1, ex, 3, "Queue", &format!("{qname},,,,60"));
@@ -196,7 +200,7 @@ impl Pbx {
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.mark_ms = self.now_ms;
                 }
-                if q == 0 {
+                if !self.queues[q].members.is_empty() {
                     self.schedule(500, Step::QueueOffer(id));
                 }
                 self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
