@@ -541,7 +541,10 @@ impl Session {
                 return Ok(());
             }
         }
-        conn.send(&command.action).await?;
+        if let Err(error) = conn.send(&command.action).await {
+            let _ = command.reply.send(Err(AmiError::Disconnected));
+            return Err(error);
+        }
         let originate = is_async_originate(&command.action);
         pending.insert(
             command.id,
