@@ -545,6 +545,11 @@ impl Session {
             let _ = command.reply.send(Err(AmiError::Disconnected));
             return Err(error);
         }
+        tracing::debug!(
+            action = %command.action.get_str("Action").unwrap_or_default(),
+            id = %String::from_utf8_lossy(&command.id),
+            "AMI action sent"
+        );
         let originate = is_async_originate(&command.action);
         pending.insert(
             command.id,
