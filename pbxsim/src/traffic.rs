@@ -121,3 +121,49 @@ mod tests {
         assert_ne!(a, run(43));
     }
 }
+
+#[cfg(test)]
+mod leak_tests {
+    use super::*;
+    use crate::pbx::PbxOptions;
+
+    #[test]
+    fn every_call_ends_and_leaves_nothing_behind() {
+        for seed in [1, 2] {
+            let mut pbx = Pbx::new(PbxOptions::new(1_795_418_000, seed));
+            let mut generator = Generator::new(seed, 30.0);
+            // Twenty minutes of traffic, then ten quiet minutes for the last calls to end.
+            for t in (0..1_200_000).step_by(500) {
+                pbx.advance_to(t);
+                generator.run_due(&mut pbx);
+                pbx.drain();
+            }
+            assert!(
+                pbx.processed_calls() > 400,
+                "seed {seed}: only {} calls",
+                pbx.processed_calls()
+            );
+            pbx.advance_to(1_800_000);
+            pbx.drain();
+            let left: Vec<String> = pbx
+                .channels()
+                .map(|c| format!("{} ({})", c.name, c.app))
+                .collect();
+            assert!(left.is_empty(), "seed {seed}: channels left: {left:?}");
+            assert_eq!(pbx.bridges().count(), 0, "seed {seed}: bridges left");
+            assert_eq!(pbx.calls_in_flight(), 0, "seed {seed}: calls left");
+            assert!(pbx.parked.is_empty(), "seed {seed}: parked calls left");
+            assert!(
+                pbx.queues.iter().all(|q| q.callers.is_empty()),
+                "seed {seed}: queue callers left"
+            );
+            assert!(
+                pbx.device_states().all(|(_, s)| *s == "NOT_INUSE"),
+                "seed {seed}: devices still in use: {:?}",
+                pbx.device_states()
+                    .filter(|(_, s)| **s != "NOT_INUSE")
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+}
