@@ -959,17 +959,21 @@ fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
             }
         },
     );
-    let duration = m
-        .get_all("Variable")
-        .filter_map(|v| {
-            std::str::from_utf8(v)
-                .ok()?
-                .strip_prefix("DURATION=")?
-                .parse()
-                .ok()
-        })
-        .next()
-        .unwrap_or(30);
+    // `Variable: NAME=value` headers the test dialplan reads.
+    let variable = |name: &str| -> Option<u64> {
+        m.get_all("Variable")
+            .filter_map(|v| {
+                std::str::from_utf8(v)
+                    .ok()?
+                    .strip_prefix(name)?
+                    .strip_prefix('=')?
+                    .parse()
+                    .ok()
+            })
+            .next()
+    };
+    let duration = variable("DURATION").unwrap_or(30);
+    let agent_delay = variable("__AGENT_DELAY");
     let target = match (&exten, &app) {
         (_, Some(_)) => Some(Target::Echo),
         (Some(e), None) => Target::from_exten(e),
@@ -980,13 +984,16 @@ fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         .is_some_and(|p| matches!(p, "100" | "101" | "999"));
     core.with_pbx(|pbx| match (phone_ok, target, phone) {
         (true, Some(target), Some(phone)) => {
-            pbx.originate(
+            let a1 = pbx.originate(
                 &phone,
                 target,
                 (&cid_num, &cid_name),
                 duration,
                 aid.as_deref(),
             );
+            if let Some(secs) = agent_delay {
+                pbx.set_agent_delay(&a1, secs);
+            }
         }
         _ => pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or("")),
     });

@@ -88,7 +88,12 @@ impl Generator {
         };
         let duration = self.rng.random_range(5..=30);
         let action_id = format!("t-{:03}", self.caller_no);
-        pbx.originate(phone, target, (&num, &name), duration, Some(&action_id));
+        let a1 = pbx.originate(phone, target, (&num, &name), duration, Some(&action_id));
+        // One queue call in fifteen finds agents slow to answer (`__AGENT_DELAY=18`, past the
+        // queue's 15 s timeout), as in the recorded traffic.
+        if target == Target::Queue && self.rng.random_ratio(1, 15) {
+            pbx.set_agent_delay(&a1, 18);
+        }
     }
 }
 

@@ -117,18 +117,19 @@ fn simulate() -> Vec<Message> {
     // A parked caller that gives up before the timeout.
     pbx.originate("100", Target::Park, ("1120", "Caller 20"), 5, Some("t-020"));
     run(&mut pbx, 6_000, &mut out);
-    // Actions: pause, add a member that never answers, remove it, unpause.
+    // Actions: pause both agents, add agent3, a queue call whose agents ring past the timeout.
     pbx.queue_pause(Some("support"), "Local/agent1@agents/n", true, "lunch");
     pbx.queue_pause(Some("support"), "Local/agent2@agents/n", true, "break");
     pbx.queue_add("support", "Local/agent3@agents/n", "Agent Three", 0, false)
         .expect("agent3 is new");
-    pbx.originate(
+    let slow = pbx.originate(
         "101",
         Target::Queue,
         ("1121", "Caller 21"),
         18,
         Some("t-021"),
     );
+    pbx.set_agent_delay(&slow, 18);
     run(&mut pbx, 20_000, &mut out);
     pbx.queue_remove("support", "Local/agent3@agents/n");
     pbx.queue_pause(Some("support"), "Local/agent1@agents/n", false, "");
@@ -269,7 +270,6 @@ async fn every_recorded_event_type_is_simulated_faithfully() {
     let bad = client.event("RequestBadFormat").await;
     produced.extend(check(&recorded, &[bad], &mut problems));
 
-    println!("simulated event types: {}", produced.len());
     problems.sort();
     problems.dedup();
     assert!(
@@ -395,7 +395,8 @@ fn lcs(a: &[String], b: &[String]) -> usize {
 
 /// The same events (as a multiset), in nearly the same order: Asterisk's threads race, so
 /// a few neighbours swap places between two runs of the same call (OriginateResponse,
-/// the two halves of a Local channel), and 90 % of the sequence must line up.
+/// the two halves of a Local channel), and 85 % of the sequence must line up (two recorded
+/// queue calls of the same scenario agree on 87 %).
 fn assert_like(simulated: &[String], recorded: &[String]) {
     let count = |v: &[String]| {
         let mut m = BTreeMap::new();
@@ -411,7 +412,7 @@ fn assert_like(simulated: &[String], recorded: &[String]) {
     );
     let common = lcs(simulated, recorded);
     assert!(
-        common * 10 >= recorded.len() * 9,
+        common * 100 >= recorded.len() * 85,
         "order differs ({common}/{}):\n ours {simulated:?}\n rec. {recorded:?}",
         recorded.len()
     );
@@ -445,4 +446,96 @@ fn a_queue_call_raises_the_recorded_sequence() {
         "1795418204.40",
     );
     assert_like(&simulated_sequence("101", Target::Queue, 30), &recorded);
+}
+
+/// The generated calls of `ami-events-traffic.txt` that no AMI action touched afterwards:
+/// `(ActionID, phone, target)`.
+const UNTOUCHED_CALLS: &[(&str, &str, Target)] = &[
+    ("t-001", "100", Target::Bridged),
+    ("t-002", "101", Target::Queue),
+    ("t-003", "100", Target::Bridged),
+    ("t-004", "101", Target::Queue),
+    ("t-005", "100", Target::Busy),
+    ("t-008", "100", Target::UserEvent),
+    ("t-009", "100", Target::Congested),
+    ("t-010", "101", Target::Queue),
+    ("t-011", "100", Target::Echo),
+    ("t-013", "100", Target::Playback),
+    ("t-014", "100", Target::Dtmf),
+    ("t-015", "100", Target::NoAnswer),
+    ("t-020", "100", Target::AccountCode),
+    ("t-022", "101", Target::Queue),
+    ("t-023", "100", Target::MixMonitor),
+    ("t-030", "100", Target::Hangup17),
+];
+
+#[test]
+fn generated_calls_raise_the_recorded_sequences() {
+    let traffic = fixture::transcript("ami-events-traffic.txt");
+    let stream = fixture::raw_stream("ami-events-stream.txt");
+    let mut report = Vec::new();
+    for (action_id, phone, target) in UNTOUCHED_CALLS {
+        let originate = traffic.iter().flatten().find_map(|s| match s {
+            fixture::Step::Sent(m) if m.action_id() == Some(action_id.as_bytes()) => {
+                Some(m.clone())
+            }
+            _ => None,
+        });
+        let Some(originate) = originate else {
+            report.push(format!("{action_id}: not in the transcript"));
+            continue;
+        };
+        let duration = originate
+            .get_all("Variable")
+            .filter_map(|v| {
+                std::str::from_utf8(v)
+                    .ok()?
+                    .strip_prefix("DURATION=")?
+                    .parse()
+                    .ok()
+            })
+            .next()
+            .unwrap_or(30);
+        let linkedid = stream
+            .iter()
+            .find(|m| {
+                m.event_name() == Some(&b"OriginateResponse"[..])
+                    && m.action_id() == Some(action_id.as_bytes())
+            })
+            .and_then(|m| m.get_str("Uniqueid"))
+            .map(|u| u.into_owned());
+        let Some(linkedid) = linkedid else {
+            report.push(format!("{action_id}: no OriginateResponse in the stream"));
+            continue;
+        };
+        let recorded = call_sequence(&stream, &linkedid);
+        let simulated = simulated_sequence(phone, *target, duration);
+        let count = |v: &[String]| {
+            let mut m: BTreeMap<String, i32> = BTreeMap::new();
+            for e in v {
+                *m.entry(e.clone()).or_insert(0) += 1;
+            }
+            m
+        };
+        let (r, s) = (count(&recorded), count(&simulated));
+        let mut diff: Vec<String> = Vec::new();
+        for k in r.keys().chain(s.keys()).collect::<BTreeSet<_>>() {
+            let d = s.get(k).copied().unwrap_or(0) - r.get(k).copied().unwrap_or(0);
+            if d != 0 {
+                diff.push(format!("{k}{d:+}"));
+            }
+        }
+        let common = lcs(&simulated, &recorded);
+        if !diff.is_empty() || common * 100 < recorded.len() * 85 {
+            report.push(format!(
+                "{action_id} {target:?}: {common}/{} in order, diff {diff:?}",
+                recorded.len()
+            ));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "calls unlike their recording:\n{}",
+        report.join("\n")
+    );
 }

@@ -144,6 +144,8 @@ struct Call {
     ring_ms: u64,
     /// The spied channel of a ChanSpy call.
     spyee: Option<String>,
+    /// How long agents ring before answering (`__AGENT_DELAY`), if set.
+    agent_delay_ms: Option<u64>,
 }
 
 /// A scheduled step of a call, or of the traffic generator.

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// `timeout = 15` of `queues.conf`: how long one member rings.
+const QUEUE_TIMEOUT_MS: u64 = 15_000;
+
 impl Pbx {
     pub(super) fn queue_pos(&self, uid: &str) -> Option<(usize, usize)> {
         self.queues.iter().enumerate().find_map(|(q, queue)| {
@@ -187,12 +190,15 @@ impl Pbx {
             c.queue = Some((q, m));
             c.ring_ms = self.now_ms;
         }
-        // Dynamic members (agent3, added with QueueAdd) never answer, as in the recording:
-        // RingNoAnswer after the queue's 15 s timeout.
-        if self.queues[q].members[m].dynamic {
-            self.schedule(15_000, Step::QueueRingNoAnswer(id));
+        // Agents answer after 1-4 s, or after `__AGENT_DELAY`; past the queue's 15 s
+        // timeout the offer ends in RingNoAnswer and the next member is tried.
+        let delay = match call.agent_delay_ms {
+            Some(ms) => ms,
+            None => self.rand(1_000, 4_000),
+        };
+        if delay > QUEUE_TIMEOUT_MS {
+            self.schedule(QUEUE_TIMEOUT_MS, Step::QueueRingNoAnswer(id));
         } else {
-            let delay = self.rand(1_000, 4_000);
             self.schedule(delay, Step::QueueAnswer(id));
         }
     }
@@ -239,7 +245,7 @@ impl Pbx {
             &g1,
             q,
             m,
-            &[("RingTime", "15000")],
+            &[("RingTime", &QUEUE_TIMEOUT_MS.to_string())],
         );
         self.two_chan_event(
             "DialEnd",
@@ -330,6 +336,13 @@ impl Pbx {
             c.b2 = None;
         }
         self.end_call(id, 16, false);
+    }
+
+    /// `__AGENT_DELAY` of the call whose first channel is `a1`: its agents ring this long.
+    pub fn set_agent_delay(&mut self, a1: &str, secs: u64) {
+        if let Some(call) = self.calls.values_mut().find(|c| c.a1 == a1) {
+            call.agent_delay_ms = Some(secs * 1_000);
+        }
     }
 
     /// `QueuePause`: pauses or unpauses `interface` in `queue` (every queue when `None`).

@@ -79,6 +79,7 @@ impl Pbx {
                 mark_ms: self.now_ms,
                 ring_ms: 0,
                 spyee: None,
+                agent_delay_ms: None,
             },
         );
         self.exten(&a2, phone, 5, "Wait", &dur);
@@ -635,12 +636,15 @@ impl Pbx {
             return;
         };
         let d = d.to_string();
-        self.chan_event(
-            "DTMFBegin",
-            Classes::DTMF,
-            &call.a2,
-            &[("Digit", &d), ("Direction", "Received")],
-        );
+        // Asterisk reports the first digit's DTMFBegin twice (recorded for SendDTMF).
+        for _ in 0..if i == 0 { 2 } else { 1 } {
+            self.chan_event(
+                "DTMFBegin",
+                Classes::DTMF,
+                &call.a2,
+                &[("Digit", &d), ("Direction", "Received")],
+            );
+        }
         self.chan_event(
             "DTMFEnd",
             Classes::DTMF,
