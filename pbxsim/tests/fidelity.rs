@@ -361,6 +361,79 @@ fn call_sequence(events: &[Message], linkedid: &str) -> Vec<String> {
         .collect()
 }
 
+/// Simulates one call alone, running `act` on its caller leg `at_ms` after the originate.
+fn simulated_with(
+    phone: &str,
+    target: Target,
+    duration_s: u64,
+    at_ms: u64,
+    act: impl FnOnce(&mut Pbx, &str),
+) -> Vec<String> {
+    let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
+    let a1 = pbx.originate(
+        phone,
+        target,
+        ("1101", "Caller 01"),
+        duration_s,
+        Some("t-001"),
+    );
+    let name = pbx
+        .channel(&a1)
+        .map(|c| c.name.clone())
+        .expect("the caller leg");
+    let mut events: Vec<Message> = Vec::new();
+    let mut act = Some(act);
+    for t in (0..(duration_s + 30) * 1_000).step_by(50) {
+        pbx.advance_to(t);
+        if t >= at_ms
+            && let Some(act) = act.take()
+        {
+            act(&mut pbx, &name);
+        }
+        events.extend(pbx.drain().into_iter().map(|e| e.msg));
+    }
+    call_sequence(&events, "1795418203.0")
+}
+
+#[test]
+fn a_redirected_call_raises_the_recorded_sequence() {
+    // Recorded: t-016, Local/101@test -> 200, DURATION=40; 6 s later Redirect of its caller
+    // leg to test,250 (Dial Local/202).
+    let recorded = call_sequence(
+        &fixture::raw_stream("ami-events-stream.txt"),
+        "1795418217.82",
+    );
+    let simulated = simulated_with("101", Target::Bridged, 40, 6_000, |pbx, leg| {
+        assert!(pbx.blind_transfer(leg, "250", false));
+    });
+    assert_like(&simulated, &recorded);
+}
+
+#[test]
+fn a_blind_transfer_raises_the_recorded_sequence() {
+    // Recorded: t-036, Local/101@test -> 200, DURATION=40; 7 s later BlindTransfer of its
+    // caller leg: the callee goes to test,250. (The recording also shows a hold just before.)
+    let stream = fixture::raw_stream("ami-events-stream.txt");
+    let linkedid = stream
+        .iter()
+        .find(|m| {
+            m.event_name() == Some(&b"OriginateResponse"[..])
+                && m.action_id() == Some(&b"t-036"[..])
+        })
+        .and_then(|m| m.get_str("Uniqueid"))
+        .expect("t-036 answered")
+        .into_owned();
+    // The capture ends while the transferred call is still up, and the hold before the
+    // transfer came from elsewhere: compare what was recorded, up to its end.
+    let mut recorded = call_sequence(&stream, &linkedid);
+    recorded.retain(|e| e != "Unhold");
+    let mut simulated = simulated_with("101", Target::Bridged, 40, 7_000, |pbx, leg| {
+        assert!(pbx.blind_transfer(leg, "250", true));
+    });
+    simulated.truncate(recorded.len());
+    assert_like(&simulated, &recorded);
+}
+
 /// Simulates one call alone and returns its sequence.
 fn simulated_sequence(phone: &str, target: Target, duration_s: u64) -> Vec<String> {
     let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));

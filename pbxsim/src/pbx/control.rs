@@ -107,50 +107,89 @@ impl Pbx {
             .collect()
     }
 
-    /// AMI `BlindTransfer` (and `Redirect` of a bridged leg): the peer of `name` is sent to
-    /// `exten` (250, Dial(Local/202)); emits `BlindTransfer`.
-    pub fn blind_transfer(&mut self, name: &str, exten: &str, event: bool) -> bool {
+    /// `Redirect` (`blind = false`) or `BlindTransfer` (`blind = true`) of `name` to `exten`
+    /// (250: `Dial(Local/202@test)`), in the recorded orders.
+    ///
+    /// Redirect moves the channel itself: it leaves its bridge, its old peer pair hangs up,
+    /// and it dials the target. BlindTransfer sends the *peer* there and hangs up the
+    /// transferer's side: the transferee's pair becomes the caller of a new dial.
+    pub fn blind_transfer(&mut self, name: &str, exten: &str, blind: bool) -> bool {
         let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
             return false;
         };
-        let Some(id) = self
+        let call = self
             .calls
             .iter()
-            .find(|(_, c)| c.a1 == uid || c.b1.as_deref() == Some(&uid))
-            .map(|(&id, _)| id)
-        else {
-            // Not in a call we drive: just move it in the dialplan.
-            self.exten(&uid, exten, 1, "NoOp", "Transfer target");
+            .find(|(_, c)| c.a1 == uid && c.bridge.is_some())
+            .map(|(&id, c)| (id, c.clone()));
+        let Some((id, call)) = call else {
+            // Not the caller leg of a bridged call we drive: just move it in the dialplan.
+            self.exten(&uid, exten, 1, "NoOp", "Transferred to 250");
             return true;
         };
-        let Some(call) = self.calls.get(&id).cloned() else {
+        let (Some(b1), Some(b2), Some(bid)) =
+            (call.b1.clone(), call.b2.clone(), call.bridge.clone())
+        else {
             return false;
         };
-        let peer = if call.a1 == uid {
-            call.b1.clone()
-        } else {
-            Some(call.a1.clone())
-        };
-        if event && let (Some(peer), Some(bid)) = (peer.clone(), call.bridge.clone()) {
-            let mut msg = Self::head("BlindTransfer", Classes::CALL).with("Result", "Success");
-            if let (Some(t), Some(p), Some(b)) = (
-                self.channels.get(&uid),
-                self.channels.get(&peer),
-                self.bridges.get(&bid),
-            ) {
-                t.push_headers(&mut msg, "Transferer");
-                p.push_headers(&mut msg, "Transferee");
-                b.push_headers(&mut msg);
-                msg.push("IsExternal", "Yes");
-                msg.push("Context", "test");
-                msg.push("Extension", exten);
-                self.emit(Classes::CALL, msg);
-                self.cel(&uid, "BLINDTRANSFER", "");
-            }
+        if let Some((q, m)) = call.queue {
+            self.member_done(q, m);
         }
-        self.exten(&uid, exten, 1, "NoOp", "Transfer target");
-        self.exten(&uid, exten, 2, "Dial", "Local/202@test,30");
+        if blind {
+            self.blind_transfer_event(&uid, &b1, &bid, exten);
+            // The transferer's pair goes; the transferee (b1) runs the target, b2 is its phone.
+            self.bridge_leave(&bid, &uid);
+            self.chan_event("SoftHangupRequest", Classes::CALL, &uid, &[("Cause", "16")]);
+            self.chan_event("HangupRequest", Classes::CALL, &call.a2, &[("Cause", "16")]);
+            let (num, name) = (
+                self.field(&b1, |c| &c.cid_num),
+                self.field(&b1, |c| &c.cid_name),
+            );
+            self.set_callerid(&call.a2, &num, &name);
+            self.hangup_chan(&call.a2, 16, true);
+            self.exten(&b1, exten, 1, "NoOp", "Transferred to 250");
+            self.bridge_leave(&bid, &b1);
+            self.hangup_chan(&uid, 16, false);
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.a1 = b1.clone();
+                c.a2 = b2;
+            }
+        } else {
+            self.exten(&uid, exten, 1, "NoOp", "Transferred to 250");
+            self.bridge_leave(&bid, &uid);
+            self.end_peer_pair(&b1, &b2);
+        }
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.b1 = None;
+            c.b2 = None;
+            c.bridge = None;
+            c.queue = None;
+        }
+        let caller = if blind { b1 } else { uid };
+        self.exten(&caller, exten, 3, "Dial", "Local/202@test,30");
+        self.dial(id, "202");
+        self.schedule(30, Step::DialRinging(id));
+        self.schedule(1_000, Step::DialAnswer(id));
         true
+    }
+
+    fn blind_transfer_event(&mut self, transferer: &str, transferee: &str, bid: &str, exten: &str) {
+        let (Some(t), Some(p), Some(b)) = (
+            self.channels.get(transferer),
+            self.channels.get(transferee),
+            self.bridges.get(bid),
+        ) else {
+            return;
+        };
+        let mut msg = Self::head("BlindTransfer", Classes::CALL).with("Result", "Success");
+        t.push_headers(&mut msg, "Transferer");
+        p.push_headers(&mut msg, "Transferee");
+        b.push_headers(&mut msg);
+        msg.push("IsExternal", "Yes");
+        msg.push("Context", "test");
+        msg.push("Extension", exten);
+        self.emit(Classes::CALL, msg);
+        self.cel(transferer, "BLINDTRANSFER", "");
     }
 
     /// Raises `UserEvent` from the AMI action (it carries the action's ActionID).

@@ -397,18 +397,12 @@ impl Pbx {
         };
         let a1 = call.a1.clone();
         let ex = self.field(&b2, |c| &c.exten);
-        let (num, name) = if call.target == Target::LocalChain {
-            ("262", "Caller")
-        } else {
-            ("2001", "Carol Callee")
-        };
-        let name = if call.target == Target::LocalChain {
-            self.channels
-                .get(&a1)
-                .map(|c| c.cid_name.clone())
-                .unwrap_or_else(|| name.to_string())
-        } else {
-            name.to_string()
+        // Who answers: the phone the dial reached (`extensions.conf`), or for the Local chain
+        // the caller's own name passed along.
+        let (num, name) = match ex.as_str() {
+            "202" => ("2002", "Dave Target".to_string()),
+            "261" => ("262", self.field(&a1, |c| &c.cid_name)),
+            _ => ("2001", "Carol Callee".to_string()),
         };
         self.exten(
             &b2,
