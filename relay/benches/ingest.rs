@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use relay::ami::{AmiConfig, SessionEvent, spawn_session};
 
 /// The admin connection's received bytes, byte for byte (`ami-events-stream.txt`).
@@ -101,7 +101,10 @@ fn ingest(c: &mut Criterion) {
         .expect("runtime");
     let event_bytes = recorded_events().len() as u64 * EVENTS_PER_RUN / 4038;
     let mut group = c.benchmark_group("loopback ingest");
+    // Each run is a whole session of 400 000 events: few, equal samples.
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(EVENTS_PER_RUN));
     group.bench_function("events", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| ingest_once(&runtime)).sum())

@@ -595,6 +595,10 @@ impl Session {
         message: Message,
         pending: &mut HashMap<Vec<u8>, Pending>,
     ) -> Result<(), AmiError> {
+        // Most of the time nothing waits: skip the ActionID lookup on the hot path.
+        if pending.is_empty() {
+            return self.deliver(message).await;
+        }
         let Some(id) = message.action_id() else {
             return self.deliver(message).await;
         };
