@@ -540,6 +540,14 @@ const UNTOUCHED_CALLS: &[(&str, &str, Target)] = &[
     ("t-022", "101", Target::Queue),
     ("t-023", "100", Target::MixMonitor),
     ("t-030", "100", Target::Hangup17),
+    ("t-044", "100", Target::Queue),
+    ("t-047", "100", Target::LocalChain),
+    ("t-050", "100", Target::Bridged),
+    ("t-052", "101", Target::Dtmf),
+    ("t-053", "100", Target::Queue),
+    ("t-055", "101", Target::Bridged),
+    ("t-056", "100", Target::Busy),
+    ("t-058", "100", Target::UserEvent),
 ];
 
 #[test]

@@ -5,9 +5,10 @@
 //! (real time in demo mode, as fast as the client reads in load mode).
 //!
 //! This file holds the state, the clock and the event helpers shared by the parts:
-//! `scenario` (calls through the test dialplan), `queue`, `park` and `control` (what AMI
-//! clients do to calls).
+//! `scenario` (calls through the test dialplan), `chain` (the Local chain of 260), `queue`,
+//! `park` and `control` (what AMI clients do to calls).
 
+mod chain;
 mod control;
 mod park;
 mod queue;
@@ -146,6 +147,8 @@ struct Call {
     spyee: Option<String>,
     /// How long agents ring before answering (`__AGENT_DELAY`), if set.
     agent_delay_ms: Option<u64>,
+    /// The Local/262 pair of the 260 chain, until Local/261 optimizes away.
+    chain: Option<(String, String)>,
 }
 
 /// A scheduled step of a call, or of the traffic generator.
@@ -154,6 +157,8 @@ enum Step {
     DialRinging(CallId),
     DialAnswer(CallId),
     DialFail(CallId),
+    ChainRinging(CallId),
+    ChainAnswer(CallId),
     PhoneHangup(CallId),
     DialplanEnd(CallId),
     AgentHangup(CallId),
@@ -858,6 +863,8 @@ impl Pbx {
                 );
             }
             Step::DialAnswer(id) => self.dial_answer(id),
+            Step::ChainRinging(id) => self.chain_ringing(id),
+            Step::ChainAnswer(id) => self.chain_answer(id),
             Step::DialFail(id) => self.dial_fail(id),
             Step::PhoneHangup(id) => self.phone_hangup(id, true),
             Step::DialplanEnd(id) => self.phone_hangup(id, false),

@@ -80,6 +80,7 @@ impl Pbx {
                 ring_ms: 0,
                 spyee: None,
                 agent_delay_ms: None,
+                chain: None,
             },
         );
         self.exten(&a2, phone, 5, "Wait", &dur);
@@ -317,12 +318,7 @@ impl Pbx {
                 };
                 self.schedule(2_000, end);
             }
-            Target::LocalChain => {
-                self.exten(&a1, ex, 1, "Dial", "Local/261@test,30");
-                self.dial(id, "261");
-                self.schedule(30, Step::DialRinging(id));
-                self.schedule(300, Step::DialAnswer(id));
-            }
+            Target::LocalChain => self.chain_start(id),
         }
     }
 
@@ -397,11 +393,9 @@ impl Pbx {
         };
         let a1 = call.a1.clone();
         let ex = self.field(&b2, |c| &c.exten);
-        // Who answers: the phone the dial reached (`extensions.conf`), or for the Local chain
-        // the caller's own name passed along.
+        // Who answers: the phone the dial reached (`extensions.conf`).
         let (num, name) = match ex.as_str() {
             "202" => ("2002", "Dave Target".to_string()),
-            "261" => ("262", self.field(&a1, |c| &c.cid_name)),
             _ => ("2001", "Carol Callee".to_string()),
         };
         self.exten(
@@ -432,62 +426,7 @@ impl Pbx {
         }
         self.bridge_pair(id, &b1, &a1);
         self.exten(&b2, &ex, 7, "Wait", &call.duration_s.to_string());
-        if call.target == Target::LocalChain {
-            self.local_optimize(id);
-        }
         self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
-    }
-
-    /// Local/261 hands its place in the bridge to Local/262 and goes away.
-    pub(super) fn local_optimize(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id).cloned() else {
-            return;
-        };
-        let (Some(b1), Some(b2), Some(bid)) =
-            (call.b1.clone(), call.b2.clone(), call.bridge.clone())
-        else {
-            return;
-        };
-        let linked = self.field(&call.a1, |c| &c.linkedid);
-        let (c1, c2) = self.new_local("262", "test", Some(&linked));
-        self.set_state(&c2, ChanState::Up);
-        self.set_state(&c1, ChanState::Up);
-        if let Some(ch) = self.ch(&c1) {
-            ch.exten.clear();
-        }
-        let (Some(one), Some(two), Some(src)) = (
-            self.channels.get(&b1),
-            self.channels.get(&b2),
-            self.channels.get(&c1),
-        ) else {
-            return;
-        };
-        let mut begin = Self::head("LocalOptimizationBegin", Classes::CALL);
-        one.push_headers(&mut begin, "LocalOne");
-        two.push_headers(&mut begin, "LocalTwo");
-        src.push_headers(&mut begin, "Source");
-        begin.push("DestUniqueId", &b2);
-        begin.push("Id", "0");
-        self.emit(Classes::CALL, begin);
-        self.cel(&b1, "LOCAL_OPTIMIZE_BEGIN", "");
-        self.bridge_leave(&bid, &b1);
-        self.bridge_enter(&bid, &c1, Some(&b1));
-        let (Some(one), Some(two)) = (self.channels.get(&b1), self.channels.get(&b2)) else {
-            return;
-        };
-        let mut end = Self::head("LocalOptimizationEnd", Classes::CALL);
-        one.push_headers(&mut end, "LocalOne");
-        two.push_headers(&mut end, "LocalTwo");
-        end.push("Success", "No");
-        end.push("Id", "0");
-        self.emit(Classes::CALL, end);
-        self.cel(&b1, "LOCAL_OPTIMIZE", "");
-        self.hangup_chan(&b1, 16, false);
-        self.hangup_chan(&b2, 16, true);
-        if let Some(c) = self.calls.get_mut(&id) {
-            c.b1 = Some(c1);
-            c.b2 = Some(c2);
-        }
     }
 
     pub(super) fn dial_fail(&mut self, id: CallId) {
@@ -567,10 +506,12 @@ impl Pbx {
         self.cdr(a1, call.target.exten(), "ANSWERED", answered);
         if phone_first {
             self.exten(a2, &ex, 6, "Hangup", "");
+            // A connected-line update the callee made (`CONNECTEDLINE()`) reaches the phone
+            // half as its caller ID when it hangs up (recorded); a plain bridge has none.
             let peer_id = self
                 .channels
                 .get(a1)
-                .filter(|c| c.bridge.is_some())
+                .filter(|c| c.bridge.is_some() && c.conn_num != c.cid_num)
                 .map(|c| (c.conn_num.clone(), c.conn_name.clone()));
             if let Some((num, name)) = peer_id {
                 self.set_callerid(a2, &num, &name);
