@@ -71,9 +71,15 @@ async fn wrong_password_is_reported_and_retried() {
         peer.replay(&login, "ami-badlogin.txt", "bad-3").await;
     })
     .await;
-    let (_session, mut events) = spawn_session(test_config(&addr));
+    let (session, mut events) = spawn_session(test_config(&addr));
     let reason = disconnected(&mut events).await;
     assert_eq!(reason, "AMI login refused: Authentication failed");
+    // Actions get the refusal itself, typed, with Asterisk's text.
+    let refused = ping(&session).await;
+    assert!(
+        matches!(&refused, Err(AmiError::AuthenticationFailed { message }) if message == "Authentication failed"),
+        "{refused:?}"
+    );
     for n in 0..2 {
         let accept = tokio::time::timeout(PATIENCE, accepted.recv()).await;
         assert_eq!(accept.ok().flatten(), Some(n), "connection {n} (a retry)");

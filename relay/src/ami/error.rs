@@ -25,7 +25,8 @@ pub enum AmiError {
     /// The server closed the connection; the session reconnects by itself.
     #[error("the AMI server closed the connection")]
     Closed,
-    /// Login was refused (wrong user or secret); fix the configuration.
+    /// Login was refused (wrong user or secret); fix the configuration. Actions sent
+    /// while the session waits to retry such a login get this too.
     #[error("AMI login refused: {message}")]
     AuthenticationFailed {
         /// Asterisk's text, `Authentication failed`.

@@ -336,9 +336,14 @@ impl Session {
                 reason: failure.to_string(),
             })
             .await;
+            // A refused login will be refused again: callers learn why, typed.
+            let refused = match &failure {
+                AmiError::AuthenticationFailed { message } => Some(message.clone()),
+                _ => None,
+            };
             let delay = jitter(backoff);
             backoff = (backoff * 2).min(self.config.backoff_max);
-            if !self.idle(delay).await {
+            if !self.idle(delay, refused).await {
                 return;
             }
         }
@@ -355,15 +360,20 @@ impl Session {
         let _ = self.events.send(event).await;
     }
 
-    /// Waits out a backoff delay, refusing actions meanwhile; false if the session should stop.
-    async fn idle(&mut self, delay: Duration) -> bool {
+    /// Waits out a backoff delay, refusing actions meanwhile (with the login's refusal
+    /// if that is why the link is down); false if the session should stop.
+    async fn idle(&mut self, delay: Duration, refused: Option<String>) -> bool {
         let until = Instant::now() + delay;
         loop {
             tokio::select! {
                 () = sleep_until(until) => return true,
                 command = self.commands.recv() => match command {
                     Some(command) => {
-                        let _ = command.reply.send(Err(AmiError::NotConnected));
+                        let error = match &refused {
+                            Some(message) => AmiError::AuthenticationFailed { message: message.clone() },
+                            None => AmiError::NotConnected,
+                        };
+                        let _ = command.reply.send(Err(error));
                     }
                     None if self.events.is_closed() => return false,
                     None => {
