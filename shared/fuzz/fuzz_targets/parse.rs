@@ -17,12 +17,18 @@ fuzz_target!(|data: &[u8]| {
     let max_len = 16 + usize::from(control & 0x3f) * 8;
     let step = 1 + usize::from(control >> 6) * 37;
     let parser = Parser::with_max_len(max_len);
-    let mut parser = if control & 1 == 1 { parser.expecting_banner() } else { parser };
+    let mut parser = if control & 1 == 1 {
+        parser.expecting_banner()
+    } else {
+        parser
+    };
     let mut buf = BytesMut::new();
     for chunk in input.chunks(step) {
         buf.extend_from_slice(chunk);
         while let Some(frame) = parser.next_frame(&mut buf) {
-            let Frame::Message(message) = frame else { continue };
+            let Frame::Message(message) = frame else {
+                continue;
+            };
             if message.kind() == MessageKind::CommandOutput {
                 continue; // legacy output has its own, narrower round trip
             }
@@ -33,6 +39,10 @@ fuzz_target!(|data: &[u8]| {
                 other => panic!("{message:?} serialized as {wire:?} parsed back as {other:?}"),
             }
         }
-        assert!(buf.len() < max_len, "{} bytes kept with bound {max_len}", buf.len());
+        assert!(
+            buf.len() < max_len,
+            "{} bytes kept with bound {max_len}",
+            buf.len()
+        );
     }
 });
