@@ -8,6 +8,10 @@ use crate::setup::{self, Scope};
 use crate::{sh, spa};
 
 pub fn run(extra_args: &[String]) -> anyhow::Result<()> {
+    // `cargo xtask run -- --listen …` is a natural guess too; the `--` is ours, not astpanel's.
+    let extra_args = extra_args
+        .strip_prefix(&["--".to_owned()])
+        .unwrap_or(extra_args);
     let tools = setup::setup(Scope::Build)?;
     spa::build(&tools)?;
     let mut relay = tools.sh.cmd("cargo");

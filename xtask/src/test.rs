@@ -81,6 +81,7 @@ fn stages(tools: &Tools) -> Vec<(&'static str, Vec<Command>)> {
         }
         cmd
     };
+    // e2e has its own stage; the frontend's tests need a DOM, so they run in the wasm stage.
     let mut native_tests = cargo(&[
         "test",
         "--workspace",
