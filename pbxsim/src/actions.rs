@@ -716,13 +716,15 @@ fn bridge_list(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     let kind = m.get_str("BridgeType").map(|k| k.into_owned());
     let mut reply = list_start(id, "Bridge listing will follow");
     let mut n = 0;
-    if kind.as_deref().is_none_or(|k| k == "basic") {
-        for b in pbx.bridges() {
-            let mut msg = item("BridgeListItem", id);
-            b.push_headers(&mut msg);
-            reply.push(&msg);
-            n += 1;
-        }
+    let wanted = |b: &&crate::model::Bridge| {
+        kind.as_deref()
+            .is_none_or(|k| k == if b.parking { "parking" } else { "basic" })
+    };
+    for b in pbx.bridges().filter(wanted) {
+        let mut msg = item("BridgeListItem", id);
+        b.push_headers(&mut msg);
+        reply.push(&msg);
+        n += 1;
     }
     list_end(&mut reply, "BridgeListComplete", id, n);
     reply

@@ -135,16 +135,30 @@ pub struct Bridge {
     pub members: Vec<String>,
     /// Virtual creation time, ms.
     pub created_ms: u64,
+    /// The parking lot's holding bridge (it outlives its last member) rather than a call's.
+    pub parking: bool,
 }
 
 impl Bridge {
+    /// `simple_bridge` for calls, `holding_bridge` for the parking lot.
+    pub fn technology(&self) -> &'static str {
+        if self.parking {
+            "holding_bridge"
+        } else {
+            "simple_bridge"
+        }
+    }
+
     /// Appends the bridge header block (`BridgeUniqueid` … `BridgeVideoSourceMode`).
     pub fn push_headers(&self, msg: &mut Message) {
         msg.push("BridgeUniqueid", &self.id);
-        msg.push("BridgeType", "basic");
-        msg.push("BridgeTechnology", "simple_bridge");
-        msg.push("BridgeCreator", UNKNOWN);
-        msg.push("BridgeName", UNKNOWN);
+        msg.push("BridgeType", if self.parking { "parking" } else { "basic" });
+        msg.push("BridgeTechnology", self.technology());
+        msg.push(
+            "BridgeCreator",
+            if self.parking { "Parking" } else { UNKNOWN },
+        );
+        msg.push("BridgeName", if self.parking { "default" } else { UNKNOWN });
         msg.push("BridgeNumChannels", self.members.len().to_string());
         msg.push("BridgeVideoSourceMode", "none");
     }

@@ -620,3 +620,73 @@ fn generated_calls_raise_the_recorded_sequences() {
         report.join("\n")
     );
 }
+
+/// Recorded Linkedid of the call a generator action started.
+fn linkedid_of(stream: &[Message], action_id: &str) -> String {
+    stream
+        .iter()
+        .find(|m| {
+            m.event_name() == Some(&b"OriginateResponse"[..])
+                && m.action_id() == Some(action_id.as_bytes())
+        })
+        .and_then(|m| m.get_str("Uniqueid"))
+        .unwrap_or_else(|| panic!("{action_id} answered"))
+        .into_owned()
+}
+
+/// The name of the first live channel whose name starts with `prefix` and ends with `leg`.
+fn leg_of(pbx: &Pbx, prefix: &str, leg: &str) -> String {
+    pbx.channels_matching(prefix)
+        .into_iter()
+        .find(|n| n.ends_with(leg))
+        .expect("the leg exists")
+}
+
+#[test]
+fn calls_touched_by_actions_raise_the_recorded_sequences() {
+    let stream = fixture::raw_stream("ami-events-stream.txt");
+    let mut report = Vec::new();
+    let mut compare = |action_id: &str, simulated: Vec<String>| {
+        let recorded = call_sequence(&stream, &linkedid_of(&stream, action_id));
+        let result = std::panic::catch_unwind(|| assert_like(&simulated, &recorded));
+        if let Err(e) = result {
+            let text = e.downcast_ref::<String>().cloned().unwrap_or_default();
+            report.push(format!("{action_id}: {text}"));
+        }
+    };
+    // t-012: bridged call, its callee leg hung up by AMI 5 s later.
+    compare(
+        "t-012",
+        simulated_with("100", Target::Bridged, 40, 5_000, |pbx, _| {
+            let callee = leg_of(pbx, "Local/201@test", ";1");
+            assert!(pbx.hangup_by_name(&callee, 16));
+        }),
+    );
+    // t-027: a caller waiting in `sales` (no members) hung up by AMI 6.5 s later.
+    compare(
+        "t-027",
+        simulated_with("100", Target::QueueAbandon, 40, 6_500, |pbx, leg| {
+            assert!(pbx.hangup_by_name(leg, 16));
+        }),
+    );
+    // t-029: a call that parked itself, hung up by AMI 11 s later.
+    compare(
+        "t-029",
+        simulated_with("100", Target::Park, 60, 11_000, |pbx, leg| {
+            assert!(pbx.hangup_by_name(leg, 16));
+        }),
+    );
+    // t-035: bridged call whose callee leg is parked by AMI 5 s later for 15 s.
+    compare(
+        "t-035",
+        simulated_with("100", Target::Bridged, 40, 5_000, |pbx, _| {
+            let callee = leg_of(pbx, "Local/201@test", ";1");
+            assert!(pbx.park_channel(&callee, 15));
+        }),
+    );
+    assert!(
+        report.is_empty(),
+        "calls unlike their recording:\n{}",
+        report.join("\n")
+    );
+}

@@ -79,22 +79,28 @@ impl Pbx {
                     || c.b2.as_deref() == Some(&uid)
             })
             .map(|(&id, _)| id);
-        self.chan_event(
-            "HangupRequest",
-            Classes::CALL,
-            &uid,
-            &[("Cause", &cause.to_string())],
-        );
+        // An AMI Hangup is a soft hangup: no HangupRequest for the channel itself.
         if self.parked.iter().any(|p| p.uniqueid == uid) {
             self.park_end(&uid, "ParkedCallGiveUp");
         }
-        let phone = call
-            .and_then(|id| self.calls.get(&id))
-            .is_some_and(|c| c.a2 == uid);
-        match call {
-            Some(id) => self.phone_hangup(id, phone),
-            None => self.hangup_chan(&uid, cause, true),
+        let Some(id) = call else {
+            self.hangup_chan(&uid, cause, true);
+            return true;
+        };
+        let Some(c) = self.calls.get(&id).cloned() else {
+            return true;
+        };
+        if c.b1.as_deref() == Some(uid.as_str())
+            && let Some(bid) = c.bridge.clone()
+        {
+            // The callee goes: the bridge breaks up, the caller's Dial returns and its
+            // dialplan ends; then the callee pair goes.
+            self.bridge_leave(&bid, &uid);
+            self.bridge_leave(&bid, &c.a1);
+            self.end_call(id, 16, false);
+            return true;
         }
+        self.phone_hangup(id, c.a2 == uid);
         true
     }
 

@@ -228,6 +228,8 @@ pub struct Pbx {
     timer_seq: u64,
     channels: BTreeMap<String, Channel>,
     bridges: BTreeMap<String, Bridge>,
+    /// Id of the parking lot's holding bridge (in `bridges`).
+    parking_bridge: String,
     calls: HashMap<CallId, Call>,
     pub(crate) queues: Vec<Queue>,
     pub(crate) parked: Vec<Parked>,
@@ -293,7 +295,7 @@ impl Pbx {
         for i in 3..=opts.queues {
             queues.push(queue(format!("queue{i}"), "rrmemory", agents()));
         }
-        Pbx {
+        let mut pbx = Pbx {
             rng: StdRng::seed_from_u64(opts.seed),
             opts,
             now_ms: 0,
@@ -313,7 +315,21 @@ impl Pbx {
             steps: HashMap::new(),
             out: Vec::new(),
             processed: 0,
-        }
+            parking_bridge: String::new(),
+        };
+        // The lot's holding bridge exists before any recorded call (no BridgeCreate).
+        let lot = pbx.uuid();
+        pbx.bridges.insert(
+            lot.clone(),
+            Bridge {
+                id: lot.clone(),
+                members: Vec::new(),
+                created_ms: 0,
+                parking: true,
+            },
+        );
+        pbx.parking_bridge = lot;
+        pbx
     }
 
     /// A queue for a new queue call: `support` or one of the extra queues, never `sales`.
@@ -762,6 +778,7 @@ impl Pbx {
             id: id.clone(),
             members: Vec::new(),
             created_ms: self.now_ms,
+            parking: false,
         };
         let mut msg = Self::head("BridgeCreate", Classes::CALL);
         bridge.push_headers(&mut msg);
@@ -783,8 +800,11 @@ impl Pbx {
         if let Some(swap) = swap {
             msg.push("SwapUniqueid", swap);
         }
+        let extra = format!(
+            "{{\"bridge_id\":\"{bid}\",\"bridge_technology\":\"{}\"}}",
+            bridge.technology()
+        );
         self.emit(Classes::CALL, msg);
-        let extra = format!("{{\"bridge_id\":\"{bid}\",\"bridge_technology\":\"simple_bridge\"}}");
         self.cel(uid, "BRIDGE_ENTER", &extra);
     }
 
@@ -798,9 +818,12 @@ impl Pbx {
         let mut msg = Self::head("BridgeLeave", Classes::CALL);
         bridge.push_headers(&mut msg);
         ch.push_headers(&mut msg, "");
-        let empty = bridge.members.is_empty();
+        let empty = bridge.members.is_empty() && !bridge.parking;
+        let extra = format!(
+            "{{\"bridge_id\":\"{bid}\",\"bridge_technology\":\"{}\"}}",
+            bridge.technology()
+        );
         self.emit(Classes::CALL, msg);
-        let extra = format!("{{\"bridge_id\":\"{bid}\",\"bridge_technology\":\"simple_bridge\"}}");
         self.cel(uid, "BRIDGE_EXIT", &extra);
         if empty && let Some(bridge) = self.bridges.remove(bid) {
             let mut msg = Self::head("BridgeDestroy", Classes::CALL);
@@ -887,7 +910,10 @@ impl Pbx {
     pub fn restart(&mut self, epoch: u64) {
         self.calls.clear();
         self.channels.clear();
-        self.bridges.clear();
+        self.bridges.retain(|_, b| b.parking);
+        for b in self.bridges.values_mut() {
+            b.members.clear();
+        }
         self.parked.clear();
         self.timers.clear();
         self.steps.clear();

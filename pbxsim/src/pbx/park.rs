@@ -1,4 +1,7 @@
 //! The `default` parking lot: park, give up, time out, pick up.
+//!
+//! Parked channels wait in the lot's holding bridge, which exists from start and outlives
+//! its last member (as the recordings' `BridgeList` shows it).
 
 use super::*;
 
@@ -7,6 +10,8 @@ impl Pbx {
         let space = (701..=720)
             .find(|s| !self.parked.iter().any(|p| p.space == *s))
             .unwrap_or(720);
+        let lot = self.parking_bridge.clone();
+        self.bridge_enter(&lot, uid, None);
         self.parked.push(Parked {
             uniqueid: uid.to_string(),
             space,
@@ -53,24 +58,30 @@ impl Pbx {
         true
     }
 
-    pub(super) fn parked_event(&mut self, name: &str, uid: &str, retriever: Option<&str>) {
+    fn parked_event(&mut self, name: &str, uid: &str, retriever: Option<&str>) {
         let mut msg = Self::head(name, Classes::CALL);
         if self.parked_headers(&mut msg, uid, retriever) {
             self.emit(Classes::CALL, msg);
         }
     }
 
-    pub(super) fn park_end(&mut self, uid: &str, event: &str) {
-        self.parked_event(event, uid, None);
+    /// A parked channel leaves the lot: the music stops, it leaves the holding bridge, and
+    /// `event` (`ParkedCallGiveUp`, `ParkedCallTimeOut`, `UnParkedCall`) says why.
+    fn leave_lot(&mut self, uid: &str, event: &str, retriever: Option<&str>) {
+        self.chan_event("MusicOnHoldStop", Classes::CALL, uid, &[]);
+        let lot = self.parking_bridge.clone();
+        self.bridge_leave(&lot, uid);
+        self.parked_event(event, uid, retriever);
         self.cel(uid, "PARK_END", "");
         self.parked.retain(|p| p.uniqueid != uid);
     }
 
+    pub(super) fn park_end(&mut self, uid: &str, event: &str) {
+        self.leave_lot(uid, event, None);
+    }
+
     pub(super) fn unpark(&mut self, uid: &str, retriever: &str) {
-        self.chan_event("MusicOnHoldStop", Classes::CALL, uid, &[]);
-        self.parked_event("UnParkedCall", uid, Some(retriever));
-        self.cel(uid, "PARK_END", "");
-        self.parked.retain(|p| p.uniqueid != uid);
+        self.leave_lot(uid, "UnParkedCall", Some(retriever));
     }
 
     pub(super) fn park_timeout(&mut self, id: CallId) {
@@ -88,32 +99,42 @@ impl Pbx {
             ch.exten = "s".into();
             ch.priority = 1;
         }
-        self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
         self.park_end(&call.a1, "ParkedCallTimeOut");
         self.end_call(id, 16, false);
     }
 
-    /// AMI `Park` of a channel: it leaves its bridge and waits in the lot; the peer hangs up.
+    /// AMI `Park` of a channel. When it is the callee of a bridged call, the caller's Dial
+    /// returns and the caller pair hangs up; the parked pair carries the call on until it
+    /// times out or hangs up (as recorded).
     pub fn park_channel(&mut self, name: &str, timeout_s: u64) -> bool {
         let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
             return false;
         };
+        let call = self
+            .calls
+            .iter()
+            .find(|(_, c)| c.b1.as_deref() == Some(uid.as_str()))
+            .map(|(&id, c)| (id, c.clone()));
         if let Some(bid) = self.channels.get(&uid).and_then(|c| c.bridge.clone()) {
             self.bridge_leave(&bid, &uid);
         }
         self.park(&uid, "Local/100@test", timeout_s);
-        if let Some((&id, _)) = self
-            .calls
-            .iter()
-            .find(|(_, c)| c.b1.as_deref() == Some(uid.as_str()))
-        {
-            self.schedule(timeout_s * 1_000, Step::ParkTimeout(id));
-            if let Some(c) = self.calls.get_mut(&id) {
-                // The parked callee now outlives its caller: make it the call's `a1`.
-                let a1 = std::mem::replace(&mut c.a1, uid.clone());
-                c.b1 = Some(a1);
-            }
+        let Some((id, call)) = call else {
+            return true;
+        };
+        if let Some((q, m)) = call.queue {
+            self.member_done(q, m);
         }
+        self.caller_pair_down(&call.a1, &call.a2, 16);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.a1 = uid;
+            c.a2 = call.b2.clone().unwrap_or_default();
+            c.b1 = None;
+            c.b2 = None;
+            c.bridge = None;
+            c.queue = None;
+        }
+        self.schedule(timeout_s * 1_000, Step::ParkTimeout(id));
         true
     }
 }

@@ -51,6 +51,7 @@ impl Pbx {
         let hold = ((self.now_ms - joined) / 1_000).to_string();
         let p = (pos + 1).to_string();
         self.queues[q].abandoned += 1;
+        self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
         self.chan_event(
             "QueueCallerAbandon",
             Classes::AGENT,
@@ -63,7 +64,6 @@ impl Pbx {
             ],
         );
         self.queue_leave(q, &call.a1);
-        self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
         if let (Some((_, m)), Some(b1)) = (call.queue, call.b1.clone()) {
             // An agent was ringing: the dial is cancelled.
             self.two_chan_event(

@@ -506,14 +506,7 @@ impl Pbx {
         self.cdr(a1, call.target.exten(), "ANSWERED", answered);
         if phone_first {
             self.exten(a2, &ex, 6, "Hangup", "");
-            // A connected-line update the callee made (`CONNECTEDLINE()`) reaches the phone
-            // half as its caller ID when it hangs up (recorded); a plain bridge has none.
-            let peer_id = self
-                .channels
-                .get(a1)
-                .filter(|c| c.bridge.is_some() && c.conn_num != c.cid_num)
-                .map(|c| (c.conn_num.clone(), c.conn_name.clone()));
-            if let Some((num, name)) = peer_id {
+            if let Some((num, name)) = self.connected_update(a1, a2) {
                 self.set_callerid(a2, &num, &name);
             }
             self.chan_event("SoftHangupRequest", Classes::CALL, a2, &[("Cause", "16")]);
@@ -524,17 +517,38 @@ impl Pbx {
             self.hangup_chan(a1, cause, true);
             self.hangup_chan(a2, 16, false);
         } else {
-            if let Some(bid) = self.channels.get(a1).and_then(|c| c.bridge.clone()) {
-                self.bridge_leave(&bid, a1);
-            }
-            self.chan_event("SoftHangupRequest", Classes::CALL, a1, &[("Cause", "16")]);
-            self.chan_event("HangupRequest", Classes::CALL, a2, &[("Cause", "16")]);
-            self.hangup_chan(a1, cause, false);
-            self.hangup_chan(a2, 16, true);
+            self.caller_pair_down(a1, a2, cause);
         }
         if let (Some(b1), Some(b2)) = (call.b1.as_deref(), call.b2.as_deref()) {
             self.end_peer_pair(b1, b2);
         }
+    }
+
+    /// A connected-line update a callee made (`CONNECTEDLINE()`) on `one` that has not yet
+    /// reached `two`, the other half of the Local pair: it does so as `two`'s caller ID when
+    /// the pair hangs up (recorded). A pair whose `;1` still shows itself has none.
+    fn connected_update(&self, one: &str, two: &str) -> Option<(String, String)> {
+        let (one, two) = (self.channels.get(one)?, self.channels.get(two)?);
+        (one.conn_num != one.cid_num && two.cid_num != one.conn_num)
+            .then(|| (one.conn_num.clone(), one.conn_name.clone()))
+    }
+
+    /// A pair whose `;1` dialplan ended (failed dial, `Hangup()`, a peer that left, an AMI
+    /// Hangup): `;1` is asked to go, then `;2`; a connected-line update from a callee reaches
+    /// `;2` as its caller ID on the way (all as recorded).
+    pub(super) fn caller_pair_down(&mut self, one: &str, two: &str, cause: u32) {
+        if let Some(bid) = self.channels.get(one).and_then(|c| c.bridge.clone()) {
+            self.bridge_leave(&bid, one);
+        }
+        let peer_id = self.connected_update(one, two);
+        self.chan_event("SoftHangupRequest", Classes::CALL, one, &[("Cause", "16")]);
+        self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "16")]);
+        self.hangup_chan(one, cause, false);
+        self.chan_event("SoftHangupRequest", Classes::CALL, two, &[("Cause", "16")]);
+        if let Some((num, name)) = peer_id {
+            self.set_callerid(two, &num, &name);
+        }
+        self.hangup_chan(two, 16, false);
     }
 
     /// The dialled pair goes once its caller has gone: the bridge empties, `;2` is asked to
