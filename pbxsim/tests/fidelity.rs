@@ -690,3 +690,68 @@ fn calls_touched_by_actions_raise_the_recorded_sequences() {
         report.join("\n")
     );
 }
+
+/// Two calls in one PBX: the first at 0, the second `gap_ms` later; returns both sequences.
+fn two_calls(
+    first: (&str, Target, u64),
+    second: (&str, Target, u64),
+    gap_ms: u64,
+) -> (Vec<String>, Vec<String>) {
+    let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
+    let mut events: Vec<Message> = Vec::new();
+    let one = pbx.originate(
+        first.0,
+        first.1,
+        ("1101", "Caller 01"),
+        first.2,
+        Some("t-a"),
+    );
+    let mut two = String::new();
+    for t in (0..(first.2.max(second.2) + 40) * 1_000).step_by(50) {
+        pbx.advance_to(t);
+        if t == gap_ms {
+            two = pbx.originate(
+                second.0,
+                second.1,
+                ("1102", "Caller 02"),
+                second.2,
+                Some("t-b"),
+            );
+        }
+        events.extend(pbx.drain().into_iter().map(|e| e.msg));
+    }
+    (call_sequence(&events, &one), call_sequence(&events, &two))
+}
+
+#[test]
+fn chanspy_and_parked_call_pickup_raise_the_recorded_sequences() {
+    let stream = fixture::raw_stream("ami-events-stream.txt");
+    // t-026 bridged (101, 25 s), spied on 2 s later by t-028 (ChanSpy, 100, 8 s).
+    let (spied, spy) = two_calls(
+        ("101", Target::Bridged, 25),
+        ("100", Target::ChanSpy, 8),
+        2_000,
+    );
+    assert_like(
+        &spied,
+        &call_sequence(&stream, &linkedid_of(&stream, "t-026")),
+    );
+    assert_like(
+        &spy,
+        &call_sequence(&stream, &linkedid_of(&stream, "t-028")),
+    );
+    // t-006 parks itself (100, 60 s); t-021 (101, 8 s) dials 701 12 s later and picks it up.
+    let (parked, picker) = two_calls(
+        ("100", Target::Park, 60),
+        ("101", Target::ParkPickup, 8),
+        12_000,
+    );
+    assert_like(
+        &parked,
+        &call_sequence(&stream, &linkedid_of(&stream, "t-006")),
+    );
+    assert_like(
+        &picker,
+        &call_sequence(&stream, &linkedid_of(&stream, "t-021")),
+    );
+}

@@ -147,6 +147,8 @@ struct Call {
     spyee: Option<String>,
     /// How long agents ring before answering (`__AGENT_DELAY`), if set.
     agent_delay_ms: Option<u64>,
+    /// The parked channel this call picked up (701), which ends once this call has.
+    picked: Option<String>,
     /// The Local/262 pair of the 260 chain, until Local/261 optimizes away.
     chain: Option<(String, String)>,
 }

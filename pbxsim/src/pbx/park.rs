@@ -84,6 +84,34 @@ impl Pbx {
         self.leave_lot(uid, "UnParkedCall", Some(retriever));
     }
 
+    /// Call `id` (channel `a1`) picks up the parked channel `parked`: both enter a new
+    /// bridge, the picker joins the parked call's Linkedid, each sees the other as its
+    /// connected line (as recorded).
+    pub(super) fn pick_up(&mut self, id: CallId, a1: &str, parked: &str) {
+        self.unpark(parked, a1);
+        let bid = self.bridge_create();
+        self.bridge_enter(&bid, parked, None);
+        let linked = self.field(parked, |c| &c.linkedid);
+        if let Some(ch) = self.ch(a1) {
+            ch.linkedid = linked;
+        }
+        self.bridge_enter(&bid, a1, None);
+        let (pnum, pname) = (
+            self.field(parked, |c| &c.cid_num),
+            self.field(parked, |c| &c.cid_name),
+        );
+        let (num, name) = (
+            self.field(a1, |c| &c.cid_num),
+            self.field(a1, |c| &c.cid_name),
+        );
+        self.set_connected(a1, &pnum, &pname);
+        self.set_connected(parked, &num, &name);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.bridge = Some(bid);
+            c.picked = Some(parked.to_string());
+        }
+    }
+
     pub(super) fn park_timeout(&mut self, id: CallId) {
         let Some(call) = self.calls.get(&id).cloned() else {
             return;

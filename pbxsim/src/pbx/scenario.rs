@@ -79,6 +79,7 @@ impl Pbx {
                 mark_ms: self.now_ms,
                 ring_ms: 0,
                 spyee: None,
+                picked: None,
                 agent_delay_ms: None,
                 chain: None,
             },
@@ -217,14 +218,7 @@ impl Pbx {
             Target::ParkPickup => {
                 self.exten(&a1, ex, 1, "ParkedCall", "default,701");
                 if let Some(p) = self.parked.first().cloned() {
-                    self.unpark(&p.uniqueid, &a1);
-                    let bid = self.bridge_create();
-                    self.bridge_enter(&bid, &p.uniqueid, None);
-                    self.bridge_enter(&bid, &a1, None);
-                    if let Some(c) = self.calls.get_mut(&id) {
-                        c.bridge = Some(bid);
-                        c.b1 = Some(p.uniqueid.clone());
-                    }
+                    self.pick_up(id, &a1, &p.uniqueid);
                 }
                 self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
             }
@@ -521,6 +515,17 @@ impl Pbx {
         }
         if let (Some(b1), Some(b2)) = (call.b1.as_deref(), call.b2.as_deref()) {
             self.end_peer_pair(b1, b2);
+        }
+        // A picked-up parked call is left alone in the bridge: its Park() returns and its
+        // dialplan ends.
+        if let Some(picked) = call.picked.as_deref()
+            && let Some(other) = self
+                .calls
+                .iter()
+                .find(|(_, c)| c.a1 == picked)
+                .map(|(&id, _)| id)
+        {
+            self.end_call(other, 16, false);
         }
     }
 
