@@ -441,3 +441,23 @@ async fn actions_between_connections_fail_fast() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn a_server_that_is_not_ami_is_reported_as_such() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    let (_session, mut events) = spawn_session(test_config(&addr));
+    let reason = disconnected(&mut events).await;
+    assert_eq!(
+        reason,
+        "not an AMI server: first line was \"HTTP/1.1 400 Bad Request\""
+    );
+}

@@ -735,3 +735,57 @@ fn jitter(base: Duration) -> Duration {
     let half = base / 2;
     half + half.mul_f64(rand::rng().random::<f64>())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn async_originate_is_recognised_the_way_asterisk_reads_booleans() {
+        let originate = |async_value: &str| {
+            Message::new()
+                .with("action", "originate")
+                .with("Async", async_value)
+        };
+        for yes in ["true", "Yes", "1", "on", "t", " y "] {
+            assert!(is_async_originate(&originate(yes)), "{yes}");
+        }
+        for no in ["false", "no", "0", ""] {
+            assert!(!is_async_originate(&originate(no)), "{no}");
+        }
+        assert!(!is_async_originate(
+            &Message::new().with("Action", "Ping").with("Async", "true")
+        ));
+    }
+
+    #[test]
+    fn async_originate_waits_its_own_timeout_on_top() {
+        let action = Message::new()
+            .with("Action", "Originate")
+            .with("Async", "yes");
+        assert_eq!(originate_wait(&action), Some(Duration::from_secs(30)));
+        let action = action.with("Timeout", "5000");
+        assert_eq!(originate_wait(&action), Some(Duration::from_secs(5)));
+        assert_eq!(
+            originate_wait(&Message::new().with("Action", "Originate")),
+            None
+        );
+    }
+
+    #[test]
+    fn lists_end_at_eventlist_complete_or_a_complete_event() {
+        let event = |name: &str| Message::new().with("Event", name);
+        assert!(ends_list(&event("QueueStatusComplete")));
+        assert!(ends_list(&event("Whatever").with("EventList", "Complete")));
+        assert!(!ends_list(&event("QueueMember").with("EventList", "start")));
+    }
+
+    #[test]
+    fn jitter_stays_in_the_upper_half() {
+        let base = Duration::from_millis(800);
+        for _ in 0..100 {
+            let delay = jitter(base);
+            assert!(delay >= base / 2 && delay <= base, "{delay:?}");
+        }
+    }
+}
