@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use shared::ami::Message;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tracing::{debug, info, warn};
@@ -17,13 +16,13 @@ use crate::pbx::{Event, Pbx, PbxOptions};
 use crate::session;
 use crate::traffic::Generator;
 
-/// One event as it goes out: serialized once, read by every session.
+/// One event as it goes out: serialized once, read by every session. Only the bytes are
+/// kept (the buffer holds up to `max_lag_events` of these); the few sessions with a
+/// `Filter` parse them again.
 #[derive(Debug)]
 pub(crate) struct Wire {
     /// Read class.
     pub class: Classes,
-    /// The event (for `Filter` matching).
-    pub msg: Message,
     /// Its wire bytes.
     pub bytes: Bytes,
 }
@@ -95,7 +94,6 @@ impl Core {
             let bytes = ev.msg.to_bytes();
             let _ = self.events.send(Arc::new(Wire {
                 class: ev.class,
-                msg: ev.msg,
                 bytes,
             }));
         }

@@ -66,7 +66,11 @@ impl Session {
             return true;
         }
         let text = String::from_utf8_lossy(&ev.bytes);
-        let name = ev.msg.get_str("Event").unwrap_or_default();
+        let mut buf = BytesMut::from(&ev.bytes[..]);
+        let Some(Frame::Message(msg)) = Parser::new().next_frame(&mut buf) else {
+            return false;
+        };
+        let name = msg.get_str("Event").unwrap_or_default();
         let matches = |f: &Filter| {
             if f.event
                 .as_deref()
@@ -75,7 +79,7 @@ impl Session {
                 return false;
             }
             match &f.header {
-                Some(h) => ev.msg.get_str(h).is_some_and(|v| v == f.pattern.as_str()),
+                Some(h) => msg.get_str(h).is_some_and(|v| v == f.pattern.as_str()),
                 None => text.contains(f.pattern.as_str()),
             }
         };
