@@ -548,6 +548,17 @@ fn status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     {
         return Reply::error(id, "No such channel");
     }
+    // `Variables: A,B` adds `Variable: A=…` lines; `AllVariables: true` adds every one.
+    let wanted_vars: Vec<String> = m
+        .get_str("Variables")
+        .map(|v| {
+            v.split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let all_vars = m.get_str("AllVariables").is_some_and(|v| is_true(&v));
     let mut reply = list_start(id, "Channel status will follow");
     let mut n = 0;
     for ch in pbx
@@ -574,6 +585,15 @@ fn status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
         msg.push("Callgroup", "0");
         msg.push("Pickupgroup", "0");
         msg.push("Seconds", secs_since(pbx, ch.created_ms).to_string());
+        if all_vars {
+            for (k, v) in &ch.vars {
+                msg.push("Variable", format!("{k}={v}"));
+            }
+        } else {
+            for name in &wanted_vars {
+                msg.push("Variable", format!("{name}={}", ch.var(name).unwrap_or("")));
+            }
+        }
         push_id(&mut msg, id);
         reply.push(&msg);
         n += 1;
@@ -897,7 +917,7 @@ fn getvar(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
                 "CALLERID(num)" => ch.cid_num.clone(),
                 "CALLERID(name)" => ch.cid_name.clone(),
                 "UNIQUEID" => ch.uniqueid.clone(),
-                _ => String::new(),
+                other => ch.var(other).unwrap_or_default().to_string(),
             }
         }
         None => pbx.globals.get(&var).cloned().unwrap_or_default(),

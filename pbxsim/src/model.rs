@@ -77,6 +77,27 @@ pub struct Channel {
     pub bridge: Option<String>,
     /// Virtual time of creation, in ms (for `Seconds:` / `Duration:`).
     pub created_ms: u64,
+    /// Channel variables set so far, in first-set order (`Status` `Variables:`, `Getvar`).
+    pub vars: Vec<(String, String)>,
+}
+
+impl Channel {
+    /// The value of a channel variable, if set.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets a channel variable (the `__` inheritance prefix is not part of the name).
+    pub fn set_var(&mut self, name: &str, value: &str) {
+        let name = name.trim_start_matches('_');
+        match self.vars.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => value.clone_into(&mut slot.1),
+            None => self.vars.push((name.to_string(), value.to_string())),
+        }
+    }
 }
 
 pub(crate) const UNKNOWN: &str = "<unknown>";

@@ -400,3 +400,41 @@ async fn custom_device_states_and_channel_variables() {
     let bad = c.action("Action: Setvar\r\nChannel: Local/9999@test-deadbeef;1\r\nVariable: X\r\nValue: 1\r\nActionID: v\r\n\r\n").await;
     assert_eq!(bad.get_str("Response").as_deref(), Some("Error"));
 }
+
+#[tokio::test]
+async fn status_shows_requested_channel_variables() {
+    let sim = start(SimConfig::quiet()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    c.action("Action: Events\r\nEventMask: off\r\nActionID: e\r\n\r\n")
+        .await;
+    c.action("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nVariable: DURATION=300\r\nActionID: o\r\n\r\n").await;
+    let (_, all, _) = c
+        .list("Action: CoreShowChannels\r\nActionID: c\r\n\r\n", "c")
+        .await;
+    let caller = all
+        .iter()
+        .filter_map(|m| m.get_str("Channel"))
+        .find(|n| n.starts_with("Local/100@test") && n.ends_with(";1"))
+        .expect("the caller leg")
+        .into_owned();
+    let (resp, items, end) = c
+        .list(&format!("Action: Status\r\nChannel: {caller}\r\nVariables: DURATION,NOSUCHVAR\r\nActionID: s\r\n\r\n"), "s")
+        .await;
+    assert_eq!(resp.get_str("EventList").as_deref(), Some("start"));
+    assert_eq!(items.len(), 1);
+    let vars: Vec<String> = items[0]
+        .get_all("Variable")
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert_eq!(vars, ["DURATION=300", "NOSUCHVAR="]);
+    assert_eq!(
+        keys(&end),
+        ["Event", "ActionID", "EventList", "ListItems", "Items"]
+    );
+    let get = c
+        .action(&format!(
+            "Action: Getvar\r\nChannel: {caller}\r\nVariable: DURATION\r\nActionID: g\r\n\r\n"
+        ))
+        .await;
+    assert_eq!(get.get_str("Value").as_deref(), Some("300"));
+}

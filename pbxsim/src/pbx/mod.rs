@@ -550,6 +550,9 @@ impl Pbx {
     }
 
     fn varset(&mut self, uid: &str, var: &str, value: &str) {
+        if let Some(ch) = self.ch(uid) {
+            ch.set_var(var, value);
+        }
         if self.opts.noise {
             self.chan_event(
                 "VarSet",
@@ -690,6 +693,7 @@ impl Pbx {
                 data: String::new(),
                 bridge: None,
                 created_ms: self.now_ms,
+                vars: Vec::new(),
             };
             self.channels.insert(uid.clone(), ch);
         }

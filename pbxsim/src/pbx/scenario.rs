@@ -408,6 +408,9 @@ impl Pbx {
         self.cel(&b1, "ANSWER", "");
         self.set_callerid(&b1, num, &name);
         self.varset(&a1, "DIALSTATUS", "ANSWER");
+        let (peer, number) = (self.name_of(&b1), format!("{ex}@test"));
+        self.varset(&a1, "DIALEDPEERNAME", &peer);
+        self.varset(&a1, "DIALEDPEERNUMBER", &number);
         self.two_chan_event(
             "DialEnd",
             Classes::CALL,
