@@ -168,17 +168,15 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "hangup" => hangup(core, m, id),
         "redirect" => redirect(core, m, id, false),
         "blindtransfer" => redirect(core, m, id, true),
-        "atxfer" => {
+        "atxfer" => atxfer(core, m, id),
+        "cancelatxfer" => {
             let Some(chan) = m.get_str("Channel") else {
                 return Reply::error(id, "No channel specified");
             };
-            if m.get("Exten").is_none() {
-                return Reply::error(id, "No extension specified");
-            }
-            if core.with_pbx(|pbx| pbx.atxfer(&chan)) {
-                Reply::success(id, "Atxfer successfully queued")
+            if core.with_pbx(|pbx| pbx.channel_by_name(&chan).is_some()) {
+                Reply::success(id, "CancelAtxfer successfully queued")
             } else {
-                Reply::error(id, "No such channel")
+                Reply::error(id, "Channel specified does not exist")
             }
         }
         "park" => park(core, m, id),
@@ -995,6 +993,13 @@ fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
             .next()
     };
     let duration = variable("DURATION").unwrap_or(30);
+    let variables: Vec<(String, String)> = m
+        .get_all("Variable")
+        .filter_map(|v| {
+            let (k, v) = std::str::from_utf8(v).ok()?.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect();
     let agent_delay = variable("__AGENT_DELAY");
     let target = match (&exten, &app) {
         (_, Some(_)) => Some(Target::Echo),
@@ -1013,6 +1018,7 @@ fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
                 duration,
                 aid.as_deref(),
             );
+            pbx.set_channel_vars(&a1, &variables);
             if let Some(secs) = agent_delay {
                 pbx.set_agent_delay(&a1, secs);
             }
@@ -1020,6 +1026,27 @@ fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         _ => pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or("")),
     });
     Reply::success(id, "Originate successfully queued")
+}
+
+/// `Atxfer`: only a channel with an attended-transfer feature code can (the fixtures'
+/// `features.conf` has none, so it must come as `Variable: FEATUREMAP(atxfer)=*2`).
+fn atxfer(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let Some(chan) = m.get_str("Channel") else {
+        return Reply::error(id, "No channel specified");
+    };
+    if m.get("Exten").is_none() {
+        return Reply::error(id, "No extension specified");
+    }
+    core.with_pbx(|pbx| {
+        let Some(ch) = pbx.channel_by_name(&chan) else {
+            return Reply::error(id, "Channel specified does not exist");
+        };
+        if ch.var("FEATUREMAP(atxfer)").is_none() {
+            return Reply::error(id, "No attended transfer feature code found");
+        }
+        pbx.atxfer(&chan);
+        Reply::success(id, "Atxfer successfully queued")
+    })
 }
 
 fn hangup(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {

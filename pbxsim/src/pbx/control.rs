@@ -210,6 +210,16 @@ impl Pbx {
         self.emit(Classes::USER, msg);
     }
 
+    /// An Originate's `Variable:` headers, set on its first channel without events (they
+    /// were set before the channel existed).
+    pub fn set_channel_vars(&mut self, a1: &str, vars: &[(String, String)]) {
+        if let Some(ch) = self.ch(a1) {
+            for (k, v) in vars {
+                ch.set_var(k, v);
+            }
+        }
+    }
+
     /// `Setvar` on a channel: a `VarSet` of that channel. False if there is no such channel.
     pub fn set_channel_var(&mut self, name: &str, var: &str, value: &str) -> bool {
         let Some(uid) = self.channel_by_name(name).map(|c| c.uniqueid.clone()) else {
