@@ -12,7 +12,7 @@
 //! - `actions`: every AMI action, privilege checks and Asterisk's answer texts.
 //! - `listcommands`: the action table of `ListCommands` with privileges.
 //! - [`pbx`]: the call model and the events each scenario emits, on a virtual clock
-//!   (`scenario`, `queue`, `park`, `control` inside).
+//!   (`scenario`, `chain`, `queue`, `park`, `control` inside).
 //! - [`model`]: channels, bridges, queues, members, parked calls.
 //! - [`traffic`]: the seeded call generator (demo pace up to load mode).
 //! - [`config`]: [`SimConfig`], users and traffic profiles, `manager.conf`-style files.

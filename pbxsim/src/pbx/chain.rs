@@ -50,20 +50,8 @@ impl Pbx {
         };
         self.set_state(&c1, ChanState::Ringing);
         self.set_state(&b1, ChanState::Ringing);
-        self.two_chan_event(
-            "DialState",
-            Classes::CALL,
-            ("", &b2),
-            ("Dest", &c1),
-            &[("DialStatus", "RINGING")],
-        );
-        self.two_chan_event(
-            "DialState",
-            Classes::CALL,
-            ("", &call.a1),
-            ("Dest", &b1),
-            &[("DialStatus", "RINGING")],
-        );
+        self.dial_event("DialState", &b2, &c1, "RINGING");
+        self.dial_event("DialState", &call.a1, &b1, "RINGING");
     }
 
     /// Local/262 answers: two bridges form, then Local/261 optimizes itself out of the
@@ -78,13 +66,7 @@ impl Pbx {
         let a1 = call.a1.clone();
         self.set_state(&c2, ChanState::Up);
         self.set_state(&c1, ChanState::Up);
-        self.two_chan_event(
-            "DialEnd",
-            Classes::CALL,
-            ("", &b2),
-            ("Dest", &c1),
-            &[("DialStatus", "ANSWER")],
-        );
+        self.dial_event("DialEnd", &b2, &c1, "ANSWER");
         self.set_state(&b2, ChanState::Up);
         for uid in [&c1, &b1] {
             if let Some(ch) = self.ch(uid) {
@@ -94,13 +76,7 @@ impl Pbx {
         let inner = self.bridge_create();
         self.bridge_enter(&inner, &c1, None);
         self.set_state(&b1, ChanState::Up);
-        self.two_chan_event(
-            "DialEnd",
-            Classes::CALL,
-            ("", &a1),
-            ("Dest", &b1),
-            &[("DialStatus", "ANSWER")],
-        );
+        self.dial_event("DialEnd", &a1, &b1, "ANSWER");
         self.bridge_pair(id, &b1, &a1);
         self.bridge_enter(&inner, &b2, None);
         let Some(outer) = self.calls.get(&id).and_then(|c| c.bridge.clone()) else {

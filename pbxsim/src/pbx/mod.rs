@@ -495,6 +495,17 @@ impl Pbx {
         self.emit(class, msg);
     }
 
+    /// `DialState`/`DialEnd` of `caller` dialling `dest`, with its `DialStatus`.
+    fn dial_event(&mut self, name: &str, caller: &str, dest: &str, status: &str) {
+        self.two_chan_event(
+            name,
+            Classes::CALL,
+            ("", caller),
+            ("Dest", dest),
+            &[("DialStatus", status)],
+        );
+    }
+
     fn ch(&mut self, uid: &str) -> Option<&mut Channel> {
         self.channels.get_mut(uid)
     }
@@ -883,13 +894,7 @@ impl Pbx {
                 self.exten(&b2, &ex, 3, "Ringing", "");
                 self.set_state(&b1, ChanState::Ringing);
                 self.varset(&call.a1, "RINGTIME", "0");
-                self.two_chan_event(
-                    "DialState",
-                    Classes::CALL,
-                    ("", &call.a1),
-                    ("Dest", &b1),
-                    &[("DialStatus", "RINGING")],
-                );
+                self.dial_event("DialState", &call.a1, &b1, "RINGING");
             }
             Step::DialAnswer(id) => self.dial_answer(id),
             Step::ChainRinging(id) => self.chain_ringing(id),

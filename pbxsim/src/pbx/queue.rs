@@ -66,13 +66,7 @@ impl Pbx {
         self.queue_leave(q, &call.a1);
         if let (Some((_, m)), Some(b1)) = (call.queue, call.b1.clone()) {
             // An agent was ringing: the dial is cancelled.
-            self.two_chan_event(
-                "DialEnd",
-                Classes::CALL,
-                ("", &call.a1),
-                ("Dest", &b1),
-                &[("DialStatus", "CANCEL")],
-            );
+            self.dial_event("DialEnd", &call.a1, &b1, "CANCEL");
             self.set_member_status(q, m, 1, false);
         }
     }
@@ -176,13 +170,7 @@ impl Pbx {
         );
         self.set_state(&g1, ChanState::Ringing);
         self.set_connected(&g1, &num, &name);
-        self.two_chan_event(
-            "DialState",
-            Classes::CALL,
-            ("", &call.a1),
-            ("Dest", &g1),
-            &[("DialStatus", "RINGING")],
-        );
+        self.dial_event("DialState", &call.a1, &g1, "RINGING");
         self.set_member_status(q, m, 6, false);
         if let Some(c) = self.calls.get_mut(&id) {
             c.b1 = Some(g1);
@@ -247,13 +235,7 @@ impl Pbx {
             m,
             &[("RingTime", &QUEUE_TIMEOUT_MS.to_string())],
         );
-        self.two_chan_event(
-            "DialEnd",
-            Classes::CALL,
-            ("", &call.a1),
-            ("Dest", &g1),
-            &[("DialStatus", "NOANSWER")],
-        );
+        self.dial_event("DialEnd", &call.a1, &g1, "NOANSWER");
         self.cancel_pair(&g1, &g2);
         self.set_member_status(q, m, 1, false);
         if let Some(c) = self.calls.get_mut(&id) {
@@ -273,13 +255,7 @@ impl Pbx {
         };
         self.set_state(&g2, ChanState::Up);
         self.set_state(&g1, ChanState::Up);
-        self.two_chan_event(
-            "DialEnd",
-            Classes::CALL,
-            ("", &call.a1),
-            ("Dest", &g1),
-            &[("DialStatus", "ANSWER")],
-        );
+        self.dial_event("DialEnd", &call.a1, &g1, "ANSWER");
         self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
         self.queue_leave(q, &call.a1);
         let hold = ((self.now_ms - call.mark_ms) / 1_000).to_string();

@@ -53,13 +53,7 @@ impl Pbx {
         self.exten(&a2, phone, 4, "Answer", "");
         self.set_state(&a2, ChanState::Up);
         self.set_state(&a1, ChanState::Up);
-        self.two_chan_event(
-            "DialEnd",
-            Classes::CALL,
-            ("", ""),
-            ("Dest", &a1),
-            &[("DialStatus", "ANSWER")],
-        );
+        self.dial_event("DialEnd", "", &a1, "ANSWER");
         self.originate_response(action_id, &a1, target, cid_num, cid_name);
         self.cel(&a2, "ANSWER", "");
         self.cel(&a1, "ANSWER", "");
@@ -411,13 +405,7 @@ impl Pbx {
         let (peer, number) = (self.name_of(&b1), format!("{ex}@test"));
         self.varset(&a1, "DIALEDPEERNAME", &peer);
         self.varset(&a1, "DIALEDPEERNUMBER", &number);
-        self.two_chan_event(
-            "DialEnd",
-            Classes::CALL,
-            ("", &a1),
-            ("Dest", &b1),
-            &[("DialStatus", "ANSWER")],
-        );
+        self.dial_event("DialEnd", &a1, &b1, "ANSWER");
         if let Some(ch) = self.ch(&b1) {
             ch.exten.clear();
         }
@@ -437,13 +425,7 @@ impl Pbx {
             _ => ("NOANSWER", 16),
         };
         self.varset(&a1, "DIALSTATUS", status);
-        self.two_chan_event(
-            "DialEnd",
-            Classes::CALL,
-            ("", &a1),
-            ("Dest", &b1),
-            &[("DialStatus", status)],
-        );
+        self.dial_event("DialEnd", &a1, &b1, status);
         self.chan_event("HangupRequest", Classes::CALL, &b2, &[("Cause", "0")]);
         self.chan_event("SoftHangupRequest", Classes::CALL, &b2, &[("Cause", "16")]);
         self.hangup_chan(&b1, 0, false);
