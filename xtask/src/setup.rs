@@ -82,53 +82,23 @@ pub fn setup(scope: Scope) -> anyhow::Result<Tools> {
     });
 
     let mut python_ok = true;
+    let mut installed_any = false;
     for (&tool, found) in tools.iter().zip(found) {
         let want = tool.wanted(&wasm_bindgen);
-        if want.matches(found.as_deref()) {
-            println!("✓ {} (already installed)", tool.label(found.as_deref()));
-            continue;
-        }
-        // An earlier install (apt brings Chromium and chromedriver together) may have fixed it.
-        let found = tool.probe(&sh);
-        if want.matches(found.as_deref()) {
-            println!(
-                "✓ {} (installed with the tool above)",
-                tool.label(found.as_deref())
-            );
-            continue;
-        }
-        let wanted = tool.label(want.exact());
-        match &found {
-            Some(version) => println!("→ installing {wanted} (found {version})"),
-            None => println!("→ installing {wanted}"),
-        }
-        let install_start = Instant::now();
-        let installed = tool
-            .install(&sh, &want)
-            .and_then(|()| match tool.probe(&sh) {
-                found if want.matches(found.as_deref()) => Ok(found),
-                found => bail!(
-                    "the install finished, but the probe `{}` finds {}",
-                    tool.probe_command(),
-                    found.map_or_else(|| "nothing".into(), |v| format!("version {v}")),
-                ),
-            });
-        match installed {
-            Ok(found) => println!(
-                "✓ {} installed in {}",
-                tool.label(found.as_deref()),
-                sh::elapsed(install_start)
-            ),
+        match ensure(&sh, tool, &want, found, &mut installed_any) {
+            Ok(()) => {}
             Err(err) if tool == Tool::Python => {
                 python_ok = false;
                 println!(
-                    "! {wanted} not set up: {err:#}\n  \
+                    "! {} not set up: {err:#}\n  \
                      the panoramisk interop test will skip itself; to run it: {}",
+                    tool.label(want.exact()),
                     tool.hint()
                 );
             }
             Err(err) => bail!(
-                "setting up {wanted} failed: {err:#}\n  what to do: {}",
+                "setting up {} failed: {err:#}\n  what to do: {}",
+                tool.label(want.exact()),
                 tool.hint()
             ),
         }
@@ -145,6 +115,54 @@ pub fn setup(scope: Scope) -> anyhow::Result<Tools> {
         chromedriver,
         python,
     })
+}
+
+/// Installs `tool` unless the probe `found` it at the wanted version, printing one line
+/// for a tool that was already there and two (start, done with time) for an install.
+fn ensure(
+    sh: &Sh,
+    tool: Tool,
+    want: &Want,
+    found: Found,
+    installed_any: &mut bool,
+) -> anyhow::Result<()> {
+    if want.matches(found.as_deref()) {
+        println!("✓ {} (already installed)", tool.label(found.as_deref()));
+        return Ok(());
+    }
+    // apt brings Chromium and chromedriver together: the install above may have done it.
+    let found = if *installed_any {
+        tool.probe(sh)
+    } else {
+        found
+    };
+    if want.matches(found.as_deref()) {
+        println!(
+            "✓ {} (came with the install above)",
+            tool.label(found.as_deref())
+        );
+        return Ok(());
+    }
+    let wanted = tool.label(want.exact());
+    match &found {
+        Some(version) => println!("→ installing {wanted} (found {version})"),
+        None => println!("→ installing {wanted}"),
+    }
+    let start = Instant::now();
+    *installed_any = true;
+    tool.install(sh, want)?;
+    match tool.probe(sh) {
+        found if want.matches(found.as_deref()) => {
+            let label = tool.label(found.as_deref());
+            println!("✓ {label} installed in {}", sh::elapsed(start));
+            Ok(())
+        }
+        found => bail!(
+            "the install finished, but the probe `{}` finds {}",
+            tool.probe_command(),
+            found.map_or_else(|| "nothing".into(), |v| format!("version {v}")),
+        ),
+    }
 }
 
 /// Which version of a tool will do.
