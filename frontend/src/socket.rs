@@ -43,69 +43,73 @@ struct Connection {
 
 /// Connects to the relay that served this page and keeps reconnecting for the page's lifetime.
 pub fn connect(panel: RwSignal<PanelState>, state: RwSignal<SocketState>) {
-    let current: Rc<RefCell<Option<Connection>>> = Rc::default();
-    open(panel, state, current, 0);
+    Link {
+        panel,
+        state,
+        current: Rc::default(),
+    }
+    .open(0);
 }
 
-fn open(
+/// What every connection attempt needs: where to deliver messages, where to
+/// show the socket's state, and the live connection to replace.
+#[derive(Clone)]
+struct Link {
     panel: RwSignal<PanelState>,
     state: RwSignal<SocketState>,
     current: Rc<RefCell<Option<Connection>>>,
-    attempt: u32,
-) {
-    state.set(SocketState::Connecting);
-    let Some(socket) = socket_url().and_then(|url| WebSocket::new(&url).ok()) else {
-        retry(panel, state, current, attempt);
-        return;
-    };
-    let on_open = Closure::<dyn FnMut()>::new(move || state.set(SocketState::Open));
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let Some(text) = event.data().as_string() else {
+}
+
+impl Link {
+    fn open(self, attempt: u32) {
+        let Link { panel, state, .. } = self;
+        state.set(SocketState::Connecting);
+        let Some(socket) = socket_url().and_then(|url| WebSocket::new(&url).ok()) else {
+            self.retry(attempt);
             return;
         };
-        match serde_json::from_str::<ServerMessage>(&text) {
-            Ok(message) => panel.update(|panel| panel.apply(&message)),
-            Err(error) => {
-                leptos::logging::warn!("ignoring a relay message this page cannot read: {error}")
+        let on_open = Closure::<dyn FnMut()>::new(move || state.set(SocketState::Open));
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let Some(text) = event.data().as_string() else {
+                return;
+            };
+            match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(message) => panel.update(|panel| panel.apply(&message)),
+                Err(error) => {
+                    leptos::logging::warn!(
+                        "ignoring a relay message this page cannot read: {error}"
+                    )
+                }
             }
+        });
+        let on_close = {
+            let link = self.clone();
+            Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+                // Once the page had connected, the backoff starts over.
+                let was_open = state.get_untracked() == SocketState::Open;
+                link.clone().retry(if was_open { 0 } else { attempt + 1 });
+            })
+        };
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let previous = self.current.borrow_mut().replace(Connection {
+            socket,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        });
+        if let Some(previous) = previous {
+            previous.socket.set_onclose(None);
+            // Closing an already closed socket is a no-op; an error here changes nothing.
+            let _ = previous.socket.close();
         }
-    });
-    let on_close = {
-        let current = current.clone();
-        // Once the page is connected again the backoff starts over.
-        let was_open = move || state.get_untracked() == SocketState::Open;
-        Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
-            let attempt = if was_open() { 0 } else { attempt + 1 };
-            retry(panel, state, current.clone(), attempt);
-        })
-    };
-    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    let previous = current.borrow_mut().replace(Connection {
-        socket,
-        _on_open: on_open,
-        _on_message: on_message,
-        _on_close: on_close,
-    });
-    if let Some(previous) = previous {
-        previous.socket.set_onclose(None);
-        // Closing an already closed socket is a no-op; an error here changes nothing.
-        let _ = previous.socket.close();
     }
-}
 
-fn retry(
-    panel: RwSignal<PanelState>,
-    state: RwSignal<SocketState>,
-    current: Rc<RefCell<Option<Connection>>>,
-    attempt: u32,
-) {
-    state.set(SocketState::Retrying);
-    set_timeout(
-        move || open(panel, state, current, attempt),
-        backoff(attempt),
-    );
+    fn retry(self, attempt: u32) {
+        self.state.set(SocketState::Retrying);
+        set_timeout(move || self.open(attempt), backoff(attempt));
+    }
 }
 
 /// 0.5 s, 1 s, 2 s, … capped at 10 s: quick after a relay restart, gentle when it stays down.
