@@ -112,10 +112,7 @@ impl Harness {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let (relay_stop, stopped) = oneshot::channel::<()>();
-        let config = relay::config::Config {
-            listen: listener.local_addr()?,
-            upstream: relay::config::Upstream::Demo,
-        };
+        let config = relay::config::Config::demo(listener.local_addr()?);
         tokio::spawn(async move {
             let shutdown = async move {
                 // Sent or dropped: either way the test is over.

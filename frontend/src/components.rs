@@ -28,7 +28,7 @@ pub fn Panel(panel: RwSignal<PanelState>, socket_state: RwSignal<SocketState>) -
         <main class="content">
             <section class="card">
                 <h2>"Events received"</h2>
-                <p class="big-number" data-testid="event-count">{move || panel.with(|p| p.events_seen)}</p>
+                <p class="big-number" data-testid="event-count">{move || panel.with(PanelState::events_received)}</p>
             </section>
             <section class="card">
                 <h2>"Asterisk servers"</h2>
@@ -90,7 +90,9 @@ pub fn link_label(link: LinkState) -> &'static str {
 fn RecentEvents(panel: RwSignal<PanelState>) -> impl IntoView {
     view! {
         <ol class="recent" data-testid="recent-events">
-            {move || panel.with(|p| p.recent.iter().map(|name| view! { <li>{name.clone()}</li> }).collect_view())}
+            <For each=move || panel.with(|p| p.recent.clone()) key=|event| event.seq let:event>
+                <li>{event.name}</li>
+            </For>
         </ol>
     }
 }

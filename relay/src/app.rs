@@ -1,7 +1,10 @@
 //! The axum router: the WebSocket, a health check and the SPA.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::routing::get;
+use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
@@ -11,6 +14,18 @@ use crate::{assets, hub::Hub, ws};
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Hub,
+    /// One permit per open browser socket: a constant bound on the tasks and
+    /// broadcast receivers that browsers can make the relay hold.
+    pub browsers: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(hub: Hub, max_browsers: usize) -> Self {
+        AppState {
+            hub,
+            browsers: Arc::new(Semaphore::new(max_browsers)),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -49,6 +49,10 @@ pub struct Args {
     #[arg(long, value_name = "NAME", default_value = "asterisk")]
     pub ami_name: String,
 
+    /// Most browsers connected at once; more are refused with 503 until one leaves.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_browsers: usize,
+
     /// Log filter, in `tracing` syntax (RUST_LOG wins when set).
     #[arg(long, value_name = "FILTER", default_value = "info")]
     pub log: String,
@@ -67,6 +71,19 @@ pub enum ConfigError {
 pub struct Config {
     pub listen: SocketAddr,
     pub upstream: Upstream,
+    /// See [`Args::max_browsers`].
+    pub max_browsers: usize,
+}
+
+impl Config {
+    /// The simulated PBX, served on `listen`, with the default limits.
+    pub fn demo(listen: SocketAddr) -> Self {
+        Config {
+            listen,
+            upstream: Upstream::Demo,
+            max_browsers: 1000,
+        }
+    }
 }
 
 /// Where the AMI events come from.
@@ -116,6 +133,7 @@ impl Args {
         Ok(Config {
             listen: self.listen,
             upstream,
+            max_browsers: self.max_browsers,
         })
     }
 }

@@ -19,32 +19,39 @@ pub mod config;
 pub mod hub;
 pub mod ws;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Upstream};
 
-/// Errors that stop the relay before it can serve.
+/// How long open connections get to finish after shutdown is asked for.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Errors that stop the relay.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The simulated PBX of `--demo` could not start; the message says why.
+    /// The simulated PBX of `--demo` could not bind its loopback port.
     #[error("could not start the simulated PBX: {0}")]
-    Demo(String),
+    Demo(#[source] std::io::Error),
     /// The HTTP server failed while serving.
     #[error("HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
 
-/// Serves the panel on `listener` until `shutdown` completes.
+/// Serves the panel on `listener` until `shutdown` completes, then closes every
+/// browser socket and AMI session and gives the rest [`SHUTDOWN_GRACE`] to finish.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    // Dropping this sender stops the in-process demo PBX, if there is one.
+    let (stop_demo, demo_stopped) = tokio::sync::watch::channel(());
     let upstreams = match config.upstream {
-        Upstream::Demo => vec![start_demo(stop_rx.clone()).await?],
+        Upstream::Demo => vec![start_demo(demo_stopped).await?],
         Upstream::Asterisk(servers) => servers,
     };
     let hub = hub::Hub::new();
@@ -52,15 +59,30 @@ pub async fn run(
         let (session, events) = ami::spawn_session(upstream.ami);
         hub.attach(upstream.name, session, events);
     }
-    let router = app::router(app::AppState { hub });
+    let router = app::router(app::AppState::new(hub.clone(), config.max_browsers));
     tracing::info!(addr = ?listener.local_addr().ok(), "serving the panel");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            drop(stop_tx);
-        })
-        .await?;
-    Ok(())
+
+    let stopping = CancellationToken::new();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(stopping.clone().cancelled_owned())
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        ended = &mut server => return Ok(ended?),
+        _ = shutdown => {}
+    }
+    // Browser loops and session followers end now; dropping the followers' session
+    // handles ends the AMI sessions, and axum stops accepting.
+    hub.close();
+    stopping.cancel();
+    drop(stop_demo);
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(ended) => Ok(ended?),
+        Err(_) => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the grace period; stopping anyway");
+            Ok(())
+        }
+    }
 }
 
 /// Starts pbxsim in this process on a loopback port and returns how to reach it.
@@ -69,10 +91,8 @@ async fn start_demo(
 ) -> Result<config::Server, RunError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| RunError::Demo(e.to_string()))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| RunError::Demo(e.to_string()))?;
+        .map_err(RunError::Demo)?;
+    let addr = listener.local_addr().map_err(RunError::Demo)?;
     tracing::info!(%addr, "simulated PBX listening");
     let shutdown = async move {
         // The sender is dropped when the relay shuts down; either outcome means stop.

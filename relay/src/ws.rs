@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use shared::protocol::{ClientMessage, ServerMessage};
 use tokio::sync::broadcast::error::RecvError;
@@ -24,12 +25,21 @@ pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn upgrade(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let Ok(permit) = state.browsers.clone().try_acquire_owned() else {
+        tracing::warn!("refusing a browser: the --max-browsers limit is reached");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many browsers are connected to this relay.\n",
+        )
+            .into_response();
+    };
     upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket: WebSocket| {
+        .on_upgrade(move |socket: WebSocket| async move {
             let (sink, stream) = socket.split();
-            browser_session(sink, stream, state.hub)
+            browser_session(sink, stream, state.hub).await;
+            drop(permit);
         })
 }
 
@@ -257,28 +267,23 @@ mod tests {
             };
             events.send(change).await.unwrap();
         }
-        // Wait until the hub has published everything: the last status is visible in a snapshot.
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while !hub
-                .snapshot()
-                .as_str()
-                .contains(&format!("drop {}", crate::hub::UPDATE_BUFFER * 2 - 2))
-            {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .unwrap();
+        events
+            .send(SessionEvent::Disconnected { reason: "the end".into() })
+            .await
+            .unwrap();
 
+        // Read until the last change shows up, in its own frame or in a snapshot.
         let mut snapshots = 0;
         let mut frames = 0;
-        // The relay sends nothing more once the browser has caught up: 200 ms of quiet ends the read.
-        while let Ok(Some(Message::Text(text))) =
-            tokio::time::timeout(Duration::from_millis(200), browser.from_relay.next()).await
-        {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(5), browser.from_relay.next()).await;
+            let Ok(Some(Message::Text(text))) = frame else { panic!("the relay stopped sending: {frame:?}") };
             frames += 1;
             if text.as_str().starts_with("{\"type\":\"snapshot\"") {
                 snapshots += 1;
+            }
+            if text.as_str().contains("the end") {
+                break;
             }
         }
         assert!(

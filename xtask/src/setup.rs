@@ -293,10 +293,11 @@ impl Tool {
                     .args(["install", &format!("wasm-bindgen-cli@{version}")]),
             ),
             Tool::WasmOpt => {
+                // binaryen's npm package is wasm-opt compiled to JavaScript: it needs node to run.
                 if sh.which("npm").is_none() || sh.which("node").is_none() {
-                    bail!(
-                        "node and npm are needed to install and run wasm-opt, and were not found"
-                    );
+                    println!("→ node and npm are missing: installing Debian's nodejs and npm");
+                    apt_install(sh, &["nodejs", "npm"])
+                        .context("node and npm are needed to install and run wasm-opt")?;
                 }
                 std::fs::create_dir_all(sh.root().join(sh::BINARYEN_DIR))
                     .context("could not create target/tools/binaryen")?;
