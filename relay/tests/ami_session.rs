@@ -181,6 +181,53 @@ async fn event_lists_are_collected_and_other_events_pass_by() {
 }
 
 #[tokio::test]
+async fn a_list_past_the_limit_fails_typed_and_its_rest_is_dropped() {
+    let (addr, _) = fake_ami(|_, mut peer| async move {
+        peer.accept_login().await;
+        let action = peer.action().await.expect("CoreShowChannels");
+        let id = String::from_utf8_lossy(action.action_id().expect("an ActionID")).into_owned();
+        peer.reply(
+            &action,
+            "Success",
+            "EventList: start\r\nMessage: Channels will follow\r\n",
+        )
+        .await;
+        let mut list = String::new();
+        for n in 0..5 {
+            list.push_str(&format!(
+                "Event: CoreShowChannel\r\nActionID: {id}\r\nN: {n}\r\n\r\n"
+            ));
+        }
+        list.push_str(&format!(
+            "Event: CoreShowChannelsComplete\r\nActionID: {id}\r\nEventList: Complete\r\n\r\n\
+             Event: After\r\n\r\n"
+        ));
+        peer.write(list.as_bytes()).await;
+        peer.answer_everything().await;
+    })
+    .await;
+    let mut config = test_config(&addr);
+    config.max_list_items = 2;
+    let (session, mut events) = spawn_session(config);
+    connected(&mut events).await;
+    let refused = session
+        .send(Message::new().with("Action", "CoreShowChannels"))
+        .await;
+    assert!(
+        matches!(refused, Err(AmiError::ListTooLong(2))),
+        "{refused:?}"
+    );
+    let mut names = Vec::new();
+    while names.last().map(String::as_str) != Some("After") {
+        if let SessionEvent::Event(event) = next_event(&mut events).await {
+            names.push(event.get_str("Event").unwrap_or_default().into_owned());
+        }
+    }
+    assert_eq!(names, ["FullyBooted", "After"], "no list item leaks out");
+    assert!(ping(&session).await.is_ok());
+}
+
+#[tokio::test]
 async fn async_originate_waits_for_its_own_originate_response() {
     let (addr, _) = fake_ami(|_, mut peer| async move {
         peer.accept_login().await;
@@ -263,15 +310,63 @@ async fn an_unanswered_action_times_out_and_the_session_goes_on() {
     })
     .await;
     let mut config = test_config(&addr);
-    config.action_timeout = Duration::from_millis(200);
+    config.action_timeout = Duration::from_millis(300);
     let (session, mut events) = spawn_session(config);
+    // The timeout bounds the login too: a slow machine may need a few tries, which
+    // `connected` waits out.
     connected(&mut events).await;
     let lost = ping(&session).await;
     assert!(
-        matches!(lost, Err(AmiError::Timeout(t)) if t == Duration::from_millis(200)),
+        matches!(lost, Err(AmiError::Timeout(t)) if t == Duration::from_millis(300)),
         "{lost:?}"
     );
+    // The session goes on. Only the timing of a loaded machine can make an answered
+    // Ping late, so only a timeout is retried; any other error fails the test.
+    let answered = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match ping(&session).await {
+                Err(AmiError::Timeout(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(matches!(answered, Ok(Ok(_))), "{answered:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_stops_reading_is_dropped_and_reconnected() {
+    let (addr, mut accepted) = fake_ami(|n, mut peer| async move {
+        peer.accept_login().await;
+        if n == 0 {
+            // Keep the socket open but never read again, so the client's writes fill
+            // the socket buffers and then block.
+            tokio::time::sleep(PATIENCE).await;
+            drop(peer);
+        } else {
+            peer.answer_everything().await;
+        }
+    })
+    .await;
+    let mut config = test_config(&addr);
+    config.write_timeout = Duration::from_millis(300);
+    let (session, mut events) = spawn_session(config);
+    connected(&mut events).await;
+    // Far more than loopback's send and receive buffers hold (a few MiB each).
+    let big = Message::new()
+        .with("Action", "UserEvent")
+        .with("UserEvent", "Big")
+        .with("Data", vec![b'x'; 32 << 20]);
+    let lost = session.send(big).await;
+    assert!(matches!(lost, Err(AmiError::Disconnected)), "{lost:?}");
+    assert_eq!(
+        disconnected(&mut events).await,
+        "AMI write timed out after 300ms: the server stopped reading"
+    );
+    connected(&mut events).await;
     assert!(ping(&session).await.is_ok());
+    assert_eq!(accepted.recv().await, Some(0));
+    assert_eq!(accepted.recv().await, Some(1));
 }
 
 #[tokio::test]
@@ -287,6 +382,8 @@ async fn a_silent_server_is_declared_dead_and_reconnected() {
     })
     .await;
     let mut config = test_config(&addr);
+    // Short timers only change when the link is declared dead, never whether: the
+    // first server never answers, and nothing below waits on a deadline of its own.
     config.ping_interval = Duration::from_millis(50);
     config.ping_timeout = Duration::from_millis(150);
     let (_session, mut events) = spawn_session(config);

@@ -16,11 +16,16 @@ use super::error::AmiError;
 /// retained event can keep up to this much memory alive.
 const READ_CAPACITY: usize = 64 * 1024;
 
+/// How long one write may wait for the server to take our bytes, unless set with
+/// [`Connection::with_write_timeout`].
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A framed AMI socket whose banner has been read.
 #[derive(Debug)]
 pub struct Connection<T> {
     framed: Framed<T, AmiCodec>,
     version: String,
+    write_timeout: Duration,
 }
 
 impl Connection<TcpStream> {
@@ -51,15 +56,27 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
                     return Err(AmiError::NotAmi(line.into_owned()));
                 }
                 let version = banner.version().unwrap_or_default().to_owned();
-                Ok(Connection { framed, version })
+                Ok(Connection {
+                    framed,
+                    version,
+                    write_timeout: DEFAULT_WRITE_TIMEOUT,
+                })
             }
-            Some(Ok(Frame::Invalid(error))) => Err(AmiError::NotAmi(error.to_string())),
+            Some(Ok(Frame::Invalid(error))) => Err(AmiError::BadBanner(error)),
             Some(Ok(Frame::Message(_))) => {
                 Err(AmiError::NotAmi("a message instead of a banner".into()))
             }
             Some(Err(error)) => Err(error.into()),
             None => Err(AmiError::Closed),
         }
+    }
+
+    /// Bounds each [`Connection::send`]: a server that stops reading would otherwise
+    /// block the writer for ever once the socket buffers are full.
+    #[must_use]
+    pub fn with_write_timeout(mut self, limit: Duration) -> Self {
+        self.write_timeout = limit;
+        self
     }
 
     /// The AMI protocol version from the banner (`11.0.0` for Asterisk 22).
@@ -83,9 +100,65 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Connection<T> {
         }
     }
 
-    /// Writes and flushes one message.
+    /// Writes and flushes one message, failing with [`AmiError::WriteTimeout`] if the
+    /// server has not taken it within the write timeout. The connection is unusable
+    /// after that (part of the message may have gone out): drop it.
     pub async fn send(&mut self, message: &Message) -> Result<(), AmiError> {
-        self.framed.send(message).await?;
+        let limit = self.write_timeout;
+        tokio::time::timeout(limit, self.framed.send(message))
+            .await
+            .map_err(|_| AmiError::WriteTimeout(limit))??;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::ami::ParseError;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn a_server_that_stops_reading_fails_the_write_in_time() {
+        let (client, mut server) = tokio::io::duplex(64);
+        server
+            .write_all(b"Asterisk Call Manager/11.0.0\r\n")
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let limit = Duration::from_millis(50);
+        let mut conn = Connection::handshake(client, 1024)
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap()
+            .with_write_timeout(limit);
+        // The server never reads: 64 bytes of pipe cannot take this.
+        let big = Message::new()
+            .with("Action", "Command")
+            .with("Command", vec![b'x'; 4096]);
+        let sent = tokio::time::timeout(Duration::from_secs(10), conn.send(&big)).await;
+        assert!(
+            matches!(sent, Ok(Err(AmiError::WriteTimeout(t))) if t == limit),
+            "{sent:?}"
+        );
+        drop(server);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_banner_keeps_the_parse_error() {
+        let (client, mut server) = tokio::io::duplex(1024);
+        server
+            .write_all(&[b'A'; 64])
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let refused = Connection::handshake(client, 32).await;
+        assert!(
+            matches!(
+                refused,
+                Err(AmiError::BadBanner(ParseError::TooLong { max: 32, .. }))
+            ),
+            "{refused:?}"
+        );
     }
 }

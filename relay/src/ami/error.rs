@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::ami::Message;
+use shared::ami::{Message, ParseError};
 
 /// An AMI failure, as seen by a caller of [`crate::ami::SessionHandle::send`] or by the
 /// session loop. Variants built from an Asterisk response carry its `Message:` text.
@@ -22,6 +22,12 @@ pub enum AmiError {
     /// The server's first line was not an AMI greeting; check the address and port.
     #[error("not an AMI server: first line was {0:?}")]
     NotAmi(String),
+    /// The server's first bytes could not be read as a greeting line (too long, say).
+    #[error("unreadable AMI banner: {0}")]
+    BadBanner(#[source] ParseError),
+    /// The server took no bytes for this long (it stopped reading); the session reconnects.
+    #[error("AMI write timed out after {0:?}: the server stopped reading")]
+    WriteTimeout(Duration),
     /// The server closed the connection; the session reconnects by itself.
     #[error("the AMI server closed the connection")]
     Closed,
@@ -73,6 +79,10 @@ pub enum AmiError {
     /// No Ping answer (or any other traffic) arrived in time; the session reconnects.
     #[error("AMI link dead: nothing received for {0:?} after a Ping")]
     LinkDead(Duration),
+    /// A list action's answer ran past `max_list_items`; the rest of it is dropped.
+    /// Narrow the query (one queue, one channel) or raise the limit.
+    #[error("AMI event list longer than {0} items")]
+    ListTooLong(usize),
     /// The event consumer fell behind under the `Resync` policy; the session reconnects.
     #[error("event consumer too slow: {0} events buffered")]
     ConsumerTooSlow(usize),

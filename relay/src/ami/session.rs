@@ -49,7 +49,8 @@ pub enum AuthMethod {
 /// 100 ms by default) it drops that client.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SlowConsumer {
-    /// Stop reading the socket until the consumer catches up. Nothing is lost, but
+    /// Stop reading the socket until the consumer catches up, with no time limit.
+    /// Nothing is lost, but
     /// action answers and Pings wait behind the events, and a long stall lets TCP push
     /// back to Asterisk, which then drops the connection (the session reconnects and
     /// the consumer sees `Disconnected`, then `Connected`).
@@ -86,6 +87,10 @@ pub struct AmiConfig {
     pub ping_interval: Duration,
     /// How long after a `Ping` the link may stay silent before it is declared dead.
     pub ping_timeout: Duration,
+    /// How long one write may wait for the server to take our bytes; a server that
+    /// stops reading would otherwise block the session (and its Ping timer) for ever.
+    /// Past it the link is dropped and reconnected ([`AmiError::WriteTimeout`]).
+    pub write_timeout: Duration,
     /// First reconnect delay; it doubles after each failure.
     pub backoff_initial: Duration,
     /// Cap on the reconnect delay.
@@ -98,12 +103,16 @@ pub struct AmiConfig {
     pub slow_consumer: SlowConsumer,
     /// Bound on actions sent and not yet answered.
     pub max_pending: usize,
+    /// Bound on the items collected for one list action; past it the caller gets
+    /// [`AmiError::ListTooLong`] and the rest of the list is dropped.
+    pub max_list_items: usize,
 }
 
 impl AmiConfig {
     /// A configuration with the defaults: plain login, all events, 5 s connect, 10 s
-    /// actions, a Ping every 20 s with 10 s to answer, reconnect from 0.5 s up to 30 s,
-    /// 1 MiB messages, 4096 buffered events, [`SlowConsumer::Wait`].
+    /// actions, a Ping every 20 s with 10 s to answer, 10 s per write, reconnect from
+    /// 0.5 s up to 30 s, 1 MiB messages, 4096 buffered events, [`SlowConsumer::Wait`],
+    /// 1024 actions in flight, 100,000 items per list.
     pub fn new(
         addr: impl Into<String>,
         username: impl Into<String>,
@@ -119,12 +128,14 @@ impl AmiConfig {
             action_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(20),
             ping_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             event_buffer: 4096,
             slow_consumer: SlowConsumer::Wait,
             max_pending: 1024,
+            max_list_items: 100_000,
         }
     }
 }
@@ -294,7 +305,10 @@ struct Pending {
     /// Send order, so a response without ActionID goes to the oldest action still
     /// waiting for one (Asterisk answers in order).
     seq: u64,
-    reply: oneshot::Sender<Result<ActionResult, AmiError>>,
+    /// `None` once the caller is gone (gave up, or got [`AmiError::ListTooLong`]) while
+    /// its list is still arriving: the entry stays so the rest is dropped, not passed
+    /// to the consumer, and goes at the list's end.
+    reply: Option<oneshot::Sender<Result<ActionResult, AmiError>>>,
     response: Option<Message>,
     events: Vec<Message>,
     /// The response said `EventList: start`: collect events up to the `Complete` one.
@@ -390,7 +404,8 @@ impl Session {
         let config = &self.config;
         let mut conn =
             Connection::connect(&config.addr, config.connect_timeout, config.max_message_len)
-                .await?;
+                .await?
+                .with_write_timeout(config.write_timeout);
         let limit = config.action_timeout;
         timeout(limit, self.login(&mut conn))
             .await
@@ -454,7 +469,7 @@ impl Session {
         let mut pending: HashMap<Vec<u8>, Pending> = HashMap::new();
         let failure = self.serve_loop(conn, &mut pending).await;
         for (_, waiting) in pending.drain() {
-            let _ = waiting.reply.send(Err(AmiError::Disconnected));
+            waiting.fail(AmiError::Disconnected);
         }
         failure
     }
@@ -519,8 +534,7 @@ impl Session {
                         }
                         silent_since_ping.get_or_insert(now);
                         next_ping = now + interval;
-                        // Callers that gave up leave their entries behind; clear them here.
-                        pending.retain(|_, waiting| !waiting.reply.is_closed());
+                        sweep(pending);
                     }
                     let dead_at = silent_since_ping.map(|sent| sent + self.config.ping_timeout);
                     timer.as_mut().reset(dead_at.map_or(next_ping, |dead| dead.min(next_ping)));
@@ -543,7 +557,7 @@ impl Session {
             return Ok(());
         }
         if pending.len() >= self.config.max_pending {
-            pending.retain(|_, waiting| !waiting.reply.is_closed());
+            sweep(pending);
             if pending.len() >= self.config.max_pending {
                 let _ = command
                     .reply
@@ -565,7 +579,7 @@ impl Session {
             command.id,
             Pending {
                 seq,
-                reply: command.reply,
+                reply: Some(command.reply),
                 response: None,
                 events: Vec::new(),
                 list: false,
@@ -623,7 +637,25 @@ impl Session {
             return self.deliver(message).await;
         };
         let id = id.to_vec();
-        waiting.events.push(message);
+        if waiting.caller_gone() {
+            // The caller gave up: stop collecting for nobody.
+            waiting.abandon();
+        } else if waiting.list && waiting.events.len() >= self.config.max_list_items {
+            tracing::warn!(
+                id = %String::from_utf8_lossy(&id),
+                limit = self.config.max_list_items,
+                "AMI event list too long; dropping the rest"
+            );
+            waiting.abandon_with(AmiError::ListTooLong(self.config.max_list_items));
+        }
+        if waiting.reply.is_some() {
+            waiting.events.push(message);
+        } else if last {
+            pending.remove(&id);
+            return Ok(());
+        } else {
+            return Ok(());
+        }
         // Without a response yet (an OriginateResponse that overtook it), the response completes it.
         if last
             && waiting.response.is_some()
@@ -663,11 +695,49 @@ impl Session {
 impl Pending {
     fn finish(self, response: Message) {
         // The caller may have timed out and gone; nothing to do then.
-        let _ = self.reply.send(Ok(ActionResult {
-            response,
-            events: self.events,
-        }));
+        if let Some(reply) = self.reply {
+            let _ = reply.send(Ok(ActionResult {
+                response,
+                events: self.events,
+            }));
+        }
     }
+
+    fn fail(self, error: AmiError) {
+        if let Some(reply) = self.reply {
+            let _ = reply.send(Err(error));
+        }
+    }
+
+    /// True when the caller stopped waiting (its timeout passed) for a live entry.
+    fn caller_gone(&self) -> bool {
+        self.reply.as_ref().is_some_and(|reply| reply.is_closed())
+    }
+
+    /// Keeps the entry only to swallow the rest of its list; frees what was collected.
+    fn abandon(&mut self) {
+        self.reply = None;
+        self.events = Vec::new();
+    }
+
+    fn abandon_with(&mut self, error: AmiError) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(Err(error));
+        }
+        self.abandon();
+    }
+}
+
+/// Forgets callers that gave up. A list still arriving stays as a tombstone, so that
+/// its remaining items are dropped instead of reaching the consumer as strays.
+fn sweep(pending: &mut HashMap<Vec<u8>, Pending>) {
+    pending.retain(|_, waiting| {
+        if !waiting.caller_gone() {
+            return true;
+        }
+        waiting.abandon();
+        waiting.list
+    });
 }
 
 /// Pairs a response with its action: by ActionID, or, without one, with the oldest
@@ -689,7 +759,7 @@ fn on_response(message: Message, pending: &mut HashMap<Vec<u8>, Pending>) {
         return;
     };
     if is_error(&message) {
-        let _ = waiting.reply.send(Err(AmiError::from_response(message)));
+        waiting.fail(AmiError::from_response(message));
         return;
     }
     waiting.list = message
@@ -778,6 +848,123 @@ mod tests {
         assert!(ends_list(&event("QueueStatusComplete")));
         assert!(ends_list(&event("Whatever").with("EventList", "Complete")));
         assert!(!ends_list(&event("QueueMember").with("EventList", "start")));
+    }
+
+    /// A session task's state without a task, and the consumer's end of its channel.
+    fn bare_session(max_list_items: usize) -> (Session, mpsc::Receiver<SessionEvent>) {
+        let (_commands_tx, commands) = mpsc::channel(1);
+        let (events, events_rx) = mpsc::channel(16);
+        let mut config = AmiConfig::new("127.0.0.1:5038", "admin", "secret");
+        config.max_list_items = max_list_items;
+        let shared = Arc::new(Shared {
+            id_prefix: "t".into(),
+            next_id: AtomicU64::new(1),
+            dropped_events: AtomicU64::new(0),
+            action_timeout: config.action_timeout,
+        });
+        let session = Session {
+            config,
+            commands,
+            events,
+            shared,
+        };
+        (session, events_rx)
+    }
+
+    type Answer = oneshot::Receiver<Result<ActionResult, AmiError>>;
+
+    /// A list action whose `EventList: start` response has arrived, under ActionID `L`.
+    fn list_in_progress() -> (HashMap<Vec<u8>, Pending>, Answer) {
+        let (reply, answer) = oneshot::channel();
+        let waiting = Pending {
+            seq: 1,
+            reply: Some(reply),
+            response: Some(
+                Message::new()
+                    .with("Response", "Success")
+                    .with("EventList", "start"),
+            ),
+            events: Vec::new(),
+            list: true,
+            originate: false,
+        };
+        (HashMap::from([(b"L".to_vec(), waiting)]), answer)
+    }
+
+    fn item(n: usize) -> Message {
+        Message::new()
+            .with("Event", "CoreShowChannel")
+            .with("ActionID", "L")
+            .with("N", n.to_string())
+    }
+
+    fn complete() -> Message {
+        Message::new()
+            .with("Event", "CoreShowChannelsComplete")
+            .with("ActionID", "L")
+            .with("EventList", "Complete")
+    }
+
+    /// Hands `event` to the session as if it had just been read.
+    async fn feed(session: &Session, event: Message, pending: &mut HashMap<Vec<u8>, Pending>) {
+        let handled = session.on_event(event, pending).await;
+        assert!(handled.is_ok(), "{handled:?}");
+    }
+
+    #[tokio::test]
+    async fn a_list_whose_caller_left_is_not_collected_nor_passed_on() {
+        let (session, mut consumer) = bare_session(100);
+        let (mut pending, answer) = list_in_progress();
+        drop(answer);
+        for n in 0..3 {
+            feed(&session, item(n), &mut pending).await;
+            let waiting = &pending[&b"L".to_vec()];
+            assert!(waiting.events.is_empty() && waiting.reply.is_none());
+        }
+        feed(&session, complete(), &mut pending).await;
+        assert!(pending.is_empty(), "the tombstone goes with the list's end");
+        assert!(consumer.try_recv().is_err(), "no stray list items");
+    }
+
+    #[tokio::test]
+    async fn a_list_past_max_list_items_fails_typed_and_drops_the_rest() {
+        let (session, mut consumer) = bare_session(2);
+        let (mut pending, answer) = list_in_progress();
+        for n in 0..5 {
+            feed(&session, item(n), &mut pending).await;
+        }
+        assert!(pending[&b"L".to_vec()].events.is_empty());
+        let failed = answer.await.map_err(|e| e.to_string()).unwrap();
+        assert!(
+            matches!(failed, Err(AmiError::ListTooLong(2))),
+            "{failed:?}"
+        );
+        feed(&session, complete(), &mut pending).await;
+        assert!(pending.is_empty());
+        assert!(consumer.try_recv().is_err(), "no stray list items");
+    }
+
+    #[test]
+    fn a_sweep_drops_gone_callers_but_keeps_their_lists_as_tombstones() {
+        let (mut pending, answer) = list_in_progress();
+        let (reply, gone) = oneshot::channel();
+        pending.insert(
+            b"P".to_vec(),
+            Pending {
+                seq: 2,
+                reply: Some(reply),
+                response: None,
+                events: Vec::new(),
+                list: false,
+                originate: false,
+            },
+        );
+        sweep(&mut pending);
+        assert_eq!(pending.len(), 2, "both callers still wait");
+        drop((answer, gone));
+        sweep(&mut pending);
+        assert_eq!(pending.keys().collect::<Vec<_>>(), [b"L"]);
+        assert!(pending[&b"L".to_vec()].reply.is_none());
     }
 
     #[test]

@@ -61,14 +61,30 @@ impl Span {
         }
     }
 
-    /// A legacy command output line, whose value is `start..end` and whose key is `Output`.
-    pub(crate) fn output(start: usize, end: usize) -> Self {
-        Span {
+    /// A `Key: Value` header; `None` if an offset does not fit (see [`offset`]).
+    pub(crate) fn header(
+        key_start: usize,
+        key_end: usize,
+        value_start: usize,
+        value_end: usize,
+    ) -> Option<Self> {
+        Some(Span {
+            key_start: offset(key_start)?,
+            key_end: offset(key_end)?,
+            value_start: offset(value_start)?,
+            value_end: offset(value_end)?,
+        })
+    }
+
+    /// A legacy command output line, whose value is `start..end` and whose key is
+    /// `Output`; `None` if an offset does not fit.
+    pub(crate) fn output(start: usize, end: usize) -> Option<Self> {
+        Some(Span {
             key_start: IMPLIED_OUTPUT,
             key_end: IMPLIED_OUTPUT,
-            value_start: offset(start),
-            value_end: offset(end),
-        }
+            value_start: offset(start)?,
+            value_end: offset(end)?,
+        })
     }
 }
 
@@ -106,9 +122,21 @@ impl SpanTable {
     }
 }
 
-/// Narrows a buffer offset; messages are bounded well below 4 GiB (see [`Span`]).
-pub(crate) fn offset(at: usize) -> u32 {
-    u32::try_from(at).unwrap_or_else(|_| panic!("AMI message larger than 4 GiB ({at} bytes)"))
+/// The largest message [`Message::try_push`] builds: offsets are `u32`, and
+/// [`IMPLIED_OUTPUT`] is taken.
+pub const MAX_BUILT_LEN: usize = IMPLIED_OUTPUT as usize - 1;
+
+/// Narrows a buffer offset; `None` past [`MAX_BUILT_LEN`].
+fn offset(at: usize) -> Option<u32> {
+    u32::try_from(at).ok().filter(|&at| at < IMPLIED_OUTPUT)
+}
+
+/// A header did not fit: the message would have grown past [`MAX_BUILT_LEN`] bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("AMI message would grow to {len} bytes, past the {MAX_BUILT_LEN}-byte limit")]
+pub struct MessageTooLarge {
+    /// The size the message would have had with the header.
+    pub len: usize,
 }
 
 /// One AMI message: ordered `Key: Value` headers; keys compared ASCII-case-insensitively;
@@ -159,33 +187,36 @@ impl Message {
     /// headers (or a whole action) into the stream, so each is written as a space; a `:`
     /// in the key would move the split point, so it is written as `_`.
     ///
-    /// # Panics
-    /// If the message would grow past 4 GiB.
+    /// A header that would take the message past [`MAX_BUILT_LEN`] (4 GiB) is left out,
+    /// the message unchanged; [`Message::try_push`] says so instead.
     pub fn push(&mut self, key: &str, value: impl AsRef<[u8]>) {
+        // Leaving it out is the documented behaviour; no AMI peer would take 4 GiB anyway.
+        let _ = self.try_push(key, value);
+    }
+
+    /// [`Message::push`], refusing a header that would take the message past
+    /// [`MAX_BUILT_LEN`] bytes; the message is unchanged then.
+    pub fn try_push(&mut self, key: &str, value: impl AsRef<[u8]>) -> Result<(), MessageTooLarge> {
         let value = value.as_ref();
+        let key_start = self.buf.len();
+        let key_end = key_start.saturating_add(key.len());
+        let value_end = key_end.saturating_add(value.len());
+        let span = Span::header(key_start, key_end, key_end, value_end)
+            .ok_or(MessageTooLarge { len: value_end })?;
         let mut buf = match std::mem::take(&mut self.buf).try_into_mut() {
             Ok(unique) => unique,
             Err(shared) => BytesMut::from(&shared[..]),
         };
         buf.reserve(key.len() + value.len());
-        let key_start = buf.len();
         buf.extend(key.bytes().map(|b| match b {
             b'\r' | b'\n' => b' ',
             b':' => b'_',
             other => other,
         }));
-        let key_end = buf.len();
         buf.extend(value.iter().map(|&b| match b {
             b'\r' | b'\n' => b' ',
             other => other,
         }));
-        let value_end = buf.len();
-        let span = Span {
-            key_start: offset(key_start),
-            key_end: offset(key_end),
-            value_start: offset(key_end),
-            value_end: offset(value_end),
-        };
         self.buf = buf.freeze();
         let mut spans = match std::mem::take(&mut self.spans).try_into_mut() {
             Ok(unique) => unique,
@@ -193,6 +224,7 @@ impl Message {
         };
         spans.extend_from_slice(&span.encode());
         self.spans = spans.freeze();
+        Ok(())
     }
 
     fn key_of(&self, span: Span) -> &[u8] {
@@ -410,6 +442,36 @@ mod tests {
             &msg.to_bytes()[..],
             b"Response: Follows\r\nPrivilege: Command\r\nline one\n\n--END COMMAND--\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn offsets_past_u32_are_refused_not_panicked_on() {
+        let top = MAX_BUILT_LEN;
+        assert!(Span::header(0, 1, 1, top).is_some());
+        assert!(
+            Span::header(0, 1, 1, top + 1).is_none(),
+            "u32::MAX is reserved"
+        );
+        assert!(Span::header(0, 1, 1, usize::MAX).is_none());
+        assert!(Span::output(top, top + 2).is_none());
+    }
+
+    // A 4 GiB zeroed vector is only reserved address space; the refused push never touches it.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn a_header_past_4_gib_is_refused_and_the_message_kept() {
+        let huge = vec![0_u8; MAX_BUILT_LEN];
+        let mut msg = Message::new().with("Action", "Ping");
+        assert_eq!(
+            msg.try_push("Data", &huge),
+            Err(MessageTooLarge {
+                len: "ActionPing".len() + "Data".len() + MAX_BUILT_LEN
+            })
+        );
+        msg.push("Data", &huge);
+        assert_eq!(msg, Message::new().with("Action", "Ping"));
+        assert!(msg.try_push("ActionID", "1").is_ok());
+        assert_eq!(msg.len(), 2);
     }
 
     #[test]

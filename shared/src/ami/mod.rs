@@ -86,5 +86,5 @@
 pub mod message;
 pub mod parse;
 
-pub use message::{Message, MessageKind};
+pub use message::{MAX_BUILT_LEN, Message, MessageKind, MessageTooLarge};
 pub use parse::{Banner, DEFAULT_MAX_MESSAGE_LEN, Frame, ParseError, Parser};

@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memchr;
 
-use super::message::{Message, Span, SpanTable, offset};
+use super::message::{Message, Span, SpanTable};
 
 /// The default bound on one message, banner or legacy command output, in bytes.
 pub const DEFAULT_MAX_MESSAGE_LEN: usize = 1024 * 1024;
@@ -293,11 +293,11 @@ impl Parser {
                     // Output without a final newline has the marker glued to its last line.
                     let text_end = end - END_COMMAND.len();
                     if text_end > start {
-                        self.spans.push(Span::output(start, text_end));
+                        self.push_span(Span::output(start, text_end));
                     }
                     self.legacy = Some(Legacy::Ended);
                 } else {
-                    self.spans.push(Span::output(start, end));
+                    self.push_span(Span::output(start, end));
                 }
                 self.scanned = next;
                 return None;
@@ -348,14 +348,25 @@ impl Parser {
             _ => {}
         }
         let value_start = start + colon + 1 + usize::from(line.get(colon + 1) == Some(&b' '));
-        self.spans.push(Span {
-            key_start: offset(start),
-            key_end: offset(start + colon),
-            value_start: offset(value_start),
-            value_end: offset(end),
-        });
+        self.push_span(Span::header(start, start + colon, value_start, end));
         self.scanned = next;
         None
+    }
+
+    /// Records a header. Offsets past `u32` cannot occur, as `max_len` is capped at
+    /// [`MAX_MAX_MESSAGE_LEN`]; should one appear, the message is skipped as too long
+    /// rather than the parser panicking.
+    fn push_span(&mut self, span: Option<Span>) {
+        match span {
+            Some(span) => self.spans.push(span),
+            None => {
+                self.error.get_or_insert(ParseError::TooLong {
+                    offset: self.consumed,
+                    len: self.scanned,
+                    max: self.max_len,
+                });
+            }
+        }
     }
 
     /// Splits the message `buf[..len]` off and returns it (or its error).
