@@ -180,6 +180,7 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
             }
         }
         "park" => park(core, m, id),
+        "mixmonitor" | "stopmixmonitor" | "mixmonitormute" => mix_monitor(core, &lower, m, id),
         "queuepause" => {
             let (Some(iface), Some(paused)) = (m.get_str("Interface"), m.get_str("Paused")) else {
                 return Reply::error(id, "Need 'Interface' and 'Paused' parameters.");
@@ -302,6 +303,14 @@ fn session_id(s: &Session) -> String {
 fn now_tv() -> String {
     let (secs, micros) = now_epoch_micros();
     clock::event_tv(secs * 1_000 + u64::from(micros / 1_000))
+}
+
+/// Asterisk's `ast_false`: what a `State:` of `MixMonitorMute` must say to unmute.
+fn is_false(v: &str) -> bool {
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "false" | "no" | "n" | "f" | "0" | "off"
+    )
 }
 
 fn is_true(v: &str) -> bool {
@@ -1030,6 +1039,49 @@ fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
 
 /// `Atxfer`: only a channel with an attended-transfer feature code can (the fixtures'
 /// `features.conf` has none, so it must come as `Variable: FEATUREMAP(atxfer)=*2`).
+/// `MixMonitor`, `StopMixMonitor` and `MixMonitorMute`, with app_mixmonitor's checks in its
+/// order (a mute's direction is checked before its channel) and texts.
+fn mix_monitor(core: &Core, action: &str, m: &Message, id: Option<&[u8]>) -> Reply {
+    let header = |k: &str| m.get_str(k).map(|v| v.into_owned()).unwrap_or_default();
+    let (chan, direction, state) = (header("Channel"), header("Direction"), header("State"));
+    if action == "mixmonitormute" {
+        if direction.is_empty() {
+            return Reply::error(id, "No direction specified. Must be read, write or both");
+        }
+        if !["read", "write", "both"]
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&direction))
+        {
+            return Reply::error(
+                id,
+                "Invalid direction specified. Must be read, write or both",
+            );
+        }
+    }
+    if chan.is_empty() {
+        return Reply::error(id, "No channel specified");
+    }
+    if action == "mixmonitormute" && state.is_empty() {
+        return Reply::error(id, "No state specified");
+    }
+    let result = core.with_pbx(|pbx| match action {
+        "mixmonitor" => pbx.mix_monitor(&chan, &header("File"), &header("Options")),
+        "stopmixmonitor" => {
+            let monitor = m.get_str("MixMonitorID").filter(|v| !v.is_empty());
+            pbx.stop_mix_monitor(&chan, monitor.as_deref())
+                .map(|()| None)
+        }
+        _ => pbx
+            .mix_monitor_mute(&chan, &direction, !is_false(&state))
+            .map(|()| None),
+    });
+    match result {
+        Ok(Some(monitor)) => Reply::msg(&response("Success", id).with("MixMonitorID", monitor)),
+        Ok(None) => Reply::msg(&response("Success", id)),
+        Err(text) => Reply::error(id, text),
+    }
+}
+
 fn atxfer(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let Some(chan) = m.get_str("Channel") else {
         return Reply::error(id, "No channel specified");

@@ -47,7 +47,8 @@ pub enum Action {
 }
 
 impl Faults {
-    /// Stop reading from clients (their actions pile up in the kernel buffers).
+    /// Stop reading from clients: nothing they send after this returns is answered until
+    /// reading resumes (their actions pile up in the kernel buffers).
     pub fn stall_reads(&self, on: bool) {
         self.0.stall_reads.store(on, Ordering::SeqCst);
     }

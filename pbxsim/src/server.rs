@@ -106,17 +106,6 @@ pub enum SimError {
     /// Accepting a connection failed in a way that will not heal: restart the simulator.
     #[error("accept failed: {0}")]
     Accept(#[source] std::io::Error),
-    /// The configuration could not be used: fix it.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// Reading the configuration file failed.
-    #[error("cannot read {path}: {source}")]
-    ReadConfig {
-        /// The path given.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
 }
 
 fn wall_epoch() -> u64 {

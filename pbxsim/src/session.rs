@@ -170,6 +170,50 @@ async fn serve_client(
         }
         let reading = !faults.reads_stalled();
         let writing = !faults.writes_stalled();
+        // Frames are answered here, not where the bytes arrive: bytes read just before the
+        // stall switch flipped wait in `rbuf` until reading resumes, so a stall takes effect
+        // for everything the client sends after the switch, with no race against a read.
+        while reading && let Some(frame) = parser.next_frame(&mut rbuf) {
+            let reply = match frame {
+                Frame::Message(msg) if has_long_line(&msg) => {
+                    // Asterisk reads lines into a 1024-byte buffer: a longer line spoils
+                    // the action, which is answered (with the ActionID) but not run.
+                    Reply::error(msg.action_id(), "Failed to parse message: line too long")
+                }
+                Frame::Message(msg) => actions::handle(core, &mut session, &msg),
+                Frame::Invalid(err @ ParseError::TooLong { .. }) => {
+                    debug!(error = %err, "oversized action");
+                    Reply::error(None, "Failed to parse message: line too long")
+                }
+                Frame::Invalid(err) => {
+                    debug!(error = %err, "unparseable action");
+                    Reply::error(None, "Missing action in request")
+                }
+                Frame::Banner(_) => continue,
+            };
+            if let Some(delay) = reply.delay {
+                tokio::time::sleep(delay).await;
+            }
+            out.put_slice(&reply.bytes);
+            if reply.subscribe && events.is_none() {
+                events = Some(core.events.subscribe());
+                info!(
+                    user = session.user.as_ref().map(|u| u.name.as_str()),
+                    "logged in"
+                );
+            }
+            if reply.close {
+                let _ = flush(core, &mut stream, &mut out).await;
+                return if reply.logoff {
+                    End::Logoff
+                } else {
+                    End::ClientClosed
+                };
+            }
+        }
+        if !out.is_empty() {
+            continue;
+        }
         tokio::select! {
             biased;
             _ = stopped(&mut stop) => return End::Shutdown,
@@ -178,37 +222,6 @@ async fn serve_client(
                     Ok(0) => return End::ClientClosed,
                     Ok(_) => {}
                     Err(e) => return End::Io(e),
-                }
-                while let Some(frame) = parser.next_frame(&mut rbuf) {
-                    let reply = match frame {
-                        Frame::Message(msg) if has_long_line(&msg) => {
-                            // Asterisk reads lines into a 1024-byte buffer: a longer line spoils
-                            // the action, which is answered (with the ActionID) but not run.
-                            Reply::error(msg.action_id(), "Failed to parse message: line too long")
-                        }
-                        Frame::Message(msg) => actions::handle(core, &mut session, &msg),
-                        Frame::Invalid(err @ ParseError::TooLong { .. }) => {
-                            debug!(error = %err, "oversized action");
-                            Reply::error(None, "Failed to parse message: line too long")
-                        }
-                        Frame::Invalid(err) => {
-                            debug!(error = %err, "unparseable action");
-                            Reply::error(None, "Missing action in request")
-                        }
-                        Frame::Banner(_) => continue,
-                    };
-                    if let Some(delay) = reply.delay {
-                        tokio::time::sleep(delay).await;
-                    }
-                    out.put_slice(&reply.bytes);
-                    if reply.subscribe && events.is_none() {
-                        events = Some(core.events.subscribe());
-                        info!(user = session.user.as_ref().map(|u| u.name.as_str()), "logged in");
-                    }
-                    if reply.close {
-                        let _ = flush(core, &mut stream, &mut out).await;
-                        return if reply.logoff { End::Logoff } else { End::ClientClosed };
-                    }
                 }
             }
             ev = recv(&mut events), if writing => {

@@ -306,6 +306,33 @@ async fn recorded_conversations_get_the_recorded_answers() {
     );
 }
 
+/// Notes in `problems` where `got` differs from the recorded response `want`: its key
+/// order, or one of the `texts` values.
+fn same_response(
+    aid: &str,
+    got: &Message,
+    want: &Message,
+    texts: &[&str],
+    problems: &mut Vec<String>,
+) {
+    if keys(got) != keys(want) {
+        problems.push(format!(
+            "{aid}: keys {:?}, recorded {:?}",
+            keys(got),
+            keys(want)
+        ));
+    }
+    for key in texts {
+        if got.get_str(key) != want.get_str(key) {
+            problems.push(format!(
+                "{aid}: {key} {:?}, recorded {:?}",
+                got.get_str(key),
+                want.get_str(key)
+            ));
+        }
+    }
+}
+
 /// Answers of `ami-session-2.txt` that do not depend on that recording's run-time hints:
 /// errors, the long line, Filter, Events with a class list, Atxfer without a feature code.
 const SESSION_2_IDS: &[&str] = &[
@@ -357,22 +384,13 @@ async fn recorded_error_answers_of_session_2() {
                 break;
             };
             checked += 1;
-            if keys(&got) != keys(&expected.response) {
-                problems.push(format!(
-                    "{aid}: keys {:?}, recorded {:?}",
-                    keys(&got),
-                    keys(&expected.response)
-                ));
-            }
-            for key in ["Response", "Message", "EventList", "Events"] {
-                if got.get_str(key) != expected.response.get_str(key) {
-                    problems.push(format!(
-                        "{aid}: {key} {:?}, recorded {:?}",
-                        got.get_str(key),
-                        expected.response.get_str(key)
-                    ));
-                }
-            }
+            same_response(
+                &aid,
+                &got,
+                &expected.response,
+                &["Response", "Message", "EventList", "Events"],
+                &mut problems,
+            );
             if let (Some(g), Some(w)) = (items.last(), expected.items.last())
                 && (keys(g) != keys(w) || g.get_str("ListItems") != w.get_str("ListItems"))
             {
@@ -389,6 +407,110 @@ async fn recorded_error_answers_of_session_2() {
         SESSION_2_IDS.len(),
         "not every chosen action was replayed"
     );
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// The MixMonitor block of `ami-session-2.txt`: start, mute both/read, an invalid direction,
+/// stop, a second stop, an unknown channel, no channel. Every response and every
+/// `MixMonitor*` event must have the recorded keys and texts, in the recorded order.
+#[tokio::test]
+async fn recorded_mixmonitor_answers_of_session_2() {
+    const IDS: &[&str] = &[
+        "mixmon-54",
+        "mixmute-55",
+        "mixmute-56",
+        "mixmute-57",
+        "stopmixmon-58",
+        "stopmixmon-59",
+        "mixmon-60",
+        "mixmon-61",
+    ];
+    let is_mixmonitor = |m: &Message| m.event_name().is_some_and(|e| e.starts_with(b"MixMonitor"));
+    let sim = start(SimConfig::quiet()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    c.action("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nVariable: DURATION=300\r\nActionID: o\r\n\r\n").await;
+    // The callee enters the bridge first: once it has, it is the recording's recorded leg.
+    let callee = loop {
+        let m = c.event("BridgeEnter").await;
+        if let Some(name) = m
+            .get_str("Channel")
+            .filter(|n| n.starts_with("Local/201@test-"))
+        {
+            break name.into_owned();
+        }
+    };
+    let mut problems = Vec::new();
+    let mut ours = Vec::new();
+    let mut checked = 0;
+    for conn in fixture::transcript("ami-session-2.txt") {
+        for (action, expected) in expectations(&conn) {
+            let aid = action
+                .action_id()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .unwrap_or_default();
+            let (true, Some(expected)) = (IDS.contains(&aid.as_str()), expected) else {
+                continue;
+            };
+            let raw = String::from_utf8_lossy(&action.to_bytes())
+                .replace("Local/201@test-00000047;1", &callee);
+            c.send(&raw).await;
+            let got = loop {
+                let m = c.message().await.expect("response before close");
+                if is_mixmonitor(&m) {
+                    ours.push(m);
+                } else if m.event_name().is_none() && m.action_id() == action.action_id() {
+                    break m;
+                }
+            };
+            checked += 1;
+            same_response(
+                &aid,
+                &got,
+                &expected.response,
+                &["Response", "Message"],
+                &mut problems,
+            );
+        }
+    }
+    assert_eq!(
+        checked,
+        IDS.len(),
+        "not every MixMonitor action was replayed"
+    );
+    let recorded: Vec<Message> = fixture::received("ami-session-2.txt")
+        .into_iter()
+        .filter(is_mixmonitor)
+        .collect();
+    while ours.len() < recorded.len() {
+        let m = c.message().await.expect("events before close");
+        if is_mixmonitor(&m) {
+            ours.push(m);
+        }
+    }
+    for (got, want) in ours.iter().zip(&recorded) {
+        let name = String::from_utf8_lossy(want.event_name().unwrap_or_default()).into_owned();
+        if got.event_name() != want.event_name() || keys(got) != keys(want) {
+            problems.push(format!(
+                "event {name}: ours {:?}, recorded {:?}",
+                keys(got),
+                keys(want)
+            ));
+        }
+        for key in ["Privilege", "ChannelStateDesc", "Direction", "State"] {
+            if got.get_str(key) != want.get_str(key) {
+                problems.push(format!(
+                    "event {name}: {key} {:?}, recorded {:?}",
+                    got.get_str(key),
+                    want.get_str(key)
+                ));
+            }
+        }
+    }
     assert!(
         problems.is_empty(),
         "{} differences:\n{}",

@@ -162,6 +162,15 @@ fn simulate() -> Vec<Message> {
         Some("t-042"),
     );
     run(&mut pbx, 2_000, &mut out);
+    // A bridged callee recorded, muted and stopped by AMI, as in `ami-session-2.txt`.
+    let recorded_leg = leg_of(&pbx, "Local/201@test", ";1");
+    pbx.mix_monitor(&recorded_leg, "fidelity.wav", "b")
+        .expect("a live channel");
+    pbx.mix_monitor_mute(&recorded_leg, "both", true)
+        .expect("recorded");
+    pbx.mix_monitor_mute(&recorded_leg, "read", false)
+        .expect("recorded");
+    pbx.stop_mix_monitor(&recorded_leg, None).expect("recorded");
     let callees = pbx.channels_matching("Local/201@test");
     let callers = pbx.channels_matching("Local/100@test");
     let leg1 = callees
@@ -278,6 +287,12 @@ async fn every_recorded_event_type_is_simulated_faithfully() {
         problems.len(),
         problems.join("\n")
     );
+    for extra in ["MixMonitorMute", "MixMonitorStop"] {
+        assert!(
+            produced.contains(extra),
+            "{extra} (ami-session-2.txt) never simulated"
+        );
+    }
     let missing: Vec<&String> = stream_types.difference(&produced).collect();
     assert!(
         missing.is_empty(),
@@ -754,4 +769,138 @@ fn chanspy_and_parked_call_pickup_raise_the_recorded_sequences() {
         &picker,
         &call_sequence(&stream, &linkedid_of(&stream, "t-021")),
     );
+}
+
+/// The events the recording shows after the response to `action_id` (until the next action).
+fn recorded_after(file: &str, action_id: &str) -> Vec<Message> {
+    for conn in fixture::transcript(file) {
+        let Some(start) = conn.iter().position(|step| {
+            matches!(step, fixture::Step::Sent(m) if m.action_id() == Some(action_id.as_bytes()))
+        }) else {
+            continue;
+        };
+        return conn[start + 1..]
+            .iter()
+            .take_while(|step| !matches!(step, fixture::Step::Sent(_)))
+            .filter_map(|step| match step {
+                fixture::Step::Recv(m) if m.event_name().is_some() => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+    }
+    panic!("{action_id} is not in {file}");
+}
+
+#[test]
+fn mix_monitor_actions_raise_the_recorded_events() {
+    let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
+    pbx.originate("100", Target::Bridged, ("1101", "Caller 01"), 60, None);
+    pbx.advance_to(2_000);
+    pbx.drain();
+    let leg = leg_of(&pbx, "Local/201@test", ";1");
+    let drained =
+        |pbx: &mut Pbx| -> Vec<Message> { pbx.drain().into_iter().map(|e| e.msg).collect() };
+    let same = |ours: &[Message], action_id: &str| {
+        let recorded = recorded_after("ami-session-2.txt", action_id);
+        let shapes = |ms: &[Message]| -> Vec<(Option<Vec<u8>>, Vec<String>)> {
+            ms.iter()
+                .map(|m| (m.event_name().map(<[u8]>::to_vec), keys(m)))
+                .collect()
+        };
+        assert_eq!(shapes(ours), shapes(&recorded), "events after {action_id}");
+    };
+
+    // Start: the file name, the start, then BRIDGEPEER again on both sides of the bridge.
+    assert_eq!(pbx.mix_monitor(&leg, "x.wav", "b"), Ok(None));
+    let started = drained(&mut pbx);
+    same(&started, "mixmon-54");
+    assert_eq!(
+        started[0].get_str("Value").as_deref(),
+        Some("/var/spool/asterisk/monitor/x.wav")
+    );
+    assert_eq!(pbx.mix_monitor_mute(&leg, "both", true), Ok(()));
+    same(&drained(&mut pbx), "mixmute-55");
+    assert_eq!(pbx.stop_mix_monitor(&leg, None), Ok(()));
+    same(&drained(&mut pbx), "stopmixmon-58");
+
+    // Nothing left to stop or mute: the recorded error, and no event.
+    assert_eq!(
+        pbx.stop_mix_monitor(&leg, None),
+        Err("Could not stop monitoring channel")
+    );
+    assert_eq!(
+        pbx.mix_monitor_mute(&leg, "read", true),
+        Err("Cannot set mute flag")
+    );
+    assert_eq!(
+        pbx.mix_monitor(&leg, "", ""),
+        Err("Could not start monitoring channel")
+    );
+    assert!(
+        drained(&mut pbx).is_empty(),
+        "a refused action raised events"
+    );
+    assert_eq!(
+        pbx.stop_mix_monitor("Local/nosuch@test-00000000;1", None),
+        Err("No such channel")
+    );
+
+    // `i(VAR)` hands out an id; only that id stops that recording.
+    let first = pbx
+        .mix_monitor(&leg, "a.wav", "bi(MONID)")
+        .expect("started");
+    let second = pbx.mix_monitor(&leg, "b.wav", "i(MONID)").expect("started");
+    let (Some(first), Some(second)) = (first, second) else {
+        panic!("i(MONID) gives a MixMonitorID");
+    };
+    assert_ne!(first, second);
+    assert_eq!(
+        pbx.channel_by_name(&leg).and_then(|c| c.var("MONID")),
+        Some(second.as_str())
+    );
+    drained(&mut pbx);
+    assert_eq!(
+        pbx.stop_mix_monitor(&leg, Some("0x0")),
+        Err("Could not stop monitoring channel")
+    );
+    assert_eq!(pbx.stop_mix_monitor(&leg, Some(&first)), Ok(()));
+    assert_eq!(
+        pbx.stop_mix_monitor(&leg, Some(&first)),
+        Err("Could not stop monitoring channel")
+    );
+    assert_eq!(pbx.stop_mix_monitor(&leg, None), Ok(()));
+    let stops = drained(&mut pbx);
+    assert_eq!(stops.len(), 2);
+    assert!(
+        stops
+            .iter()
+            .all(|m| m.event_name() == Some(&b"MixMonitorStop"[..]))
+    );
+}
+
+#[test]
+fn a_recorded_channel_that_hangs_up_raises_no_mix_monitor_stop() {
+    // The recorded extension-900 call (Local/100@test-0000002f;1 in the admin stream) ends
+    // with MixMonitorStart and no MixMonitorStop: only StopMixMonitor raises one.
+    let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
+    let a1 = pbx.originate("100", Target::MixMonitor, ("1101", "Caller 01"), 5, None);
+    let name = pbx
+        .channel(&a1)
+        .map(|c| c.name.clone())
+        .expect("caller leg");
+    pbx.advance_to(2_000);
+    assert_eq!(
+        pbx.mix_monitor_mute(&name, "both", true),
+        Ok(()),
+        "900 records its caller"
+    );
+    pbx.advance_to(60_000);
+    let names: Vec<Vec<u8>> = pbx
+        .drain()
+        .into_iter()
+        .filter_map(|e| e.msg.event_name().map(<[u8]>::to_vec))
+        .collect();
+    assert!(names.iter().any(|n| n == b"Hangup"), "the call ended");
+    assert!(!names.iter().any(|n| n == b"MixMonitorStop"));
+    assert_eq!(pbx.stop_mix_monitor(&name, None), Err("No such channel"));
 }

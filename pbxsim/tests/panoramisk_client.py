@@ -10,14 +10,15 @@ from panoramisk import Manager
 
 async def main(port):
     loop = asyncio.get_running_loop()
+    # panoramisk calls on_login once the Login response says Success: wait for that signal.
+    logged_in = asyncio.Event()
     manager = Manager(loop=loop, host="127.0.0.1", port=port,
-                      username="admin", secret="admin-secret", ping_delay=60)
+                      username="admin", secret="admin-secret", ping_delay=60,
+                      on_login=lambda _manager: logged_in.set())
     await manager.connect()
-    for _ in range(200):
-        if manager.authenticated:
-            break
-        await asyncio.sleep(0.05)
-    if not manager.authenticated:
+    try:
+        await asyncio.wait_for(logged_in.wait(), 10)
+    except asyncio.TimeoutError:
         print("LOGIN FAILED")
         return 2
     replies = await asyncio.wait_for(manager.send_action({"Action": "CoreShowChannels"}), 10)

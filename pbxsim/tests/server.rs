@@ -273,9 +273,9 @@ async fn fault_switches() {
     let ping = c.action("Action: Ping\r\nActionID: p\r\n\r\n").await;
     assert_eq!(ping.get_str("Ping").as_deref(), Some("Pong"));
 
-    // Stalled reads: the action is answered only once reading resumes.
+    // Stalled reads: the action is answered only once reading resumes. The switch holds for
+    // everything sent after it returns, so no wait is needed between the two.
     faults.stall_reads(true);
-    tokio::time::sleep(Duration::from_millis(100)).await; // let the session notice the switch
     c.send("Action: Ping\r\nActionID: p2\r\n\r\n").await;
     let early = tokio::time::timeout(Duration::from_millis(300), c.message()).await;
     assert!(early.is_err(), "a stalled server must not answer");

@@ -6,10 +6,11 @@
 //!
 //! This file holds the state, the clock and the event helpers shared by the parts:
 //! `scenario` (calls through the test dialplan), `chain` (the Local chain of 260), `queue`,
-//! `park` and `control` (what AMI clients do to calls).
+//! `park`, `control` (what AMI clients do to calls) and `monitor` (MixMonitor).
 
 mod chain;
 mod control;
+mod monitor;
 mod park;
 mod queue;
 mod scenario;
@@ -243,6 +244,10 @@ pub struct Pbx {
     steps: HashMap<u64, Step>,
     out: Vec<Event>,
     processed: u64,
+    /// Recordings in progress (`MixMonitor`), oldest first.
+    monitors: Vec<monitor::Monitor>,
+    /// Recordings started so far (makes each `MixMonitorID` unique).
+    next_monitor: u64,
 }
 
 /// Who the caller "phones" are, as in `extensions.conf`.
@@ -317,6 +322,8 @@ impl Pbx {
             steps: HashMap::new(),
             out: Vec::new(),
             processed: 0,
+            monitors: Vec::new(),
+            next_monitor: 0,
             parking_bridge: String::new(),
         };
         // The lot's holding bridge exists before any recorded call (no BridgeCreate).
@@ -761,6 +768,7 @@ impl Pbx {
         );
         if let Some(ch) = self.channels.remove(uid) {
             self.parked.retain(|p| p.uniqueid != uid);
+            self.monitors_gone(uid);
             let ringing = i32::from(ch.state == ChanState::Ringing);
             self.device_delta(ch.device(), -1, -ringing);
         }
@@ -926,6 +934,7 @@ impl Pbx {
             b.members.clear();
         }
         self.parked.clear();
+        self.monitors.clear();
         self.timers.clear();
         self.steps.clear();
         for q in &mut self.queues {

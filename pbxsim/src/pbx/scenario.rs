@@ -143,9 +143,7 @@ impl Pbx {
                 let mut prio = 1;
                 if target == Target::MixMonitor {
                     self.exten(&a1, ex, 1, "MixMonitor", "${UNIQUEID}.wav,b");
-                    let file = format!("/var/spool/asterisk/monitor/{a1}.wav");
-                    self.varset(&a1, "MIXMONITOR_FILENAME", &file);
-                    self.chan_event("MixMonitorStart", Classes::CALL, &a1, &[]);
+                    self.monitor_start(&a1, &format!("{a1}.wav"), None);
                     prio = 2;
                 } else {
                     self.exten(&a1, ex, 1, "NoOp", &format!("Bridged call from {cid}"));
