@@ -13,6 +13,10 @@
 //! - An error response reaches the caller as an [`AmiError`] carrying Asterisk's text:
 //!   [`AmiError::AuthenticationFailed`], [`AmiError::PermissionDenied`],
 //!   [`AmiError::UnknownAction`], or [`AmiError::ActionFailed`] for the rest.
+//! - A list answer is capped at `max_list_items` ([`AmiError::ListTooLong`]); the items
+//!   of a list whose caller gave up are dropped, not collected or passed on.
+//! - Every write is bounded by `write_timeout`: a server that stops reading is dropped
+//!   and reconnected ([`AmiError::WriteTimeout`]) instead of stalling the session.
 //! - Link changes are `Connected` / `Disconnected` items on the channel and are never
 //!   dropped. After `Connected` the consumer should rebuild its state: events were
 //!   missed while the link was down.

@@ -71,7 +71,9 @@
 //!   oversized message, or a line without a colon, comes out as [`Frame::Invalid`] with
 //!   a [`ParseError`] giving the stream offset; parsing resumes after the next blank
 //!   line, so the messages after it are not lost, and the dropped bytes are never
-//!   buffered.
+//!   buffered. A message built with [`Message::push`] stops at [`MAX_BUILT_LEN`]
+//!   (4 GiB, its offsets are `u32`): a header past it is left out, and
+//!   [`Message::try_push`] reports it as [`MessageTooLarge`]; nothing here panics.
 //! - **Split and batched reads.** A message may arrive cut at any byte and many may
 //!   arrive in one read; the parser keeps its place between calls and never rescans a
 //!   complete line.
