@@ -123,7 +123,7 @@ impl SpanTable {
 }
 
 /// The largest message [`Message::try_push`] builds: offsets are `u32`, and
-/// [`IMPLIED_OUTPUT`] is taken.
+/// `u32::MAX` marks an implied `Output` key.
 pub const MAX_BUILT_LEN: usize = IMPLIED_OUTPUT as usize - 1;
 
 /// Narrows a buffer offset; `None` past [`MAX_BUILT_LEN`].
