@@ -28,7 +28,10 @@ pub fn Panel(panel: RwSignal<PanelState>, socket_state: RwSignal<SocketState>) -
         <main class="content">
             <section class="card">
                 <h2>"Events received"</h2>
-                <p class="big-number" data-testid="event-count">{move || panel.with(PanelState::events_received)}</p>
+                <p class="big-number" data-testid="event-count">
+                    {move || panel.with(PanelState::events_received)}
+                </p>
+                <p class="muted caption">"AMI events since the relay started"</p>
             </section>
             <section class="card">
                 <h2>"Asterisk servers"</h2>
@@ -90,6 +93,9 @@ pub fn link_label(link: LinkState) -> &'static str {
 fn RecentEvents(panel: RwSignal<PanelState>) -> impl IntoView {
     view! {
         <ol class="recent" data-testid="recent-events">
+            <Show when=move || panel.with(|p| p.recent.is_empty())>
+                <li class="muted placeholder">"Waiting for the next event…"</li>
+            </Show>
             <For each=move || panel.with(|p| p.recent.clone()) key=|event| event.seq let:event>
                 <li>{event.name}</li>
             </For>

@@ -268,7 +268,9 @@ mod tests {
             events.send(change).await.unwrap();
         }
         events
-            .send(SessionEvent::Disconnected { reason: "the end".into() })
+            .send(SessionEvent::Disconnected {
+                reason: "the end".into(),
+            })
             .await
             .unwrap();
 
@@ -276,8 +278,11 @@ mod tests {
         let mut snapshots = 0;
         let mut frames = 0;
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(5), browser.from_relay.next()).await;
-            let Ok(Some(Message::Text(text))) = frame else { panic!("the relay stopped sending: {frame:?}") };
+            let frame =
+                tokio::time::timeout(Duration::from_secs(5), browser.from_relay.next()).await;
+            let Ok(Some(Message::Text(text))) = frame else {
+                panic!("the relay stopped sending: {frame:?}")
+            };
             frames += 1;
             if text.as_str().starts_with("{\"type\":\"snapshot\"") {
                 snapshots += 1;

@@ -1,5 +1,5 @@
 //! Screenshots of a running panel at phone, tablet and desktop sizes, taken
-//! once its event count has started to move, so the picture shows live data.
+//! once its event count has moved past the first snapshot, so the picture shows live data.
 //!
 //! `cargo run -p e2e --bin screenshots -- [URL] [OUT_DIR]`
 //! (defaults: http://127.0.0.1:8080 and target/screenshots).
@@ -32,9 +32,12 @@ async fn main() -> anyhow::Result<()> {
             .set_window_rect(0, 0, *width, *height)
             .await?;
         let page = browser.open_panel(&url).await?;
-        page.wait_for_event_count_above(0)
+        // Wait for live updates, not just the first snapshot, so the picture shows moving data.
+        let first = page
+            .wait_for_event_count_above(0)
             .await
             .with_context(|| format!("is the panel at {url} running?"))?;
+        page.wait_for_event_count_above(first).await?;
         let path = out.join(format!("panel-{name}-{width}x{height}.png"));
         browser.driver.screenshot(&path).await?;
         println!("{}", path.display());
