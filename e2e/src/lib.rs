@@ -18,6 +18,7 @@ use thirtyfour::prelude::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// How long any condition in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -80,10 +81,10 @@ impl Browser {
         })
     }
 
-    pub async fn open_panel(&self, url: &str) -> anyhow::Result<PanelPage<'_>> {
+    pub async fn open_panel(&self, url: &str) -> anyhow::Result<PanelPage> {
         self.driver.goto(url).await?;
         Ok(PanelPage {
-            driver: &self.driver,
+            driver: self.driver.clone(),
         })
     }
 
@@ -104,48 +105,84 @@ impl Browser {
 pub struct Harness {
     pub browser: Browser,
     pub base_url: String,
-    _relay_stop: oneshot::Sender<()>,
+    addr: SocketAddr,
+    relay: Option<RunningRelay>,
 }
 
-impl Harness {
-    pub async fn start() -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let (relay_stop, stopped) = oneshot::channel::<()>();
+/// A relay started by the harness: its shutdown trigger and its task.
+struct RunningRelay {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl RunningRelay {
+    async fn start(listener: TcpListener) -> anyhow::Result<Self> {
+        let (stop, stopped) = oneshot::channel::<()>();
         let config = relay::config::Config::demo(listener.local_addr()?);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let shutdown = async move {
-                // Sent or dropped: either way the test is over.
+                // Sent or dropped: either way this relay is done.
                 let _ = stopped.await;
             };
             if let Err(error) = relay::run(config, listener, shutdown).await {
                 eprintln!("relay stopped: {error}");
             }
         });
+        Ok(RunningRelay { stop, task })
+    }
+}
+
+impl Harness {
+    pub async fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let relay = RunningRelay::start(listener).await?;
         let browser = Browser::start().await?;
         Ok(Harness {
             browser,
-            base_url,
-            _relay_stop: relay_stop,
+            base_url: format!("http://{addr}"),
+            addr,
+            relay: Some(relay),
         })
     }
 
-    pub async fn open_panel(&self) -> anyhow::Result<PanelPage<'_>> {
+    pub async fn open_panel(&self) -> anyhow::Result<PanelPage> {
         self.browser.open_panel(&self.base_url).await
     }
 
+    /// Shuts the relay down, as an operator restarting it would, and waits until it has stopped.
+    pub async fn stop_relay(&mut self) -> anyhow::Result<()> {
+        if let Some(RunningRelay { stop, task }) = self.relay.take() {
+            // The relay may already have stopped by itself; then there is nobody to tell.
+            let _ = stop.send(());
+            tokio::time::timeout(WAIT, task)
+                .await
+                .context("the relay did not stop")??;
+        }
+        Ok(())
+    }
+
+    /// Starts a new relay on the same address, so open pages can find it again.
+    pub async fn start_relay(&mut self) -> anyhow::Result<()> {
+        let listener = TcpListener::bind(self.addr).await?;
+        self.relay = Some(RunningRelay::start(listener).await?);
+        Ok(())
+    }
+
     /// Call at the end of every test so Chromium exits cleanly.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_relay().await?;
         self.browser.stop().await
     }
 }
 
 /// The panel's main page, seen through its `data-testid`s.
-pub struct PanelPage<'a> {
-    driver: &'a WebDriver,
+/// It holds its own handle on the browser session, so a test can restart the relay while it looks.
+pub struct PanelPage {
+    driver: WebDriver,
 }
 
-impl PanelPage<'_> {
+impl PanelPage {
     pub async fn text(&self, testid: &str) -> anyhow::Result<String> {
         let element = self
             .driver
