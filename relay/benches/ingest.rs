@@ -1,5 +1,6 @@
-//! Loopback TCP ingest: a local server replays the recorded Asterisk 22 event stream in a
-//! loop into a real [`relay::ami`] session until N events have reached the consumer channel.
+//! Loopback TCP ingest: a local server replays the recorded Asterisk 22 event stream
+//! [`PASSES`] times into a real [`relay::ami`] session, then an end marker; the consumer
+//! counts every event that reaches it and the run fails unless the count is exact.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -11,8 +12,17 @@ use relay::ami::{AmiConfig, SessionEvent, spawn_session};
 /// The admin connection's received bytes, byte for byte (`ami-events-stream.txt`).
 const STREAM: &[u8] = include_bytes!("../../../shared/fixtures/asterisk/ami-events-stream.txt");
 
+/// Events in one pass of the recording (`ami-events-stream-summary.txt`).
+const RECORDED_EVENTS: u64 = 4038;
+
+/// Passes of the recording per measured run: 403,800 events.
+const PASSES: u64 = 100;
+
 /// Events delivered per measured run.
-const EVENTS_PER_RUN: u64 = 400_000;
+const EVENTS_PER_RUN: u64 = RECORDED_EVENTS * PASSES;
+
+/// Written after the last pass; the consumer stops when it sees it.
+const END_MARKER: &[u8] = b"Event: UserEvent\r\nUserEvent: BenchEnd\r\n\r\n";
 
 /// The 4038 recorded events, without the banner, the login response and the logoff response.
 fn recorded_events() -> &'static [u8] {
@@ -29,8 +39,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> usize {
         .unwrap_or_else(|| panic!("{:?} not in the recording", String::from_utf8_lossy(needle)))
 }
 
-/// Serves one connection on a plain thread: banner, a successful Login, then the
-/// recorded events over and over until the client hangs up.
+/// Serves one connection on a plain thread: banner, a successful Login, the recorded
+/// events [`PASSES`] times and the end marker; then it waits for the client to hang up.
 fn serve_one(listener: &TcpListener, events: &'static [u8]) {
     let (stream, _) = listener.accept().expect("accept");
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
@@ -54,14 +64,25 @@ fn serve_one(listener: &TcpListener, events: &'static [u8]) {
         "Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n"
     );
     writer.write_all(login.as_bytes()).expect("login response");
-    while writer.write_all(events).is_ok() {}
+    for _ in 0..PASSES {
+        writer.write_all(events).expect("events");
+    }
+    writer.write_all(END_MARKER).expect("end marker");
+    // Returns once the client has gone.
+    let _ = std::io::copy(&mut reader, &mut std::io::sink());
 }
 
-/// One run: connect, log in, and time the delivery of `EVENTS_PER_RUN` events.
+/// One run: connect, log in, and time the delivery of every event sent; panics unless
+/// exactly [`EVENTS_PER_RUN`] arrived before the end marker.
 fn ingest_once(runtime: &tokio::runtime::Runtime) -> Duration {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let events = recorded_events();
+    assert_eq!(
+        events.windows(4).filter(|w| w == b"\r\n\r\n").count() as u64,
+        RECORDED_EVENTS,
+        "the recording's event count"
+    );
     let server = std::thread::spawn(move || serve_one(&listener, events));
     // The consumer is a task of the same runtime, as the relay's hub is.
     let consumer = runtime.spawn(async move {
@@ -74,11 +95,11 @@ fn ingest_once(runtime: &tokio::runtime::Runtime) -> Duration {
             for event in batch.drain(..) {
                 match event {
                     SessionEvent::Connected { .. } => start = Some(Instant::now()),
-                    SessionEvent::Event(_) => {
-                        count += 1;
-                        if count == EVENTS_PER_RUN {
+                    SessionEvent::Event(event) => {
+                        if event.get("UserEvent") == Some(b"BenchEnd".as_slice()) {
                             break 'consume;
                         }
+                        count += 1;
                     }
                     SessionEvent::Disconnected { reason } => panic!("link lost: {reason}"),
                 }
@@ -86,6 +107,10 @@ fn ingest_once(runtime: &tokio::runtime::Runtime) -> Duration {
         }
         let elapsed = start.expect("connected").elapsed();
         drop((session, rx));
+        assert_eq!(
+            count, EVENTS_PER_RUN,
+            "delivered {count} events of {EVENTS_PER_RUN} sent"
+        );
         elapsed
     });
     let elapsed = runtime.block_on(consumer).expect("consumer task");
@@ -99,9 +124,9 @@ fn ingest(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let event_bytes = recorded_events().len() as u64 * EVENTS_PER_RUN / 4038;
+    let event_bytes = recorded_events().len() as u64 * PASSES;
     let mut group = c.benchmark_group("loopback ingest");
-    // Each run is a whole session of 400 000 events: few, equal samples.
+    // Each run is a whole session of 403,800 events: few, equal samples.
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
     group.measurement_time(Duration::from_secs(10));

@@ -9,19 +9,6 @@ use bytes::BytesMut;
 use relay::ami::{SessionEvent, spawn_session};
 use shared::ami::{Frame, Parser};
 
-/// Where the recorded login response ends and the logoff response starts.
-fn events_part(stream: &[u8]) -> &[u8] {
-    let find = |needle: &[u8]| {
-        stream
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .expect("marker in the recording")
-    };
-    let accepted = b"Message: Authentication accepted\r\n\r\n";
-    let login = find(accepted) + accepted.len();
-    &stream[login..find(b"Response: Goodbye")]
-}
-
 /// Event names in order, parsed straight from the bytes with no socket in between.
 fn expected_names(bytes: &[u8]) -> Vec<String> {
     let mut parser = Parser::new();
@@ -49,18 +36,8 @@ async fn every_recorded_event_reaches_the_consumer_in_order() {
             peer.replay(&login, "ami-events-stream.txt", "ev-login")
                 .await;
             // Uneven writes, so that messages are cut at many different places.
-            let mut rest = &events[..];
-            for size in [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987]
-                .iter()
-                .cycle()
-            {
-                if rest.is_empty() {
-                    break;
-                }
-                let (now, later) = rest.split_at((*size).min(rest.len()));
-                peer.write(now).await;
-                rest = later;
-            }
+            let sizes = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987];
+            peer.write_in_chunks(&events, &sizes).await;
             peer.answer_everything().await;
         }
     })

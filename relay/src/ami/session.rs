@@ -11,9 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
-use md5::{Digest, Md5};
 use rand::Rng;
-use shared::ami::{DEFAULT_MAX_MESSAGE_LEN, Message, MessageKind};
+use shared::ami::{DEFAULT_MAX_MESSAGE_LEN, Message, MessageKind, is_true, md5_key};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -264,14 +263,6 @@ fn is_async_originate(action: &Message) -> bool {
         && action.get("Async").is_some_and(is_true)
 }
 
-/// Asterisk's `ast_true`: yes, true, y, t, 1, on.
-fn is_true(value: &[u8]) -> bool {
-    let value = value.trim_ascii();
-    ["yes", "true", "y", "t", "1", "on"]
-        .iter()
-        .any(|t| value.eq_ignore_ascii_case(t.as_bytes()))
-}
-
 /// Starts a background task that connects, logs in, keeps the link alive and reconnects for
 /// ever (until the handle and receiver are dropped).
 pub fn spawn_session(config: AmiConfig) -> (SessionHandle, mpsc::Receiver<SessionEvent>) {
@@ -425,14 +416,8 @@ impl Session {
                     .with("Action", "Challenge")
                     .with("AuthType", "MD5");
                 let answer = self.exchange(conn, challenge, "login-challenge").await?;
-                let mut digest = Md5::new();
-                digest.update(answer.get("Challenge").unwrap_or_default());
-                digest.update(config.secret.as_bytes());
-                let key: String = digest
-                    .finalize()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let challenge = answer.get("Challenge").unwrap_or_default();
+                let key = md5_key(challenge, config.secret.as_bytes());
                 login.push("AuthType", "MD5");
                 login.push("Key", key);
             }
@@ -494,14 +479,22 @@ impl Session {
                 read = conn.read() => {
                     silent_since_ping = None;
                     let mut read = read;
-                    // Handle what is already buffered before polling the other branches.
-                    for _ in 0..READ_BATCH {
+                    // Handle what is already buffered before polling the other branches,
+                    // up to READ_BATCH messages. The budget is checked before the next
+                    // read, never after it: a message taken from the socket is always
+                    // dispatched.
+                    let mut handled = 0;
+                    loop {
                         let message = match read {
                             Ok(message) => message,
                             Err(error) => return Some(error),
                         };
                         if let Err(error) = self.dispatch(message, pending).await {
                             return Some(error);
+                        }
+                        handled += 1;
+                        if handled == READ_BATCH {
+                            break;
                         }
                         match conn.read().now_or_never() {
                             Some(next) => read = next,

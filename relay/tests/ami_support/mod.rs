@@ -76,6 +76,20 @@ impl Peer {
         stream.write_all(bytes).await.expect("write to client");
     }
 
+    /// Writes `bytes` in pieces of the given sizes, cycling through them, so that
+    /// messages are cut at many different places.
+    pub async fn write_in_chunks(&mut self, bytes: &[u8], sizes: &[usize]) {
+        let mut rest = bytes;
+        for size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (now, later) = rest.split_at((*size).clamp(1, rest.len()));
+            self.write(now).await;
+            rest = later;
+        }
+    }
+
     /// Answers `action` with `Response: <response>`, its ActionID, then `rest` (CRLF lines).
     pub async fn reply(&mut self, action: &Message, response: &str, rest: &str) {
         let mut out = format!("Response: {response}\r\n");
@@ -186,4 +200,18 @@ pub async fn disconnected(events: &mut mpsc::Receiver<SessionEvent>) -> String {
             return reason;
         }
     }
+}
+
+/// The events of a recorded admin stream: what follows the login response and precedes
+/// the logoff response.
+pub fn events_part(stream: &[u8]) -> &[u8] {
+    let find = |needle: &[u8]| {
+        stream
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("marker in the recording")
+    };
+    let accepted = b"Message: Authentication accepted\r\n\r\n";
+    let login = find(accepted) + accepted.len();
+    &stream[login..find(b"Response: Goodbye")]
 }
