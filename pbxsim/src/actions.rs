@@ -7,12 +7,12 @@ use bytes::{BufMut, BytesMut};
 use md5::{Digest, Md5};
 use shared::ami::Message;
 
-use crate::class::Classes;
 use crate::clock;
 use crate::listcommands::ACTIONS;
 use crate::pbx::{Pbx, Target};
 use crate::server::Core;
 use crate::session::{Filter, Session};
+use shared::ami::Classes;
 
 /// What the session does with an action's answer.
 #[derive(Debug, Default)]

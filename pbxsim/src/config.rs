@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::class::Classes;
 use crate::fault::Faults;
+use shared::ami::Classes;
 
 /// A manager user of `manager.conf`.
 #[derive(Clone, Debug)]

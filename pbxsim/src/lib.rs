@@ -23,7 +23,6 @@
 
 mod actions;
 pub mod bench;
-pub mod class;
 mod clock;
 pub mod config;
 pub mod fault;

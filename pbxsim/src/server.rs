@@ -10,11 +10,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tracing::{debug, info, warn};
 
-use crate::class::Classes;
 use crate::config::{SimConfig, Traffic};
 use crate::pbx::{Event, Pbx, PbxOptions};
 use crate::session;
 use crate::traffic::Generator;
+use shared::ami::Classes;
 
 /// One event as it goes out: serialized once, read by every session. Only the bytes are
 /// kept (the buffer holds up to `max_lag_events` of these); the few sessions with a

@@ -13,10 +13,10 @@ use tokio::sync::watch;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::actions::{self, Reply};
-use crate::class::Classes;
 use crate::config::User;
 use crate::fault::{self, Action};
 use crate::server::{Core, Wire, session_id, stopped};
+use shared::ami::Classes;
 
 /// The greeting, one line with no blank line after it.
 pub(crate) const BANNER: &[u8] = b"Asterisk Call Manager/11.0.0\r\n";

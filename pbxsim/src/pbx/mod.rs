@@ -22,9 +22,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::ami::Message;
 
-use crate::class::Classes;
 use crate::clock;
 use crate::model::{Bridge, ChanState, Channel, Member, Parked, Queue, UNKNOWN};
+use shared::ami::Classes;
 
 /// One event the PBX raised, with the class that decides who may read it.
 #[derive(Clone, Debug)]

@@ -1,4 +1,7 @@
 //! Manager privilege classes: the `read=` / `write=` lists of `manager.conf` as a bit set.
+//!
+//! The relay, pbxsim and the SPA all reason about them: which events a reader sees,
+//! which actions a writer may send, which parts of the model a person may look at.
 
 /// A set of AMI privilege classes (`system`, `call`, `agent`, …), as Asterisk keeps them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,6 +39,10 @@ impl Classes {
     pub const SYSTEM: Classes = Classes::bit(0);
     /// `call`.
     pub const CALL: Classes = Classes::bit(1);
+    /// `log`.
+    pub const LOG: Classes = Classes::bit(2);
+    /// `verbose`.
+    pub const VERBOSE: Classes = Classes::bit(3);
     /// `command`.
     pub const COMMAND: Classes = Classes::bit(4);
     /// `agent`.
@@ -56,8 +63,12 @@ impl Classes {
     pub const ORIGINATE: Classes = Classes::bit(12);
     /// `agi`.
     pub const AGI: Classes = Classes::bit(13);
+    /// `cc`.
+    pub const CC: Classes = Classes::bit(14);
     /// `aoc`.
     pub const AOC: Classes = Classes::bit(15);
+    /// `test`.
+    pub const TEST: Classes = Classes::bit(16);
     /// `security`.
     pub const SECURITY: Classes = Classes::bit(17);
     /// `message`.
@@ -101,17 +112,47 @@ impl Classes {
         self.0 == 0
     }
 
+    /// The names of the classes in the set, in Asterisk's order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        NAMES
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, name)| *name)
+    }
+
     /// The `Privilege:` text of an event of this class, e.g. `call,all` (Asterisk always appends `all`).
     pub fn privilege(self) -> String {
         let mut out = String::new();
-        for (i, name) in NAMES.iter().enumerate() {
-            if self.0 & (1 << i) != 0 {
-                out.push_str(name);
-                out.push(',');
-            }
+        for name in self.names() {
+            out.push_str(name);
+            out.push(',');
         }
         out.push_str("all");
         out
+    }
+}
+
+/// A list of names in JSON (`["call", "agent"]`), so that the SPA and scripts can read it.
+impl serde::Serialize for Classes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.names())
+    }
+}
+
+/// Accepts the JSON list, or a `manager.conf` style string (`"call,agent"`), as config files hold.
+impl<'de> serde::Deserialize<'de> for Classes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<String>),
+            Text(String),
+        }
+        Ok(match Form::deserialize(deserializer)? {
+            Form::List(names) => Classes::parse(&names.join(",")),
+            Form::Text(text) => Classes::parse(&text),
+        })
     }
 }
 
@@ -137,5 +178,26 @@ mod tests {
             "system,reporting,all"
         );
         assert_eq!(Classes::SECURITY.privilege(), "security,all");
+    }
+
+    #[test]
+    fn json_is_a_list_of_names_and_accepts_manager_conf_text() {
+        let agent = Classes::parse("call,agent");
+        assert_eq!(
+            serde_json::to_string(&agent).unwrap(),
+            r#"["call","agent"]"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Classes>(r#"["agent","call"]"#).unwrap(),
+            agent
+        );
+        assert_eq!(
+            serde_json::from_str::<Classes>(r#""call, agent""#).unwrap(),
+            agent
+        );
+        assert_eq!(
+            serde_json::from_str::<Classes>(r#""all""#).unwrap(),
+            Classes::ALL
+        );
     }
 }

@@ -85,8 +85,12 @@
 //! nothing per message; lines are found eight bytes at a time. `cargo bench -p shared
 //! --bench parse` measures it on `ami-events-stream.txt`.
 
+pub mod class;
 pub mod message;
 pub mod parse;
+pub mod value;
 
+pub use class::Classes;
 pub use message::{MAX_BUILT_LEN, Message, MessageKind, MessageTooLarge};
 pub use parse::{Banner, DEFAULT_MAX_MESSAGE_LEN, Frame, ParseError, Parser};
+pub use value::{is_true, md5_key};
