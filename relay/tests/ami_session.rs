@@ -5,7 +5,9 @@ mod ami_support;
 use std::time::Duration;
 
 use ami_support::*;
-use relay::ami::{AmiError, AuthMethod, SessionEvent, SlowConsumer, spawn_session};
+use relay::ami::{
+    AmiError, AuthMethod, SessionEvent, SlowConsumer, connect_session, spawn_session,
+};
 use shared::ami::Message;
 
 #[tokio::test]
@@ -84,6 +86,49 @@ async fn wrong_password_is_reported_and_retried() {
         let accept = tokio::time::timeout(PATIENCE, accepted.recv()).await;
         assert_eq!(accept.ok().flatten(), Some(n), "connection {n} (a retry)");
     }
+}
+
+#[tokio::test]
+async fn a_persons_login_fails_fast_with_asterisks_words_and_is_not_retried() {
+    let (addr, mut accepted) = fake_ami(|_, mut peer| async move {
+        let login = peer.action().await.expect("Login");
+        peer.replay(&login, "ami-badlogin.txt", "bad-3").await;
+    })
+    .await;
+    let refused = connect_session(test_config(&addr)).await;
+    assert!(
+        matches!(&refused, Err(AmiError::AuthenticationFailed { message }) if message == "Authentication failed"),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!(accepted.recv().await, Some(0));
+    let retry = tokio::time::timeout(Duration::from_millis(500), accepted.recv()).await;
+    assert!(retry.is_err(), "a refused person's login was retried");
+}
+
+#[tokio::test]
+async fn a_session_nobody_uses_any_more_logs_off() {
+    let (saw_logoff, mut logoff) = tokio::sync::mpsc::channel(1);
+    let (addr, _) = fake_ami(move |_, mut peer| {
+        let saw_logoff = saw_logoff.clone();
+        async move {
+            peer.accept_login().await;
+            while let Some(action) = peer.action().await {
+                if action.get("Action") == Some(b"Logoff".as_slice()) {
+                    let _ = saw_logoff.send(()).await;
+                }
+            }
+        }
+    })
+    .await;
+    let (session, mut events) = connect_session(test_config(&addr)).await.expect("login");
+    assert!(matches!(
+        next_event(&mut events).await,
+        SessionEvent::Connected { .. }
+    ));
+    drop((session, events));
+    let said = tokio::time::timeout(PATIENCE, logoff.recv()).await;
+    assert_eq!(said, Ok(Some(())), "no Logoff before closing");
 }
 
 /// Answers the actions with the responses Asterisk 22 recorded, by action name.

@@ -32,5 +32,6 @@ pub use codec::AmiCodec;
 pub use connection::Connection;
 pub use error::AmiError;
 pub use session::{
-    ActionResult, AmiConfig, AuthMethod, SessionEvent, SessionHandle, SlowConsumer, spawn_session,
+    ActionResult, AmiConfig, AuthMethod, SessionEvent, SessionHandle, SlowConsumer,
+    connect_session, spawn_session,
 };

@@ -264,31 +264,30 @@ fn is_async_originate(action: &Message) -> bool {
 }
 
 /// Starts a background task that connects, logs in, keeps the link alive and reconnects for
-/// ever (until the handle and receiver are dropped).
+/// ever (until the handle and receiver are dropped). Failures, a refused login included,
+/// are reported as [`SessionEvent::Disconnected`] and retried: right for a service
+/// account that must come back by itself when Asterisk does.
 pub fn spawn_session(config: AmiConfig) -> (SessionHandle, mpsc::Receiver<SessionEvent>) {
-    let (commands_tx, commands) = mpsc::channel(COMMAND_BUFFER);
-    let (events, events_rx) = mpsc::channel(config.event_buffer.max(1));
-    let shared = Arc::new(Shared {
-        id_prefix: format!("ap{:08x}", rand::rng().random::<u32>()),
-        next_id: AtomicU64::new(1),
-        dropped_events: AtomicU64::new(0),
-        action_timeout: config.action_timeout,
-    });
-    let span = tracing::info_span!("ami", addr = %config.addr, user = %config.username);
-    let session = Session {
-        config,
-        commands,
-        events,
-        shared: shared.clone(),
-    };
-    tokio::spawn(session.run().instrument(span));
-    (
-        SessionHandle {
-            commands: commands_tx,
-            shared,
-        },
-        events_rx,
-    )
+    let (handle, session, events) = Session::new(config);
+    let span = session.span();
+    tokio::spawn(session.run(None).instrument(span));
+    (handle, events)
+}
+
+/// Connects and logs in once, on the caller's task, and only then starts the session
+/// task (which reconnects like [`spawn_session`]'s from then on). A person logging in
+/// must hear at once, in Asterisk's words, that the secret is wrong or the PBX is
+/// unreachable; retrying a refused login would only hide that.
+///
+/// The first [`SessionEvent`] on the receiver is the `Connected` of this login.
+pub async fn connect_session(
+    config: AmiConfig,
+) -> Result<(SessionHandle, mpsc::Receiver<SessionEvent>), AmiError> {
+    let (handle, mut session, events) = Session::new(config);
+    let span = session.span();
+    let conn = session.connect().instrument(span.clone()).await?;
+    tokio::spawn(session.run(Some(conn)).instrument(span));
+    Ok((handle, events))
 }
 
 /// An action waiting for (the rest of) its answer.
@@ -317,10 +316,41 @@ struct Session {
 }
 
 impl Session {
-    async fn run(mut self) {
+    fn new(config: AmiConfig) -> (SessionHandle, Session, mpsc::Receiver<SessionEvent>) {
+        let (commands_tx, commands) = mpsc::channel(COMMAND_BUFFER);
+        let (events, events_rx) = mpsc::channel(config.event_buffer.max(1));
+        let shared = Arc::new(Shared {
+            id_prefix: format!("ap{:08x}", rand::rng().random::<u32>()),
+            next_id: AtomicU64::new(1),
+            dropped_events: AtomicU64::new(0),
+            action_timeout: config.action_timeout,
+        });
+        let handle = SessionHandle {
+            commands: commands_tx,
+            shared: shared.clone(),
+        };
+        let session = Session {
+            config,
+            commands,
+            events,
+            shared,
+        };
+        (handle, session, events_rx)
+    }
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!("ami", addr = %self.config.addr, user = %self.config.username)
+    }
+
+    /// Runs the session, starting on `first` if the caller already logged in.
+    async fn run(mut self, mut first: Option<Connection<TcpStream>>) {
         let mut backoff = self.config.backoff_initial;
         loop {
-            let failure = match self.connect().await {
+            let attempt = match first.take() {
+                Some(conn) => Ok(conn),
+                None => self.connect().await,
+            };
+            let failure = match attempt {
                 Ok(mut conn) => {
                     backoff = self.config.backoff_initial;
                     tracing::info!(version = conn.version(), "AMI logged in");
@@ -455,6 +485,15 @@ impl Session {
         let failure = self.serve_loop(conn, &mut pending).await;
         for (_, waiting) in pending.drain() {
             waiting.fail(AmiError::Disconnected);
+        }
+        if failure.is_none() {
+            // Nobody uses the session any more: say goodbye, as a well-behaved manager
+            // client does, instead of leaving Asterisk to notice the closed socket.
+            let id = format!("{}-logoff", self.shared.id_prefix);
+            let logoff = Message::new().with("Action", "Logoff").with("ActionID", id);
+            if let Err(error) = conn.send(&logoff).await {
+                tracing::debug!(%error, "Logoff not sent");
+            }
         }
         failure
     }
