@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::fault::Faults;
+use crate::stats::Stats;
 use shared::ami::Classes;
 
 /// A manager user of `manager.conf`.
@@ -79,6 +80,8 @@ pub struct SimConfig {
     pub max_clients: usize,
     /// Fault switches, shared with whoever holds a clone.
     pub faults: Faults,
+    /// Counters (logins per user, sessions, actions), shared with whoever holds a clone.
+    pub stats: Stats,
 }
 
 /// The three users of the fixtures' `manager.conf`.
@@ -112,6 +115,7 @@ impl SimConfig {
             max_action_len: 64 * 1024,
             max_clients: 256,
             faults: Faults::default(),
+            stats: Stats::default(),
         }
     }
 

@@ -8,8 +8,10 @@
 //!
 //! Code map:
 //! - [`server`]: [`serve`], the accept loop, the traffic driver, the event fan-out.
+//! - `state`: what the driver and the sessions share (the PBX behind one mutex, the fan-out).
 //! - `session`: one client connection (banner, reads, writes, slow-client drop).
-//! - `actions`: every AMI action, privilege checks and Asterisk's answer texts.
+//! - `client`: what one session asked for (user, event mask, filters); `filter`: `Filter` rules.
+//! - `actions`: every AMI action, one module per family, privilege checks and Asterisk's texts.
 //! - `listcommands`: the action table of `ListCommands` with privileges.
 //! - [`pbx`]: the call model and the events each scenario emits, on a virtual clock
 //!   (`scenario`, `chain`, `queue`, `park`, `control` inside).
@@ -17,22 +19,27 @@
 //! - [`traffic`]: the seeded call generator (demo pace up to load mode).
 //! - [`config`]: [`SimConfig`], users and traffic profiles, `manager.conf`-style files.
 //! - [`bench`]: load measurement with one local client (`pbxsim --load --measure N`).
-//! - [`class`]: privilege classes (`read=`/`write=`).
-//! - [`fault`]: [`Faults`], switches for failure tests.
+//! - privilege classes (`read=`/`write=`) are `shared::ami::Classes`.
+//! - [`fault`]: [`Faults`], switches for failure tests; [`stats`]: [`Stats`], counters tests read.
 //! - `clock`: date formats of the recordings.
 
 mod actions;
 pub mod bench;
+mod client;
 mod clock;
 pub mod config;
 pub mod fault;
+mod filter;
 mod listcommands;
 pub mod model;
 pub mod pbx;
 pub mod server;
 mod session;
+mod state;
+pub mod stats;
 pub mod traffic;
 
 pub use config::{SimConfig, Traffic, User};
 pub use fault::Faults;
 pub use server::{SimError, serve};
+pub use stats::Stats;

@@ -193,6 +193,9 @@ pub struct PbxOptions {
     pub agents: usize,
     /// Queues: `support`, `sales` (no members, callers abandon), then `queue3`, `queue4`…
     pub queues: usize,
+    /// The first Uniqueid sequence number and Local channel number (0 in the recordings;
+    /// `serve` gives each run its own block).
+    pub first_id: u64,
 }
 
 impl PbxOptions {
@@ -204,6 +207,7 @@ impl PbxOptions {
             noise: true,
             agents: 2,
             queues: 2,
+            first_id: 0,
         }
     }
 }
@@ -302,12 +306,14 @@ impl Pbx {
         for i in 3..=opts.queues {
             queues.push(queue(format!("queue{i}"), "rrmemory", agents()));
         }
+        let first_id = opts.first_id;
         let mut pbx = Pbx {
             rng: StdRng::seed_from_u64(opts.seed),
             opts,
             now_ms: 0,
-            next_seq: 0,
-            next_local: 0,
+            next_seq: first_id,
+            // Local channel numbers are 8 hex digits: the block wraps within them.
+            next_local: first_id as u32,
             next_call: 0,
             timer_seq: 0,
             channels: BTreeMap::new(),
