@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::directory::Directory;
 use crate::fault::Faults;
 use crate::stats::Stats;
 use shared::ami::Classes;
@@ -62,6 +63,10 @@ pub struct SimConfig {
     pub seed: u64,
     /// Epoch seconds at start (Uniqueid prefix); `None` means the wall clock.
     pub epoch: Option<u64>,
+    /// First Local channel number and Uniqueid sequence; `None` gives each `serve` run of
+    /// the process a block of its own (a restart reuses no name), `Some(0)` numbers as a
+    /// freshly started Asterisk does (for replays of the recordings).
+    pub ids_from: Option<u64>,
     /// Emit `Newexten`/`VarSet`/`CEL`/`Cdr` (most of a real stream).
     pub noise: bool,
     /// Agents of the call centre (2 in the fixtures).
@@ -82,6 +87,8 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Counters (logins per user, sessions, actions), shared with whoever holds a clone.
     pub stats: Stats,
+    /// Phones with hints, presence, voicemail; and agents and queues unless the fixtures'.
+    pub directory: Directory,
 }
 
 /// The three users of the fixtures' `manager.conf`.
@@ -99,13 +106,15 @@ fn fixture_users() -> Vec<User> {
 }
 
 impl SimConfig {
-    /// No generated traffic: for tests that drive every call themselves.
+    /// No generated traffic: for tests that drive every call themselves. The fixtures' users,
+    /// queues and agents, with the hints and presence providers of `ami-session-2.txt`.
     pub fn quiet() -> SimConfig {
         SimConfig {
             users: fixture_users(),
             traffic: Traffic::Off,
             seed: 1,
             epoch: None,
+            ids_from: None,
             noise: true,
             agents: 2,
             queues: 2,
@@ -116,12 +125,15 @@ impl SimConfig {
             max_clients: 256,
             faults: Faults::default(),
             stats: Stats::default(),
+            directory: Directory::recorded(),
         }
     }
 
-    /// Gentle traffic a person can watch: a few calls a minute and never more than ~1.5 s of silence.
+    /// Gentle traffic a person can watch: a few calls a minute and never more than ~1.5 s of
+    /// silence, in a call centre of three dozen named phones and three staffed queues.
     pub fn demo() -> SimConfig {
         SimConfig {
+            directory: Directory::call_centre(),
             traffic: Traffic::Paced {
                 calls_per_minute: 6.0,
                 trickle: Duration::from_millis(1_500),

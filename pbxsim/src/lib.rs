@@ -16,6 +16,7 @@
 //! - [`pbx`]: the call model and the events each scenario emits, on a virtual clock
 //!   (`scenario`, `chain`, `queue`, `park`, `control` inside).
 //! - [`model`]: channels, bridges, queues, members, parked calls.
+//! - [`directory`]: phones with hints, presence, mailboxes, agents and queues (recorded or call centre).
 //! - [`traffic`]: the seeded call generator (demo pace up to load mode).
 //! - [`config`]: [`SimConfig`], users and traffic profiles, `manager.conf`-style files.
 //! - [`bench`]: load measurement with one local client (`pbxsim --load --measure N`).
@@ -28,6 +29,7 @@ pub mod bench;
 mod client;
 mod clock;
 pub mod config;
+pub mod directory;
 pub mod fault;
 mod filter;
 mod listcommands;
@@ -40,6 +42,7 @@ pub mod stats;
 pub mod traffic;
 
 pub use config::{SimConfig, Traffic, User};
+pub use directory::Directory;
 pub use fault::Faults;
 pub use server::{SimError, serve};
 pub use stats::Stats;

@@ -46,9 +46,11 @@ pub async fn serve(
         noise: config.noise,
         agents: config.agents,
         queues: config.queues,
-        first_id: RUNS
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_mul(IDS_PER_RUN),
+        first_id: config.ids_from.unwrap_or_else(|| {
+            RUNS.fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(IDS_PER_RUN)
+        }),
+        directory: config.directory.clone(),
     });
     let (events, _) = broadcast::channel(config.max_lag_events.max(16));
     let core = Arc::new(Core {

@@ -291,6 +291,8 @@ async fn recorded_conversations_get_the_recorded_answers() {
     ] {
         let mut config = SimConfig::quiet();
         config.failed_login_delay = std::time::Duration::from_millis(50);
+        // The recording's channel names are those of a freshly started Asterisk.
+        config.ids_from = Some(0);
         let sim = start(config).await;
         if file == "ami-session.txt" {
             recorded_setup(sim.addr).await;

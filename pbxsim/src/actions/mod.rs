@@ -6,9 +6,12 @@
 //! `queues`, `parking`, `monitor` (MixMonitor), `extensions` (hints), `presence`, `mailbox`.
 
 mod calls;
+mod extensions;
 mod login;
+mod mailbox;
 mod monitor;
 mod parking;
+mod presence;
 mod queues;
 mod status;
 
@@ -97,11 +100,12 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "parkedcalls" => core.with_pbx(|pbx| parking::parked_calls(pbx, id)),
         "bridgelist" => core.with_pbx(|pbx| status::bridge_list(pbx, m, id)),
         "devicestatelist" => core.with_pbx(|pbx| status::device_state_list(pbx, id)),
-        "extensionstatelist" => {
-            let mut reply = list_start(id, "Extension Statuses will follow");
-            list_end(&mut reply, "ExtensionStateListComplete", id, 0);
-            reply
-        }
+        "extensionstatelist" => core.with_pbx(|pbx| extensions::list(pbx, id)),
+        "extensionstate" => core.with_pbx(|pbx| extensions::state(pbx, m, id)),
+        "presencestatelist" => core.with_pbx(|pbx| presence::list(pbx, id)),
+        "presencestate" => core.with_pbx(|pbx| presence::state(pbx, m, id)),
+        "mailboxcount" => core.with_pbx(|pbx| mailbox::count(pbx, m, id, false)),
+        "mailboxstatus" => core.with_pbx(|pbx| mailbox::count(pbx, m, id, true)),
         "command" => core.with_pbx(|pbx| status::command(pbx, m, id)),
         "getvar" => core.with_pbx(|pbx| status::getvar(pbx, m, id)),
         "setvar" => status::setvar(core, m, id),

@@ -249,7 +249,10 @@ pub(super) fn getvar(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
                 other => ch.var(other).unwrap_or_default().to_string(),
             }
         }
-        None => pbx.globals.get(&var).cloned().unwrap_or_default(),
+        None => pbx
+            .read_function(&var)
+            .or_else(|| pbx.globals.get(&var).cloned())
+            .unwrap_or_default(),
     };
     Reply::msg(
         &response("Success", id)
@@ -268,15 +271,12 @@ pub(super) fn setvar(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         .unwrap_or_default();
     let channel = m.get_str("Channel").map(|c| c.into_owned());
     let done = core.with_pbx(|pbx| match &channel {
-        Some(name) => pbx.set_channel_var(name, &var, &value),
-        None => {
-            pbx.set_global(&var, &value);
-            true
-        }
+        Some(name) if !pbx.set_channel_var(name, &var, &value) => Err("No such channel".into()),
+        Some(_) => Ok(()),
+        None => pbx.set_global(&var, &value).map_err(|e| e.to_string()),
     });
-    if done {
-        Reply::success(id, "Variable Set")
-    } else {
-        Reply::error(id, "No such channel")
+    match done {
+        Ok(()) => Reply::success(id, "Variable Set"),
+        Err(text) => Reply::error(id, &text),
     }
 }

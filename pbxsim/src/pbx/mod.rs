@@ -10,6 +10,7 @@
 
 mod chain;
 mod control;
+mod hints;
 mod monitor;
 mod park;
 mod queue;
@@ -22,7 +23,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::ami::Message;
 
+pub use hints::{FunctionError, status_text};
+
 use crate::clock;
+use crate::directory::{Directory, Mailbox, Presence};
 use crate::model::{Bridge, ChanState, Channel, Member, Parked, Queue, UNKNOWN};
 use shared::ami::Classes;
 
@@ -196,6 +200,8 @@ pub struct PbxOptions {
     /// The first Uniqueid sequence number and Local channel number (0 in the recordings;
     /// `serve` gives each run its own block).
     pub first_id: u64,
+    /// Hints, presence, mailboxes, and the agents and queues if not the fixtures' ones.
+    pub directory: Directory,
 }
 
 impl PbxOptions {
@@ -208,6 +214,7 @@ impl PbxOptions {
             agents: 2,
             queues: 2,
             first_id: 0,
+            directory: Directory::none(),
         }
     }
 }
@@ -252,6 +259,12 @@ pub struct Pbx {
     monitors: Vec<monitor::Monitor>,
     /// Recordings started so far (makes each `MixMonitorID` unique).
     next_monitor: u64,
+    /// The last reported state number of each hint (`directory.phones` order).
+    hint_states: Vec<i32>,
+    /// Presence states, in `PresenceStateList` order.
+    presence: Vec<Presence>,
+    /// Voicemail boxes.
+    mailboxes: Vec<Mailbox>,
 }
 
 /// Who the caller "phones" are, as in `extensions.conf`.
@@ -278,6 +291,7 @@ impl Pbx {
         let member = |n: usize| Member {
             name: agent_name(n),
             interface: format!("Local/agent{n}@agents/n"),
+            state_interface: format!("Local/agent{n}@agents/n"),
             dynamic: false,
             penalty: 0,
             calls_taken: 0,
@@ -306,6 +320,47 @@ impl Pbx {
         for i in 3..=opts.queues {
             queues.push(queue(format!("queue{i}"), "rrmemory", agents()));
         }
+        let directory = &opts.directory;
+        if !directory.queues.is_empty() {
+            // The directory's agents are `Local/agentN@agents/n` members too (so that a
+            // queue call dials them the same way) whose state follows their phone.
+            let agent = |i: usize, reason: Option<&String>| {
+                let mut m = member(i + 1);
+                if let Some(a) = directory.agents.get(i) {
+                    m.name.clone_from(&a.name);
+                    m.state_interface.clone_from(&a.device);
+                }
+                if let Some(reason) = reason {
+                    m.paused = true;
+                    m.paused_reason.clone_from(reason);
+                    m.last_pause = login;
+                }
+                m
+            };
+            queues = directory
+                .queues
+                .iter()
+                .map(|q| {
+                    let members = q
+                        .members
+                        .iter()
+                        .map(|&i| agent(i, q.paused.iter().find(|(p, _)| *p == i).map(|(_, r)| r)))
+                        .collect();
+                    queue(q.name.clone(), &q.strategy, members)
+                })
+                .collect();
+        }
+        let mut device_state: BTreeMap<String, &'static str> = BTreeMap::new();
+        for phone in &directory.phones {
+            for device in phone.devices().filter(|d| !d.starts_with("Local/")) {
+                device_state.insert(device.to_string(), "NOT_INUSE");
+            }
+        }
+        for (device, state) in &directory.device_states {
+            device_state.insert(device.clone(), hints::device_state_name(state));
+        }
+        let presence = directory.presence.clone();
+        let mailboxes = directory.mailboxes.clone();
         let first_id = opts.first_id;
         let mut pbx = Pbx {
             rng: StdRng::seed_from_u64(opts.seed),
@@ -322,7 +377,7 @@ impl Pbx {
             queues,
             parked: Vec::new(),
             devices: HashMap::new(),
-            device_state: BTreeMap::new(),
+            device_state,
             globals: BTreeMap::new(),
             timers: BinaryHeap::new(),
             steps: HashMap::new(),
@@ -331,7 +386,11 @@ impl Pbx {
             monitors: Vec::new(),
             next_monitor: 0,
             parking_bridge: String::new(),
+            hint_states: Vec::new(),
+            presence,
+            mailboxes,
         };
+        pbx.hint_states = pbx.hints().map(|(_, _, status)| status).collect();
         // The lot's holding bridge exists before any recorded call (no BridgeCreate).
         let lot = pbx.uuid();
         pbx.bridges.insert(
@@ -659,6 +718,7 @@ impl Pbx {
     fn set_device_state(&mut self, device: &str, state: &'static str) {
         if self.device_state.get(device) != Some(&state) {
             self.device_state.insert(device.to_string(), state);
+            self.hints_follow(device);
             let msg = Self::head("DeviceStateChange", Classes::CALL)
                 .with("Device", device)
                 .with("State", state);
