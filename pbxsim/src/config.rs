@@ -135,7 +135,7 @@ impl SimConfig {
         SimConfig {
             directory: Directory::call_centre(),
             traffic: Traffic::Paced {
-                calls_per_minute: 6.0,
+                calls_per_minute: 20.0,
                 trickle: Duration::from_millis(1_500),
             },
             ..SimConfig::quiet()

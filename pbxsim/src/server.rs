@@ -138,7 +138,7 @@ async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
                         });
                         if quiet
                             && pbx.pending() == 0
-                            && (pbx.calls_in_flight() < 3 || !pbx.trickle())
+                            && (pbx.calls_in_flight() < 3 || !(pbx.desk_trickle() || pbx.trickle()))
                         {
                             g.start_call(pbx);
                         }

@@ -6,10 +6,12 @@
 //!
 //! This file holds the state, the clock and the event helpers shared by the parts:
 //! `scenario` (calls through the test dialplan), `chain` (the Local chain of 260), `queue`,
-//! `park`, `control` (what AMI clients do to calls) and `monitor` (MixMonitor).
+//! `park`, `control` (what AMI clients do to calls), `monitor` (MixMonitor), `hints`
+//! (extension and presence states, voicemail) and `desk` (the call centre's desk phones).
 
 mod chain;
 mod control;
+mod desk;
 mod hints;
 mod monitor;
 mod park;
@@ -156,6 +158,18 @@ struct Call {
     picked: Option<String>,
     /// The Local/262 pair of the 260 chain, until Local/261 optimizes away.
     chain: Option<(String, String)>,
+    /// The caller's desk phone (call centre), whose device state follows the call.
+    phone: Option<String>,
+    /// The dialled desk phone (call centre): its number, name and device.
+    callee: Option<Callee>,
+}
+
+/// A desk phone a call dials instead of the fixtures' `Carol Callee`.
+#[derive(Clone, Debug)]
+struct Callee {
+    num: String,
+    name: String,
+    device: String,
 }
 
 /// A scheduled step of a call, or of the traffic generator.
@@ -176,6 +190,8 @@ enum Step {
     Dtmf(CallId, usize),
     /// The end of an Atxfer hold: the transferer, and the peer that heard music.
     Unhold(String, Option<String>),
+    /// The end of a desk phone's hold (call centre).
+    HoldEnd(CallId),
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -967,6 +983,9 @@ impl Pbx {
                 let ex = self.field(&b2, |c| &c.exten);
                 self.exten(&b2, &ex, 3, "Ringing", "");
                 self.set_state(&b1, ChanState::Ringing);
+                if let Some(c) = &call.callee {
+                    self.set_device_state(&c.device, "RINGING");
+                }
                 self.varset(&call.a1, "RINGTIME", "0");
                 self.dial_event("DialState", &call.a1, &b1, "RINGING");
             }
@@ -982,6 +1001,7 @@ impl Pbx {
             Step::QueueRingNoAnswer(id) => self.queue_ring_no_answer(id),
             Step::ParkTimeout(id) => self.park_timeout(id),
             Step::Dtmf(id, i) => self.dtmf(id, i),
+            Step::HoldEnd(id) => self.hold_end(id),
             Step::Unhold(uid, peer) => {
                 self.chan_event("Unhold", Classes::CALL, &uid, &[]);
                 if let Some(peer) = peer {
