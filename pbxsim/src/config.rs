@@ -69,6 +69,9 @@ pub struct SimConfig {
     pub ids_from: Option<u64>,
     /// Emit `Newexten`/`VarSet`/`CEL`/`Cdr` (most of a real stream).
     pub noise: bool,
+    /// In load mode, a `UserEvent: LoadStamp` with `SentUs` (wall-clock µs since the epoch)
+    /// after every this many events; 0: none.
+    pub stamp_every: u32,
     /// Agents of the call centre (2 in the fixtures).
     pub agents: usize,
     /// Queues: `support`, `sales`, then `queue3`… (2 in the fixtures).
@@ -116,6 +119,7 @@ impl SimConfig {
             epoch: None,
             ids_from: None,
             noise: true,
+            stamp_every: 0,
             agents: 2,
             queues: 2,
             max_lag_events: 65_536,
@@ -152,6 +156,18 @@ impl SimConfig {
         }
     }
 
+    /// Load at a steady `events_per_sec`, with a send-time stamp after every 100 events:
+    /// what the end-to-end latency benchmark runs.
+    pub fn load_at(events_per_sec: u64) -> SimConfig {
+        SimConfig {
+            traffic: Traffic::Load {
+                max_events_per_sec: Some(events_per_sec),
+            },
+            stamp_every: 100,
+            ..SimConfig::quiet()
+        }
+    }
+
     /// The user named `name`, if configured.
     pub fn user(&self, name: &str) -> Option<&User> {
         self.users
@@ -161,7 +177,8 @@ impl SimConfig {
 
     /// Reads a `manager.conf`-style file: `[name]` sections with `secret`/`read`/`write`
     /// define users (replacing the defaults if any is given); a `[pbxsim]` section may set
-    /// `seed`, `calls_per_minute`, `agents`, `queues`, `noise` (yes/no) and `load` (yes/no).
+    /// `seed`, `calls_per_minute`, `agents`, `queues`, `noise` (yes/no), `load` (yes/no) and
+    /// `stamp_every` (events between load stamps).
     pub fn from_conf(text: &str, base: SimConfig) -> Result<SimConfig, ConfigError> {
         let mut cfg = base;
         let mut users: Vec<User> = Vec::new();
@@ -220,6 +237,7 @@ fn apply_sim_key(
         "noise" => cfg.noise = yes(value),
         "agents" => cfg.agents = value.parse().map_err(|_| bad())?,
         "queues" => cfg.queues = value.parse().map_err(|_| bad())?,
+        "stamp_every" => cfg.stamp_every = value.parse().map_err(|_| bad())?,
         "calls_per_minute" => {
             let calls_per_minute: f64 = value.parse().map_err(|_| bad())?;
             cfg.traffic = if calls_per_minute > 0.0 {

@@ -18,6 +18,7 @@
 //! - [`model`]: channels, bridges, queues, members, parked calls.
 //! - [`directory`]: phones with hints, presence, mailboxes, agents and queues (recorded or call centre).
 //! - [`traffic`]: the seeded call generator (demo pace up to load mode).
+//! - [`load`]: the load-mode driver and its `UserEvent: LoadStamp` send-time stamps.
 //! - [`config`]: [`SimConfig`], users and traffic profiles, `manager.conf`-style files.
 //! - [`bench`]: load measurement with one local client (`pbxsim --load --measure N`).
 //! - privilege classes (`read=`/`write=`) are `shared::ami::Classes`.
@@ -33,6 +34,7 @@ pub mod directory;
 pub mod fault;
 mod filter;
 mod listcommands;
+pub mod load;
 pub mod model;
 pub mod pbx;
 pub mod server;

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::config::{SimConfig, Traffic};
+use crate::load;
 use crate::pbx::{Pbx, PbxOptions};
 use crate::session;
 use crate::state::{Core, stopped, wall_epoch};
@@ -113,7 +114,7 @@ fn is_transient(e: &std::io::Error) -> bool {
 async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
     match core.config.traffic.clone() {
         Traffic::Load { max_events_per_sec } => {
-            drive_load(&core, &mut stop, max_events_per_sec).await
+            load::drive(&core, &mut stop, max_events_per_sec).await
         }
         Traffic::Off | Traffic::Paced { .. } => {
             let (mut generator, trickle) = match core.config.traffic {
@@ -162,52 +163,6 @@ async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
                     _ = core.wake.notified() => {}
                     _ = tokio::time::sleep(wait) => {}
                 }
-            }
-        }
-    }
-}
-
-/// Load mode: virtual time runs as fast as the slowest session reads, optionally capped.
-async fn drive_load(core: &Core, stop: &mut watch::Receiver<bool>, cap: Option<u64>) {
-    const BATCH: usize = 512;
-    // 600 calls a virtual minute keeps ~200 calls up: a busy call centre, small maps.
-    let mut generator = Generator::new(core.config.seed, 600.0);
-    let high_water = core.config.max_lag_events / 2;
-    let started = Instant::now();
-    let mut sent: u64 = 0;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let events = {
-            let mut pbx = core.lock();
-            while pbx.pending() < BATCH {
-                let next = pbx.next_due().unwrap_or(u64::MAX).min(generator.next_ms());
-                pbx.advance_to(next);
-                generator.run_due(&mut pbx);
-            }
-            pbx.drain()
-        };
-        sent += events.len() as u64;
-        core.publish(events);
-        // Backpressure: wait while the slowest reader is half a buffer behind, but not for
-        // ever, so that a client that stopped reading is dropped by the lag bound instead.
-        let waited = Instant::now();
-        while core.events.len() > high_water && waited.elapsed() < Duration::from_secs(2) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        if let Some(cap) = cap {
-            let due = Duration::from_secs_f64(sent as f64 / cap.max(1) as f64);
-            if let Some(ahead) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(ahead).await;
-            }
-        }
-        tokio::task::yield_now().await;
-        if core.events.receiver_count() == 0 {
-            debug!("load mode idle: no session");
-            tokio::select! {
-                _ = stopped(stop) => return,
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
         }
     }

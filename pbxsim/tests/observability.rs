@@ -141,3 +141,53 @@ async fn include_filters_are_regexes_over_the_whole_event() {
         BTreeSet::from(["BridgeEnter", "BridgeLeave", "Hangup", "HangupRequest"])
     );
 }
+
+fn now_us() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_micros()
+}
+
+#[tokio::test]
+async fn load_mode_stamps_every_hundredth_event_with_its_send_time() {
+    let cap = 2_000;
+    let sim = start(SimConfig::load_at(cap)).await;
+    let before = now_us();
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    let started = Instant::now();
+    let (mut stamps, mut between, mut events) = (Vec::new(), Vec::new(), 0_u64);
+    let mut since_stamp: Option<u64> = None;
+    while stamps.len() < 8 {
+        let m = c.message().await.expect("events");
+        if m.event_name().is_none() {
+            continue;
+        }
+        events += 1;
+        if m.get_str("UserEvent").as_deref() == Some(pbxsim::load::STAMP_EVENT) {
+            let sent: u128 = m.get_str("SentUs").expect("SentUs").parse().expect("µs");
+            let seq: u64 = m.get_str("Seq").expect("Seq").parse().expect("seq");
+            assert!(
+                before <= sent && sent <= now_us(),
+                "{sent} is not a send time"
+            );
+            stamps.push((seq, sent));
+            if let Some(n) = since_stamp {
+                between.push(n);
+            }
+            since_stamp = Some(0);
+        } else if m.get_str("Event").as_deref() != Some("SuccessfulAuth") {
+            since_stamp = since_stamp.map(|n| n + 1);
+        }
+    }
+    assert!(between.iter().all(|&n| n == 100), "{between:?}");
+    assert!(
+        stamps
+            .windows(2)
+            .all(|w| w[1].0 == w[0].0 + 1 && w[1].1 >= w[0].1),
+        "{stamps:?}"
+    );
+    // The cap is an upper bound: a slow machine only sends fewer.
+    let allowed = (started.elapsed().as_secs_f64() + 1.0) * cap as f64 + 600.0;
+    assert!((events as f64) < allowed, "{events} events, cap {cap}/s");
+}
