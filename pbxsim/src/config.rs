@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use crate::directory::Directory;
 use crate::fault::Faults;
+use crate::stats::Stats;
 use shared::ami::Classes;
 
 /// A manager user of `manager.conf`.
@@ -61,8 +63,15 @@ pub struct SimConfig {
     pub seed: u64,
     /// Epoch seconds at start (Uniqueid prefix); `None` means the wall clock.
     pub epoch: Option<u64>,
+    /// First Local channel number and Uniqueid sequence; `None` gives each `serve` run of
+    /// the process a block of its own (a restart reuses no name), `Some(0)` numbers as a
+    /// freshly started Asterisk does (for replays of the recordings).
+    pub ids_from: Option<u64>,
     /// Emit `Newexten`/`VarSet`/`CEL`/`Cdr` (most of a real stream).
     pub noise: bool,
+    /// In load mode, a `UserEvent: LoadStamp` with `SentUs` (wall-clock µs since the epoch)
+    /// after every this many events; 0: none.
+    pub stamp_every: u32,
     /// Agents of the call centre (2 in the fixtures).
     pub agents: usize,
     /// Queues: `support`, `sales`, then `queue3`… (2 in the fixtures).
@@ -79,6 +88,10 @@ pub struct SimConfig {
     pub max_clients: usize,
     /// Fault switches, shared with whoever holds a clone.
     pub faults: Faults,
+    /// Counters (logins per user, sessions, actions), shared with whoever holds a clone.
+    pub stats: Stats,
+    /// Phones with hints, presence, voicemail; and agents and queues unless the fixtures'.
+    pub directory: Directory,
 }
 
 /// The three users of the fixtures' `manager.conf`.
@@ -96,14 +109,17 @@ fn fixture_users() -> Vec<User> {
 }
 
 impl SimConfig {
-    /// No generated traffic: for tests that drive every call themselves.
+    /// No generated traffic: for tests that drive every call themselves. The fixtures' users,
+    /// queues and agents, with the hints and presence providers of `ami-session-2.txt`.
     pub fn quiet() -> SimConfig {
         SimConfig {
             users: fixture_users(),
             traffic: Traffic::Off,
             seed: 1,
             epoch: None,
+            ids_from: None,
             noise: true,
+            stamp_every: 0,
             agents: 2,
             queues: 2,
             max_lag_events: 65_536,
@@ -112,14 +128,18 @@ impl SimConfig {
             max_action_len: 64 * 1024,
             max_clients: 256,
             faults: Faults::default(),
+            stats: Stats::default(),
+            directory: Directory::recorded(),
         }
     }
 
-    /// Gentle traffic a person can watch: a few calls a minute and never more than ~1.5 s of silence.
+    /// Gentle traffic a person can watch: a few calls a minute and never more than ~1.5 s of
+    /// silence, in a call centre of three dozen named phones and three staffed queues.
     pub fn demo() -> SimConfig {
         SimConfig {
+            directory: Directory::call_centre(),
             traffic: Traffic::Paced {
-                calls_per_minute: 6.0,
+                calls_per_minute: 20.0,
                 trickle: Duration::from_millis(1_500),
             },
             ..SimConfig::quiet()
@@ -136,6 +156,18 @@ impl SimConfig {
         }
     }
 
+    /// Load at a steady `events_per_sec`, with a send-time stamp after every 100 events:
+    /// what the end-to-end latency benchmark runs.
+    pub fn load_at(events_per_sec: u64) -> SimConfig {
+        SimConfig {
+            traffic: Traffic::Load {
+                max_events_per_sec: Some(events_per_sec),
+            },
+            stamp_every: 100,
+            ..SimConfig::quiet()
+        }
+    }
+
     /// The user named `name`, if configured.
     pub fn user(&self, name: &str) -> Option<&User> {
         self.users
@@ -145,7 +177,8 @@ impl SimConfig {
 
     /// Reads a `manager.conf`-style file: `[name]` sections with `secret`/`read`/`write`
     /// define users (replacing the defaults if any is given); a `[pbxsim]` section may set
-    /// `seed`, `calls_per_minute`, `agents`, `queues`, `noise` (yes/no) and `load` (yes/no).
+    /// `seed`, `calls_per_minute`, `agents`, `queues`, `noise` (yes/no), `load` (yes/no) and
+    /// `stamp_every` (events between load stamps).
     pub fn from_conf(text: &str, base: SimConfig) -> Result<SimConfig, ConfigError> {
         let mut cfg = base;
         let mut users: Vec<User> = Vec::new();
@@ -204,6 +237,7 @@ fn apply_sim_key(
         "noise" => cfg.noise = yes(value),
         "agents" => cfg.agents = value.parse().map_err(|_| bad())?,
         "queues" => cfg.queues = value.parse().map_err(|_| bad())?,
+        "stamp_every" => cfg.stamp_every = value.parse().map_err(|_| bad())?,
         "calls_per_minute" => {
             let calls_per_minute: f64 = value.parse().map_err(|_| bad())?;
             cfg.traffic = if calls_per_minute > 0.0 {

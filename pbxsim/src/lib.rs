@@ -8,31 +8,43 @@
 //!
 //! Code map:
 //! - [`server`]: [`serve`], the accept loop, the traffic driver, the event fan-out.
+//! - `state`: what the driver and the sessions share (the PBX behind one mutex, the fan-out).
 //! - `session`: one client connection (banner, reads, writes, slow-client drop).
-//! - `actions`: every AMI action, privilege checks and Asterisk's answer texts.
+//! - `client`: what one session asked for (user, event mask, filters); `filter`: `Filter` rules.
+//! - `actions`: every AMI action, one module per family, privilege checks and Asterisk's texts.
 //! - `listcommands`: the action table of `ListCommands` with privileges.
 //! - [`pbx`]: the call model and the events each scenario emits, on a virtual clock
 //!   (`scenario`, `chain`, `queue`, `park`, `control` inside).
 //! - [`model`]: channels, bridges, queues, members, parked calls.
+//! - [`directory`]: phones with hints, presence, mailboxes, agents and queues (recorded or call centre).
 //! - [`traffic`]: the seeded call generator (demo pace up to load mode).
+//! - [`load`]: the load-mode driver and its `UserEvent: LoadStamp` send-time stamps.
 //! - [`config`]: [`SimConfig`], users and traffic profiles, `manager.conf`-style files.
 //! - [`bench`]: load measurement with one local client (`pbxsim --load --measure N`).
-//! - [`class`]: privilege classes (`read=`/`write=`).
-//! - [`fault`]: [`Faults`], switches for failure tests.
+//! - privilege classes (`read=`/`write=`) are `shared::ami::Classes`.
+//! - [`fault`]: [`Faults`], switches for failure tests; [`stats`]: [`Stats`], counters tests read.
 //! - `clock`: date formats of the recordings.
 
 mod actions;
 pub mod bench;
+mod client;
 mod clock;
 pub mod config;
+pub mod directory;
 pub mod fault;
+mod filter;
 mod listcommands;
+pub mod load;
 pub mod model;
 pub mod pbx;
 pub mod server;
 mod session;
+mod state;
+pub mod stats;
 pub mod traffic;
 
 pub use config::{SimConfig, Traffic, User};
+pub use directory::Directory;
 pub use fault::Faults;
 pub use server::{SimError, serve};
+pub use stats::Stats;

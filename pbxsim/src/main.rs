@@ -26,9 +26,12 @@ struct Args {
     /// Mean generated calls per minute (0: no generated traffic).
     #[arg(long)]
     calls_per_minute: Option<f64>,
-    /// Load mode: generate events as fast as clients read them.
-    #[arg(long)]
-    load: bool,
+    /// Load mode: generate events as fast as clients read them, or at most EVENTS_PER_SEC.
+    #[arg(long, value_name = "EVENTS_PER_SEC", num_args = 0..=1)]
+    load: Option<Option<u64>>,
+    /// In load mode, a `UserEvent: LoadStamp` carrying `SentUs` after every N events (0: none).
+    #[arg(long, value_name = "N")]
+    stamp_every: Option<u32>,
     /// With --load: measure events/s to one local client for this many seconds, print, exit.
     #[arg(long, value_name = "SECONDS")]
     measure: Option<u64>,
@@ -71,11 +74,12 @@ async fn main() -> anyhow::Result<()> {
             Traffic::Off
         };
     }
-    if args.load {
+    if let Some(cap) = args.load {
         config.traffic = Traffic::Load {
-            max_events_per_sec: None,
+            max_events_per_sec: cap,
         };
     }
+    config.stamp_every = args.stamp_every.unwrap_or(config.stamp_every);
     config.noise &= !args.no_noise;
     config.agents = args.agents.unwrap_or(config.agents);
     config.queues = args.queues.unwrap_or(config.queues);

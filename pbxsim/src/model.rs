@@ -192,6 +192,9 @@ pub struct Member {
     pub name: String,
     /// `Local/agent1@agents/n`.
     pub interface: String,
+    /// The device whose state is the member's (`StateInterface`): the interface itself,
+    /// or the agent's phone in the call centre.
+    pub state_interface: String,
     /// `static` or `dynamic`.
     pub dynamic: bool,
     /// Penalty.
@@ -220,7 +223,7 @@ impl Member {
         msg.push("Queue", queue);
         msg.push("MemberName", &self.name);
         msg.push("Interface", &self.interface);
-        msg.push("StateInterface", &self.interface);
+        msg.push("StateInterface", &self.state_interface);
         self.push_tail(msg);
         msg.push("Ringinuse", "0");
         msg.push("Wrapuptime", "0");
@@ -231,7 +234,7 @@ impl Member {
         msg.push("Queue", queue);
         msg.push("Name", &self.name);
         msg.push("Location", &self.interface);
-        msg.push("StateInterface", &self.interface);
+        msg.push("StateInterface", &self.state_interface);
         self.push_tail(msg);
         msg.push("Wrapuptime", "0");
     }

@@ -1,104 +1,30 @@
-//! The TCP server: accepts clients, owns the PBX behind one mutex, runs the traffic driver, fans events out.
+//! The TCP server: accepts clients and runs the traffic driver that moves the PBX clock.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::config::{SimConfig, Traffic};
-use crate::pbx::{Event, Pbx, PbxOptions};
+use crate::load;
+use crate::pbx::{Pbx, PbxOptions};
 use crate::session;
+use crate::state::{Core, stopped, wall_epoch};
 use crate::traffic::Generator;
-use shared::ami::Classes;
 
-/// One event as it goes out: serialized once, read by every session. Only the bytes are
-/// kept (the buffer holds up to `max_lag_events` of these); the few sessions with a
-/// `Filter` parse them again.
-#[derive(Debug)]
-pub(crate) struct Wire {
-    /// Read class.
-    pub class: Classes,
-    /// Its wire bytes.
-    pub bytes: Bytes,
-}
+/// Runs of `serve` in this process so far: each run numbers its channels and Uniqueids
+/// from its own block, so that a restarted simulator (same process, maybe the same second)
+/// never reuses a name or Uniqueid of the run before, as a restarted Asterisk's
+/// epoch-based Uniqueids do not.
+static RUNS: AtomicU64 = AtomicU64::new(0);
 
-/// State shared by the driver and every session.
-pub(crate) struct Core {
-    pub config: SimConfig,
-    /// `std::sync::Mutex`: every critical section is a few synchronous calls into the
-    /// model, never an `.await`, and the driver and the sessions need the same order.
-    pbx: Mutex<Pbx>,
-    pub events: broadcast::Sender<Arc<Wire>>,
-    /// Wakes the driver when an action scheduled something sooner than it planned.
-    pub wake: Notify,
-    pub started: Instant,
-    pub next_session: AtomicU64,
-    /// Restart requests of the fault switch already carried out.
-    restarts_done: AtomicU64,
-}
-
-impl Core {
-    fn lock(&self) -> MutexGuard<'_, Pbx> {
-        // A panic while holding the lock leaves the model usable (each step is atomic
-        // enough for a simulator): take the guard back rather than failing every client.
-        self.pbx
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn realtime(&self) -> bool {
-        !matches!(self.config.traffic, Traffic::Load { .. })
-    }
-
-    /// Runs `f` on the PBX (brought up to the wall clock first, in real-time modes), then
-    /// publishes the events it raised.
-    pub fn with_pbx<R>(&self, f: impl FnOnce(&mut Pbx) -> R) -> R {
-        let result = self.step(f);
-        self.wake.notify_one();
-        result
-    }
-
-    /// [`Core::with_pbx`] without waking the driver: what the driver itself uses.
-    fn step<R>(&self, f: impl FnOnce(&mut Pbx) -> R) -> R {
-        let (result, events) = {
-            let mut pbx = self.lock();
-            // Carried out under the lock, before anything else touches the model, so that
-            // nobody sees the old calls once `Faults::restart` has returned.
-            let requested = self.config.faults.restarts();
-            if self.restarts_done.swap(requested, Ordering::SeqCst) != requested {
-                pbx.restart(wall_epoch() + 1);
-                info!("pbx restarted by fault switch");
-            }
-            if self.realtime() {
-                pbx.advance_to(self.elapsed_ms());
-            }
-            let result = f(&mut pbx);
-            (result, pbx.drain())
-        };
-        self.publish(events);
-        result
-    }
-
-    pub fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Sends events to every session; having no session is not an error.
-    pub fn publish(&self, events: Vec<Event>) {
-        for ev in events {
-            let bytes = ev.msg.to_bytes();
-            let _ = self.events.send(Arc::new(Wire {
-                class: ev.class,
-                bytes,
-            }));
-        }
-    }
-}
+/// Channels and Uniqueids each run may number before it reaches the next run's block.
+const IDS_PER_RUN: u64 = 1 << 20;
 
 /// Something that stops the server.
 #[derive(Debug, thiserror::Error)]
@@ -106,12 +32,6 @@ pub enum SimError {
     /// Accepting a connection failed in a way that will not heal: restart the simulator.
     #[error("accept failed: {0}")]
     Accept(#[source] std::io::Error),
-}
-
-fn wall_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Serves AMI on `listener` until `shutdown` completes.
@@ -127,6 +47,11 @@ pub async fn serve(
         noise: config.noise,
         agents: config.agents,
         queues: config.queues,
+        first_id: config.ids_from.unwrap_or_else(|| {
+            RUNS.fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(IDS_PER_RUN)
+        }),
+        directory: config.directory.clone(),
     });
     let (events, _) = broadcast::channel(config.max_lag_events.max(16));
     let core = Arc::new(Core {
@@ -189,7 +114,7 @@ fn is_transient(e: &std::io::Error) -> bool {
 async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
     match core.config.traffic.clone() {
         Traffic::Load { max_events_per_sec } => {
-            drive_load(&core, &mut stop, max_events_per_sec).await
+            load::drive(&core, &mut stop, max_events_per_sec).await
         }
         Traffic::Off | Traffic::Paced { .. } => {
             let (mut generator, trickle) = match core.config.traffic {
@@ -214,7 +139,7 @@ async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
                         });
                         if quiet
                             && pbx.pending() == 0
-                            && (pbx.calls_in_flight() < 3 || !pbx.trickle())
+                            && (pbx.calls_in_flight() < 3 || !(pbx.desk_trickle() || pbx.trickle()))
                         {
                             g.start_call(pbx);
                         }
@@ -241,60 +166,4 @@ async fn drive(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
             }
         }
     }
-}
-
-/// Load mode: virtual time runs as fast as the slowest session reads, optionally capped.
-async fn drive_load(core: &Core, stop: &mut watch::Receiver<bool>, cap: Option<u64>) {
-    const BATCH: usize = 512;
-    // 600 calls a virtual minute keeps ~200 calls up: a busy call centre, small maps.
-    let mut generator = Generator::new(core.config.seed, 600.0);
-    let high_water = core.config.max_lag_events / 2;
-    let started = Instant::now();
-    let mut sent: u64 = 0;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let events = {
-            let mut pbx = core.lock();
-            while pbx.pending() < BATCH {
-                let next = pbx.next_due().unwrap_or(u64::MAX).min(generator.next_ms());
-                pbx.advance_to(next);
-                generator.run_due(&mut pbx);
-            }
-            pbx.drain()
-        };
-        sent += events.len() as u64;
-        core.publish(events);
-        // Backpressure: wait while the slowest reader is half a buffer behind, but not for
-        // ever, so that a client that stopped reading is dropped by the lag bound instead.
-        let waited = Instant::now();
-        while core.events.len() > high_water && waited.elapsed() < Duration::from_secs(2) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        if let Some(cap) = cap {
-            let due = Duration::from_secs_f64(sent as f64 / cap.max(1) as f64);
-            if let Some(ahead) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(ahead).await;
-            }
-        }
-        tokio::task::yield_now().await;
-        if core.events.receiver_count() == 0 {
-            debug!("load mode idle: no session");
-            tokio::select! {
-                _ = stopped(stop) => return,
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
-    }
-}
-
-/// Counts sessions, for logs.
-pub(crate) fn session_id(core: &Core) -> u64 {
-    core.next_session.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Completes once the shutdown flag is set (or its sender is gone).
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }

@@ -13,81 +13,15 @@ use tokio::sync::watch;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::actions::{self, Reply};
-use crate::config::User;
+use crate::client::Session;
 use crate::fault::{self, Action};
-use crate::server::{Core, Wire, session_id, stopped};
-use shared::ami::Classes;
+use crate::state::{Core, Wire, session_id, stopped};
 
 /// The greeting, one line with no blank line after it.
 pub(crate) const BANNER: &[u8] = b"Asterisk Call Manager/11.0.0\r\n";
 
 /// Flush events to the socket once this many bytes are pending.
 const WRITE_BATCH: usize = 64 * 1024;
-
-/// A `Filter` of the session: a pattern matched against the event's `Key: Value` lines.
-#[derive(Clone, Debug)]
-pub(crate) struct Filter {
-    /// `!pattern`: drop matching events.
-    pub exclude: bool,
-    /// The literal text to look for.
-    pub pattern: String,
-    /// Only for events with this name (`MatchCriteria: name(...)`).
-    pub event: Option<String>,
-    /// Only this header's value, compared exactly (`header(...)`, `method(exact)`).
-    pub header: Option<String>,
-}
-
-/// What a session knows about its client.
-#[derive(Debug)]
-pub(crate) struct Session {
-    /// For logs and `SessionID`.
-    pub id: u64,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// The logged-in user.
-    pub user: Option<User>,
-    /// The last `Challenge` handed out.
-    pub challenge: Option<String>,
-    /// The classes this session asked for (`Events`), within the user's `read=`.
-    pub event_mask: Classes,
-    /// `Filter` action rules.
-    pub filters: Vec<Filter>,
-    /// When the login succeeded (`SessionTV` of security events).
-    pub login_tv: String,
-}
-
-impl Session {
-    fn wants(&self, ev: &Wire) -> bool {
-        let Some(user) = &self.user else { return false };
-        if !ev.class.intersects(user.read) || !ev.class.intersects(self.event_mask) {
-            return false;
-        }
-        if self.filters.is_empty() {
-            return true;
-        }
-        let text = String::from_utf8_lossy(&ev.bytes);
-        let mut buf = BytesMut::from(&ev.bytes[..]);
-        let Some(Frame::Message(msg)) = Parser::new().next_frame(&mut buf) else {
-            return false;
-        };
-        let name = msg.get_str("Event").unwrap_or_default();
-        let matches = |f: &Filter| {
-            if f.event
-                .as_deref()
-                .is_some_and(|e| !e.eq_ignore_ascii_case(&name))
-            {
-                return false;
-            }
-            match &f.header {
-                Some(h) => msg.get_str(h).is_some_and(|v| v == f.pattern.as_str()),
-                None => text.contains(f.pattern.as_str()),
-            }
-        };
-        let includes: Vec<&Filter> = self.filters.iter().filter(|f| !f.exclude).collect();
-        let included = includes.is_empty() || includes.iter().any(|f| matches(f));
-        included && !self.filters.iter().any(|f| f.exclude && matches(f))
-    }
-}
 
 /// Why a session ended.
 #[derive(Debug)]
@@ -111,7 +45,10 @@ pub(crate) async fn run(
     let span = info_span!("session", id, %peer);
     async move {
         let _ = stream.set_nodelay(true);
-        let end = serve_client(&core, stream, peer, id, stop).await;
+        core.config.stats.connection_opened();
+        let mut session = Session::new(id, peer);
+        let end = serve_client(&core, &mut session, stream, stop).await;
+        core.config.stats.connection_closed(session.user.is_some());
         match end {
             End::SlowClient(why) => warn!(why, "dropping slow client"),
             End::Io(e) => debug!(error = %e, "connection error"),
@@ -124,22 +61,12 @@ pub(crate) async fn run(
 
 async fn serve_client(
     core: &Core,
+    session: &mut Session,
     mut stream: TcpStream,
-    peer: SocketAddr,
-    id: u64,
     mut stop: watch::Receiver<bool>,
 ) -> End {
     let faults = &core.config.faults;
     let mut seen = faults.now();
-    let mut session = Session {
-        id,
-        peer,
-        user: None,
-        challenge: None,
-        event_mask: Classes::ALL,
-        filters: Vec::new(),
-        login_tv: String::new(),
-    };
     let mut events: Option<broadcast::Receiver<Arc<Wire>>> = None;
     let mut parser = Parser::with_max_len(core.config.max_action_len);
     let mut rbuf = BytesMut::with_capacity(4096);
@@ -180,7 +107,7 @@ async fn serve_client(
                     // the action, which is answered (with the ActionID) but not run.
                     Reply::error(msg.action_id(), "Failed to parse message: line too long")
                 }
-                Frame::Message(msg) => actions::handle(core, &mut session, &msg),
+                Frame::Message(msg) => actions::handle(core, session, &msg),
                 Frame::Invalid(err @ ParseError::TooLong { .. }) => {
                     debug!(error = %err, "oversized action");
                     Reply::error(None, "Failed to parse message: line too long")
@@ -227,11 +154,11 @@ async fn serve_client(
             ev = recv(&mut events), if writing => {
                 match ev {
                     Ok(ev) => {
-                        push_event(&session, &ev, &mut out);
+                        push_event(session, &ev, &mut out);
                         // Take whatever else is already queued, up to one write batch.
                         while out.len() < WRITE_BATCH {
                             match events.as_mut().map(broadcast::Receiver::try_recv) {
-                                Some(Ok(ev)) => push_event(&session, &ev, &mut out),
+                                Some(Ok(ev)) => push_event(session, &ev, &mut out),
                                 Some(Err(broadcast::error::TryRecvError::Lagged(_))) => {
                                     return End::SlowClient("fell behind the event buffer");
                                 }

@@ -79,8 +79,23 @@ impl Generator {
             })
             .map_or(Target::Bridged, |(t, _)| *t);
         self.caller_no = self.caller_no % 899 + 1;
-        let num = format!("{}", 1100 + self.caller_no);
-        let name = format!("Caller {:02}", self.caller_no);
+        let mut num = format!("{}", 1100 + self.caller_no);
+        let mut name = format!("Caller {:02}", self.caller_no);
+        // In the call centre, calls other than queue calls are made from a desk phone, and a
+        // bridged call rings another desk; queue callers stay outside callers.
+        let desks = pbx.desk_phones();
+        let inside = !desks.is_empty() && !matches!(target, Target::Queue | Target::QueueAbandon);
+        let mut caller_device = None;
+        let mut callee = None;
+        if inside {
+            let n = desks.len();
+            let from = self.rng.random_range(0..n);
+            (num, name) = (desks[from].0.clone(), desks[from].1.clone());
+            caller_device = Some(desks[from].2.clone());
+            if target == Target::Bridged {
+                callee = Some(desks[(from + self.rng.random_range(1..n.max(2))) % n].clone());
+            }
+        }
         let phone = if self.rng.random_bool(0.5) {
             "100"
         } else {
@@ -93,6 +108,16 @@ impl Generator {
         // queue's 15 s timeout), as in the recorded traffic.
         if target == Target::Queue && self.rng.random_ratio(1, 15) {
             pbx.set_agent_delay(&a1, 18);
+        }
+        if inside {
+            let callee = callee
+                .as_ref()
+                .map(|(num, name, device)| (num.as_str(), name.as_str(), device.as_str()));
+            pbx.attach_desk_phones(&a1, caller_device.as_deref(), callee);
+        }
+        // Desks are busy between calls too: holds, transfers, presence, voicemail.
+        if !desks.is_empty() && self.rng.random_ratio(1, 3) {
+            pbx.desk_trickle();
         }
     }
 }
@@ -173,5 +198,65 @@ mod leak_tests {
                     .collect::<Vec<_>>()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod call_centre_tests {
+    use super::*;
+    use crate::directory::Directory;
+    use crate::pbx::PbxOptions;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_call_centre_churns_and_every_desk_is_free_at_the_end() {
+        let mut pbx = Pbx::new(PbxOptions {
+            directory: Directory::call_centre(),
+            ..PbxOptions::new(1_795_418_000, 5)
+        });
+        let mut generator = Generator::new(5, 20.0);
+        let mut names = BTreeSet::new();
+        let mut hinted = BTreeSet::new();
+        for t in (0..1_200_000).step_by(500) {
+            pbx.advance_to(t);
+            generator.run_due(&mut pbx);
+            for ev in pbx.drain() {
+                let name = ev.msg.get_str("Event").unwrap_or_default().into_owned();
+                if name == "ExtensionStatus" {
+                    hinted.insert(
+                        ev.msg
+                            .get_str("StatusText")
+                            .unwrap_or_default()
+                            .into_owned(),
+                    );
+                }
+                names.insert(name);
+            }
+        }
+        for wanted in [
+            "ExtensionStatus",
+            "Hold",
+            "Unhold",
+            "BlindTransfer",
+            "ParkedCall",
+            "AgentConnect",
+            "PresenceStatus",
+            "PresenceStateChange",
+            "MessageWaiting",
+        ] {
+            assert!(names.contains(wanted), "no {wanted} in twenty minutes");
+        }
+        for state in ["Idle", "InUse", "Ringing", "Hold"] {
+            assert!(hinted.contains(state), "no hint went {state}: {hinted:?}");
+        }
+        pbx.advance_to(1_800_000);
+        pbx.drain();
+        assert_eq!(pbx.calls_in_flight(), 0);
+        let busy: Vec<(String, i32)> = pbx
+            .hints()
+            .filter(|(_, _, s)| *s != 0 && *s != 4)
+            .map(|(p, _, s)| (p.exten.clone(), s))
+            .collect();
+        assert!(busy.is_empty(), "desks still busy: {busy:?}");
     }
 }

@@ -139,7 +139,7 @@ fn simulate() -> Vec<Message> {
         "TrafficMarker",
         &[("Step".into(), "6".into())],
     );
-    pbx.set_global("TRAFFIC_DONE", "almost");
+    pbx.set_global("TRAFFIC_DONE", "almost").unwrap();
     pbx.originate(
         "100",
         Target::Bridged,

@@ -229,29 +229,12 @@ impl Pbx {
         true
     }
 
-    /// Sets a global variable; `VarSet` with `Channel: none`. `DEVICE_STATE(Custom:x)` sets
-    /// that custom device's state instead, as `func_devstate` does.
-    pub fn set_global(&mut self, var: &str, value: &str) {
-        if let Some(device) = var
-            .strip_prefix("DEVICE_STATE(")
-            .and_then(|d| d.strip_suffix(')'))
-            && device.starts_with("Custom:")
-        {
-            const STATES: &[&str] = &[
-                "UNKNOWN",
-                "NOT_INUSE",
-                "INUSE",
-                "BUSY",
-                "INVALID",
-                "UNAVAILABLE",
-                "RINGING",
-                "RINGINUSE",
-                "ONHOLD",
-            ];
-            if let Some(state) = STATES.iter().find(|s| s.eq_ignore_ascii_case(value)) {
-                self.set_device_state(device, state);
-            }
-            return;
+    /// Sets a global variable; `VarSet` with `Channel: none`. `DEVICE_STATE(Custom:x)` and
+    /// `PRESENCE_STATE(CustomPresence:x)` set a device or presence state instead, as
+    /// `func_devstate` and `func_presencestate` do, and may be refused.
+    pub fn set_global(&mut self, var: &str, value: &str) -> Result<(), FunctionError> {
+        if let Some(result) = self.write_function(var, value) {
+            return result;
         }
         self.globals.insert(var.to_string(), value.to_string());
         if self.opts.noise {
@@ -262,5 +245,6 @@ impl Pbx {
                 .with("Value", value);
             self.emit(Classes::DIALPLAN, msg);
         }
+        Ok(())
     }
 }

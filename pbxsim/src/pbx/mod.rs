@@ -6,10 +6,13 @@
 //!
 //! This file holds the state, the clock and the event helpers shared by the parts:
 //! `scenario` (calls through the test dialplan), `chain` (the Local chain of 260), `queue`,
-//! `park`, `control` (what AMI clients do to calls) and `monitor` (MixMonitor).
+//! `park`, `control` (what AMI clients do to calls), `monitor` (MixMonitor), `hints`
+//! (extension and presence states, voicemail) and `desk` (the call centre's desk phones).
 
 mod chain;
 mod control;
+mod desk;
+mod hints;
 mod monitor;
 mod park;
 mod queue;
@@ -22,7 +25,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::ami::Message;
 
+pub use hints::{FunctionError, status_text};
+
 use crate::clock;
+use crate::directory::{Directory, Mailbox, Presence};
 use crate::model::{Bridge, ChanState, Channel, Member, Parked, Queue, UNKNOWN};
 use shared::ami::Classes;
 
@@ -152,6 +158,18 @@ struct Call {
     picked: Option<String>,
     /// The Local/262 pair of the 260 chain, until Local/261 optimizes away.
     chain: Option<(String, String)>,
+    /// The caller's desk phone (call centre), whose device state follows the call.
+    phone: Option<String>,
+    /// The dialled desk phone (call centre): its number, name and device.
+    callee: Option<Callee>,
+}
+
+/// A desk phone a call dials instead of the fixtures' `Carol Callee`.
+#[derive(Clone, Debug)]
+struct Callee {
+    num: String,
+    name: String,
+    device: String,
 }
 
 /// A scheduled step of a call, or of the traffic generator.
@@ -172,6 +190,8 @@ enum Step {
     Dtmf(CallId, usize),
     /// The end of an Atxfer hold: the transferer, and the peer that heard music.
     Unhold(String, Option<String>),
+    /// The end of a desk phone's hold (call centre).
+    HoldEnd(CallId),
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -193,6 +213,11 @@ pub struct PbxOptions {
     pub agents: usize,
     /// Queues: `support`, `sales` (no members, callers abandon), then `queue3`, `queue4`…
     pub queues: usize,
+    /// The first Uniqueid sequence number and Local channel number (0 in the recordings;
+    /// `serve` gives each run its own block).
+    pub first_id: u64,
+    /// Hints, presence, mailboxes, and the agents and queues if not the fixtures' ones.
+    pub directory: Directory,
 }
 
 impl PbxOptions {
@@ -204,6 +229,8 @@ impl PbxOptions {
             noise: true,
             agents: 2,
             queues: 2,
+            first_id: 0,
+            directory: Directory::none(),
         }
     }
 }
@@ -248,6 +275,12 @@ pub struct Pbx {
     monitors: Vec<monitor::Monitor>,
     /// Recordings started so far (makes each `MixMonitorID` unique).
     next_monitor: u64,
+    /// The last reported state number of each hint (`directory.phones` order).
+    hint_states: Vec<i32>,
+    /// Presence states, in `PresenceStateList` order.
+    presence: Vec<Presence>,
+    /// Voicemail boxes.
+    mailboxes: Vec<Mailbox>,
 }
 
 /// Who the caller "phones" are, as in `extensions.conf`.
@@ -274,6 +307,7 @@ impl Pbx {
         let member = |n: usize| Member {
             name: agent_name(n),
             interface: format!("Local/agent{n}@agents/n"),
+            state_interface: format!("Local/agent{n}@agents/n"),
             dynamic: false,
             penalty: 0,
             calls_taken: 0,
@@ -302,12 +336,55 @@ impl Pbx {
         for i in 3..=opts.queues {
             queues.push(queue(format!("queue{i}"), "rrmemory", agents()));
         }
+        let directory = &opts.directory;
+        if !directory.queues.is_empty() {
+            // The directory's agents are `Local/agentN@agents/n` members too (so that a
+            // queue call dials them the same way) whose state follows their phone.
+            let agent = |i: usize, reason: Option<&String>| {
+                let mut m = member(i + 1);
+                if let Some(a) = directory.agents.get(i) {
+                    m.name.clone_from(&a.name);
+                    m.state_interface.clone_from(&a.device);
+                }
+                if let Some(reason) = reason {
+                    m.paused = true;
+                    m.paused_reason.clone_from(reason);
+                    m.last_pause = login;
+                }
+                m
+            };
+            queues = directory
+                .queues
+                .iter()
+                .map(|q| {
+                    let members = q
+                        .members
+                        .iter()
+                        .map(|&i| agent(i, q.paused.iter().find(|(p, _)| *p == i).map(|(_, r)| r)))
+                        .collect();
+                    queue(q.name.clone(), &q.strategy, members)
+                })
+                .collect();
+        }
+        let mut device_state: BTreeMap<String, &'static str> = BTreeMap::new();
+        for phone in &directory.phones {
+            for device in phone.devices().filter(|d| !d.starts_with("Local/")) {
+                device_state.insert(device.to_string(), "NOT_INUSE");
+            }
+        }
+        for (device, state) in &directory.device_states {
+            device_state.insert(device.clone(), hints::device_state_name(state));
+        }
+        let presence = directory.presence.clone();
+        let mailboxes = directory.mailboxes.clone();
+        let first_id = opts.first_id;
         let mut pbx = Pbx {
             rng: StdRng::seed_from_u64(opts.seed),
             opts,
             now_ms: 0,
-            next_seq: 0,
-            next_local: 0,
+            next_seq: first_id,
+            // Local channel numbers are 8 hex digits: the block wraps within them.
+            next_local: first_id as u32,
             next_call: 0,
             timer_seq: 0,
             channels: BTreeMap::new(),
@@ -316,7 +393,7 @@ impl Pbx {
             queues,
             parked: Vec::new(),
             devices: HashMap::new(),
-            device_state: BTreeMap::new(),
+            device_state,
             globals: BTreeMap::new(),
             timers: BinaryHeap::new(),
             steps: HashMap::new(),
@@ -325,7 +402,11 @@ impl Pbx {
             monitors: Vec::new(),
             next_monitor: 0,
             parking_bridge: String::new(),
+            hint_states: Vec::new(),
+            presence,
+            mailboxes,
         };
+        pbx.hint_states = pbx.hints().map(|(_, _, status)| status).collect();
         // The lot's holding bridge exists before any recorded call (no BridgeCreate).
         let lot = pbx.uuid();
         pbx.bridges.insert(
@@ -653,6 +734,7 @@ impl Pbx {
     fn set_device_state(&mut self, device: &str, state: &'static str) {
         if self.device_state.get(device) != Some(&state) {
             self.device_state.insert(device.to_string(), state);
+            self.hints_follow(device);
             let msg = Self::head("DeviceStateChange", Classes::CALL)
                 .with("Device", device)
                 .with("State", state);
@@ -901,6 +983,9 @@ impl Pbx {
                 let ex = self.field(&b2, |c| &c.exten);
                 self.exten(&b2, &ex, 3, "Ringing", "");
                 self.set_state(&b1, ChanState::Ringing);
+                if let Some(c) = &call.callee {
+                    self.set_device_state(&c.device, "RINGING");
+                }
                 self.varset(&call.a1, "RINGTIME", "0");
                 self.dial_event("DialState", &call.a1, &b1, "RINGING");
             }
@@ -916,6 +1001,7 @@ impl Pbx {
             Step::QueueRingNoAnswer(id) => self.queue_ring_no_answer(id),
             Step::ParkTimeout(id) => self.park_timeout(id),
             Step::Dtmf(id, i) => self.dtmf(id, i),
+            Step::HoldEnd(id) => self.hold_end(id),
             Step::Unhold(uid, peer) => {
                 self.chan_event("Unhold", Classes::CALL, &uid, &[]);
                 if let Some(peer) = peer {

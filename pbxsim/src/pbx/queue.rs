@@ -82,6 +82,16 @@ impl Pbx {
     /// a member busy in one queue is not offered calls from another).
     pub(super) fn set_member_status(&mut self, q: usize, m: usize, status: u8, in_call: bool) {
         let interface = self.queues[q].members[m].interface.clone();
+        let phone = self.queues[q].members[m].state_interface.clone();
+        if phone != interface {
+            // A call-centre agent: its phone rings and is in use with the member.
+            let state = match status {
+                6 => "RINGING",
+                2 => "INUSE",
+                _ => "NOT_INUSE",
+            };
+            self.set_device_state(&phone, state);
+        }
         for qi in 0..self.queues.len() {
             let Some(mi) = self.queues[qi]
                 .members
@@ -378,6 +388,7 @@ impl Pbx {
                 name.to_string()
             },
             interface: interface.to_string(),
+            state_interface: interface.to_string(),
             dynamic: true,
             penalty,
             calls_taken: 0,

@@ -76,6 +76,8 @@ impl Pbx {
                 picked: None,
                 agent_delay_ms: None,
                 chain: None,
+                phone: None,
+                callee: None,
             },
         );
         self.exten(&a2, phone, 5, "Wait", &dur);
@@ -379,10 +381,15 @@ impl Pbx {
         };
         let a1 = call.a1.clone();
         let ex = self.field(&b2, |c| &c.exten);
-        // Who answers: the phone the dial reached (`extensions.conf`).
-        let (num, name) = match ex.as_str() {
-            "202" => ("2002", "Dave Target".to_string()),
-            _ => ("2001", "Carol Callee".to_string()),
+        // Who answers: the phone the dial reached (`extensions.conf`), or the desk phone
+        // the call centre dialled.
+        let (num, name) = match (&call.callee, ex.as_str()) {
+            (Some(c), _) => {
+                self.set_device_state(&c.device, "INUSE");
+                (c.num.as_str(), c.name.clone())
+            }
+            (None, "202") => ("2002", "Dave Target".to_string()),
+            (None, _) => ("2001", "Carol Callee".to_string()),
         };
         self.exten(
             &b2,
@@ -423,6 +430,9 @@ impl Pbx {
             _ => ("NOANSWER", 16),
         };
         self.varset(&a1, "DIALSTATUS", status);
+        if let Some(c) = &call.callee {
+            self.set_device_state(&c.device, "NOT_INUSE");
+        }
         self.dial_event("DialEnd", &a1, &b1, status);
         self.chan_event("HangupRequest", Classes::CALL, &b2, &[("Cause", "0")]);
         self.chan_event("SoftHangupRequest", Classes::CALL, &b2, &[("Cause", "16")]);
@@ -475,6 +485,7 @@ impl Pbx {
         if let Some((q, m)) = call.queue {
             self.member_done(q, m);
         }
+        self.desk_phones_free(&call);
         let (a1, a2) = (call.a1.as_str(), call.a2.as_str());
         let ex = self.field(a2, |c| &c.exten);
         let answered = Some(self.channels.get(a1).map_or(0, |c| c.created_ms));

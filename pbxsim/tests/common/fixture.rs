@@ -6,11 +6,16 @@ use std::path::PathBuf;
 use bytes::BytesMut;
 use shared::ami::{Frame, Message, Parser};
 
-/// Bytes of `../shared/fixtures/asterisk/<name>`.
+/// Bytes of `shared/fixtures/asterisk/<name>`, in the nearest ancestor of this crate that
+/// has it (the repository's sibling `shared/` in a checkout, further up in a worktree).
 pub fn read(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/asterisk")
-        .join(name);
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = manifest
+        .ancestors()
+        .map(|a| a.join("shared/fixtures/asterisk"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| manifest.join("../../shared/fixtures/asterisk"));
+    let path = dir.join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {} is missing: {e}", path.display()))
 }
 

@@ -1,0 +1,203 @@
+//! Originate, Hangup, Redirect, BlindTransfer, Atxfer, CancelAtxfer and UserEvent.
+
+use shared::ami::Message;
+
+use super::{Reply, item, list_end, list_start};
+use crate::pbx::Target;
+use crate::state::Core;
+
+/// `CancelAtxfer`: queued as the `*1` DTMF (as recorded, nothing else happens).
+pub(super) fn cancel_atxfer(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let Some(chan) = m.get_str("Channel") else {
+        return Reply::error(id, "No channel specified");
+    };
+    if core.with_pbx(|pbx| pbx.channel_by_name(&chan).is_some()) {
+        Reply::success(id, "CancelAtxfer successfully queued")
+    } else {
+        Reply::error(id, "Channel specified does not exist")
+    }
+}
+
+/// `UserEvent`: every header but `Action`/`ActionID`/`UserEvent` is passed on, and the event
+/// carries the action's ActionID (as recorded).
+pub(super) fn user_event(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let Some(name) = m.get_str("UserEvent").map(|n| n.into_owned()) else {
+        return Reply::error(id, "Missing UserEvent");
+    };
+    let extra: Vec<(String, String)> = m
+        .headers()
+        .filter(|(k, _)| {
+            !k.eq_ignore_ascii_case(b"Action")
+                && !k.eq_ignore_ascii_case(b"ActionID")
+                && !k.eq_ignore_ascii_case(b"UserEvent")
+        })
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    let aid = id.map(|i| String::from_utf8_lossy(i).into_owned());
+    core.with_pbx(|pbx| pbx.user_event(aid.as_deref(), &name, &extra));
+    Reply::success(id, "Event Sent")
+}
+
+pub(super) fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let Some(channel) = m.get_str("Channel").map(|c| c.into_owned()) else {
+        return Reply::error(id, "Channel not specified");
+    };
+    let exten = m.get_str("Exten").map(|e| e.into_owned());
+    let app = m.get_str("Application").map(|a| a.into_owned());
+    if let Some(ctx) = m.get_str("Context")
+        && ctx != "test"
+    {
+        return Reply::error(id, "Extension does not exist.");
+    }
+    let aid = id.map(|i| String::from_utf8_lossy(i).into_owned());
+    let phone = channel
+        .strip_prefix("Local/")
+        .and_then(|r| r.strip_suffix("@test"))
+        .map(str::to_string);
+    let (cid_num, cid_name) = m.get_str("CallerID").map_or_else(
+        || (String::from("<unknown>"), String::from("<unknown>")),
+        |c| {
+            let c = c.into_owned();
+            match c.split_once('<') {
+                Some((name, num)) => (
+                    num.trim_end_matches('>').to_string(),
+                    name.trim().trim_matches('"').to_string(),
+                ),
+                None => (c.clone(), String::new()),
+            }
+        },
+    );
+    // `Variable: NAME=value` headers the test dialplan reads.
+    let variable = |name: &str| -> Option<u64> {
+        m.get_all("Variable")
+            .filter_map(|v| {
+                std::str::from_utf8(v)
+                    .ok()?
+                    .strip_prefix(name)?
+                    .strip_prefix('=')?
+                    .parse()
+                    .ok()
+            })
+            .next()
+    };
+    let duration = variable("DURATION").unwrap_or(30);
+    let variables: Vec<(String, String)> = m
+        .get_all("Variable")
+        .filter_map(|v| {
+            let (k, v) = std::str::from_utf8(v).ok()?.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect();
+    let agent_delay = variable("__AGENT_DELAY");
+    let target = match (&exten, &app) {
+        (_, Some(_)) => Some(Target::Echo),
+        (Some(e), None) => Target::from_exten(e),
+        (None, None) => return Reply::error(id, "Exten not specified"),
+    };
+    let phone_ok = phone
+        .as_deref()
+        .is_some_and(|p| matches!(p, "100" | "101" | "999"));
+    core.with_pbx(|pbx| match (phone_ok, target, phone) {
+        (true, Some(target), Some(phone)) => {
+            let a1 = pbx.originate(
+                &phone,
+                target,
+                (&cid_num, &cid_name),
+                duration,
+                aid.as_deref(),
+            );
+            pbx.set_channel_vars(&a1, &variables);
+            if let Some(secs) = agent_delay {
+                pbx.set_agent_delay(&a1, secs);
+            }
+        }
+        _ => pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or("")),
+    });
+    Reply::success(id, "Originate successfully queued")
+}
+
+/// `Atxfer`: only a channel with an attended-transfer feature code can (the fixtures'
+/// `features.conf` has none, so it must come as `Variable: FEATUREMAP(atxfer)=*2`).
+pub(super) fn atxfer(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let Some(chan) = m.get_str("Channel") else {
+        return Reply::error(id, "No channel specified");
+    };
+    if m.get("Exten").is_none() {
+        return Reply::error(id, "No extension specified");
+    }
+    core.with_pbx(|pbx| {
+        let Some(ch) = pbx.channel_by_name(&chan) else {
+            return Reply::error(id, "Channel specified does not exist");
+        };
+        if ch.var("FEATUREMAP(atxfer)").is_none() {
+            return Reply::error(id, "No attended transfer feature code found");
+        }
+        pbx.atxfer(&chan);
+        Reply::success(id, "Atxfer successfully queued")
+    })
+}
+
+pub(super) fn hangup(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let Some(chan) = m.get_str("Channel").map(|c| c.into_owned()) else {
+        return Reply::error(id, "No channel specified");
+    };
+    let cause = m
+        .get_str("Cause")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(16);
+    if let Some(pattern) = chan.strip_prefix('/').and_then(|p| p.strip_suffix('/')) {
+        // A regex: Asterisk answers with a list of the channels it hung up.
+        let prefix = pattern
+            .trim_start_matches('^')
+            .replace('\\', "")
+            .trim_end_matches(".*")
+            .to_string();
+        let hung = core.with_pbx(|pbx| {
+            let names = pbx.channels_matching(&prefix);
+            for name in &names {
+                pbx.hangup_by_name(name, cause);
+            }
+            names
+        });
+        let mut reply = list_start(id, "Channels hung up will follow");
+        for name in &hung {
+            reply.push(&item("ChannelHungup", id).with("Channel", name));
+        }
+        list_end(&mut reply, "ChannelsHungupListComplete", id, hung.len());
+        return reply;
+    }
+    if core.with_pbx(|pbx| pbx.hangup_by_name(&chan, cause)) {
+        Reply::success(id, "Channel Hungup")
+    } else {
+        Reply::error(id, "No such channel")
+    }
+}
+
+pub(super) fn redirect(core: &Core, m: &Message, id: Option<&[u8]>, blind: bool) -> Reply {
+    let Some(chan) = m.get_str("Channel").map(|c| c.into_owned()) else {
+        return Reply::error(id, "Channel not specified");
+    };
+    if m.get("Context").is_none() {
+        return Reply::error(id, "Context not specified");
+    }
+    let Some(exten) = m.get_str("Exten").map(|e| e.into_owned()) else {
+        return Reply::error(id, "Exten not specified");
+    };
+    if core.with_pbx(|pbx| pbx.blind_transfer(&chan, &exten, blind)) {
+        Reply::success(
+            id,
+            if blind {
+                "Transfer succeeded"
+            } else {
+                "Redirect successful"
+            },
+        )
+    } else {
+        Reply::error(id, "Channel specified does not exist")
+    }
+}

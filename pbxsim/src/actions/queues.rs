@@ -1,0 +1,231 @@
+//! QueueStatus, QueueSummary, QueuePause, QueueAdd and QueueRemove, and the CLI's `queue show`.
+
+use shared::ami::{Message, is_true};
+
+use super::{Reply, list_end, list_start, push_id, secs_since};
+use crate::pbx::Pbx;
+use crate::state::Core;
+
+/// `QueuePause`: in one queue, or in all of them without `Queue:`; `Reason:` is kept.
+pub(super) fn pause(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let (Some(iface), Some(paused)) = (m.get_str("Interface"), m.get("Paused")) else {
+        return Reply::error(id, "Need 'Interface' and 'Paused' parameters.");
+    };
+    let paused = is_true(paused);
+    let queue = m.get_str("Queue").map(|q| q.into_owned());
+    let reason = m
+        .get_str("Reason")
+        .map(|r| r.into_owned())
+        .unwrap_or_default();
+    if core.with_pbx(|pbx| pbx.queue_pause(queue.as_deref(), &iface, paused, &reason)) {
+        Reply::success(
+            id,
+            if paused {
+                "Interface paused successfully"
+            } else {
+                "Interface unpaused successfully"
+            },
+        )
+    } else {
+        Reply::error(id, "Interface not found")
+    }
+}
+
+/// `QueueAdd`: a dynamic member; `Already there` is an error.
+pub(super) fn add(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let (Some(queue), Some(iface)) = (m.get_str("Queue"), m.get_str("Interface")) else {
+        return Reply::error(id, "'Queue' and 'Interface' not specified.");
+    };
+    let name = m
+        .get_str("MemberName")
+        .map(|n| n.into_owned())
+        .unwrap_or_default();
+    let penalty = m
+        .get_str("Penalty")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let paused = m.get("Paused").is_some_and(is_true);
+    match core.with_pbx(|pbx| pbx.queue_add(&queue, &iface, &name, penalty, paused)) {
+        Ok(()) => Reply::success(id, "Added interface to queue"),
+        Err(text) => Reply::error(id, text),
+    }
+}
+
+/// `QueueRemove`.
+pub(super) fn remove(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let (Some(queue), Some(iface)) = (m.get_str("Queue"), m.get_str("Interface")) else {
+        return Reply::error(id, "Need 'Queue' and 'Interface' parameters.");
+    };
+    if core.with_pbx(|pbx| pbx.queue_remove(&queue, &iface)) {
+        Reply::success(id, "Removed interface from queue")
+    } else {
+        Reply::error(id, "Unable to remove interface: Not there")
+    }
+}
+
+pub(super) fn queue_status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
+    let only = m.get_str("Queue").map(|q| q.into_owned());
+    let member_filter = m.get_str("Member").map(|q| q.into_owned());
+    let mut reply = list_start(id, "Queue status will follow");
+    let mut n = 0;
+    for q in pbx
+        .queues
+        .iter()
+        .filter(|q| only.as_ref().is_none_or(|o| *o == q.name))
+    {
+        let mut params = Message::new()
+            .with("Event", "QueueParams")
+            .with("Queue", &q.name)
+            .with("Max", "0")
+            .with("Strategy", &q.strategy)
+            .with("Calls", q.callers.len().to_string())
+            .with("Holdtime", "0")
+            .with("TalkTime", "0")
+            .with("Completed", q.completed.to_string())
+            .with("Abandoned", q.abandoned.to_string())
+            .with("ServiceLevel", "0")
+            .with("ServicelevelPerf", "0.0")
+            .with("ServicelevelPerf2", "0.0")
+            .with("Weight", "0");
+        push_id(&mut params, id);
+        reply.push(&params);
+        n += 1;
+        for member in q.members.iter().filter(|mem| {
+            member_filter
+                .as_ref()
+                .is_none_or(|f| *f == mem.interface || *f == mem.name)
+        }) {
+            let mut msg = Message::new().with("Event", "QueueMember");
+            member.push_status_headers(&mut msg, &q.name);
+            push_id(&mut msg, id);
+            reply.push(&msg);
+            n += 1;
+        }
+        for (pos, (uid, joined)) in q.callers.iter().enumerate() {
+            let Some(ch) = pbx.channel(uid) else { continue };
+            let mut msg = Message::new()
+                .with("Event", "QueueEntry")
+                .with("Queue", &q.name)
+                .with("Position", (pos + 1).to_string())
+                .with("Channel", &ch.name)
+                .with("Uniqueid", &ch.uniqueid)
+                .with("CallerIDNum", &ch.cid_num)
+                .with("CallerIDName", &ch.cid_name)
+                .with("ConnectedLineNum", &ch.conn_num)
+                .with("ConnectedLineName", &ch.conn_name)
+                .with("Wait", secs_since(pbx, *joined).to_string())
+                .with("Priority", "0");
+            push_id(&mut msg, id);
+            reply.push(&msg);
+            n += 1;
+        }
+    }
+    list_end(&mut reply, "QueueStatusComplete", id, n);
+    reply
+}
+
+pub(super) fn queue_summary(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
+    let only = m.get_str("Queue").map(|q| q.into_owned());
+    let mut reply = list_start(id, "Queue summary will follow");
+    let mut n = 0;
+    for q in pbx
+        .queues
+        .iter()
+        .filter(|q| only.as_ref().is_none_or(|o| *o == q.name))
+    {
+        let available = q.members.iter().filter(|m| !m.paused && !m.in_call).count();
+        let longest = q
+            .callers
+            .iter()
+            .map(|(_, j)| secs_since(pbx, *j))
+            .max()
+            .unwrap_or(0);
+        let mut msg = Message::new()
+            .with("Event", "QueueSummary")
+            .with("Queue", &q.name)
+            .with("LoggedIn", q.members.len().to_string())
+            .with("Available", available.to_string())
+            .with("Callers", q.callers.len().to_string())
+            .with("HoldTime", "0")
+            .with("TalkTime", "0")
+            .with("LongestHoldTime", longest.to_string());
+        push_id(&mut msg, id);
+        reply.push(&msg);
+        n += 1;
+    }
+    list_end(&mut reply, "QueueSummaryComplete", id, n);
+    reply
+}
+
+/// `queue show <name>`, as `app_queue.c` prints it.
+pub(super) fn queue_show(pbx: &Pbx, q: &crate::model::Queue, lines: &mut Vec<String>) {
+    let now = pbx.epoch_now();
+    lines.push(format!(
+        "{} has {} calls (max unlimited) in '{}' strategy (0s holdtime, 0s talktime), W:0, C:{}, A:{}, SL:0.0%, SL2:0.0% within 0s",
+        q.name,
+        q.callers.len(),
+        q.strategy,
+        q.completed,
+        q.abandoned
+    ));
+    if q.members.is_empty() {
+        lines.push("   No Members".into());
+    } else {
+        lines.push("   Members: ".into());
+    }
+    for m in &q.members {
+        let paused = match (m.paused, m.paused_reason.is_empty()) {
+            (false, _) => String::new(),
+            (true, true) => format!(
+                " (paused was {} secs ago)",
+                now.saturating_sub(m.last_pause)
+            ),
+            (true, false) => format!(
+                " (paused:{} was {} secs ago)",
+                m.paused_reason,
+                now.saturating_sub(m.last_pause)
+            ),
+        };
+        let status = match m.status {
+            2 => "In use",
+            6 => "Ringing",
+            _ => "Not in use",
+        };
+        let calls = if m.calls_taken == 0 {
+            "has taken no calls yet".to_string()
+        } else {
+            format!(
+                "has taken {} calls (last was {} secs ago)",
+                m.calls_taken,
+                now.saturating_sub(m.last_call)
+            )
+        };
+        let dynamic = if m.dynamic { " (dynamic)" } else { "" };
+        lines.push(format!(
+            "      {} ({}){dynamic} (ringinuse disabled){paused} ({status}) {calls} (login was {} secs ago)",
+            m.name,
+            m.interface,
+            now.saturating_sub(m.login_time)
+        ));
+    }
+    if q.callers.is_empty() {
+        lines.push("   No Callers".into());
+    } else {
+        lines.push("   Callers: ".into());
+    }
+    for (i, (uid, joined)) in q.callers.iter().enumerate() {
+        let wait = secs_since(pbx, *joined);
+        let name = pbx
+            .channel(uid)
+            .map(|c| c.name.as_str())
+            .unwrap_or_default();
+        lines.push(format!(
+            "      {}. {name} (wait: {}:{:02}, prio: 0)",
+            i + 1,
+            wait / 60,
+            wait % 60
+        ));
+    }
+    lines.push(String::new());
+    lines.push(String::new());
+}

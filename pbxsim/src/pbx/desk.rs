@@ -1,0 +1,156 @@
+//! The call centre's desk phones: their device states follow the calls they make and take,
+//! they put calls on hold, transfer them, change presence and get voicemail.
+//!
+//! Calls still run through the Local channels of the test dialplan (so every event keeps a
+//! recorded shape); a desk phone is the device whose state, and so whose hint, follows the
+//! call, as `PJSIP/1001` would follow a real SIP phone's channel.
+
+use super::*;
+
+impl Pbx {
+    /// The call-centre phones of the directory (those with a name), for the generator.
+    pub fn desk_phones(&self) -> Vec<(String, String, String)> {
+        self.opts
+            .directory
+            .phones
+            .iter()
+            .filter(|p| !p.name.is_empty())
+            .filter_map(|p| {
+                let device = p.devices().next()?.to_string();
+                Some((p.exten.clone(), p.name.clone(), device))
+            })
+            .collect()
+    }
+
+    /// Ties the call whose first channel is `a1` to desk phones: `caller` is in use at once;
+    /// `callee` (number, name, device) rings when dialled and answers by that name.
+    pub fn attach_desk_phones(
+        &mut self,
+        a1: &str,
+        caller: Option<&str>,
+        callee: Option<(&str, &str, &str)>,
+    ) {
+        let Some(call) = self.calls.values_mut().find(|c| c.a1 == a1) else {
+            return;
+        };
+        call.phone = caller.map(str::to_string);
+        call.callee = callee.map(|(num, name, device)| Callee {
+            num: num.into(),
+            name: name.into(),
+            device: device.into(),
+        });
+        if let Some(device) = caller {
+            self.set_device_state(device, "INUSE");
+        }
+    }
+
+    /// The call is over: its desk phones are free again.
+    pub(super) fn desk_phones_free(&mut self, call: &Call) {
+        let devices = [
+            call.phone.clone(),
+            call.callee.as_ref().map(|c| c.device.clone()),
+        ];
+        for device in devices.into_iter().flatten() {
+            self.set_device_state(&device, "NOT_INUSE");
+        }
+    }
+
+    /// A desk phone puts its bridged call on hold for `secs`: `Hold` on its channel, music
+    /// for the peer, `ONHOLD` for the phone; then `Unhold`. False if no such call is up.
+    pub fn hold(&mut self, secs: u64) -> bool {
+        let held: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.phone.is_some() && c.bridge.is_some())
+            .map(|(&id, _)| id)
+            .collect();
+        if held.is_empty() {
+            return false;
+        }
+        let id = held[self.rand(0, held.len() as u64 - 1) as usize];
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return false;
+        };
+        self.chan_event("Hold", Classes::CALL, &call.a1, &[]);
+        if let Some(peer) = self.bridge_peer(&call.a1) {
+            self.chan_event(
+                "MusicOnHoldStart",
+                Classes::CALL,
+                &peer,
+                &[("Class", "default")],
+            );
+        }
+        if let Some(phone) = &call.phone {
+            self.set_device_state(phone, "ONHOLD");
+        }
+        self.schedule(secs * 1_000, Step::HoldEnd(id));
+        true
+    }
+
+    /// The end of a hold, if the call is still up.
+    pub(super) fn hold_end(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        self.chan_event("Unhold", Classes::CALL, &call.a1, &[]);
+        if let Some(peer) = self.bridge_peer(&call.a1) {
+            self.chan_event("MusicOnHoldStop", Classes::CALL, &peer, &[]);
+        }
+        if let Some(phone) = &call.phone {
+            self.set_device_state(phone, "INUSE");
+        }
+    }
+
+    /// Something happens at a desk when the call centre has been quiet: a hold, a blind
+    /// transfer, a presence change or a voicemail. False if nothing could happen.
+    pub fn desk_trickle(&mut self) -> bool {
+        let named: Vec<usize> = (0..self.opts.directory.phones.len())
+            .filter(|&i| !self.opts.directory.phones[i].name.is_empty())
+            .collect();
+        if named.is_empty() {
+            return false;
+        }
+        let phone = named[self.rand(0, named.len() as u64 - 1) as usize];
+        match self.rand(0, 9) {
+            0..=3 => {
+                let secs = self.rand(3, 10);
+                self.hold(secs)
+            }
+            4 | 5 => {
+                let bridged: Vec<String> = self
+                    .calls
+                    .values()
+                    .filter(|c| c.phone.is_some() && c.bridge.is_some())
+                    .filter_map(|c| self.channels.get(&c.a1).map(|ch| ch.name.clone()))
+                    .collect();
+                match bridged.first() {
+                    Some(name) => self.blind_transfer(&name.clone(), "250", true),
+                    None => false,
+                }
+            }
+            6 | 7 => {
+                let Some(provider) = self.opts.directory.phones[phone]
+                    .presence()
+                    .map(str::to_string)
+                else {
+                    return false;
+                };
+                let (state, subtype, message) = match self.rand(0, 3) {
+                    0 => ("away", "Coffee", "Back in 5"),
+                    1 => ("dnd", "", "In a meeting"),
+                    _ => ("available", "", ""),
+                };
+                self.set_presence(&provider, state, subtype, message);
+                true
+            }
+            _ => {
+                let Some(mailbox) = self.opts.directory.phones[phone].mailbox.clone() else {
+                    return false;
+                };
+                let left = self.rand(0, 1) == 0;
+                self.voicemail(&mailbox, left);
+                true
+            }
+        }
+    }
+}
