@@ -1,6 +1,7 @@
 //! Originate, Hangup, Redirect, BlindTransfer, Atxfer, CancelAtxfer and UserEvent.
 
 use shared::ami::Message;
+use tracing::warn;
 
 use super::{Reply, item, list_end, list_start};
 use crate::pbx::Target;
@@ -96,21 +97,44 @@ pub(super) fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let agent_delay = variable("__AGENT_DELAY");
     let target = match (&exten, &app) {
         (_, Some(_)) => Some(Target::Echo),
+        // The `parkedcalls` context's spaces: each picks up the call parked there.
+        (Some(e), None) if e.parse::<u32>().is_ok_and(|s| (701..=720).contains(&s)) => {
+            Some(Target::ParkPickup)
+        }
         (Some(e), None) => Target::from_exten(e),
         (None, None) => return Reply::error(id, "Exten not specified"),
     };
+    let data = m
+        .get_str("Data")
+        .map(|d| d.into_owned())
+        .unwrap_or_default();
+    if let Some(app) = app.as_deref().filter(|a| runs_a_shell(a)) {
+        // Asterisk would run `data` as a shell command, as its own user: never harmless.
+        warn!(
+            app,
+            data,
+            "Originate of a shell application: Asterisk would run this command; pbxsim does not"
+        );
+    }
     let phone_ok = phone
         .as_deref()
         .is_some_and(|p| matches!(p, "100" | "101" | "999"));
     core.with_pbx(|pbx| match (phone_ok, target, phone) {
         (true, Some(target), Some(phone)) => {
-            let a1 = pbx.originate(
-                &phone,
-                target,
-                (&cid_num, &cid_name),
-                duration,
-                aid.as_deref(),
-            );
+            let cid = (cid_num.as_str(), cid_name.as_str());
+            let space = exten
+                .as_deref()
+                .and_then(|e| e.parse::<u32>().ok())
+                .filter(|s| (701..=720).contains(s));
+            let a1 = match (&app, space) {
+                (Some(app), _) => {
+                    pbx.originate_application(&phone, app, &data, cid, duration, aid.as_deref())
+                }
+                (None, Some(space)) => {
+                    pbx.originate_pickup(&phone, space, cid, duration, aid.as_deref())
+                }
+                (None, None) => pbx.originate(&phone, target, cid, duration, aid.as_deref()),
+            };
             pbx.set_channel_vars(&a1, &variables);
             if let Some(secs) = agent_delay {
                 pbx.set_agent_delay(&a1, secs);
@@ -119,6 +143,13 @@ pub(super) fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         _ => pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or("")),
     });
     Reply::success(id, "Originate successfully queued")
+}
+
+/// Applications that run a shell command on the Asterisk machine (`app_system.c`).
+pub(super) fn runs_a_shell(app: &str) -> bool {
+    ["System", "TrySystem"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(app.trim()))
 }
 
 /// `Atxfer`: only a channel with an attended-transfer feature code can (the fixtures'
@@ -188,6 +219,26 @@ pub(super) fn redirect(core: &Core, m: &Message, id: Option<&[u8]>, blind: bool)
     let Some(exten) = m.get_str("Exten").map(|e| e.into_owned()) else {
         return Reply::error(id, "Exten not specified");
     };
+    // A dual redirect needs ExtraChannel and ExtraContext, as in `manager.c`.
+    let extra = m.get_str("ExtraChannel").filter(|c| {
+        !c.is_empty() && !blind && m.get("ExtraContext").is_some_and(|x| !x.is_empty())
+    });
+    if let Some(extra) = extra {
+        let Some(extra_exten) = m.get_str("ExtraExten").filter(|e| !e.is_empty()) else {
+            return Reply::error(id, "ExtraExten not specified");
+        };
+        return core.with_pbx(|pbx| {
+            if pbx.channel_by_name(&chan).is_none() {
+                Reply::error(id, "Channel specified does not exist")
+            } else if pbx.channel_by_name(&extra).is_none() {
+                Reply::error(id, &format!("ExtraChannel does not exist: {extra}"))
+            } else if pbx.dual_redirect(&chan, &exten, &extra, &extra_exten) {
+                Reply::success(id, "Dual Redirect successful")
+            } else {
+                Reply::error(id, "Redirect failed")
+            }
+        });
+    }
     if core.with_pbx(|pbx| pbx.blind_transfer(&chan, &exten, blind)) {
         Reply::success(
             id,

@@ -1,11 +1,24 @@
 //! Ping, CoreSettings, CoreStatus, Status, the channel/bridge/device lists, Command, Getvar and Setvar.
 
 use shared::ami::{Message, is_true};
+use tracing::warn;
 
 use super::{Reply, item, list_end, list_start, now_epoch_micros, push_id, response, secs_since};
 use crate::clock;
 use crate::pbx::Pbx;
 use crate::state::Core;
+
+/// `SHELL(...)` in a variable name: Asterisk's `func_shell` runs the command when the
+/// variable is read or written (with `live_dangerously` or from AMI); pbxsim reads it as
+/// an ordinary, empty variable, and says so.
+fn warn_shell(var: &str) {
+    if var.trim_start().to_ascii_uppercase().starts_with("SHELL(") {
+        warn!(
+            var,
+            "SHELL(): Asterisk would run this command; pbxsim does not"
+        );
+    }
+}
 
 /// `Ping`: `Pong` with the wall-clock timestamp.
 pub(super) fn ping(id: Option<&[u8]>) -> Reply {
@@ -236,6 +249,7 @@ pub(super) fn getvar(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     let Some(var) = m.get_str("Variable").map(|v| v.into_owned()) else {
         return Reply::error(id, "No variable specified");
     };
+    warn_shell(&var);
     let value = match m.get_str("Channel") {
         Some(chan) => {
             let Some(ch) = pbx.channel_by_name(&chan) else {
@@ -265,6 +279,7 @@ pub(super) fn setvar(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let Some(var) = m.get_str("Variable").map(|v| v.into_owned()) else {
         return Reply::error(id, "No variable specified");
     };
+    warn_shell(&var);
     let value = m
         .get_str("Value")
         .map(|v| v.into_owned())

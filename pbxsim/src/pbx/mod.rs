@@ -6,9 +6,11 @@
 //!
 //! This file holds the state, the clock and the event helpers shared by the parts:
 //! `scenario` (calls through the test dialplan), `chain` (the Local chain of 260), `queue`,
-//! `park`, `control` (what AMI clients do to calls), `monitor` (MixMonitor), `hints`
+//! `park`, `control` (what AMI clients do to calls), `apps` (Originate into an
+//! application, ChanSpy), `monitor` (MixMonitor), `hints`
 //! (extension and presence states, voicemail) and `desk` (the call centre's desk phones).
 
+mod apps;
 mod chain;
 mod control;
 mod desk;
@@ -162,6 +164,8 @@ struct Call {
     phone: Option<String>,
     /// The dialled desk phone (call centre): its number, name and device.
     callee: Option<Callee>,
+    /// The parking space a pickup asked for (`701`…`720`); `None`: the first parked call.
+    space: Option<u32>,
 }
 
 /// A desk phone a call dials instead of the fixtures' `Carol Callee`.
@@ -829,6 +833,7 @@ impl Pbx {
             return;
         }
         let cause_s = cause.to_string();
+        self.spyee_gone(uid);
         if soft {
             // The soft request always carries 16, whatever the final cause (recorded for busy legs).
             self.chan_event("SoftHangupRequest", Classes::CALL, uid, &[("Cause", "16")]);
