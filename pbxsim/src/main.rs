@@ -38,10 +38,12 @@ struct Args {
     /// Leave out Newexten/VarSet/CEL/Cdr events.
     #[arg(long)]
     no_noise: bool,
-    /// Agents of the call centre (members of every queue but `sales`).
+    /// Agents `Local/agentN@agents/n`, members of every queue but `sales` (the fixtures'
+    /// queues then replace the demo call centre's).
     #[arg(long)]
     agents: Option<usize>,
-    /// Queues: `support`, `sales`, then `queue3`, `queue4`…
+    /// Queues: `support`, `sales`, then `queue3`, `queue4`… (the fixtures' queues then
+    /// replace the demo call centre's).
     #[arg(long)]
     queues: Option<usize>,
 }
@@ -81,8 +83,9 @@ async fn main() -> anyhow::Result<()> {
     }
     config.stamp_every = args.stamp_every.unwrap_or(config.stamp_every);
     config.noise &= !args.no_noise;
-    config.agents = args.agents.unwrap_or(config.agents);
-    config.queues = args.queues.unwrap_or(config.queues);
+    if args.agents.is_some() || args.queues.is_some() {
+        config.fixture_queues(args.agents, args.queues);
+    }
     if let Some(secs) = args.measure {
         let report = pbxsim::bench::measure(config, std::time::Duration::from_secs(secs)).await?;
         println!("{report}");

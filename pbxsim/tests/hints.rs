@@ -16,6 +16,7 @@ use shared::ami::Message;
 /// The recorded actions of the hints, presence and mailbox blocks of connection 1.
 fn replayed(id: &str) -> bool {
     [
+        "hints-",
         "esl-",
         "psl-",
         "devstate-",

@@ -185,6 +185,10 @@ pub(super) fn command(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     };
     let mut lines: Vec<String> = Vec::new();
     let ok = match cmd.as_str() {
+        "core show hints" => {
+            core_show_hints(pbx, &mut lines);
+            true
+        }
         "core show version" => {
             lines.push("Asterisk 22.10.1 built by root @ vm on a x86_64 running Linux on 2026-11-23 06:55:11 UTC".into());
             true
@@ -243,6 +247,33 @@ pub(super) fn command(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
         msg.push("Output", line);
     }
     Reply::msg(&msg)
+}
+
+/// `core show hints`, in `extension_state.c`'s layout.
+fn core_show_hints(pbx: &Pbx, lines: &mut Vec<String>) {
+    let hints: Vec<_> = pbx.hints().collect();
+    if hints.is_empty() {
+        lines.push("There are no registered dialplan hints".into());
+        return;
+    }
+    lines.push(String::new());
+    lines.push("    -= Registered Asterisk Dial Plan Hints =-".into());
+    for (phone, context, status) in &hints {
+        let presence = phone
+            .presence()
+            .and_then(|p| pbx.presence_of(p))
+            .map_or_else(|| "not_set".to_string(), |p| p.state);
+        lines.push(format!(
+            "{:<30.30}: {:<60.60}  State:{:<15.15} Presence:{:<15.15} Watchers {:>2}",
+            format!("{}@{context}", phone.exten),
+            phone.hint,
+            crate::pbx::status_text(*status),
+            presence,
+            0
+        ));
+    }
+    lines.push("----------------".into());
+    lines.push(format!("- {} hints registered", hints.len()));
 }
 
 pub(super) fn getvar(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
