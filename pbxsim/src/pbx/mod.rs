@@ -1030,7 +1030,24 @@ impl Pbx {
         self.steps.clear();
         for q in &mut self.queues {
             q.callers.clear();
+            for m in &mut q.members {
+                (m.status, m.in_call) = (1, false);
+            }
         }
+        // Channel devices start over; `Custom:` states and presence live in the astdb and
+        // survive, as on Asterisk. Clients list hints again after they reconnect.
+        self.devices.clear();
+        self.device_state.retain(|d, _| !d.starts_with("Local/"));
+        for (device, state) in self.device_state.iter_mut() {
+            if !device.starts_with("Custom:") {
+                *state = "NOT_INUSE";
+            }
+        }
+        for (device, state) in &self.opts.directory.device_states {
+            self.device_state
+                .insert(device.clone(), hints::device_state_name(state));
+        }
+        self.hint_states = self.hints().map(|(_, _, status)| status).collect();
         self.opts.epoch = epoch.saturating_sub(self.now_ms / 1_000);
     }
 }
