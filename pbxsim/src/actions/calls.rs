@@ -116,31 +116,51 @@ pub(super) fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
             "Originate of a shell application: Asterisk would run this command; pbxsim does not"
         );
     }
-    let phone_ok = phone
-        .as_deref()
-        .is_some_and(|p| matches!(p, "100" | "101" | "999"));
-    core.with_pbx(|pbx| match (phone_ok, target, phone) {
-        (true, Some(target), Some(phone)) => {
-            let cid = (cid_num.as_str(), cid_name.as_str());
-            let space = exten
-                .as_deref()
-                .and_then(|e| e.parse::<u32>().ok())
-                .filter(|s| (701..=720).contains(s));
-            let a1 = match (&app, space) {
-                (Some(app), _) => {
-                    pbx.originate_application(&phone, app, &data, cid, duration, aid.as_deref())
-                }
-                (None, Some(space)) => {
-                    pbx.originate_pickup(&phone, space, cid, duration, aid.as_deref())
-                }
-                (None, None) => pbx.originate(&phone, target, cid, duration, aid.as_deref()),
-            };
-            pbx.set_channel_vars(&a1, &variables);
-            if let Some(secs) = agent_delay {
-                pbx.set_agent_delay(&a1, secs);
+    core.with_pbx(|pbx| {
+        // A desk phone of the call centre (`PJSIP/1001`) calls as the test dialplan's caller
+        // phone, under its own name; an Exten of another desk rings that desk.
+        let desks = pbx.desk_phones();
+        let desk = desks.iter().find(|(_, _, device)| *device == channel);
+        let callee = desks
+            .iter()
+            .find(|(num, _, _)| desk.is_some() && exten.as_deref() == Some(num.as_str()));
+        let (phone, target) = match (desk, callee) {
+            (Some(_), Some(_)) => (Some("100".to_string()), Some(Target::Bridged)),
+            (Some(_), None) => (Some("100".to_string()), target),
+            (None, _) => (phone, target),
+        };
+        let cid = match desk {
+            Some((num, name, _)) if m.get("CallerID").is_none() => (num.as_str(), name.as_str()),
+            _ => (cid_num.as_str(), cid_name.as_str()),
+        };
+        let phone_ok = phone
+            .as_deref()
+            .is_some_and(|p| matches!(p, "100" | "101" | "999"));
+        let (true, Some(target), Some(phone)) = (phone_ok, target, phone) else {
+            pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or(""));
+            return;
+        };
+        let space = exten
+            .as_deref()
+            .and_then(|e| e.parse::<u32>().ok())
+            .filter(|s| (701..=720).contains(s));
+        let a1 = match (&app, space) {
+            (Some(app), _) => {
+                pbx.originate_application(&phone, app, &data, cid, duration, aid.as_deref())
             }
+            (None, Some(space)) => {
+                pbx.originate_pickup(&phone, space, cid, duration, aid.as_deref())
+            }
+            (None, None) => pbx.originate(&phone, target, cid, duration, aid.as_deref()),
+        };
+        pbx.set_channel_vars(&a1, &variables);
+        if let Some(secs) = agent_delay {
+            pbx.set_agent_delay(&a1, secs);
         }
-        _ => pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or("")),
+        if let Some((_, _, device)) = desk {
+            let callee = callee.map(|(n, name, d)| (n.as_str(), name.as_str(), d.as_str()));
+            pbx.attach_desk_phones(&a1, Some(device), callee);
+        }
     });
     Reply::success(id, "Originate successfully queued")
 }
