@@ -187,7 +187,8 @@ impl SimConfig {
     /// Reads a `manager.conf`-style file: `[name]` sections with `secret`/`read`/`write`
     /// define users (replacing the defaults if any is given); a `[pbxsim]` section may set
     /// `seed`, `calls_per_minute`, `agents`, `queues`, `noise` (yes/no), `load` (yes/no) and
-    /// `stamp_every` (events between load stamps).
+    /// `stamp_every` (events between load stamps) and `directory` (`none`, `recorded`,
+    /// `call-centre`).
     pub fn from_conf(text: &str, base: SimConfig) -> Result<SimConfig, ConfigError> {
         let mut cfg = base;
         let mut users: Vec<User> = Vec::new();
@@ -247,6 +248,7 @@ fn apply_sim_key(
         "agents" => cfg.fixture_queues(Some(value.parse().map_err(|_| bad())?), None),
         "queues" => cfg.fixture_queues(None, Some(value.parse().map_err(|_| bad())?)),
         "stamp_every" => cfg.stamp_every = value.parse().map_err(|_| bad())?,
+        "directory" => cfg.directory = Directory::named(value).ok_or_else(bad)?,
         "calls_per_minute" => {
             let calls_per_minute: f64 = value.parse().map_err(|_| bad())?;
             cfg.traffic = if calls_per_minute > 0.0 {

@@ -17,7 +17,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:5038")]
     listen: SocketAddr,
     /// A manager.conf-style file: user sections, and an optional [pbxsim] section
-    /// (seed, calls_per_minute, noise, load).
+    /// (seed, calls_per_minute, noise, load, stamp_every, agents, queues, directory).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Seed of the traffic generator.
@@ -35,6 +35,10 @@ struct Args {
     /// With --load: measure events/s to one local client for this many seconds, print, exit.
     #[arg(long, value_name = "SECONDS")]
     measure: Option<u64>,
+    /// Phones, presence, voicemail and queues: `call-centre` (the default), `recorded`
+    /// (ami-session-2's hints) or `none`.
+    #[arg(long, value_name = "NAME")]
+    directory: Option<String>,
     /// Leave out Newexten/VarSet/CEL/Cdr events.
     #[arg(long)]
     no_noise: bool,
@@ -62,6 +66,10 @@ async fn main() -> anyhow::Result<()> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         config = SimConfig::from_conf(&text, config)?;
+    }
+    if let Some(name) = &args.directory {
+        config.directory = pbxsim::Directory::named(name)
+            .with_context(|| format!("--directory {name}: none, recorded or call-centre"))?;
     }
     if let Some(seed) = args.seed {
         config.seed = seed;
