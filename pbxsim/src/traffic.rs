@@ -258,6 +258,8 @@ mod call_centre_tests {
             .map(|(p, _, s)| (p.exten.clone(), s))
             .collect();
         assert!(busy.is_empty(), "desks still busy: {busy:?}");
+        let unregistered = pbx.hints().filter(|(_, _, s)| *s == 4).count();
+        assert_eq!(unregistered, 2, "unregistered phones never call");
     }
 
     #[test]
