@@ -216,3 +216,38 @@ async fn queue_pause_with_a_reason_raises_the_recorded_member_pause() {
     assert_eq!(pause.get_str("PausedReason").as_deref(), Some("Lunch"));
     assert_eq!(pause.get_str("Paused").as_deref(), Some("1"));
 }
+
+#[tokio::test]
+async fn queue_add_takes_a_state_interface_and_a_paused_reason() {
+    let rec = recorded();
+    let sim = start(SimConfig::quiet()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    for (headers, text) in [
+        ("Interface: PJSIP/1020\r\n", "'Queue' not specified."),
+        ("Queue: support\r\n", "'Interface' not specified."),
+        (
+            "Queue: nosuch\r\nInterface: PJSIP/1020\r\n",
+            "Unable to add interface to queue: No such queue",
+        ),
+    ] {
+        let r = c
+            .action(&format!("Action: QueueAdd\r\n{headers}ActionID: e\r\n\r\n"))
+            .await;
+        assert_eq!(r.get_str("Message").as_deref(), Some(text));
+    }
+    let r = c.action("Action: QueueAdd\r\nQueue: support\r\nInterface: Local/agent9@agents/n\r\nMemberName: Tara Singh\r\nStateInterface: PJSIP/1020\r\nPaused: yes\r\nReason: Break\r\nActionID: a\r\n\r\n").await;
+    assert_eq!(
+        r.get_str("Message").as_deref(),
+        Some("Added interface to queue")
+    );
+    let added = c.event("QueueMemberAdded").await;
+    assert_recorded_shape(&rec, &added);
+    for (k, v) in [
+        ("StateInterface", "PJSIP/1020"),
+        ("Paused", "1"),
+        ("PausedReason", "Break"),
+        ("Membership", "dynamic"),
+    ] {
+        assert_eq!(added.get_str(k).as_deref(), Some(v), "{k}");
+    }
+}

@@ -120,8 +120,15 @@ fn simulate() -> Vec<Message> {
     // Actions: pause both agents, add agent3, a queue call whose agents ring past the timeout.
     pbx.queue_pause(Some("support"), "Local/agent1@agents/n", true, "lunch");
     pbx.queue_pause(Some("support"), "Local/agent2@agents/n", true, "break");
-    pbx.queue_add("support", "Local/agent3@agents/n", "Agent Three", 0, false)
-        .expect("agent3 is new");
+    pbx.queue_add(
+        "support",
+        "Local/agent3@agents/n",
+        "Agent Three",
+        0,
+        None,
+        None,
+    )
+    .expect("agent3 is new");
     let slow = pbx.originate(
         "101",
         Target::Queue,

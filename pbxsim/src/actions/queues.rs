@@ -31,21 +31,37 @@ pub(super) fn pause(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     }
 }
 
-/// `QueueAdd`: a dynamic member; `Already there` is an error.
+/// `QueueAdd`: a dynamic member, maybe paused with a `Reason`, maybe following a
+/// `StateInterface`; app_queue's texts.
 pub(super) fn add(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
-    let (Some(queue), Some(iface)) = (m.get_str("Queue"), m.get_str("Interface")) else {
-        return Reply::error(id, "'Queue' and 'Interface' not specified.");
+    let header = |k: &str| {
+        m.get_str(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.into_owned())
     };
-    let name = m
-        .get_str("MemberName")
-        .map(|n| n.into_owned())
-        .unwrap_or_default();
-    let penalty = m
-        .get_str("Penalty")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let Some(queue) = header("Queue") else {
+        return Reply::error(id, "'Queue' not specified.");
+    };
+    let Some(iface) = header("Interface") else {
+        return Reply::error(id, "'Interface' not specified.");
+    };
+    let name = header("MemberName").unwrap_or_default();
+    let penalty = header("Penalty").and_then(|p| p.parse().ok()).unwrap_or(0);
     let paused = m.get("Paused").is_some_and(is_true);
-    match core.with_pbx(|pbx| pbx.queue_add(&queue, &iface, &name, penalty, paused)) {
+    let reason = header("Reason").unwrap_or_default();
+    let state_interface = header("StateInterface");
+    let added = core.with_pbx(|pbx| {
+        let paused = paused.then_some(reason.as_str());
+        pbx.queue_add(
+            &queue,
+            &iface,
+            &name,
+            penalty,
+            paused,
+            state_interface.as_deref(),
+        )
+    });
+    match added {
         Ok(()) => Reply::success(id, "Added interface to queue"),
         Err(text) => Reply::error(id, text),
     }

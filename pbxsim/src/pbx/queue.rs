@@ -362,14 +362,17 @@ impl Pbx {
         found
     }
 
-    /// `QueueAdd`: false if the queue is unknown or the member already there.
+    /// `QueueAdd`: an error text if the queue is unknown or the member already there.
+    /// `paused` holds the pause reason (maybe empty) of a member added paused;
+    /// `state_interface` the device whose state is the member's (default: the interface).
     pub fn queue_add(
         &mut self,
         queue: &str,
         interface: &str,
         name: &str,
         penalty: u32,
-        paused: bool,
+        paused: Option<&str>,
+        state_interface: Option<&str>,
     ) -> Result<(), &'static str> {
         let Some(q) = self.queues.iter().position(|x| x.name == queue) else {
             return Err("Unable to add interface to queue: No such queue");
@@ -388,7 +391,7 @@ impl Pbx {
                 name.to_string()
             },
             interface: interface.to_string(),
-            state_interface: interface.to_string(),
+            state_interface: state_interface.unwrap_or(interface).to_string(),
             dynamic: true,
             penalty,
             calls_taken: 0,
@@ -397,8 +400,8 @@ impl Pbx {
             login_time: self.epoch_now(),
             in_call: false,
             status: 1,
-            paused,
-            paused_reason: String::new(),
+            paused: paused.is_some(),
+            paused_reason: paused.unwrap_or_default().to_string(),
         };
         self.queues[q].members.push(member);
         let m = self.queues[q].members.len() - 1;
