@@ -242,6 +242,8 @@ async fn queue_add_takes_a_state_interface_and_a_paused_reason() {
     );
     let added = c.event("QueueMemberAdded").await;
     assert_recorded_shape(&rec, &added);
+    let r = c.action("Action: QueueRemove\r\nQueue: support\r\nInterface: Local/agent1@agents/n\r\nActionID: r\r\n\r\n").await;
+    assert_eq!(r.get_str("Message").as_deref(), Some("Member not dynamic"));
     for (k, v) in [
         ("StateInterface", "PJSIP/1020"),
         ("Paused", "1"),

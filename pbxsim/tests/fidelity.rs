@@ -138,7 +138,8 @@ fn simulate() -> Vec<Message> {
     );
     pbx.set_agent_delay(&slow, 18);
     run(&mut pbx, 20_000, &mut out);
-    pbx.queue_remove("support", "Local/agent3@agents/n");
+    pbx.queue_remove("support", "Local/agent3@agents/n")
+        .unwrap();
     pbx.queue_pause(Some("support"), "Local/agent1@agents/n", false, "");
     pbx.queue_pause(Some("support"), "Local/agent2@agents/n", false, "");
     pbx.user_event(

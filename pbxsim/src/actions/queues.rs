@@ -67,15 +67,14 @@ pub(super) fn add(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     }
 }
 
-/// `QueueRemove`.
+/// `QueueRemove`: only dynamic members can go.
 pub(super) fn remove(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let (Some(queue), Some(iface)) = (m.get_str("Queue"), m.get_str("Interface")) else {
         return Reply::error(id, "Need 'Queue' and 'Interface' parameters.");
     };
-    if core.with_pbx(|pbx| pbx.queue_remove(&queue, &iface)) {
-        Reply::success(id, "Removed interface from queue")
-    } else {
-        Reply::error(id, "Unable to remove interface: Not there")
+    match core.with_pbx(|pbx| pbx.queue_remove(&queue, &iface)) {
+        Ok(()) => Reply::success(id, "Removed interface from queue"),
+        Err(text) => Reply::error(id, text),
     }
 }
 

@@ -409,18 +409,22 @@ impl Pbx {
         Ok(())
     }
 
-    /// `QueueRemove`: false if no such member.
-    pub fn queue_remove(&mut self, queue: &str, interface: &str) -> bool {
+    /// `QueueRemove`: app_queue's error text if the queue or member is unknown, or the
+    /// member is static (from `queues.conf`).
+    pub fn queue_remove(&mut self, queue: &str, interface: &str) -> Result<(), &'static str> {
         let Some(q) = self.queues.iter().position(|x| x.name == queue) else {
-            return false;
+            return Err("Unable to remove interface from queue: No such queue");
         };
         let Some(m) = self.queues[q]
             .members
             .iter()
             .position(|mem| mem.interface == interface)
         else {
-            return false;
+            return Err("Unable to remove interface: Not there");
         };
+        if !self.queues[q].members[m].dynamic {
+            return Err("Member not dynamic");
+        }
         self.queues[q].members[m].status = 2;
         self.member_event("QueueMemberRemoved", q, m);
         self.queues[q].members.remove(m);
@@ -435,7 +439,7 @@ impl Pbx {
                 };
             }
         }
-        true
+        Ok(())
     }
 }
 
