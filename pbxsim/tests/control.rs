@@ -253,3 +253,77 @@ async fn queue_add_takes_a_state_interface_and_a_paused_reason() {
         assert_eq!(added.get_str(k).as_deref(), Some(v), "{k}");
     }
 }
+
+/// Reads raw bytes from `stream` until `needle` has arrived (within the test wait).
+async fn read_until(stream: &mut tokio::net::TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {
+    use tokio::io::AsyncReadExt;
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        let mut buf = [0_u8; 4096];
+        let n = tokio::time::timeout(common::WAIT, stream.read(&mut buf))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        assert!(n > 0, "closed before {:?}", String::from_utf8_lossy(needle));
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn texts_asterisk_ends_with_a_line_feed_keep_the_bare_lf() {
+    use tokio::io::AsyncWriteExt;
+    let sim = start(SimConfig::quiet()).await;
+    let mut stream = tokio::net::TcpStream::connect(sim.addr).await.unwrap();
+    let mut seen = Vec::new();
+    stream
+        .write_all(
+            b"Action: Login\r\nUsername: admin\r\nSecret: admin-secret\r\nEvents: off\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    read_until(&mut stream, &mut seen, b"Authentication accepted\r\n\r\n").await;
+    stream.write_all(b"Action: QueueMemberRingInUse\r\nQueue: support\r\nInterface: Local/nosuch@agents/n\r\nRingInUse: true\r\nActionID: r\r\n\r\n").await.unwrap();
+    read_until(
+        &mut stream,
+        &mut seen,
+        b"Response: Error\r\nActionID: r\r\nMessage: Invalid interface, queuename, or ringinuse value\n\r\n\r\n",
+    )
+    .await;
+    stream
+        .write_all(b"Action: Park\r\nChannel: Local/nosuch@test-00000000;1\r\nActionID: p\r\n\r\n")
+        .await
+        .unwrap();
+    read_until(
+        &mut stream,
+        &mut seen,
+        b"Response: Error\r\nActionID: p\r\nMessage: Unable to park\n\r\n\r\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn queue_penalty_and_ringinuse_raise_the_recorded_member_events() {
+    let rec = recorded();
+    let sim = start(SimConfig::quiet()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    let r = c.action("Action: QueuePenalty\r\nInterface: Local/agent2@agents/n\r\nPenalty: 5\r\nActionID: p\r\n\r\n").await;
+    assert_eq!(
+        r.get_str("Message").as_deref(),
+        Some("Interface penalty set successfully")
+    );
+    let penalty = c.event("QueueMemberPenalty").await;
+    assert_recorded_shape(&rec, &penalty);
+    assert_eq!(penalty.get_str("Penalty").as_deref(), Some("5"));
+    let r = c.action("Action: QueueMemberRingInUse\r\nQueue: support\r\nInterface: Local/agent2@agents/n\r\nRingInUse: yes\r\nActionID: r\r\n\r\n").await;
+    assert_eq!(
+        r.get_str("Message").as_deref(),
+        Some("Interface ringinuse set successfully")
+    );
+    let ring = c.event("QueueMemberRinginuse").await;
+    assert_recorded_shape(&rec, &ring);
+    assert_eq!(ring.get_str("Ringinuse").as_deref(), Some("1"));
+    let r = c.action("Action: QueueMemberRingInUse\r\nInterface: Local/agent2@agents/n\r\nRingInUse: maybe\r\nActionID: x\r\n\r\n").await;
+    assert_eq!(
+        r.get_str("Message").as_deref(),
+        Some("'RingInUse' parameter must be a truth value (yes/no, on/off, 0/1, etc)")
+    );
+}

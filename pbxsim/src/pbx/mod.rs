@@ -28,6 +28,7 @@ use rand::{Rng, SeedableRng};
 use shared::ami::Message;
 
 pub use hints::{FunctionError, status_text};
+pub use queue::MemberValue;
 
 use crate::clock;
 use crate::directory::{Directory, Mailbox, Presence};
@@ -322,6 +323,7 @@ impl Pbx {
             status: 1,
             paused: false,
             paused_reason: String::new(),
+            ringinuse: false,
         };
         let queue = |name: String, strategy: &str, members: Vec<Member>| Queue {
             name,

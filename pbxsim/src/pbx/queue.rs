@@ -5,6 +5,15 @@ use super::*;
 /// `timeout = 15` of `queues.conf`: how long one member rings.
 const QUEUE_TIMEOUT_MS: u64 = 15_000;
 
+/// A member setting an AMI action changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberValue {
+    /// `QueuePenalty`.
+    Penalty(u32),
+    /// `QueueMemberRingInUse`.
+    RingInUse(bool),
+}
+
 impl Pbx {
     pub(super) fn queue_pos(&self, uid: &str) -> Option<(usize, usize)> {
         self.queues.iter().enumerate().find_map(|(q, queue)| {
@@ -402,11 +411,50 @@ impl Pbx {
             status: 1,
             paused: paused.is_some(),
             paused_reason: paused.unwrap_or_default().to_string(),
+            ringinuse: false,
         };
         self.queues[q].members.push(member);
         let m = self.queues[q].members.len() - 1;
         self.member_event("QueueMemberAdded", q, m);
         Ok(())
+    }
+
+    /// `QueuePenalty` / `QueueMemberRingInUse`: sets the value of the member with this
+    /// interface in `queue` (every queue it is in without one), each queue raising
+    /// `QueueMemberPenalty` / `QueueMemberRinginuse`. False if no member matched.
+    pub fn set_member_value(
+        &mut self,
+        queue: Option<&str>,
+        interface: &str,
+        value: MemberValue,
+    ) -> bool {
+        let mut found = false;
+        for q in 0..self.queues.len() {
+            if queue.is_some_and(|name| name != self.queues[q].name) {
+                continue;
+            }
+            let Some(m) = self.queues[q]
+                .members
+                .iter()
+                .position(|mem| mem.interface == interface)
+            else {
+                continue;
+            };
+            let member = &mut self.queues[q].members[m];
+            let event = match value {
+                MemberValue::Penalty(p) => {
+                    member.penalty = p;
+                    "QueueMemberPenalty"
+                }
+                MemberValue::RingInUse(on) => {
+                    member.ringinuse = on;
+                    "QueueMemberRinginuse"
+                }
+            };
+            self.member_event(event, q, m);
+            found = true;
+        }
+        found
     }
 
     /// `QueueRemove`: app_queue's error text if the queue or member is unknown, or the
