@@ -362,6 +362,7 @@ const SESSION_2_IDS: &[&str] = &[
     "qringinuse-78",
     "qlog-79",
     "qlog-80",
+    "bi-47",
 ];
 
 #[tokio::test]

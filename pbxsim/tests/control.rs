@@ -327,3 +327,52 @@ async fn queue_penalty_and_ringinuse_raise_the_recorded_member_events() {
         Some("'RingInUse' parameter must be a truth value (yes/no, on/off, 0/1, etc)")
     );
 }
+
+#[tokio::test]
+async fn bridge_info_lists_the_bridged_channels_as_recorded() {
+    let conns = fixture::transcript("ami-session-2.txt");
+    let recorded: Vec<Message> = conns
+        .iter()
+        .flatten()
+        .filter_map(|s| match s {
+            fixture::Step::Recv(m) if m.action_id() == Some(&b"bi-46"[..]) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded.len(), 4, "response, two channels, complete");
+    let sim = start(SimConfig::quiet()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    let callee = bridged_call(&mut c, "o").await;
+    let (_, bridges, _) = c
+        .list(
+            "Action: BridgeList\r\nBridgeType: basic\r\nActionID: bl\r\n\r\n",
+            "bl",
+        )
+        .await;
+    let bridge = bridges[0]
+        .get_str("BridgeUniqueid")
+        .expect("id")
+        .into_owned();
+    let (resp, items, end) = c
+        .list(
+            &format!("Action: BridgeInfo\r\nBridgeUniqueid: {bridge}\r\nActionID: bi-46\r\n\r\n"),
+            "bi-46",
+        )
+        .await;
+    let got: Vec<&Message> = [&resp].into_iter().chain(&items).chain([&end]).collect();
+    for (g, r) in got.iter().zip(&recorded) {
+        assert_eq!(keys(g), keys(r));
+    }
+    assert_eq!(got.len(), recorded.len());
+    assert!(
+        items
+            .iter()
+            .any(|m| m.get_str("Channel").as_deref() == Some(&*callee))
+    );
+    assert_eq!(end.get_str("BridgeUniqueid").as_deref(), Some(&*bridge));
+    let none = c.action("Action: BridgeInfo\r\nActionID: n\r\n\r\n").await;
+    assert_eq!(
+        none.get_str("Message").as_deref(),
+        Some("BridgeUniqueid must be provided")
+    );
+}

@@ -129,6 +129,7 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "queuesummary" => core.with_pbx(|pbx| queues::queue_summary(pbx, m, id)),
         "parkedcalls" => core.with_pbx(|pbx| parking::parked_calls(pbx, id)),
         "bridgelist" => core.with_pbx(|pbx| status::bridge_list(pbx, m, id)),
+        "bridgeinfo" => core.with_pbx(|pbx| status::bridge_info(pbx, m, id)),
         "devicestatelist" => core.with_pbx(|pbx| status::device_state_list(pbx, id)),
         "extensionstatelist" => core.with_pbx(|pbx| extensions::list(pbx, id)),
         "extensionstate" => core.with_pbx(|pbx| extensions::state(pbx, m, id)),

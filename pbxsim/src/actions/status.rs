@@ -165,6 +165,31 @@ pub(super) fn bridge_list(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     reply
 }
 
+/// `BridgeInfo`: one `BridgeInfoChannel` per channel in the bridge, and the bridge's
+/// headers after the counts of `BridgeInfoComplete` (manager_bridges.c, as recorded).
+pub(super) fn bridge_info(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
+    let Some(wanted) = m.get_str("BridgeUniqueid").filter(|b| !b.is_empty()) else {
+        return Reply::error(id, "BridgeUniqueid must be provided");
+    };
+    let Some(bridge) = pbx.bridges().find(|b| b.id == *wanted) else {
+        return Reply::error(id, "Specified BridgeUniqueid not found");
+    };
+    let mut reply = list_start(id, "Bridge channel listing will follow");
+    let mut n = 0;
+    for ch in bridge.members.iter().filter_map(|uid| pbx.channel(uid)) {
+        let mut msg = item("BridgeInfoChannel", id);
+        ch.push_headers(&mut msg, "");
+        reply.push(&msg);
+        n += 1;
+    }
+    let mut end = item("BridgeInfoComplete", id)
+        .with("EventList", "Complete")
+        .with("ListItems", n.to_string());
+    bridge.push_headers(&mut end);
+    reply.push(&end);
+    reply
+}
+
 pub(super) fn device_state_list(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
     let mut reply = list_start(id, "Device State Changes will follow");
     let mut n = 0;
