@@ -1,7 +1,8 @@
-//! Load measurement: one local client logs in and counts the events it parses per second.
+//! Load measurement: one local client logs in, counts the events it parses per second and
+//! times the load stamps.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use shared::ami::{Frame, Parser};
@@ -9,9 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::config::SimConfig;
+use crate::load::STAMP_EVENT;
 
 /// What one client received during a measurement.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Report {
     /// Events parsed.
     pub events: u64,
@@ -19,6 +21,9 @@ pub struct Report {
     pub bytes: u64,
     /// Measured time.
     pub elapsed: Duration,
+    /// For each `LoadStamp` received (`SimConfig::stamp_every`), how long it took from
+    /// being handed to the sessions to being parsed here, sorted.
+    pub stamp_latencies: Vec<Duration>,
 }
 
 impl Report {
@@ -26,6 +31,20 @@ impl Report {
     pub fn events_per_sec(&self) -> f64 {
         self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// The `q` quantile (0.0 to 1.0) of the stamp latencies, if any stamp arrived.
+    pub fn stamp_latency(&self, q: f64) -> Option<Duration> {
+        let last = self.stamp_latencies.len().checked_sub(1)?;
+        let i = ((last as f64) * q.clamp(0.0, 1.0)).round() as usize;
+        self.stamp_latencies.get(i).copied()
+    }
+}
+
+/// Microseconds since the epoch now, as `SentUs` counts them.
+fn now_us() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
 }
 
 impl fmt::Display for Report {
@@ -38,7 +57,17 @@ impl fmt::Display for Report {
             self.elapsed.as_secs_f64(),
             self.events_per_sec(),
             self.bytes as f64 / 1_048_576.0 / self.elapsed.as_secs_f64().max(1e-9),
-        )
+        )?;
+        if let (Some(p50), Some(p99)) = (self.stamp_latency(0.5), self.stamp_latency(0.99)) {
+            write!(
+                f,
+                "; {} stamps, latency p50 {} µs, p99 {} µs",
+                self.stamp_latencies.len(),
+                p50.as_micros(),
+                p99.as_micros()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -77,6 +106,7 @@ pub async fn measure(config: SimConfig, length: Duration) -> Result<Report, Benc
     let warm_up = Instant::now() + Duration::from_secs(1);
     let mut start: Option<Instant> = None;
     let (mut events, mut bytes) = (0_u64, 0_u64);
+    let mut latencies = Vec::new();
     loop {
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read_buf(&mut buf))
             .await
@@ -90,7 +120,17 @@ pub async fn measure(config: SimConfig, length: Duration) -> Result<Report, Benc
         }
         while let Some(frame) = parser.next_frame(&mut buf) {
             match frame {
-                Frame::Message(m) if m.event_name().is_some() => events += u64::from(counting),
+                Frame::Message(m) if m.event_name().is_some() => {
+                    events += u64::from(counting);
+                    let sent = m
+                        .get_str("SentUs")
+                        .filter(|_| m.get_str("UserEvent").as_deref() == Some(STAMP_EVENT))
+                        .and_then(|us| us.parse::<u128>().ok());
+                    if let (true, Some(sent)) = (counting, sent) {
+                        let us = u64::try_from(now_us().saturating_sub(sent)).unwrap_or(u64::MAX);
+                        latencies.push(Duration::from_micros(us));
+                    }
+                }
                 Frame::Message(m)
                     if m.get("Message")
                         .is_some_and(|v| v == b"Authentication failed") =>
@@ -103,10 +143,12 @@ pub async fn measure(config: SimConfig, length: Duration) -> Result<Report, Benc
         match start {
             None if Instant::now() >= warm_up => start = Some(Instant::now()),
             Some(t) if t.elapsed() >= length => {
+                latencies.sort_unstable();
                 let report = Report {
                     events,
                     bytes,
                     elapsed: t.elapsed(),
+                    stamp_latencies: latencies,
                 };
                 let _ = stop_tx.send(());
                 let _ = server.await;

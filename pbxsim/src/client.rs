@@ -2,8 +2,7 @@
 
 use std::net::SocketAddr;
 
-use bytes::BytesMut;
-use shared::ami::{Classes, Frame, Parser};
+use shared::ami::Classes;
 
 use crate::config::User;
 use crate::filter::{self, Filter};
@@ -52,10 +51,11 @@ impl Session {
             return true;
         }
         let text = String::from_utf8_lossy(&ev.bytes);
-        let mut buf = BytesMut::from(&ev.bytes[..]);
-        let Some(Frame::Message(msg)) = Parser::new().next_frame(&mut buf) else {
-            return false;
-        };
-        filter::should_send(&self.filters, &msg, &text)
+        // Every event is serialized `Event: <name>` first.
+        let name = text
+            .strip_prefix("Event: ")
+            .and_then(|rest| rest.split("\r\n").next())
+            .unwrap_or_default();
+        filter::should_send(&self.filters, name, &text)
     }
 }

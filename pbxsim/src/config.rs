@@ -168,6 +168,15 @@ impl SimConfig {
         }
     }
 
+    /// The fixtures' queues and agents (`support`, `sales`, `queue3`…), resized: what
+    /// `agents` and `queues` set, in place of the directory's queues (its phones stay).
+    pub fn fixture_queues(&mut self, agents: Option<usize>, queues: Option<usize>) {
+        self.agents = agents.unwrap_or(self.agents);
+        self.queues = queues.unwrap_or(self.queues);
+        self.directory.queues.clear();
+        self.directory.agents.clear();
+    }
+
     /// The user named `name`, if configured.
     pub fn user(&self, name: &str) -> Option<&User> {
         self.users
@@ -178,7 +187,8 @@ impl SimConfig {
     /// Reads a `manager.conf`-style file: `[name]` sections with `secret`/`read`/`write`
     /// define users (replacing the defaults if any is given); a `[pbxsim]` section may set
     /// `seed`, `calls_per_minute`, `agents`, `queues`, `noise` (yes/no), `load` (yes/no) and
-    /// `stamp_every` (events between load stamps).
+    /// `stamp_every` (events between load stamps) and `directory` (`none`, `recorded`,
+    /// `call-centre`).
     pub fn from_conf(text: &str, base: SimConfig) -> Result<SimConfig, ConfigError> {
         let mut cfg = base;
         let mut users: Vec<User> = Vec::new();
@@ -235,9 +245,10 @@ fn apply_sim_key(
     match key {
         "seed" => cfg.seed = value.parse().map_err(|_| bad())?,
         "noise" => cfg.noise = yes(value),
-        "agents" => cfg.agents = value.parse().map_err(|_| bad())?,
-        "queues" => cfg.queues = value.parse().map_err(|_| bad())?,
+        "agents" => cfg.fixture_queues(Some(value.parse().map_err(|_| bad())?), None),
+        "queues" => cfg.fixture_queues(None, Some(value.parse().map_err(|_| bad())?)),
         "stamp_every" => cfg.stamp_every = value.parse().map_err(|_| bad())?,
+        "directory" => cfg.directory = Directory::named(value).ok_or_else(bad)?,
         "calls_per_minute" => {
             let calls_per_minute: f64 = value.parse().map_err(|_| bad())?;
             cfg.traffic = if calls_per_minute > 0.0 {
@@ -293,6 +304,15 @@ mod tests {
         assert!(viewer.write.is_empty());
         assert_eq!(cfg.seed, 7);
         assert!(!cfg.noise);
+    }
+
+    #[test]
+    fn agents_or_queues_bring_back_the_fixture_queues() {
+        assert!(!SimConfig::demo().directory.queues.is_empty());
+        let cfg = SimConfig::from_conf("[pbxsim]\nagents = 4\n", SimConfig::demo()).expect("ok");
+        assert_eq!(cfg.agents, 4);
+        assert!(cfg.directory.queues.is_empty() && cfg.directory.agents.is_empty());
+        assert_eq!(cfg.directory.phones.len(), 36, "the phones stay");
     }
 
     #[test]

@@ -274,7 +274,17 @@ impl Directory {
         }
     }
 
-    /// The phone whose hint has `device`.
+    /// A set-up by name: `none`, `recorded` or `call-centre` (for config files and flags).
+    pub fn named(name: &str) -> Option<Directory> {
+        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "none" => Some(Directory::none()),
+            "recorded" => Some(Directory::recorded()),
+            "call-centre" | "call-center" => Some(Directory::call_centre()),
+            _ => None,
+        }
+    }
+
+    /// The phones whose hint has `device`.
     pub fn phones_of<'a>(&'a self, device: &'a str) -> impl Iterator<Item = &'a Phone> + 'a {
         self.phones
             .iter()
@@ -294,6 +304,12 @@ mod tests {
         assert_eq!(d.phones[0].presence(), Some("CustomPresence:1005"));
         assert_eq!(d.phones[1].presence(), None);
         assert_eq!(d.phones_of("Custom:1004").count(), 1);
+        assert_eq!(
+            Directory::named("Call_Centre"),
+            Some(Directory::call_centre())
+        );
+        assert_eq!(Directory::named("recorded"), Some(d));
+        assert_eq!(Directory::named("nonsense"), None);
     }
 
     #[test]

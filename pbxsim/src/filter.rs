@@ -1,7 +1,6 @@
 //! The `Filter` action's rules: parsed as `manager.c` parses them, matched per session.
 
 use regex::{Regex, RegexBuilder};
-use shared::ami::Message;
 
 /// Why a `Filter: ` could not be added, with Asterisk's answer text.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -142,38 +141,32 @@ impl Filter {
     }
 }
 
-/// `should_send_event`: no rules pass everything; include rules alone pass what one of them
-/// matches; exclude rules alone drop what one of them matches; both: included and not excluded.
-pub(crate) fn should_send(filters: &[Filter], msg: &Message, text: &str) -> bool {
+/// `should_send_event` for the event `name` whose wire form is `text`: no rules pass
+/// everything; include rules alone pass what one of them matches; exclude rules alone drop
+/// what one of them matches; both: included and not excluded.
+pub(crate) fn should_send(filters: &[Filter], name: &str, text: &str) -> bool {
     if filters.is_empty() {
         return true;
     }
-    let name = msg.get_str("Event").unwrap_or_default();
     let mut includes = filters.iter().filter(|f| !f.exclude).peekable();
-    let included = includes.peek().is_none() || includes.any(|f| f.matches(&name, text));
-    included && !filters.iter().any(|f| f.exclude && f.matches(&name, text))
+    let included = includes.peek().is_none() || includes.any(|f| f.matches(name, text));
+    included && !filters.iter().any(|f| f.exclude && f.matches(name, text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn event(text: &str) -> (Message, String) {
-        let mut msg = Message::new();
-        for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-            let (k, v) = line.split_once(": ").unwrap_or((line, ""));
-            msg.push(k, v);
-        }
-        (msg, text.to_string())
-    }
-
     fn passes(rules: &[(&str, Option<&str>)], text: &str) -> bool {
         let filters: Vec<Filter> = rules
             .iter()
             .map(|(p, c)| Filter::parse(p, *c).unwrap())
             .collect();
-        let (msg, text) = event(text);
-        should_send(&filters, &msg, &text)
+        let name = text
+            .strip_prefix("Event: ")
+            .and_then(|r| r.split("\r\n").next())
+            .unwrap_or_default();
+        should_send(&filters, name, text)
     }
 
     const VARSET: &str = "Event: VarSet\r\nPrivilege: dialplan,all\r\nVariable: X\r\n\r\n";

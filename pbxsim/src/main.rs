@@ -17,7 +17,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:5038")]
     listen: SocketAddr,
     /// A manager.conf-style file: user sections, and an optional [pbxsim] section
-    /// (seed, calls_per_minute, noise, load).
+    /// (seed, calls_per_minute, noise, load, stamp_every, agents, queues, directory).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Seed of the traffic generator.
@@ -35,13 +35,19 @@ struct Args {
     /// With --load: measure events/s to one local client for this many seconds, print, exit.
     #[arg(long, value_name = "SECONDS")]
     measure: Option<u64>,
+    /// Phones, presence, voicemail and queues: `call-centre` (the default), `recorded`
+    /// (ami-session-2's hints) or `none`.
+    #[arg(long, value_name = "NAME")]
+    directory: Option<String>,
     /// Leave out Newexten/VarSet/CEL/Cdr events.
     #[arg(long)]
     no_noise: bool,
-    /// Agents of the call centre (members of every queue but `sales`).
+    /// Agents `Local/agentN@agents/n`, members of every queue but `sales` (the fixtures'
+    /// queues then replace the demo call centre's).
     #[arg(long)]
     agents: Option<usize>,
-    /// Queues: `support`, `sales`, then `queue3`, `queue4`…
+    /// Queues: `support`, `sales`, then `queue3`, `queue4`… (the fixtures' queues then
+    /// replace the demo call centre's).
     #[arg(long)]
     queues: Option<usize>,
 }
@@ -60,6 +66,10 @@ async fn main() -> anyhow::Result<()> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         config = SimConfig::from_conf(&text, config)?;
+    }
+    if let Some(name) = &args.directory {
+        config.directory = pbxsim::Directory::named(name)
+            .with_context(|| format!("--directory {name}: none, recorded or call-centre"))?;
     }
     if let Some(seed) = args.seed {
         config.seed = seed;
@@ -81,8 +91,9 @@ async fn main() -> anyhow::Result<()> {
     }
     config.stamp_every = args.stamp_every.unwrap_or(config.stamp_every);
     config.noise &= !args.no_noise;
-    config.agents = args.agents.unwrap_or(config.agents);
-    config.queues = args.queues.unwrap_or(config.queues);
+    if args.agents.is_some() || args.queues.is_some() {
+        config.fixture_queues(args.agents, args.queues);
+    }
     if let Some(secs) = args.measure {
         let report = pbxsim::bench::measure(config, std::time::Duration::from_secs(secs)).await?;
         println!("{report}");

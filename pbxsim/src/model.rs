@@ -215,6 +215,8 @@ pub struct Member {
     pub paused: bool,
     /// Pause reason.
     pub paused_reason: String,
+    /// Whether the member may be offered a call while in use (`QueueMemberRingInUse`).
+    pub ringinuse: bool,
 }
 
 impl Member {
@@ -225,7 +227,7 @@ impl Member {
         msg.push("Interface", &self.interface);
         msg.push("StateInterface", &self.state_interface);
         self.push_tail(msg);
-        msg.push("Ringinuse", "0");
+        msg.push("Ringinuse", if self.ringinuse { "1" } else { "0" });
         msg.push("Wrapuptime", "0");
     }
 

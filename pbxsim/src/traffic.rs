@@ -258,5 +258,36 @@ mod call_centre_tests {
             .map(|(p, _, s)| (p.exten.clone(), s))
             .collect();
         assert!(busy.is_empty(), "desks still busy: {busy:?}");
+        let unregistered = pbx.hints().filter(|(_, _, s)| *s == 4).count();
+        assert_eq!(unregistered, 2, "unregistered phones never call");
+    }
+
+    #[test]
+    fn a_restart_frees_every_desk_but_keeps_presence() {
+        let mut pbx = Pbx::new(PbxOptions {
+            directory: Directory::call_centre(),
+            ..PbxOptions::new(1_795_418_000, 6)
+        });
+        let mut generator = Generator::new(6, 60.0);
+        for t in (0..120_000).step_by(500) {
+            pbx.advance_to(t);
+            generator.run_due(&mut pbx);
+        }
+        assert!(
+            pbx.hints().any(|(_, _, s)| s != 0 && s != 4),
+            "desks in use"
+        );
+        let presence: Vec<String> = pbx.presences().map(|p| p.state.clone()).collect();
+        pbx.restart(1_795_419_000);
+        pbx.drain();
+        assert!(pbx.hints().all(|(_, _, s)| s == 0 || s == 4));
+        assert_eq!(pbx.hints().filter(|(_, _, s)| *s == 4).count(), 2);
+        let after: Vec<String> = pbx.presences().map(|p| p.state.clone()).collect();
+        assert_eq!(presence, after);
+        assert!(
+            pbx.queues
+                .iter()
+                .all(|q| q.members.iter().all(|m| m.status == 1))
+        );
     }
 }

@@ -355,6 +355,14 @@ const SESSION_2_IDS: &[&str] = &[
     "err-98",
     "ping-99",
     "getvar-100",
+    "qpenalty-74",
+    "qpenalty-75",
+    "qpenalty-76",
+    "qringinuse-77",
+    "qringinuse-78",
+    "qlog-79",
+    "qlog-80",
+    "bi-47",
 ];
 
 #[tokio::test]

@@ -120,8 +120,15 @@ fn simulate() -> Vec<Message> {
     // Actions: pause both agents, add agent3, a queue call whose agents ring past the timeout.
     pbx.queue_pause(Some("support"), "Local/agent1@agents/n", true, "lunch");
     pbx.queue_pause(Some("support"), "Local/agent2@agents/n", true, "break");
-    pbx.queue_add("support", "Local/agent3@agents/n", "Agent Three", 0, false)
-        .expect("agent3 is new");
+    pbx.queue_add(
+        "support",
+        "Local/agent3@agents/n",
+        "Agent Three",
+        0,
+        None,
+        None,
+    )
+    .expect("agent3 is new");
     let slow = pbx.originate(
         "101",
         Target::Queue,
@@ -131,7 +138,8 @@ fn simulate() -> Vec<Message> {
     );
     pbx.set_agent_delay(&slow, 18);
     run(&mut pbx, 20_000, &mut out);
-    pbx.queue_remove("support", "Local/agent3@agents/n");
+    pbx.queue_remove("support", "Local/agent3@agents/n")
+        .unwrap();
     pbx.queue_pause(Some("support"), "Local/agent1@agents/n", false, "");
     pbx.queue_pause(Some("support"), "Local/agent2@agents/n", false, "");
     pbx.user_event(
@@ -214,6 +222,18 @@ fn value_ok(rec: &Recorded, key: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Fails with every distinct problem found.
+fn assert_no_problems(mut problems: Vec<String>) {
+    problems.sort();
+    problems.dedup();
+    assert!(
+        problems.is_empty(),
+        "{} fidelity problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
 fn check(
     recorded: &BTreeMap<String, Recorded>,
     events: &[Message],
@@ -279,14 +299,7 @@ async fn every_recorded_event_type_is_simulated_faithfully() {
     let bad = client.event("RequestBadFormat").await;
     produced.extend(check(&recorded, &[bad], &mut problems));
 
-    problems.sort();
-    problems.dedup();
-    assert!(
-        problems.is_empty(),
-        "{} fidelity problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(problems);
     for extra in ["MixMonitorMute", "MixMonitorStop"] {
         assert!(
             produced.contains(extra),
@@ -903,4 +916,41 @@ fn a_recorded_channel_that_hangs_up_raises_no_mix_monitor_stop() {
     assert!(names.iter().any(|n| n == b"Hangup"), "the call ended");
     assert!(!names.iter().any(|n| n == b"MixMonitorStop"));
     assert_eq!(pbx.stop_mix_monitor(&name, None), Err("No such channel"));
+}
+
+/// The demo call centre's traffic (desk phones, agents' phones, holds, transfers, presence,
+/// voicemail) keeps the recorded shapes: every event type but `MessageWaiting` (never
+/// recorded: app_voicemail was not loaded) must pass the same checks as the test dialplan's.
+#[test]
+fn the_call_centre_traffic_keeps_the_recorded_shapes() {
+    use pbxsim::Directory;
+    use pbxsim::traffic::Generator;
+    let recorded = recorded();
+    let mut pbx = Pbx::new(PbxOptions {
+        directory: Directory::call_centre(),
+        ..PbxOptions::new(1_795_418_000, 11)
+    });
+    let mut generator = Generator::new(11, 30.0);
+    let mut events = Vec::new();
+    for t in (0..900_000).step_by(500) {
+        pbx.advance_to(t);
+        generator.run_due(&mut pbx);
+        events.extend(pbx.drain().into_iter().map(|e| e.msg));
+    }
+    let (waiting, others): (Vec<Message>, Vec<Message>) = events
+        .into_iter()
+        .partition(|m| m.event_name() == Some(&b"MessageWaiting"[..]));
+    let mut problems = Vec::new();
+    let produced = check(&recorded, &others, &mut problems);
+    assert_no_problems(problems);
+    for wanted in ["ExtensionStatus", "PresenceStatus", "Hold", "BlindTransfer"] {
+        assert!(produced.contains(wanted), "no {wanted}");
+    }
+    // `main/manager_mwi.c`: Mailbox, Waiting, New, Old after Privilege, no channel.
+    let mwi = waiting.first().expect("some voicemail");
+    assert_eq!(
+        keys(mwi),
+        ["Event", "Privilege", "Mailbox", "Waiting", "New", "Old"]
+    );
+    assert_eq!(mwi.get_str("Privilege").as_deref(), Some("call,all"));
 }

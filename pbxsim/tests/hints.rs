@@ -16,6 +16,7 @@ use shared::ami::Message;
 /// The recorded actions of the hints, presence and mailbox blocks of connection 1.
 fn replayed(id: &str) -> bool {
     [
+        "hints-",
         "esl-",
         "psl-",
         "devstate-",
@@ -241,4 +242,38 @@ async fn a_call_centre_agents_phone_rings_and_is_in_use_with_its_member() {
     assert!(seen.iter().all(|(e, _)| e == exten), "{seen:?}");
     let states: Vec<&str> = seen.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(states, ["Ringing", "InUse", "Idle"]);
+}
+
+#[tokio::test]
+async fn a_desk_phone_originates_to_another_desk_by_extension() {
+    let sim = start(SimConfig {
+        directory: Directory::call_centre(),
+        ..SimConfig::quiet()
+    })
+    .await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    let r = c.action("Action: Originate\r\nChannel: PJSIP/1005\r\nContext: test\r\nExten: 1007\r\nPriority: 1\r\nAsync: true\r\nVariable: DURATION=2\r\nActionID: d\r\n\r\n").await;
+    assert_eq!(
+        r.get_str("Message").as_deref(),
+        Some("Originate successfully queued")
+    );
+    let answer = c.event("OriginateResponse").await;
+    assert_eq!(answer.get_str("Response").as_deref(), Some("Success"));
+    assert_eq!(answer.get_str("CallerIDNum").as_deref(), Some("1005"));
+    assert_eq!(
+        answer.get_str("CallerIDName").as_deref(),
+        Some("Elena Rossi")
+    );
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let m = c.event("ExtensionStatus").await;
+        seen.push(format!(
+            "{} {}",
+            m.get_str("Exten").unwrap_or_default(),
+            m.get_str("StatusText").unwrap_or_default()
+        ));
+    }
+    assert_eq!(seen[..3], ["1005 InUse", "1007 Ringing", "1007 InUse"]);
+    let ends: BTreeSet<&str> = seen[3..].iter().map(String::as_str).collect();
+    assert_eq!(ends, BTreeSet::from(["1005 Idle", "1007 Idle"]));
 }

@@ -191,3 +191,16 @@ async fn load_mode_stamps_every_hundredth_event_with_its_send_time() {
     let allowed = (started.elapsed().as_secs_f64() + 1.0) * cap as f64 + 600.0;
     assert!((events as f64) < allowed, "{events} events, cap {cap}/s");
 }
+
+#[tokio::test]
+async fn the_load_measurement_times_the_stamps_it_receives() {
+    let report = pbxsim::bench::measure(SimConfig::load_at(5_000), Duration::from_secs(1))
+        .await
+        .expect("measured");
+    // About 50 stamps a second at 5000 events/s; a slow machine sends fewer, never none.
+    assert!(!report.stamp_latencies.is_empty(), "{report}");
+    assert!(report.stamp_latencies.len() as u64 <= report.events / 100 + 1);
+    assert!(report.stamp_latencies.is_sorted());
+    assert!(report.stamp_latency(0.5) <= report.stamp_latency(0.99));
+    assert!(report.to_string().contains("stamps, latency p50"));
+}

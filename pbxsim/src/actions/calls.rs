@@ -1,6 +1,7 @@
 //! Originate, Hangup, Redirect, BlindTransfer, Atxfer, CancelAtxfer and UserEvent.
 
 use shared::ami::Message;
+use tracing::warn;
 
 use super::{Reply, item, list_end, list_start};
 use crate::pbx::Target;
@@ -96,29 +97,79 @@ pub(super) fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let agent_delay = variable("__AGENT_DELAY");
     let target = match (&exten, &app) {
         (_, Some(_)) => Some(Target::Echo),
+        // The `parkedcalls` context's spaces: each picks up the call parked there.
+        (Some(e), None) if e.parse::<u32>().is_ok_and(|s| (701..=720).contains(&s)) => {
+            Some(Target::ParkPickup)
+        }
         (Some(e), None) => Target::from_exten(e),
         (None, None) => return Reply::error(id, "Exten not specified"),
     };
-    let phone_ok = phone
-        .as_deref()
-        .is_some_and(|p| matches!(p, "100" | "101" | "999"));
-    core.with_pbx(|pbx| match (phone_ok, target, phone) {
-        (true, Some(target), Some(phone)) => {
-            let a1 = pbx.originate(
-                &phone,
-                target,
-                (&cid_num, &cid_name),
-                duration,
-                aid.as_deref(),
-            );
-            pbx.set_channel_vars(&a1, &variables);
-            if let Some(secs) = agent_delay {
-                pbx.set_agent_delay(&a1, secs);
+    let data = m
+        .get_str("Data")
+        .map(|d| d.into_owned())
+        .unwrap_or_default();
+    if let Some(app) = app.as_deref().filter(|a| runs_a_shell(a)) {
+        // Asterisk would run `data` as a shell command, as its own user: never harmless.
+        warn!(
+            app,
+            data,
+            "Originate of a shell application: Asterisk would run this command; pbxsim does not"
+        );
+    }
+    core.with_pbx(|pbx| {
+        // A desk phone of the call centre (`PJSIP/1001`) calls as the test dialplan's caller
+        // phone, under its own name; an Exten of another desk rings that desk.
+        let desks = pbx.desk_phones();
+        let desk = desks.iter().find(|(_, _, device)| *device == channel);
+        let callee = desks
+            .iter()
+            .find(|(num, _, _)| desk.is_some() && exten.as_deref() == Some(num.as_str()));
+        let (phone, target) = match (desk, callee) {
+            (Some(_), Some(_)) => (Some("100".to_string()), Some(Target::Bridged)),
+            (Some(_), None) => (Some("100".to_string()), target),
+            (None, _) => (phone, target),
+        };
+        let cid = match desk {
+            Some((num, name, _)) if m.get("CallerID").is_none() => (num.as_str(), name.as_str()),
+            _ => (cid_num.as_str(), cid_name.as_str()),
+        };
+        let phone_ok = phone
+            .as_deref()
+            .is_some_and(|p| matches!(p, "100" | "101" | "999"));
+        let (true, Some(target), Some(phone)) = (phone_ok, target, phone) else {
+            pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or(""));
+            return;
+        };
+        let space = exten
+            .as_deref()
+            .and_then(|e| e.parse::<u32>().ok())
+            .filter(|s| (701..=720).contains(s));
+        let a1 = match (&app, space) {
+            (Some(app), _) => {
+                pbx.originate_application(&phone, app, &data, cid, duration, aid.as_deref())
             }
+            (None, Some(space)) => {
+                pbx.originate_pickup(&phone, space, cid, duration, aid.as_deref())
+            }
+            (None, None) => pbx.originate(&phone, target, cid, duration, aid.as_deref()),
+        };
+        pbx.set_channel_vars(&a1, &variables);
+        if let Some(secs) = agent_delay {
+            pbx.set_agent_delay(&a1, secs);
         }
-        _ => pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or("")),
+        if let Some((_, _, device)) = desk {
+            let callee = callee.map(|(n, name, d)| (n.as_str(), name.as_str(), d.as_str()));
+            pbx.attach_desk_phones(&a1, Some(device), callee);
+        }
     });
     Reply::success(id, "Originate successfully queued")
+}
+
+/// Applications that run a shell command on the Asterisk machine (`app_system.c`).
+pub(super) fn runs_a_shell(app: &str) -> bool {
+    ["System", "TrySystem"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(app.trim()))
 }
 
 /// `Atxfer`: only a channel with an attended-transfer feature code can (the fixtures'
@@ -188,6 +239,26 @@ pub(super) fn redirect(core: &Core, m: &Message, id: Option<&[u8]>, blind: bool)
     let Some(exten) = m.get_str("Exten").map(|e| e.into_owned()) else {
         return Reply::error(id, "Exten not specified");
     };
+    // A dual redirect needs ExtraChannel and ExtraContext, as in `manager.c`.
+    let extra = m.get_str("ExtraChannel").filter(|c| {
+        !c.is_empty() && !blind && m.get("ExtraContext").is_some_and(|x| !x.is_empty())
+    });
+    if let Some(extra) = extra {
+        let Some(extra_exten) = m.get_str("ExtraExten").filter(|e| !e.is_empty()) else {
+            return Reply::error(id, "ExtraExten not specified");
+        };
+        return core.with_pbx(|pbx| {
+            if pbx.channel_by_name(&chan).is_none() {
+                Reply::error(id, "Channel specified does not exist")
+            } else if pbx.channel_by_name(&extra).is_none() {
+                Reply::error(id, &format!("ExtraChannel does not exist: {extra}"))
+            } else if pbx.dual_redirect(&chan, &exten, &extra, &extra_exten) {
+                Reply::success(id, "Dual Redirect successful")
+            } else {
+                Reply::error(id, "Redirect failed")
+            }
+        });
+    }
     if core.with_pbx(|pbx| pbx.blind_transfer(&chan, &exten, blind)) {
         Reply::success(
             id,

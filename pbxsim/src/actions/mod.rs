@@ -17,7 +17,7 @@ mod status;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use shared::ami::{Classes, Message};
 
 use crate::client::Session;
@@ -59,6 +59,36 @@ impl Reply {
     fn push(&mut self, msg: &Message) {
         msg.write_to(&mut self.bytes);
     }
+
+    /// A response whose `Message` ends in a bare LF, as Asterisk writes the texts it was
+    /// given with a trailing `\n` (`Park successful\n`, app_queue's ringinuse error): the
+    /// message model cannot hold that, so the bytes are written by hand.
+    fn with_bare_lf(kind: &str, id: Option<&[u8]>, text: &str) -> Reply {
+        let mut reply = Reply::default();
+        let bytes = &mut reply.bytes;
+        bytes.put_slice(b"Response: ");
+        bytes.put_slice(kind.as_bytes());
+        bytes.put_slice(b"\r\n");
+        if let Some(id) = id {
+            bytes.put_slice(b"ActionID: ");
+            bytes.put_slice(id);
+            bytes.put_slice(b"\r\n");
+        }
+        bytes.put_slice(b"Message: ");
+        bytes.put_slice(text.as_bytes());
+        bytes.put_slice(b"\n\r\n\r\n");
+        reply
+    }
+}
+
+/// Asterisk's `ast_false`: `no`, `false`, `n`, `f`, `0` or `off`, any case. Not the
+/// negation of `is_true`: app_mixmonitor unmutes only on these words (anything else
+/// mutes), app_queue refuses a RingInUse that is neither.
+pub(super) fn is_false(v: &[u8]) -> bool {
+    let v = v.trim_ascii();
+    ["no", "false", "n", "f", "0", "off"]
+        .iter()
+        .any(|f| v.eq_ignore_ascii_case(f.as_bytes()))
 }
 
 /// Handles one action of `session`.
@@ -99,6 +129,7 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "queuesummary" => core.with_pbx(|pbx| queues::queue_summary(pbx, m, id)),
         "parkedcalls" => core.with_pbx(|pbx| parking::parked_calls(pbx, id)),
         "bridgelist" => core.with_pbx(|pbx| status::bridge_list(pbx, m, id)),
+        "bridgeinfo" => core.with_pbx(|pbx| status::bridge_info(pbx, m, id)),
         "devicestatelist" => core.with_pbx(|pbx| status::device_state_list(pbx, id)),
         "extensionstatelist" => core.with_pbx(|pbx| extensions::list(pbx, id)),
         "extensionstate" => core.with_pbx(|pbx| extensions::state(pbx, m, id)),
@@ -123,6 +154,9 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "queuepause" => queues::pause(core, m, id),
         "queueadd" => queues::add(core, m, id),
         "queueremove" => queues::remove(core, m, id),
+        "queuepenalty" => queues::penalty(core, m, id),
+        "queuememberringinuse" => queues::ring_in_use(core, m, id),
+        "queuelog" => queues::log(m, id),
         _ => login::unknown(core, s, id, &action),
     }
 }

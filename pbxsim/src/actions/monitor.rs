@@ -2,16 +2,8 @@
 
 use shared::ami::Message;
 
-use super::{Reply, response};
+use super::{Reply, is_false, response};
 use crate::state::Core;
-
-/// Asterisk's `ast_false`: what a `State:` of `MixMonitorMute` must say to unmute
-/// (app_mixmonitor reads it with `ast_false`, so anything else mutes).
-fn is_false(v: &str) -> bool {
-    ["no", "false", "n", "f", "0", "off"]
-        .iter()
-        .any(|f| v.trim().eq_ignore_ascii_case(f))
-}
 
 /// `MixMonitor`, `StopMixMonitor` and `MixMonitorMute`, with app_mixmonitor's checks in its
 /// order (a mute's direction is checked before its channel) and texts.
@@ -46,7 +38,7 @@ pub(super) fn mix_monitor(core: &Core, action: &str, m: &Message, id: Option<&[u
                 .map(|()| None)
         }
         _ => pbx
-            .mix_monitor_mute(&chan, &direction, !is_false(&state))
+            .mix_monitor_mute(&chan, &direction, !is_false(state.as_bytes()))
             .map(|()| None),
     });
     match result {

@@ -1,12 +1,12 @@
 //! Park and ParkedCalls (the `default` lot).
 
-use bytes::BufMut;
 use shared::ami::Message;
 
 use super::{Reply, list_end, list_start, push_id};
 use crate::pbx::Pbx;
 use crate::state::Core;
 
+/// `Park`: the channel goes to the next free space of the `default` lot.
 pub(super) fn park(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let Some(chan) = m.get_str("Channel").map(|c| c.into_owned()) else {
         return Reply::error(id, "Channel not specified");
@@ -16,27 +16,15 @@ pub(super) fn park(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         .and_then(|t| t.parse::<u64>().ok())
         .map_or(45, |ms| ms / 1_000);
     let ok = core.with_pbx(|pbx| pbx.park_channel(&chan, timeout));
-    // Asterisk's `astman_send_ack(s, m, "Park successful\n")`: the text ends in a bare LF,
-    // which the message model cannot hold, so the bytes are written by hand.
-    let mut reply = Reply::default();
-    reply.bytes.put_slice(if ok {
-        b"Response: Success\r\n"
+    // Asterisk's `astman_send_ack(s, m, "Park successful\n")`, and its errors alike.
+    if ok {
+        Reply::with_bare_lf("Success", id, "Park successful")
     } else {
-        b"Response: Error\r\n"
-    });
-    if let Some(id) = id {
-        reply.bytes.put_slice(b"ActionID: ");
-        reply.bytes.put_slice(id);
-        reply.bytes.put_slice(b"\r\n");
+        Reply::with_bare_lf("Error", id, "Unable to park")
     }
-    reply.bytes.put_slice(if ok {
-        b"Message: Park successful\n\r\n\r\n"
-    } else {
-        b"Message: Unable to park\n\r\n\r\n"
-    });
-    reply
 }
 
+/// `ParkedCalls`: one `ParkedCall` per parked channel.
 pub(super) fn parked_calls(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
     let mut reply = list_start(id, "Parked calls will follow");
     let mut n = 0;

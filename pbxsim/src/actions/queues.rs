@@ -2,8 +2,8 @@
 
 use shared::ami::{Message, is_true};
 
-use super::{Reply, list_end, list_start, push_id, secs_since};
-use crate::pbx::Pbx;
+use super::{Reply, is_false, list_end, list_start, push_id, secs_since};
+use crate::pbx::{MemberValue, Pbx};
 use crate::state::Core;
 
 /// `QueuePause`: in one queue, or in all of them without `Queue:`; `Reason:` is kept.
@@ -31,35 +31,106 @@ pub(super) fn pause(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     }
 }
 
-/// `QueueAdd`: a dynamic member; `Already there` is an error.
+/// `QueueAdd`: a dynamic member, maybe paused with a `Reason`, maybe following a
+/// `StateInterface`; app_queue's texts.
 pub(super) fn add(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
-    let (Some(queue), Some(iface)) = (m.get_str("Queue"), m.get_str("Interface")) else {
-        return Reply::error(id, "'Queue' and 'Interface' not specified.");
+    let header = |k: &str| {
+        m.get_str(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.into_owned())
     };
-    let name = m
-        .get_str("MemberName")
-        .map(|n| n.into_owned())
-        .unwrap_or_default();
-    let penalty = m
-        .get_str("Penalty")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let Some(queue) = header("Queue") else {
+        return Reply::error(id, "'Queue' not specified.");
+    };
+    let Some(iface) = header("Interface") else {
+        return Reply::error(id, "'Interface' not specified.");
+    };
+    let name = header("MemberName").unwrap_or_default();
+    let penalty = header("Penalty").and_then(|p| p.parse().ok()).unwrap_or(0);
     let paused = m.get("Paused").is_some_and(is_true);
-    match core.with_pbx(|pbx| pbx.queue_add(&queue, &iface, &name, penalty, paused)) {
+    let reason = header("Reason").unwrap_or_default();
+    let state_interface = header("StateInterface");
+    let added = core.with_pbx(|pbx| {
+        let paused = paused.then_some(reason.as_str());
+        pbx.queue_add(
+            &queue,
+            &iface,
+            &name,
+            penalty,
+            paused,
+            state_interface.as_deref(),
+        )
+    });
+    match added {
         Ok(()) => Reply::success(id, "Added interface to queue"),
         Err(text) => Reply::error(id, text),
     }
 }
 
-/// `QueueRemove`.
+/// `QueuePenalty`: in one queue or all of them; a negative penalty is refused, as recorded.
+pub(super) fn penalty(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let (Some(iface), Some(penalty)) = (m.get_str("Interface"), m.get_str("Penalty")) else {
+        return Reply::error(id, "Need 'Interface' and 'Penalty' parameters.");
+    };
+    let queue = m.get_str("Queue").filter(|q| !q.is_empty());
+    let set = penalty.trim().parse::<u32>().is_ok_and(|p| {
+        core.with_pbx(|pbx| pbx.set_member_value(queue.as_deref(), &iface, MemberValue::Penalty(p)))
+    });
+    if set {
+        Reply::success(id, "Interface penalty set successfully")
+    } else {
+        Reply::error(id, "Invalid interface, queuename or penalty")
+    }
+}
+
+/// `QueueMemberRingInUse`: app_queue's error text ends in a bare LF (recorded).
+pub(super) fn ring_in_use(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let (Some(iface), Some(value)) = (m.get_str("Interface"), m.get("RingInUse")) else {
+        return Reply::error(id, "Need 'Interface' and 'RingInUse' parameters.");
+    };
+    let on = if is_true(value) {
+        true
+    } else if is_false(value) {
+        false
+    } else {
+        return Reply::error(
+            id,
+            "'RingInUse' parameter must be a truth value (yes/no, on/off, 0/1, etc)",
+        );
+    };
+    let queue = m.get_str("Queue").filter(|q| !q.is_empty());
+    if core
+        .with_pbx(|pbx| pbx.set_member_value(queue.as_deref(), &iface, MemberValue::RingInUse(on)))
+    {
+        Reply::success(id, "Interface ringinuse set successfully")
+    } else {
+        Reply::with_bare_lf(
+            "Error",
+            id,
+            "Invalid interface, queuename, or ringinuse value",
+        )
+    }
+}
+
+/// `QueueLog`: acknowledged (pbxsim keeps no `queue_log` file).
+pub(super) fn log(m: &Message, id: Option<&[u8]>) -> Reply {
+    if [m.get("Queue"), m.get("Event")]
+        .iter()
+        .any(|v| v.is_none_or(<[u8]>::is_empty))
+    {
+        return Reply::error(id, "Need 'Queue' and 'Event' parameters.");
+    }
+    Reply::success(id, "Event added successfully")
+}
+
+/// `QueueRemove`: only dynamic members can go.
 pub(super) fn remove(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let (Some(queue), Some(iface)) = (m.get_str("Queue"), m.get_str("Interface")) else {
         return Reply::error(id, "Need 'Queue' and 'Interface' parameters.");
     };
-    if core.with_pbx(|pbx| pbx.queue_remove(&queue, &iface)) {
-        Reply::success(id, "Removed interface from queue")
-    } else {
-        Reply::error(id, "Unable to remove interface: Not there")
+    match core.with_pbx(|pbx| pbx.queue_remove(&queue, &iface)) {
+        Ok(()) => Reply::success(id, "Removed interface from queue"),
+        Err(text) => Reply::error(id, text),
     }
 }
 
@@ -202,9 +273,10 @@ pub(super) fn queue_show(pbx: &Pbx, q: &crate::model::Queue, lines: &mut Vec<Str
         };
         let dynamic = if m.dynamic { " (dynamic)" } else { "" };
         lines.push(format!(
-            "      {} ({}){dynamic} (ringinuse disabled){paused} ({status}) {calls} (login was {} secs ago)",
+            "      {} ({}){dynamic} (ringinuse {}){paused} ({status}) {calls} (login was {} secs ago)",
             m.name,
             m.interface,
+            if m.ringinuse { "enabled" } else { "disabled" },
             now.saturating_sub(m.login_time)
         ));
     }

@@ -1,11 +1,24 @@
 //! Ping, CoreSettings, CoreStatus, Status, the channel/bridge/device lists, Command, Getvar and Setvar.
 
 use shared::ami::{Message, is_true};
+use tracing::warn;
 
 use super::{Reply, item, list_end, list_start, now_epoch_micros, push_id, response, secs_since};
 use crate::clock;
 use crate::pbx::Pbx;
 use crate::state::Core;
+
+/// `SHELL(...)` in a variable name: Asterisk's `func_shell` runs the command when the
+/// variable is read or written (with `live_dangerously` or from AMI); pbxsim reads it as
+/// an ordinary, empty variable, and says so.
+fn warn_shell(var: &str) {
+    if var.trim_start().to_ascii_uppercase().starts_with("SHELL(") {
+        warn!(
+            var,
+            "SHELL(): Asterisk would run this command; pbxsim does not"
+        );
+    }
+}
 
 /// `Ping`: `Pong` with the wall-clock timestamp.
 pub(super) fn ping(id: Option<&[u8]>) -> Reply {
@@ -152,6 +165,31 @@ pub(super) fn bridge_list(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     reply
 }
 
+/// `BridgeInfo`: one `BridgeInfoChannel` per channel in the bridge, and the bridge's
+/// headers after the counts of `BridgeInfoComplete` (manager_bridges.c, as recorded).
+pub(super) fn bridge_info(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
+    let Some(wanted) = m.get_str("BridgeUniqueid").filter(|b| !b.is_empty()) else {
+        return Reply::error(id, "BridgeUniqueid must be provided");
+    };
+    let Some(bridge) = pbx.bridges().find(|b| b.id == *wanted) else {
+        return Reply::error(id, "Specified BridgeUniqueid not found");
+    };
+    let mut reply = list_start(id, "Bridge channel listing will follow");
+    let mut n = 0;
+    for ch in bridge.members.iter().filter_map(|uid| pbx.channel(uid)) {
+        let mut msg = item("BridgeInfoChannel", id);
+        ch.push_headers(&mut msg, "");
+        reply.push(&msg);
+        n += 1;
+    }
+    let mut end = item("BridgeInfoComplete", id)
+        .with("EventList", "Complete")
+        .with("ListItems", n.to_string());
+    bridge.push_headers(&mut end);
+    reply.push(&end);
+    reply
+}
+
 pub(super) fn device_state_list(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
     let mut reply = list_start(id, "Device State Changes will follow");
     let mut n = 0;
@@ -172,6 +210,10 @@ pub(super) fn command(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     };
     let mut lines: Vec<String> = Vec::new();
     let ok = match cmd.as_str() {
+        "core show hints" => {
+            core_show_hints(pbx, &mut lines);
+            true
+        }
         "core show version" => {
             lines.push("Asterisk 22.10.1 built by root @ vm on a x86_64 running Linux on 2026-11-23 06:55:11 UTC".into());
             true
@@ -232,10 +274,38 @@ pub(super) fn command(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     Reply::msg(&msg)
 }
 
+/// `core show hints`, in `extension_state.c`'s layout.
+fn core_show_hints(pbx: &Pbx, lines: &mut Vec<String>) {
+    let hints: Vec<_> = pbx.hints().collect();
+    if hints.is_empty() {
+        lines.push("There are no registered dialplan hints".into());
+        return;
+    }
+    lines.push(String::new());
+    lines.push("    -= Registered Asterisk Dial Plan Hints =-".into());
+    for (phone, context, status) in &hints {
+        let presence = phone
+            .presence()
+            .and_then(|p| pbx.presence_of(p))
+            .map_or_else(|| "not_set".to_string(), |p| p.state);
+        lines.push(format!(
+            "{:<30.30}: {:<60.60}  State:{:<15.15} Presence:{:<15.15} Watchers {:>2}",
+            format!("{}@{context}", phone.exten),
+            phone.hint,
+            crate::pbx::status_text(*status),
+            presence,
+            0
+        ));
+    }
+    lines.push("----------------".into());
+    lines.push(format!("- {} hints registered", hints.len()));
+}
+
 pub(super) fn getvar(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     let Some(var) = m.get_str("Variable").map(|v| v.into_owned()) else {
         return Reply::error(id, "No variable specified");
     };
+    warn_shell(&var);
     let value = match m.get_str("Channel") {
         Some(chan) => {
             let Some(ch) = pbx.channel_by_name(&chan) else {
@@ -265,6 +335,7 @@ pub(super) fn setvar(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let Some(var) = m.get_str("Variable").map(|v| v.into_owned()) else {
         return Reply::error(id, "No variable specified");
     };
+    warn_shell(&var);
     let value = m
         .get_str("Value")
         .map(|v| v.into_owned())

@@ -179,6 +179,69 @@ impl Pbx {
         true
     }
 
+    /// `Redirect` with `ExtraChannel`: both legs leave the bridge at once. When the extra
+    /// channel is the peer of a bridged caller leg, the caller dials the target as in a
+    /// plain Redirect and the peer's pair runs `extra_exten` on its own (it is not hung up);
+    /// otherwise each channel is moved on its own. False if either channel does not exist.
+    pub fn dual_redirect(
+        &mut self,
+        name: &str,
+        exten: &str,
+        extra: &str,
+        extra_exten: &str,
+    ) -> bool {
+        let (Some(uid), Some(xuid)) = (
+            self.channel_by_name(name).map(|c| c.uniqueid.clone()),
+            self.channel_by_name(extra).map(|c| c.uniqueid.clone()),
+        ) else {
+            return false;
+        };
+        let peer_call = self
+            .calls
+            .iter()
+            .find(|(_, c)| {
+                c.a1 == uid && c.b1.as_deref() == Some(xuid.as_str()) && c.bridge.is_some()
+            })
+            .map(|(&id, c)| (id, c.clone()));
+        let Some((id, call)) = peer_call else {
+            self.exten(
+                &xuid,
+                extra_exten,
+                1,
+                "NoOp",
+                &format!("Redirected to {extra_exten}"),
+            );
+            return self.blind_transfer(name, exten, false);
+        };
+        let (Some(b2), Some(bid)) = (call.b2.clone(), call.bridge.clone()) else {
+            return false;
+        };
+        self.exten(&uid, exten, 1, "NoOp", "Transferred to 250");
+        self.exten(&xuid, extra_exten, 1, "Wait", &call.duration_s.to_string());
+        self.bridge_leave(&bid, &uid);
+        self.bridge_leave(&bid, &xuid);
+        // The peer pair is a call of its own now, which ends when its Wait does.
+        let own = self.next_call;
+        self.next_call += 1;
+        let mut alone = call.clone();
+        (alone.a1, alone.a2) = (xuid, b2);
+        (alone.b1, alone.b2, alone.bridge, alone.queue) = (None, None, None, None);
+        (alone.phone, alone.callee) = (None, None);
+        self.calls.insert(own, alone);
+        self.schedule(call.duration_s * 1_000, Step::PhoneHangup(own));
+        if let Some(c) = self.calls.get_mut(&id) {
+            (c.b1, c.b2, c.bridge, c.queue) = (None, None, None, None);
+        }
+        if let Some((q, m)) = call.queue {
+            self.member_done(q, m);
+        }
+        self.exten(&uid, exten, 3, "Dial", "Local/202@test,30");
+        self.dial(id, "202");
+        self.schedule(30, Step::DialRinging(id));
+        self.schedule(1_000, Step::DialAnswer(id));
+        true
+    }
+
     fn blind_transfer_event(&mut self, transferer: &str, transferee: &str, bid: &str, exten: &str) {
         let (Some(t), Some(p), Some(b)) = (
             self.channels.get(transferer),

@@ -8,7 +8,8 @@
 use super::*;
 
 impl Pbx {
-    /// The call-centre phones of the directory (those with a name), for the generator.
+    /// The call-centre phones of the directory (those with a name) that are registered
+    /// (not `UNAVAILABLE`): number, name and device, for the generator and Originate.
     pub fn desk_phones(&self) -> Vec<(String, String, String)> {
         self.opts
             .directory
@@ -19,6 +20,7 @@ impl Pbx {
                 let device = p.devices().next()?.to_string();
                 Some((p.exten.clone(), p.name.clone(), device))
             })
+            .filter(|(_, _, device)| self.device_state_of(device) != "UNAVAILABLE")
             .collect()
     }
 

@@ -6,9 +6,11 @@
 //!
 //! This file holds the state, the clock and the event helpers shared by the parts:
 //! `scenario` (calls through the test dialplan), `chain` (the Local chain of 260), `queue`,
-//! `park`, `control` (what AMI clients do to calls), `monitor` (MixMonitor), `hints`
+//! `park`, `control` (what AMI clients do to calls), `apps` (Originate into an
+//! application, ChanSpy), `monitor` (MixMonitor), `hints`
 //! (extension and presence states, voicemail) and `desk` (the call centre's desk phones).
 
+mod apps;
 mod chain;
 mod control;
 mod desk;
@@ -26,6 +28,7 @@ use rand::{Rng, SeedableRng};
 use shared::ami::Message;
 
 pub use hints::{FunctionError, status_text};
+pub use queue::MemberValue;
 
 use crate::clock;
 use crate::directory::{Directory, Mailbox, Presence};
@@ -162,6 +165,8 @@ struct Call {
     phone: Option<String>,
     /// The dialled desk phone (call centre): its number, name and device.
     callee: Option<Callee>,
+    /// The parking space a pickup asked for (`701`…`720`); `None`: the first parked call.
+    space: Option<u32>,
 }
 
 /// A desk phone a call dials instead of the fixtures' `Carol Callee`.
@@ -318,6 +323,7 @@ impl Pbx {
             status: 1,
             paused: false,
             paused_reason: String::new(),
+            ringinuse: false,
         };
         let queue = |name: String, strategy: &str, members: Vec<Member>| Queue {
             name,
@@ -829,6 +835,7 @@ impl Pbx {
             return;
         }
         let cause_s = cause.to_string();
+        self.spyee_gone(uid);
         if soft {
             // The soft request always carries 16, whatever the final cause (recorded for busy legs).
             self.chan_event("SoftHangupRequest", Classes::CALL, uid, &[("Cause", "16")]);
@@ -1025,7 +1032,24 @@ impl Pbx {
         self.steps.clear();
         for q in &mut self.queues {
             q.callers.clear();
+            for m in &mut q.members {
+                (m.status, m.in_call) = (1, false);
+            }
         }
+        // Channel devices start over; `Custom:` states and presence live in the astdb and
+        // survive, as on Asterisk. Clients list hints again after they reconnect.
+        self.devices.clear();
+        self.device_state.retain(|d, _| !d.starts_with("Local/"));
+        for (device, state) in self.device_state.iter_mut() {
+            if !device.starts_with("Custom:") {
+                *state = "NOT_INUSE";
+            }
+        }
+        for (device, state) in &self.opts.directory.device_states {
+            self.device_state
+                .insert(device.clone(), hints::device_state_name(state));
+        }
+        self.hint_states = self.hints().map(|(_, _, status)| status).collect();
         self.opts.epoch = epoch.saturating_sub(self.now_ms / 1_000);
     }
 }

@@ -5,6 +5,15 @@ use super::*;
 /// `timeout = 15` of `queues.conf`: how long one member rings.
 const QUEUE_TIMEOUT_MS: u64 = 15_000;
 
+/// A member setting an AMI action changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberValue {
+    /// `QueuePenalty`.
+    Penalty(u32),
+    /// `QueueMemberRingInUse`.
+    RingInUse(bool),
+}
+
 impl Pbx {
     pub(super) fn queue_pos(&self, uid: &str) -> Option<(usize, usize)> {
         self.queues.iter().enumerate().find_map(|(q, queue)| {
@@ -362,14 +371,17 @@ impl Pbx {
         found
     }
 
-    /// `QueueAdd`: false if the queue is unknown or the member already there.
+    /// `QueueAdd`: an error text if the queue is unknown or the member already there.
+    /// `paused` holds the pause reason (maybe empty) of a member added paused;
+    /// `state_interface` the device whose state is the member's (default: the interface).
     pub fn queue_add(
         &mut self,
         queue: &str,
         interface: &str,
         name: &str,
         penalty: u32,
-        paused: bool,
+        paused: Option<&str>,
+        state_interface: Option<&str>,
     ) -> Result<(), &'static str> {
         let Some(q) = self.queues.iter().position(|x| x.name == queue) else {
             return Err("Unable to add interface to queue: No such queue");
@@ -388,7 +400,7 @@ impl Pbx {
                 name.to_string()
             },
             interface: interface.to_string(),
-            state_interface: interface.to_string(),
+            state_interface: state_interface.unwrap_or(interface).to_string(),
             dynamic: true,
             penalty,
             calls_taken: 0,
@@ -397,8 +409,9 @@ impl Pbx {
             login_time: self.epoch_now(),
             in_call: false,
             status: 1,
-            paused,
-            paused_reason: String::new(),
+            paused: paused.is_some(),
+            paused_reason: paused.unwrap_or_default().to_string(),
+            ringinuse: false,
         };
         self.queues[q].members.push(member);
         let m = self.queues[q].members.len() - 1;
@@ -406,18 +419,60 @@ impl Pbx {
         Ok(())
     }
 
-    /// `QueueRemove`: false if no such member.
-    pub fn queue_remove(&mut self, queue: &str, interface: &str) -> bool {
+    /// `QueuePenalty` / `QueueMemberRingInUse`: sets the value of the member with this
+    /// interface in `queue` (every queue it is in without one), each queue raising
+    /// `QueueMemberPenalty` / `QueueMemberRinginuse`. False if no member matched.
+    pub fn set_member_value(
+        &mut self,
+        queue: Option<&str>,
+        interface: &str,
+        value: MemberValue,
+    ) -> bool {
+        let mut found = false;
+        for q in 0..self.queues.len() {
+            if queue.is_some_and(|name| name != self.queues[q].name) {
+                continue;
+            }
+            let Some(m) = self.queues[q]
+                .members
+                .iter()
+                .position(|mem| mem.interface == interface)
+            else {
+                continue;
+            };
+            let member = &mut self.queues[q].members[m];
+            let event = match value {
+                MemberValue::Penalty(p) => {
+                    member.penalty = p;
+                    "QueueMemberPenalty"
+                }
+                MemberValue::RingInUse(on) => {
+                    member.ringinuse = on;
+                    "QueueMemberRinginuse"
+                }
+            };
+            self.member_event(event, q, m);
+            found = true;
+        }
+        found
+    }
+
+    /// `QueueRemove`: app_queue's error text if the queue or member is unknown, or the
+    /// member is static (from `queues.conf`).
+    pub fn queue_remove(&mut self, queue: &str, interface: &str) -> Result<(), &'static str> {
         let Some(q) = self.queues.iter().position(|x| x.name == queue) else {
-            return false;
+            return Err("Unable to remove interface from queue: No such queue");
         };
         let Some(m) = self.queues[q]
             .members
             .iter()
             .position(|mem| mem.interface == interface)
         else {
-            return false;
+            return Err("Unable to remove interface: Not there");
         };
+        if !self.queues[q].members[m].dynamic {
+            return Err("Member not dynamic");
+        }
         self.queues[q].members[m].status = 2;
         self.member_event("QueueMemberRemoved", q, m);
         self.queues[q].members.remove(m);
@@ -432,7 +487,7 @@ impl Pbx {
                 };
             }
         }
-        true
+        Ok(())
     }
 }
 

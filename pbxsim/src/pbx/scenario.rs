@@ -13,6 +13,22 @@ impl Pbx {
         duration_s: u64,
         action_id: Option<&str>,
     ) -> String {
+        let (id, a1) = self.originate_leg(phone, target, None, callerid, duration_s, action_id);
+        self.run_target(id);
+        a1
+    }
+
+    /// The originated pair up to its answer, with the `OriginateResponse` (of the
+    /// `Application`/`Data` form when `app` is given); the call's target is not run yet.
+    pub(super) fn originate_leg(
+        &mut self,
+        phone: &str,
+        target: Target,
+        app: Option<(&str, &str)>,
+        callerid: (&str, &str),
+        duration_s: u64,
+        action_id: Option<&str>,
+    ) -> (CallId, String) {
         self.processed += 1;
         let (a1, a2) = self.new_local(phone, "test", None);
         let (cid_num, cid_name) = callerid;
@@ -54,7 +70,7 @@ impl Pbx {
         self.set_state(&a2, ChanState::Up);
         self.set_state(&a1, ChanState::Up);
         self.dial_event("DialEnd", "", &a1, "ANSWER");
-        self.originate_response(action_id, &a1, target, cid_num, cid_name);
+        self.originate_response(action_id, &a1, target, app, (cid_num, cid_name));
         self.cel(&a2, "ANSWER", "");
         self.cel(&a1, "ANSWER", "");
         let id = self.next_call;
@@ -78,11 +94,11 @@ impl Pbx {
                 chain: None,
                 phone: None,
                 callee: None,
+                space: None,
             },
         );
         self.exten(&a2, phone, 5, "Wait", &dur);
-        self.run_target(id);
-        a1
+        (id, a1)
     }
 
     pub(super) fn originate_response(
@@ -90,8 +106,8 @@ impl Pbx {
         action_id: Option<&str>,
         uid: &str,
         target: Target,
-        num: &str,
-        name: &str,
+        app: Option<(&str, &str)>,
+        (num, name): (&str, &str),
     ) {
         let mut msg = Self::head("OriginateResponse", Classes::CALL);
         if let Some(id) = action_id {
@@ -99,8 +115,16 @@ impl Pbx {
         }
         msg.push("Response", "Success");
         msg.push("Channel", self.name_of(uid));
-        msg.push("Context", "test");
-        msg.push("Exten", target.exten());
+        match app {
+            Some((app, data)) => {
+                msg.push("Application", app);
+                msg.push("Data", data);
+            }
+            None => {
+                msg.push("Context", "test");
+                msg.push("Exten", target.exten());
+            }
+        }
         msg.push("Reason", "4");
         msg.push("Uniqueid", uid);
         msg.push("CallerIDNum", num);
@@ -210,8 +234,14 @@ impl Pbx {
                 self.schedule(45_000, Step::ParkTimeout(id));
             }
             Target::ParkPickup => {
-                self.exten(&a1, ex, 1, "ParkedCall", "default,701");
-                if let Some(p) = self.parked.first().cloned() {
+                let space = call.space.unwrap_or(701);
+                self.exten(&a1, ex, 1, "ParkedCall", &format!("default,{space}"));
+                let parked = self
+                    .parked
+                    .iter()
+                    .find(|p| call.space.is_none_or(|s| s == p.space))
+                    .cloned();
+                if let Some(p) = parked {
                     self.pick_up(id, &a1, &p.uniqueid);
                 }
                 self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
@@ -233,18 +263,7 @@ impl Pbx {
                             && c.bridge.is_some()
                     })
                     .map(|c| c.uniqueid.clone());
-                if let Some(spyee) = spyee {
-                    self.two_chan_event(
-                        "ChanSpyStart",
-                        Classes::CALL,
-                        ("Spyer", &a1),
-                        ("Spyee", &spyee),
-                        &[],
-                    );
-                    if let Some(c) = self.calls.get_mut(&id) {
-                        c.spyee = Some(spyee);
-                    }
-                }
+                self.spy_start(id, &a1, spyee);
                 self.schedule(call.duration_s.min(5) * 1_000, Step::PhoneHangup(id));
             }
             Target::UserEvent => {

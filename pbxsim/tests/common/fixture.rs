@@ -178,6 +178,16 @@ pub fn events_by_type(messages: &[Message]) -> BTreeMap<String, Recorded> {
 
 /// The shape of a dynamic value: digit runs become `9`, hex runs of a UUID `x`.
 pub fn shape(value: &str) -> String {
+    // A UUID is one shape whatever digits its groups happen to hold.
+    let groups: Vec<&str> = value.split('-').collect();
+    if groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| {
+            g.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+    {
+        return "x-x-x-x-x".into();
+    }
     let mut out = String::new();
     let mut last = None;
     for c in value.chars() {
