@@ -1,31 +1,48 @@
-//! The axum router: the WebSocket, a health check and the SPA.
+//! The axum router and the state its handlers share.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderValue;
+use axum::http::StatusCode;
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use shared::protocol::{LinkState, LinkStatus, ScreenPop};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::{assets, hub::Hub, ws};
+use crate::accounts::Accounts;
+use crate::metrics::Metrics;
+use crate::{api, assets, ws};
+
+/// Request bodies of the API are small JSON objects.
+const MAX_BODY: usize = 64 * 1024;
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub hub: Hub,
+    pub accounts: Accounts,
     /// One permit per open browser socket: a constant bound on the tasks and
     /// broadcast receivers that browsers can make the relay hold.
     pub browsers: Arc<Semaphore>,
-}
-
-impl AppState {
-    pub fn new(hub: Hub, max_browsers: usize) -> Self {
-        AppState {
-            hub,
-            browsers: Arc::new(Semaphore::new(max_browsers)),
-        }
-    }
+    pub allowed_origins: Arc<Vec<String>>,
+    pub pause_reasons: Arc<Vec<String>>,
+    pub token_ttl: Duration,
+    pub screen_pop: Arc<ScreenPop>,
+    /// `frame-ancestors` of the screen-pop, ready to send.
+    pub pop_frame_ancestors: Arc<str>,
+    pub metrics: Metrics,
+    /// Fires when the relay shuts down: sockets say goodbye.
+    pub closing: CancellationToken,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -33,10 +50,72 @@ pub fn router(state: AppState) -> Router {
     let spa = Router::new()
         .fallback(assets::serve)
         .layer(CompressionLayer::new());
+    let api = Router::new()
+        .route("/servers", get(api::servers))
+        .route("/login", post(api::login))
+        .route("/logout", post(api::logout))
+        .route("/exchange", post(api::exchange))
+        .route("/me", get(api::me))
+        .route("/state", get(api::state))
+        .route("/actions", post(api::actions))
+        .layer(DefaultBodyLimit::max(MAX_BODY));
     Router::new()
         .route("/ws", get(ws::upgrade))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .nest("/api/v1", api)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .merge(spa)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Headers every answer carries. Only the screen-pop may be framed, and only by the
+/// configured CRM origins; MIME sniffing is off and no URL leaks in a Referer.
+async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let is_pop = request.uri().path() == "/pop";
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    let ancestors = if is_pop {
+        &*state.pop_frame_ancestors
+    } else {
+        "'none'"
+    };
+    if let Ok(policy) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}")) {
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    if !is_pop {
+        headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
+}
+
+#[derive(serde::Serialize)]
+struct Health {
+    status: &'static str,
+    servers: Vec<LinkStatus>,
+}
+
+/// 200 while serving, with each server's link, so a load balancer and a person both
+/// learn something; which servers are up is in the body, not the status.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let servers: Vec<LinkStatus> = state.accounts.servers().iter().map(|s| s.link()).collect();
+    let all_up = servers.iter().all(|s| s.state == LinkState::Up);
+    let status = if all_up { "ok" } else { "degraded" };
+    (StatusCode::OK, Json(Health { status, servers }))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }

@@ -1,37 +1,51 @@
-//! The command line, and the [`Config`] it becomes.
+//! The command line and the configuration file, and the [`Config`] they become.
+//!
+//! Precedence, highest first: a command-line flag, its `ASTPANEL_*` environment
+//! variable, the TOML file (`--config`, annotated in `astpanel.example.toml`), the
+//! default. A broken file is refused before anything starts, with the file, the line
+//! and the key in the message: a typo must not silently become a default.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Parser;
+use serde::Deserialize;
+use shared::ami::Classes;
+use shared::protocol::{DemoAccount, ScreenPop};
 
 use crate::ami::{AmiConfig, AuthMethod};
+
+/// The address the panel listens on when nothing says otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// AstPanel: a live web operator panel and AMI relay for Asterisk.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub struct Args {
-    /// Address the panel (HTTP and WebSocket) listens on.
-    #[arg(long, default_value = "127.0.0.1:8080", env = "ASTPANEL_LISTEN")]
-    pub listen: SocketAddr,
+    /// A TOML configuration file (see astpanel.example.toml).
+    #[arg(long, value_name = "FILE", env = "ASTPANEL_CONFIG", conflicts_with_all = ["demo", "ami"])]
+    pub config: Option<PathBuf>,
+
+    /// Address the panel (HTTP and WebSocket) listens on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ASTPANEL_LISTEN")]
+    pub listen: Option<SocketAddr>,
 
     /// Run the simulated PBX in this process and show its calls: no Asterisk needed.
     #[arg(long, conflicts_with = "ami")]
     pub demo: bool,
 
-    /// An Asterisk manager interface to connect to, as HOST:PORT (usually port 5038).
-    #[arg(
-        long,
-        value_name = "HOST:PORT",
-        env = "ASTPANEL_AMI",
-        required_unless_present = "demo"
-    )]
+    /// One Asterisk manager interface to connect to, as HOST:PORT (usually port 5038):
+    /// a shorthand for a file with one `[[server]]`.
+    #[arg(long, value_name = "HOST:PORT", env = "ASTPANEL_AMI")]
     pub ami: Option<String>,
 
-    /// The manager user (a section of Asterisk's manager.conf).
+    /// The manager user the relay itself logs in as (a section of manager.conf).
     #[arg(long, value_name = "USER", env = "ASTPANEL_AMI_USER", requires = "ami")]
     pub ami_user: Option<String>,
 
-    /// The manager user's secret. Prefer the environment variable: flags show up in `ps`.
+    /// That user's secret. Prefer the environment variable: flags show up in `ps`.
     #[arg(
         long,
         value_name = "SECRET",
@@ -50,29 +64,162 @@ pub struct Args {
     pub ami_name: String,
 
     /// Most browsers connected at once; more are refused with 503 until one leaves.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub max_browsers: usize,
+    #[arg(long, value_name = "N", env = "ASTPANEL_MAX_BROWSERS")]
+    pub max_browsers: Option<usize>,
 
     /// Log filter, in `tracing` syntax (RUST_LOG wins when set).
     #[arg(long, value_name = "FILTER", default_value = "info")]
     pub log: String,
 }
 
-/// Command-line combinations clap cannot rule out by itself.
+/// Why the relay refuses to start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// `--ami` was given without the user or secret it needs.
+    #[error("neither --demo, --ami nor --config was given: say which Asterisk to show")]
+    NoUpstream,
     #[error("--ami needs --ami-user and --ami-secret (or ASTPANEL_AMI_USER / ASTPANEL_AMI_SECRET)")]
     MissingCredentials,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// toml's message names the line, the column and the key, with the line quoted.
+    #[error("{path}: {source}")]
+    Syntax {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path}, line {line}: {problem}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        problem: String,
+    },
+    #[error("{path}: no [[server]] entry: the relay needs at least one Asterisk")]
+    NoServer { path: PathBuf },
+    #[error("environment variable {name}: {problem}")]
+    Environment { name: String, problem: String },
 }
 
 /// What [`crate::run`] needs to know.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
     pub upstream: Upstream,
+    /// Origins (`https://crm.example.com`) allowed to open the WebSocket and call the
+    /// API with a cookie, besides the relay's own.
+    pub allowed_origins: Vec<String>,
+    /// How long an account's AMI session stays logged in after its last user left:
+    /// a reload or a flaky Wi-Fi must not cost a Login and a Logoff each time.
+    pub linger: Duration,
+    /// How long a login token is valid.
+    pub token_ttl: Duration,
     /// See [`Args::max_browsers`].
     pub max_browsers: usize,
+    /// Changes made within one tick go to browsers in one frame.
+    pub tick: Duration,
+    /// The reasons an agent picks from when pausing in a queue.
+    pub pause_reasons: Vec<String>,
+    /// Origins allowed to frame the screen-pop (`Content-Security-Policy:
+    /// frame-ancestors`); every other page refuses to be framed.
+    pub pop_frame_ancestors: Vec<String>,
+    pub screen_pop: ScreenPop,
+}
+
+/// Where the AMI events come from.
+#[derive(Clone, Debug)]
+pub enum Upstream {
+    /// The simulated PBX, started in-process.
+    Demo,
+    /// Real Asterisk servers.
+    Asterisk(Vec<Server>),
+}
+
+/// One Asterisk server: how the relay reaches it and who may see what on it.
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub name: String,
+    /// The relay's own service session (Events on): it keeps the live model.
+    pub ami: AmiConfig,
+    /// Event types Asterisk is asked to leave out (the model does not use them).
+    pub exclude_events: Vec<String>,
+    /// AMI users and their `read=` classes, copied from manager.conf. A user not
+    /// listed sees `call` only.
+    pub read_classes: BTreeMap<String, Classes>,
+    /// Accounts the login page names (the demo's); empty for real servers.
+    pub demo_accounts: Vec<DemoAccount>,
+    pub dialing: Dialing,
+}
+
+/// How click-to-dial, pickup and spy reach a person's phone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dialing {
+    /// The channel that rings for an extension; `{exten}` is replaced (`PJSIP/{exten}`).
+    pub channel_template: String,
+    /// The dialplan context numbers are dialled in.
+    pub context: String,
+    /// The context of the parking spaces, for pick-up.
+    pub parking_context: String,
+}
+
+impl Default for Dialing {
+    fn default() -> Self {
+        Dialing {
+            channel_template: "PJSIP/{exten}".into(),
+            context: "from-internal".into(),
+            parking_context: "parkedcalls".into(),
+        }
+    }
+}
+
+/// What Asterisk is asked not to send, by default: noisy and unused by the model.
+pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "Newexten", "RTCP", "Cdr", "CEL"];
+
+impl Server {
+    /// The in-process simulated PBX at `addr`, followed as its `admin` user, with the
+    /// read classes of the fixtures' users (pbxsim's manager.conf).
+    pub fn demo(addr: SocketAddr) -> Self {
+        let accounts = [
+            ("admin", "admin-secret", "all", "administrator: everything"),
+            ("agent", "agent-secret", "call,agent,user,dtmf", "agent"),
+            ("viewer", "viewer-secret", "call", "read-only"),
+        ];
+        Server {
+            name: "demo".into(),
+            ami: AmiConfig::new(addr.to_string(), "admin", "admin-secret"),
+            exclude_events: DEFAULT_EXCLUDED_EVENTS
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
+            read_classes: accounts
+                .iter()
+                .map(|(user, _, read, _)| (user.to_string(), Classes::parse(read)))
+                .collect(),
+            demo_accounts: accounts
+                .iter()
+                .map(|(username, secret, _, role)| DemoAccount {
+                    username: username.to_string(),
+                    secret: secret.to_string(),
+                    role: role.to_string(),
+                })
+                .collect(),
+            // pbxsim's dialplan is Asterisk's test context, parking spaces included.
+            dialing: Dialing {
+                channel_template: "PJSIP/{exten}".into(),
+                context: "test".into(),
+                parking_context: "test".into(),
+            },
+        }
+    }
+
+    /// The read classes of `username` on this server.
+    pub fn read_classes_of(&self, username: &str) -> Classes {
+        self.read_classes
+            .get(username)
+            .copied()
+            .unwrap_or(Classes::CALL)
+    }
 }
 
 impl Config {
@@ -81,72 +228,430 @@ impl Config {
         Config {
             listen,
             upstream: Upstream::Demo,
-            max_browsers: 1000,
+            ..Config::defaults()
         }
     }
-}
 
-/// Where the AMI events come from.
-#[derive(Debug)]
-pub enum Upstream {
-    /// The simulated PBX, started in-process.
-    Demo,
-    /// Real Asterisk servers.
-    Asterisk(Vec<Server>),
-}
-
-/// One Asterisk server and how to log in to it.
-#[derive(Debug)]
-pub struct Server {
-    pub name: String,
-    pub ami: AmiConfig,
-}
-
-impl Server {
-    /// The in-process simulated PBX at `addr`, logged in to as its `admin` user.
-    pub fn demo(addr: SocketAddr) -> Self {
-        Server {
-            name: "demo".into(),
-            ami: AmiConfig::new(addr.to_string(), "admin", "admin-secret"),
+    fn defaults() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            upstream: Upstream::Demo,
+            allowed_origins: Vec::new(),
+            linger: Duration::from_secs(30),
+            token_ttl: Duration::from_secs(12 * 3600),
+            max_browsers: 1000,
+            tick: Duration::from_millis(20),
+            pause_reasons: ["Break", "Lunch", "Meeting", "Training", "After-call work"]
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
+            pop_frame_ancestors: Vec::new(),
+            screen_pop: ScreenPop::default(),
         }
     }
 }
 
 impl Args {
+    /// The configuration these arguments describe, reading the file and the
+    /// process environment.
     pub fn into_config(self) -> Result<Config, ConfigError> {
-        let upstream = match self.ami {
-            None => Upstream::Demo,
-            Some(addr) => {
-                let (Some(user), Some(secret)) = (self.ami_user, self.ami_secret) else {
-                    return Err(ConfigError::MissingCredentials);
-                };
-                let mut ami = AmiConfig::new(addr, user, secret);
-                if self.ami_md5 {
-                    ami.auth = AuthMethod::Md5;
-                }
-                Upstream::Asterisk(vec![Server {
+        self.into_config_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`Args::into_config`] with the environment given, for tests.
+    pub fn into_config_with(
+        self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            from_toml(path, &text, &env)?
+        } else if let Some(addr) = self.ami {
+            let (Some(user), Some(secret)) = (self.ami_user, self.ami_secret) else {
+                return Err(ConfigError::MissingCredentials);
+            };
+            let mut ami = AmiConfig::new(addr, user, secret);
+            if self.ami_md5 {
+                ami.auth = AuthMethod::Md5;
+            }
+            Config {
+                upstream: Upstream::Asterisk(vec![Server {
                     name: self.ami_name,
                     ami,
-                }])
+                    exclude_events: DEFAULT_EXCLUDED_EVENTS
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect(),
+                    read_classes: BTreeMap::new(),
+                    demo_accounts: Vec::new(),
+                    dialing: Dialing::default(),
+                }]),
+                ..Config::defaults()
             }
+        } else if self.demo {
+            Config::defaults()
+        } else {
+            return Err(ConfigError::NoUpstream);
         };
-        Ok(Config {
-            listen: self.listen,
-            upstream,
-            max_browsers: self.max_browsers,
-        })
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(max) = self.max_browsers {
+            config.max_browsers = max;
+        }
+        Ok(config)
     }
+}
+
+/// The file's shape. Unknown keys are errors: `linger_sec = 5` must not be ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<SocketAddr>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    linger_secs: Option<u64>,
+    token_ttl_secs: Option<u64>,
+    max_browsers: Option<usize>,
+    tick_ms: Option<u64>,
+    pause_reasons: Option<Vec<String>>,
+    #[serde(default, rename = "server")]
+    servers: Vec<ServerEntry>,
+    screen_pop: Option<ScreenPopEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScreenPopEntry {
+    #[serde(default)]
+    frame_ancestors: Vec<String>,
+    target_origin: Option<String>,
+    crm_link: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerEntry {
+    name: toml::Spanned<String>,
+    host: String,
+    #[serde(default = "default_port")]
+    port: u16,
+    username: String,
+    secret: String,
+    #[serde(default)]
+    md5: bool,
+    exclude_events: Option<Vec<String>>,
+    connect_timeout_ms: Option<u64>,
+    action_timeout_ms: Option<u64>,
+    ping_interval_secs: Option<u64>,
+    #[serde(default)]
+    read_classes: BTreeMap<String, Classes>,
+    dial_channel: Option<String>,
+    dial_context: Option<String>,
+    parking_context: Option<String>,
+}
+
+fn default_port() -> u16 {
+    5038
+}
+
+/// Parses a configuration file's text; `env` supplies the `ASTPANEL_*` overrides.
+pub fn from_toml(
+    path: &Path,
+    text: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let file: File = toml::from_str(text).map_err(|source| ConfigError::Syntax {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })?;
+    if file.servers.is_empty() {
+        return Err(ConfigError::NoServer {
+            path: path.to_owned(),
+        });
+    }
+    let defaults = Config::defaults();
+    let mut config = Config {
+        listen: file.listen.unwrap_or(defaults.listen),
+        upstream: Upstream::Demo,
+        allowed_origins: file.allowed_origins,
+        linger: file
+            .linger_secs
+            .map_or(defaults.linger, Duration::from_secs),
+        token_ttl: file
+            .token_ttl_secs
+            .map_or(defaults.token_ttl, Duration::from_secs),
+        max_browsers: file.max_browsers.unwrap_or(defaults.max_browsers),
+        tick: file.tick_ms.map_or(defaults.tick, Duration::from_millis),
+        pause_reasons: file.pause_reasons.unwrap_or(defaults.pause_reasons),
+        pop_frame_ancestors: Vec::new(),
+        screen_pop: ScreenPop::default(),
+    };
+    if let Some(pop) = file.screen_pop {
+        config.pop_frame_ancestors = pop.frame_ancestors;
+        config.screen_pop = ScreenPop {
+            target_origin: pop.target_origin,
+            crm_link: pop.crm_link,
+        };
+    }
+    let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
+    let mut servers: Vec<Server> = Vec::new();
+    for entry in file.servers {
+        let line = line_of(entry.name.span().start);
+        let name = entry.name.into_inner();
+        let invalid = |problem: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            problem,
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(format!(
+                "server name {name:?}: use letters, digits, '-', '_' or '.'"
+            )));
+        }
+        if servers.iter().any(|s| s.name == name) {
+            return Err(invalid(format!("server name {name:?} is used twice")));
+        }
+        let mut ami = AmiConfig::new(
+            format!("{}:{}", entry.host, entry.port),
+            entry.username,
+            entry.secret,
+        );
+        if entry.md5 {
+            ami.auth = AuthMethod::Md5;
+        }
+        if let Some(ms) = entry.connect_timeout_ms {
+            ami.connect_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = entry.action_timeout_ms {
+            ami.action_timeout = Duration::from_millis(ms);
+        }
+        if let Some(secs) = entry.ping_interval_secs {
+            ami.ping_interval = Duration::from_secs(secs.max(1));
+        }
+        servers.push(Server {
+            name,
+            ami,
+            exclude_events: entry.exclude_events.unwrap_or_else(|| {
+                DEFAULT_EXCLUDED_EVENTS
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect()
+            }),
+            read_classes: entry.read_classes,
+            demo_accounts: Vec::new(),
+            dialing: {
+                let defaults = Dialing::default();
+                Dialing {
+                    channel_template: entry.dial_channel.unwrap_or(defaults.channel_template),
+                    context: entry.dial_context.unwrap_or(defaults.context),
+                    parking_context: entry.parking_context.unwrap_or(defaults.parking_context),
+                }
+            },
+        });
+    }
+    apply_environment(&mut config, &mut servers, env)?;
+    config.upstream = Upstream::Asterisk(servers);
+    Ok(config)
+}
+
+/// `ASTPANEL_LISTEN`, `ASTPANEL_LINGER_SECS`, `ASTPANEL_ALLOWED_ORIGINS` (comma
+/// separated) and, per server, `ASTPANEL_SERVER_<NAME>_{HOST,PORT,USERNAME,SECRET}`
+/// (the name upper-cased, other characters as `_`): a secret can stay out of the file.
+fn apply_environment(
+    config: &mut Config,
+    servers: &mut [Server],
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    fn parsed<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        value
+            .trim()
+            .parse()
+            .map_err(|error: T::Err| ConfigError::Environment {
+                name: name.to_owned(),
+                problem: error.to_string(),
+            })
+    }
+    if let Some(value) = env("ASTPANEL_LINGER_SECS") {
+        config.linger = Duration::from_secs(parsed("ASTPANEL_LINGER_SECS", &value)?);
+    }
+    if let Some(value) = env("ASTPANEL_ALLOWED_ORIGINS") {
+        config.allowed_origins = value
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(String::from)
+            .collect();
+    }
+    for server in servers {
+        let key: String = server
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let var = |field: &str| format!("ASTPANEL_SERVER_{key}_{field}");
+        let (mut host, mut port) = match server.ami.addr.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), port.to_owned()),
+            None => (server.ami.addr.clone(), default_port().to_string()),
+        };
+        if let Some(value) = env(&var("HOST")) {
+            host = value;
+        }
+        if let Some(value) = env(&var("PORT")) {
+            let number: u16 = parsed(&var("PORT"), &value)?;
+            port = number.to_string();
+        }
+        server.ami.addr = format!("{host}:{port}");
+        if let Some(value) = env(&var("USERNAME")) {
+            server.ami.username = value;
+        }
+        if let Some(value) = env(&var("SECRET")) {
+            server.ami.secret = value;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        from_toml(Path::new("astpanel.toml"), text, &no_env)
+    }
+
+    const TWO_SERVERS: &str = r#"
+listen = "0.0.0.0:9000"
+allowed_origins = ["https://crm.example.com"]
+linger_secs = 5
+
+[[server]]
+name = "main"
+host = "pbx1.example.com"
+username = "astpanel"
+secret = "s3cret"
+md5 = true
+
+[server.read_classes]
+agent = "call,agent"
+viewer = ["call"]
+
+[[server]]
+name = "branch"
+host = "10.0.0.2"
+port = 5039
+username = "astpanel"
+secret = "other"
+exclude_events = []
+"#;
+
     #[test]
-    fn demo_is_the_default_and_ami_needs_credentials() {
+    fn a_file_with_two_servers() {
+        let config = parse(TWO_SERVERS).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.linger, Duration::from_secs(5));
+        let Upstream::Asterisk(servers) = &config.upstream else {
+            panic!("servers")
+        };
+        assert_eq!(servers.len(), 2);
+        assert_eq!(servers[0].ami.addr, "pbx1.example.com:5038");
+        assert_eq!(servers[0].ami.auth, AuthMethod::Md5);
+        assert_eq!(
+            servers[0].read_classes_of("agent"),
+            Classes::parse("call,agent")
+        );
+        assert_eq!(servers[0].read_classes_of("viewer"), Classes::CALL);
+        assert_eq!(servers[0].read_classes_of("stranger"), Classes::CALL);
+        assert_eq!(servers[0].exclude_events, DEFAULT_EXCLUDED_EVENTS);
+        assert_eq!(servers[1].ami.addr, "10.0.0.2:5039");
+        assert!(servers[1].exclude_events.is_empty());
+    }
+
+    #[test]
+    fn a_broken_file_names_the_line_and_the_key() {
+        let broken = TWO_SERVERS.replace("port = 5039", "port = \"high\"");
+        let message = parse(&broken).unwrap_err().to_string();
+        assert!(message.starts_with("astpanel.toml: "), "{message}");
+        assert!(message.contains("line 20"), "{message}");
+        assert!(message.contains("port"), "{message}");
+
+        let typo = TWO_SERVERS.replace("linger_secs", "linger_sec");
+        let message = parse(&typo).unwrap_err().to_string();
+        assert!(message.contains("unknown field `linger_sec`"), "{message}");
+        assert!(message.contains("line 4"), "{message}");
+
+        let missing = TWO_SERVERS.replace("host = \"10.0.0.2\"\n", "");
+        let message = parse(&missing).unwrap_err().to_string();
+        assert!(message.contains("missing field `host`"), "{message}");
+
+        let twice = TWO_SERVERS.replace("name = \"branch\"", "name = \"main\"");
+        let message = parse(&twice).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "astpanel.toml, line 18: server name \"main\" is used twice"
+        );
+
+        let message = parse("listen = \"127.0.0.1:1\"\n").unwrap_err().to_string();
+        assert!(message.contains("no [[server]]"), "{message}");
+        assert!(parse("[[server]\n").is_err());
+    }
+
+    #[test]
+    fn environment_variables_override_single_keys() {
+        let env = |name: &str| match name {
+            "ASTPANEL_SERVER_MAIN_SECRET" => Some("from-env".to_owned()),
+            "ASTPANEL_SERVER_BRANCH_PORT" => Some("6000".to_owned()),
+            "ASTPANEL_ALLOWED_ORIGINS" => Some("https://a.example, https://b.example".to_owned()),
+            _ => None,
+        };
+        let config = from_toml(Path::new("f.toml"), TWO_SERVERS, &env).unwrap();
+        let Upstream::Asterisk(servers) = &config.upstream else {
+            panic!("servers")
+        };
+        assert_eq!(servers[0].ami.secret, "from-env");
+        assert_eq!(servers[1].ami.addr, "10.0.0.2:6000");
+        assert_eq!(
+            config.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+
+        let bad = |name: &str| (name == "ASTPANEL_SERVER_BRANCH_PORT").then(|| "x".to_owned());
+        let message = from_toml(Path::new("f.toml"), TWO_SERVERS, &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("environment variable ASTPANEL_SERVER_BRANCH_PORT"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_command_line_shorthands() {
         let args = Args::try_parse_from(["astpanel", "--demo"]).unwrap();
         assert!(matches!(
-            args.into_config().unwrap().upstream,
+            args.into_config_with(no_env).unwrap().upstream,
             Upstream::Demo
         ));
 
@@ -160,20 +665,36 @@ mod tests {
             "s",
         ])
         .unwrap();
-        let Upstream::Asterisk(servers) = args.into_config().unwrap().upstream else {
+        let Upstream::Asterisk(servers) = args.into_config_with(no_env).unwrap().upstream else {
             panic!("expected Asterisk")
         };
         assert_eq!(servers[0].ami.addr, "pbx:5038");
 
         assert!(Args::try_parse_from(["astpanel", "--demo", "--ami", "pbx:5038"]).is_err());
-        assert!(
-            Args::try_parse_from(["astpanel"]).is_err(),
-            "neither --demo nor --ami"
-        );
+        assert!(Args::try_parse_from(["astpanel", "--demo", "--config", "f.toml"]).is_err());
+        let args = Args::try_parse_from(["astpanel"]).unwrap();
+        assert!(matches!(
+            args.into_config_with(no_env),
+            Err(ConfigError::NoUpstream)
+        ));
         let args = Args::try_parse_from(["astpanel", "--ami", "pbx:5038"]).unwrap();
         assert!(matches!(
-            args.into_config(),
+            args.into_config_with(no_env),
             Err(ConfigError::MissingCredentials)
         ));
+        let args =
+            Args::try_parse_from(["astpanel", "--config", "/nonexistent/astpanel.toml"]).unwrap();
+        let message = args.into_config_with(no_env).unwrap_err().to_string();
+        assert!(
+            message.starts_with("cannot read /nonexistent/astpanel.toml"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../../astpanel.example.toml");
+        let config = parse(text).unwrap();
+        assert!(matches!(config.upstream, Upstream::Asterisk(ref s) if !s.is_empty()));
     }
 }

@@ -1,25 +1,33 @@
 //! The AstPanel relay: AMI sessions to Asterisk on one side, browsers on the other.
 //!
-//! [`run`] wires the parts together. Data flows one way through them:
+//! [`run`] wires the parts together:
 //!
 //! - [`ami`]: the AMI client (codec, connection, session with login, ActionID
 //!   correlation, keepalive and reconnect).
-//! - [`hub`]: turns each session's events into [`shared::protocol::ServerMessage`]s,
-//!   keeps the per-server status and fans the messages out to every browser.
-//! - [`ws`]: one browser's WebSocket: snapshot first, then updates; a browser
-//!   that falls behind gets a fresh snapshot instead of an unbounded queue.
+//! - [`live`]: per server, the live model kept from the relay's own service session,
+//!   rebuilt on every reconnect and published as deltas per tick.
+//! - [`accounts`]: logins, tokens and the pool of per-account AMI sessions.
+//! - [`control`]: call-control actions, with Asterisk's permissions and our guards.
+//! - [`ws`]: one browser's WebSocket: hello, snapshot, deltas, actions.
+//! - [`api`]: the HTTP API beside it (login, state, actions).
+//! - [`metrics`]: Prometheus counters.
 //! - [`assets`]: the SPA, embedded in the binary at build time.
 //! - [`app`]: the axum router and its shared state.
-//! - [`config`]: the command line, turned into what [`run`] needs.
+//! - [`config`]: the command line and the TOML file, turned into what [`run`] needs.
 
+pub mod accounts;
 pub mod ami;
+pub mod api;
 pub mod app;
 pub mod assets;
 pub mod config;
-pub mod hub;
+pub mod control;
+pub mod live;
+pub mod metrics;
 pub mod ws;
 
 use std::future::{Future, IntoFuture};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -50,16 +58,42 @@ pub async fn run(
 ) -> Result<(), RunError> {
     // Dropping this sender stops the in-process demo PBX, if there is one.
     let (stop_demo, demo_stopped) = tokio::sync::watch::channel(());
-    let upstreams = match config.upstream {
+    let servers = match config.upstream {
         Upstream::Demo => vec![start_demo(demo_stopped).await?],
         Upstream::Asterisk(servers) => servers,
     };
-    let hub = hub::Hub::new();
-    for upstream in upstreams {
-        let (session, events) = ami::spawn_session(upstream.ami);
-        hub.attach(upstream.name, session, events);
+    let metrics = metrics::Metrics::new();
+    let closing = CancellationToken::new();
+    let mut live_servers = Vec::new();
+    let mut followers = Vec::new();
+    for server in servers {
+        let live = live::LiveServer::new(server, config.tick, metrics.clone());
+        let (session, events) = ami::spawn_session(live.config.ami.clone());
+        followers.push(live.follow(session, events, closing.clone()));
+        live_servers.push(live);
     }
-    let router = app::router(app::AppState::new(hub.clone(), config.max_browsers));
+    let accounts = accounts::Accounts::new(
+        live_servers,
+        config.linger,
+        config.token_ttl,
+        metrics.clone(),
+    );
+    let state = app::AppState {
+        accounts,
+        browsers: Arc::new(tokio::sync::Semaphore::new(config.max_browsers)),
+        allowed_origins: Arc::new(config.allowed_origins),
+        pause_reasons: Arc::new(config.pause_reasons),
+        token_ttl: config.token_ttl,
+        screen_pop: Arc::new(config.screen_pop),
+        pop_frame_ancestors: if config.pop_frame_ancestors.is_empty() {
+            "'none'".into()
+        } else {
+            config.pop_frame_ancestors.join(" ").into()
+        },
+        metrics,
+        closing: closing.clone(),
+    };
+    let router = app::router(state);
     tracing::info!(addr = ?listener.local_addr().ok(), "serving the panel");
 
     let stopping = CancellationToken::new();
@@ -71,10 +105,13 @@ pub async fn run(
         ended = &mut server => return Ok(ended?),
         _ = shutdown => {}
     }
-    // Browser loops and session followers end now; dropping the followers' session
-    // handles ends the AMI sessions, and axum stops accepting.
-    hub.close();
+    // Browsers are told and their loops end; followers drop their service sessions,
+    // which log off; axum stops accepting.
+    closing.cancel();
     stopping.cancel();
+    for follower in followers {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, follower).await;
+    }
     drop(stop_demo);
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
         Ok(ended) => Ok(ended?),

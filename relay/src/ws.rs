@@ -1,44 +1,103 @@
-//! One browser's WebSocket.
+//! One browser's WebSocket at `/ws`.
 //!
-//! The browser gets a snapshot first, then every update the hub publishes.
-//! The loop is generic over a `Sink` and a `Stream` so tests can drive it
-//! without a socket.
+//! The browser proves its login with the cookie (or `?token=` for scripts), gets a
+//! `hello`, a snapshot of its server's model as its account may see it, then the
+//! deltas. One that falls behind the bounded update buffer gets a fresh snapshot,
+//! never a backlog; one that keeps falling behind is closed with
+//! [`CLOSE_TOO_SLOW`]. Pings find dead sockets. Actions run beside the update loop,
+//! bounded per account, so a slow action never holds up the deltas.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{Sink, SinkExt, Stream, StreamExt};
-use shared::protocol::{ClientMessage, ServerMessage};
+use shared::ami::Classes;
+use shared::protocol::{ClientMessage, RawEvent, ServerMessage};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
 
+use crate::accounts::Lease;
+use crate::api::{Failure, origin_allowed, token_of};
 use crate::app::AppState;
-use crate::hub::{Hub, encode};
+use crate::live::{Update, View, encode};
 
-/// Browsers only send small control messages; anything larger is refused by the socket.
+/// Browsers only send small control messages; anything larger closes the socket.
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 /// A browser that takes longer than this to accept one frame is disconnected;
 /// it reconnects and starts again from a snapshot.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn upgrade(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    let Ok(permit) = state.browsers.clone().try_acquire_owned() else {
-        tracing::warn!("refusing a browser: the --max-browsers limit is reached");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many browsers are connected to this relay.\n",
-        )
+/// How often the relay pings, and how long a silent browser lives.
+pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Snapshots for lag within [`LAG_WINDOW`] before the browser is given up on.
+const MAX_LAG_SNAPSHOTS: usize = 3;
+const LAG_WINDOW: Duration = Duration::from_secs(30);
+
+/// Close code: the browser could not keep up even with snapshots.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code: the relay is shutting down (the standard "going away").
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// Raw events per `events` frame, and kept for one browser at most.
+const MAX_RAW_PER_FRAME: usize = 256;
+
+/// Per-socket read buffer: browsers send little, and tungstenite's default of
+/// 128 KiB per socket would cost a gigabyte for ten thousand idle browsers.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 16 * 1024;
+
+#[derive(serde::Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn upgrade(
+    upgrade: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    if !origin_allowed(&headers, &state.allowed_origins) {
+        tracing::warn!(origin = ?headers.get("origin"), "refusing a cross-site WebSocket");
+        return Failure(StatusCode::FORBIDDEN, "cross-site WebSocket refused".into())
             .into_response();
+    }
+    let Some(token) = query.token.or_else(|| token_of(&headers).map(|(t, _)| t)) else {
+        return Failure(
+            StatusCode::UNAUTHORIZED,
+            "log in first: no session token".into(),
+        )
+        .into_response();
+    };
+    let lease = match state.accounts.resume(&token).await {
+        Ok(lease) => lease,
+        Err(error) => return Failure::from(error).into_response(),
+    };
+    let Ok(permit) = state.browsers.clone().try_acquire_owned() else {
+        tracing::warn!("refusing a browser: the max_browsers limit is reached");
+        return Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many browsers are connected to this relay.".into(),
+        )
+        .into_response();
     };
     upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket: WebSocket| async move {
+            let _open = state.metrics.browser_opened();
             let (sink, stream) = socket.split();
-            browser_session(sink, stream, state.hub).await;
+            browser_session(sink, stream, state, lease).await;
             drop(permit);
         })
 }
@@ -50,254 +109,269 @@ enum Ended {
     SendTimeout,
     #[error("the socket failed: {0}")]
     Socket(String),
+    #[error("the browser was silent for {SILENCE_LIMIT:?}")]
+    Silent,
+    #[error("the browser fell behind {MAX_LAG_SNAPSHOTS} times within {LAG_WINDOW:?}")]
+    TooSlow,
+}
+
+/// One socket's state.
+struct Browser<W> {
+    sink: W,
+    state: AppState,
+    lease: Lease,
+    view: View,
+    /// The `seq` the browser holds: deltas at or below it are already in its snapshot.
+    seq: u64,
+    lag_snapshots: VecDeque<Instant>,
+    raw: Option<broadcast::Receiver<shared::ami::Message>>,
 }
 
 /// Runs one browser's session until it closes, fails, or the relay shuts down.
-pub async fn browser_session<W, R, E>(mut sink: W, mut stream: R, hub: Hub)
+pub async fn browser_session<W, R, E>(sink: W, mut stream: R, state: AppState, lease: Lease)
 where
     W: Sink<Message> + Unpin,
     W::Error: std::fmt::Display,
     R: Stream<Item = Result<Message, E>> + Unpin,
 {
-    // Subscribe before taking the snapshot, so no update falls between the two.
-    let mut updates = hub.subscribe();
+    let server = lease.server.clone();
+    // Subscribe before the snapshot, so no delta falls between the two.
+    let mut updates = server.subscribe();
+    let closing = state.closing.clone();
+    let mut browser = Browser {
+        sink,
+        view: View::of(lease.read),
+        state,
+        lease,
+        seq: 0,
+        lag_snapshots: VecDeque::new(),
+        raw: None,
+    };
+    let (results_tx, mut results) = mpsc::channel(16);
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut last_heard = Instant::now();
     let result: Result<(), Ended> = async {
-        send(&mut sink, hub.snapshot()).await?;
+        let hello = ServerMessage::Hello(crate::api::hello(&browser.state, &browser.lease));
+        browser.send(encode(&hello)).await?;
+        browser.snapshot().await?;
         loop {
             tokio::select! {
                 update = updates.recv() => match update {
-                    Ok(text) => send(&mut sink, text).await?,
+                    Ok(Update::Delta(delta)) if delta.seq > browser.seq => {
+                        browser.seq = delta.seq;
+                        if let Some(frame) = delta.encoded(browser.view) {
+                            browser.send(frame).await?;
+                        }
+                    }
+                    Ok(Update::Delta(_)) => {}
+                    Ok(Update::Link(link)) => browser.send(encode(&ServerMessage::Link(link))).await?,
+                    Ok(Update::Rebuilt) => browser.snapshot().await?,
                     Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "browser fell behind; sending a fresh snapshot");
-                        send(&mut sink, hub.snapshot()).await?;
+                        tracing::info!(missed, "browser fell behind; sending a fresh snapshot");
+                        browser.lagged()?;
+                        browser.snapshot().await?;
                     }
                     Err(RecvError::Closed) => return Ok(()),
                 },
-                incoming = stream.next() => match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        let reply = match serde_json::from_str::<ClientMessage>(&text) {
-                            Ok(ClientMessage::Resync) => hub.snapshot(),
-                            Err(error) => encode(&ServerMessage::Error {
-                                message: format!("unusable message: {error}"),
-                            }),
-                        };
-                        send(&mut sink, reply).await?;
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        let message = "binary frames are not part of the protocol; send JSON text".to_owned();
-                        send(&mut sink, encode(&ServerMessage::Error { message })).await?;
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(()),
+                raw = recv_raw(&mut browser.raw) => browser.forward_raw(raw).await?,
+                result = results.recv() => if let Some(result) = result {
+                    browser.send(encode(&ServerMessage::ActionResult(result))).await?;
                 },
-                _ = hub.closing() => return Ok(()),
+                incoming = stream.next() => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        Some(Ok(Message::Text(text))) => browser.handle(&text, &results_tx).await?,
+                        Some(Ok(Message::Binary(_))) => {
+                            browser.error("binary frames are not part of the protocol; send JSON text").await?;
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(()),
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > SILENCE_LIMIT {
+                        return Err(Ended::Silent);
+                    }
+                    browser.send_message(Message::Ping(Default::default())).await?;
+                }
+                () = closing.cancelled() => {
+                    browser.close(CLOSE_GOING_AWAY, "the relay is shutting down").await;
+                    return Ok(());
+                }
             }
         }
     }
     .await;
     if let Err(ended) = result {
+        if matches!(ended, Ended::TooSlow) {
+            browser
+                .close(CLOSE_TOO_SLOW, "too slow to keep up with the updates")
+                .await;
+        }
         tracing::info!(%ended, "browser session ended");
     }
 }
 
-async fn send<W>(sink: &mut W, text: Utf8Bytes) -> Result<(), Ended>
+/// The next raw event, or never when the event log is off.
+async fn recv_raw(
+    raw: &mut Option<broadcast::Receiver<shared::ami::Message>>,
+) -> Result<shared::ami::Message, RecvError> {
+    match raw {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<W> Browser<W>
 where
     W: Sink<Message> + Unpin,
     W::Error: std::fmt::Display,
 {
-    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(Ended::Socket(error.to_string())),
-        Err(_) => Err(Ended::SendTimeout),
+    async fn snapshot(&mut self) -> Result<(), Ended> {
+        let server = &self.lease.server;
+        let (seq, link, model) = server.snapshot(self.lease.read);
+        self.seq = seq;
+        let message = ServerMessage::Snapshot {
+            server: server.name().to_owned(),
+            seq,
+            link,
+            model,
+        };
+        self.send(encode(&message)).await
+    }
+
+    /// Counts a lag; too many in a short time and the browser is given up on.
+    fn lagged(&mut self) -> Result<(), Ended> {
+        self.state.metrics.lag_snapshot();
+        let now = Instant::now();
+        while self
+            .lag_snapshots
+            .front()
+            .is_some_and(|t| now - *t > LAG_WINDOW)
+        {
+            self.lag_snapshots.pop_front();
+        }
+        self.lag_snapshots.push_back(now);
+        if self.lag_snapshots.len() > MAX_LAG_SNAPSHOTS {
+            return Err(Ended::TooSlow);
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &mut self,
+        text: &str,
+        results: &mpsc::Sender<shared::action::ActionResult>,
+    ) -> Result<(), Ended> {
+        match serde_json::from_str::<ClientMessage>(text) {
+            Ok(ClientMessage::Resync) => self.snapshot().await,
+            Ok(ClientMessage::Action(request)) => {
+                let lease = self.lease.clone();
+                let results = results.clone();
+                // The account's limiter bounds how many of these run at once.
+                tokio::spawn(async move {
+                    let result = lease.run(&request).await;
+                    let _ = results.send(result).await;
+                });
+                Ok(())
+            }
+            Ok(ClientMessage::Events { enabled }) => {
+                self.raw = enabled.then(|| self.lease.server.subscribe_raw());
+                Ok(())
+            }
+            Err(error) => self.error(&format!("unusable message: {error}")).await,
+        }
+    }
+
+    /// Sends the event log's next frame: this event and whatever else is queued.
+    async fn forward_raw(
+        &mut self,
+        first: Result<shared::ami::Message, RecvError>,
+    ) -> Result<(), Ended> {
+        let mut dropped = 0;
+        let mut events = Vec::new();
+        let mut next = Some(first);
+        while let Some(received) = next.take() {
+            match received {
+                Ok(message) => {
+                    if readable(&message, self.lease.read) {
+                        events.push(RawEvent {
+                            headers: message
+                                .headers()
+                                .map(|(k, v)| {
+                                    (
+                                        String::from_utf8_lossy(k).into_owned(),
+                                        String::from_utf8_lossy(v).into_owned(),
+                                    )
+                                })
+                                .collect(),
+                        });
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => dropped += missed,
+                Err(RecvError::Closed) => {
+                    self.raw = None;
+                    break;
+                }
+            }
+            if events.len() < MAX_RAW_PER_FRAME {
+                next = self.raw.as_mut().and_then(|r| match r.try_recv() {
+                    Ok(message) => Some(Ok(message)),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        Some(Err(RecvError::Lagged(n)))
+                    }
+                    Err(_) => None,
+                });
+            }
+        }
+        if events.is_empty() && dropped == 0 {
+            return Ok(());
+        }
+        let message = ServerMessage::Events {
+            server: self.lease.server.name().to_owned(),
+            events,
+            dropped,
+        };
+        self.send(encode(&message)).await
+    }
+
+    async fn error(&mut self, message: &str) -> Result<(), Ended> {
+        let message = ServerMessage::Error {
+            message: message.to_owned(),
+        };
+        self.send(encode(&message)).await
+    }
+
+    async fn send(&mut self, text: Utf8Bytes) -> Result<(), Ended> {
+        self.send_message(Message::Text(text)).await
+    }
+
+    async fn send_message(&mut self, message: Message) -> Result<(), Ended> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(Ended::Socket(error.to_string())),
+            Err(_) => Err(Ended::SendTimeout),
+        }
+    }
+
+    /// A close frame with a code that says why; best effort, the socket may be gone.
+    async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.sink.send(Message::Close(Some(frame))),
+        )
+        .await;
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use futures::channel::mpsc;
-    use shared::ami::Message as AmiMessage;
-    use shared::protocol::{LinkState, ServerMessage};
-    use tokio::sync::mpsc as tokio_mpsc;
-
-    use super::*;
-    use crate::ami::SessionEvent;
-
-    /// A browser without a socket: frames the relay sends, and frames we send it.
-    struct FakeBrowser {
-        from_relay: mpsc::Receiver<Message>,
-        to_relay: mpsc::Sender<Result<Message, std::convert::Infallible>>,
-    }
-
-    impl FakeBrowser {
-        fn connect(hub: &Hub, buffer: usize) -> Self {
-            let (sink, from_relay) = mpsc::channel(buffer);
-            let (to_relay, stream) = mpsc::channel(8);
-            tokio::spawn(browser_session(sink, stream, hub.clone()));
-            FakeBrowser {
-                from_relay,
-                to_relay,
-            }
-        }
-
-        async fn next(&mut self) -> ServerMessage {
-            let frame = tokio::time::timeout(Duration::from_secs(5), self.from_relay.next()).await;
-            match frame {
-                Ok(Some(Message::Text(text))) => serde_json::from_str(&text).unwrap(),
-                other => panic!("expected a text frame, got {other:?}"),
-            }
-        }
-
-        async fn send(&mut self, message: Message) {
-            self.to_relay.send(Ok(message)).await.unwrap();
-        }
-    }
-
-    fn event(name: &str) -> SessionEvent {
-        SessionEvent::Event(
-            AmiMessage::new()
-                .with("Event", name)
-                .with("Privilege", "call,all"),
-        )
-    }
-
-    #[tokio::test]
-    async fn a_browser_gets_a_snapshot_then_link_changes_and_event_batches() {
-        let hub = Hub::new();
-        let (events, rx) = tokio_mpsc::channel(16);
-        hub.follow_for_test("pbx", rx);
-        let mut browser = FakeBrowser::connect(&hub, 16);
-        assert!(matches!(
-            browser.next().await,
-            ServerMessage::Snapshot { .. }
-        ));
-
-        events
-            .send(SessionEvent::Connected {
-                version: "11.0.0".into(),
-            })
-            .await
-            .unwrap();
-        let ServerMessage::Link(status) = browser.next().await else {
-            panic!("expected a link update")
-        };
-        assert_eq!((status.name.as_str(), status.link), ("pbx", LinkState::Up));
-
-        events.send(event("Newchannel")).await.unwrap();
-        events.send(event("Hangup")).await.unwrap();
-        let mut names = Vec::new();
-        while names.len() < 2 {
-            let ServerMessage::Events {
-                server,
-                names: batch,
-            } = browser.next().await
-            else {
-                panic!("expected events")
-            };
-            assert_eq!(server, "pbx");
-            names.extend(batch);
-        }
-        assert_eq!(names, ["Newchannel", "Hangup"]);
-
-        events
-            .send(SessionEvent::Disconnected {
-                reason: "connection reset".into(),
-            })
-            .await
-            .unwrap();
-        let ServerMessage::Link(status) = browser.next().await else {
-            panic!("expected a link update")
-        };
-        assert_eq!(status.link, LinkState::Down);
-        assert_eq!(status.detail.as_deref(), Some("connection reset"));
-        assert_eq!(status.events_received, 2);
-    }
-
-    #[tokio::test]
-    async fn a_bad_message_gets_an_error_and_the_socket_stays_usable() {
-        let hub = Hub::new();
-        let mut browser = FakeBrowser::connect(&hub, 16);
-        assert!(matches!(
-            browser.next().await,
-            ServerMessage::Snapshot { .. }
-        ));
-
-        browser
-            .send(Message::Text("{\"type\":\"launch_missiles\"}".into()))
-            .await;
-        let ServerMessage::Error { message } = browser.next().await else {
-            panic!("expected an error")
-        };
-        assert!(message.contains("unusable message"), "{message}");
-
-        browser.send(Message::Binary(vec![1, 2, 3].into())).await;
-        assert!(matches!(browser.next().await, ServerMessage::Error { .. }));
-
-        browser
-            .send(Message::Text("{\"type\":\"resync\"}".into()))
-            .await;
-        assert!(matches!(
-            browser.next().await,
-            ServerMessage::Snapshot { .. }
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_browser_that_falls_behind_gets_a_snapshot_not_a_growing_queue() {
-        let hub = Hub::new();
-        let (events, rx) = tokio_mpsc::channel(16);
-        hub.follow_for_test("pbx", rx);
-        // A browser that accepts no frame at all until we start reading.
-        let mut browser = FakeBrowser::connect(&hub, 0);
-        events
-            .send(SessionEvent::Connected {
-                version: "11.0.0".into(),
-            })
-            .await
-            .unwrap();
-        for i in 0..(crate::hub::UPDATE_BUFFER * 2) {
-            // Alternate link changes so every update is its own broadcast message.
-            let change = if i % 2 == 0 {
-                SessionEvent::Disconnected {
-                    reason: format!("drop {i}"),
-                }
-            } else {
-                SessionEvent::Connected {
-                    version: "11.0.0".into(),
-                }
-            };
-            events.send(change).await.unwrap();
-        }
-        events
-            .send(SessionEvent::Disconnected {
-                reason: "the end".into(),
-            })
-            .await
-            .unwrap();
-
-        // Read until the last change shows up, in its own frame or in a snapshot.
-        let mut snapshots = 0;
-        let mut frames = 0;
-        loop {
-            let frame =
-                tokio::time::timeout(Duration::from_secs(5), browser.from_relay.next()).await;
-            let Ok(Some(Message::Text(text))) = frame else {
-                panic!("the relay stopped sending: {frame:?}")
-            };
-            frames += 1;
-            if text.as_str().starts_with("{\"type\":\"snapshot\"") {
-                snapshots += 1;
-            }
-            if text.as_str().contains("the end") {
-                break;
-            }
-        }
-        assert!(
-            snapshots >= 2,
-            "the first snapshot and one for the lag, got {snapshots}"
-        );
-        assert!(
-            frames <= crate::hub::UPDATE_BUFFER + 4,
-            "the browser was not sent everything it missed: {frames} frames"
-        );
-    }
+/// Whether an event reaches a reader, as Asterisk decides: its `Privilege` classes
+/// meet the reader's read classes.
+pub fn readable(event: &shared::ami::Message, read: Classes) -> bool {
+    event
+        .get_str("Privilege")
+        .is_some_and(|privilege| Classes::parse(&privilege).intersects(read))
 }

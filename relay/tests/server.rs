@@ -1,106 +1,118 @@
-//! The relay as a browser and an operator see it: real HTTP and WebSocket on loopback.
+//! The relay as an operator sees it: health, metrics, headers, limits and shutdown,
+//! over real HTTP and WebSockets on loopback.
 
-use std::net::SocketAddr;
+mod relay_support;
+
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
 use futures::StreamExt;
-use relay::app::{AppState, router};
-use relay::config::Config;
-use relay::hub::Hub;
-use shared::protocol::ServerMessage;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tower::ServiceExt;
+use relay_support::*;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Starts the relay with the demo PBX; it runs until the sender is used or dropped.
-async fn start_relay(max_browsers: usize) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        max_browsers,
-        ..Config::demo(addr)
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let shutdown = async move {
-        let _ = stopped.await;
-    };
-    let relay = tokio::spawn(async move { relay::run(config, listener, shutdown).await.unwrap() });
-    (addr, stop, relay)
+#[tokio::test]
+async fn healthz_and_metrics_say_which_servers_are_up() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
+    let token = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    relay
+        .state_until(&token, "the link up", |s| {
+            s["servers"][0]["link"]["state"] == "up"
+        })
+        .await;
+    let health: Value = relay.get_json("/healthz").await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["servers"][0]["server"], "pbx");
+    let metrics = relay.get_text("/metrics").await;
+    assert!(
+        metrics.contains("astpanel_ami_link_up{server=\"pbx\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("astpanel_model_resyncs_total{server=\"pbx\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("astpanel_logins_total 1"), "{metrics}");
 }
 
 #[tokio::test]
-async fn healthz_answers_without_touching_asterisk() {
-    let app = router(AppState::new(Hub::new(), 1));
-    let response = app
-        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(to_bytes(response.into_body(), 1024).await.unwrap(), "ok\n");
+async fn only_the_screen_pop_may_be_framed_and_only_by_the_crm() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |config| {
+        config.pop_frame_ancestors = vec!["https://crm.example.com".into()];
+    })
+    .await;
+    let get = |path: &str| relay.http().get(format!("{}{path}", relay.base)).send();
+    let page = get("/supervisor").await.unwrap();
+    assert_eq!(
+        page.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let pop = get("/pop").await.unwrap();
+    assert_eq!(
+        pop.headers()["content-security-policy"],
+        "frame-ancestors https://crm.example.com"
+    );
+    assert!(pop.headers().get("x-frame-options").is_none());
 }
 
 #[tokio::test]
-async fn a_browser_gets_a_snapshot_and_the_browser_limit_is_enforced() {
-    let (addr, _stop, _relay) = start_relay(1).await;
-    let url = format!("ws://{addr}/ws");
-    let (mut first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    let frame = tokio::time::timeout(WAIT, first.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let Message::Text(text) = frame else {
-        panic!("expected text, got {frame:?}")
-    };
-    let ServerMessage::Snapshot { servers } = serde_json::from_str(&text).unwrap() else {
-        panic!("the first frame is a snapshot: {text}")
-    };
-    assert_eq!(servers[0].name, "demo");
-
-    match tokio_tungstenite::connect_async(&url).await {
-        Err(tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE)
-        }
-        other => panic!("a second browser over the limit of 1 must be refused, got {other:?}"),
+async fn the_browser_limit_is_enforced() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |config| config.max_browsers = 1).await;
+    let token = relay.login("pbx", "viewer", "viewer-secret").await.unwrap();
+    let mut first = relay.socket(&token).await;
+    first.next_of("snapshot").await;
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "ws://{}/ws?token={token}",
+        relay.addr
+    ))
+    .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", relay.base.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 503),
+        other => panic!(
+            "a second browser over the limit of 1 must be refused, got {:?}",
+            other.map(|_| ())
+        ),
     }
 }
 
 #[tokio::test]
-async fn shutdown_closes_open_browser_sockets_and_returns() {
-    let (addr, stop, relay) = start_relay(10).await;
-    let (mut browser, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
-    assert!(
-        tokio::time::timeout(WAIT, browser.next())
-            .await
-            .unwrap()
-            .is_some(),
-        "the snapshot"
+async fn shutdown_closes_browser_sockets_with_going_away_and_logs_off() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
+    let token = relay.login("pbx", "agent", "agent-secret").await.unwrap();
+    let mut browser = relay.socket(&token).await;
+    browser.next_of("snapshot").await;
+    assert_eq!(
+        pbx.stats.logged_in(),
+        2,
+        "the service session and the agent's"
     );
 
-    stop.send(()).unwrap();
-    // The socket must end (a close frame, then the end of the stream), not stay open.
-    let ended = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(frame)) = browser.next().await {
-            if frame.is_close() {
-                break;
+    relay.stop().await;
+    let code = tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(frame)) = browser.socket.next().await {
+            if let tungstenite::Message::Close(frame) = frame {
+                return frame.map(|f| u16::from(f.code));
             }
         }
+        None
     })
-    .await;
-    assert!(
-        ended.is_ok(),
-        "the browser socket was still open after shutdown"
-    );
-    tokio::time::timeout(WAIT, relay)
-        .await
-        .expect("run returns after shutdown")
-        .unwrap();
+    .await
+    .expect("the socket ended");
+    assert_eq!(code, Some(1001));
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while pbx.stats.logged_in() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "AMI sessions still logged in"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

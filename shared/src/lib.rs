@@ -6,10 +6,13 @@
 //!
 //! - [`ami`]: the Asterisk Manager Interface message model, its parser and
 //!   its serializer.
+//! - [`model`]: the live model of one server and its reducer, run by the relay
+//!   on AMI events and by the SPA on the changes it is sent.
+//! - [`action`]: the call-control actions and their answers.
 //! - [`protocol`]: the messages the relay and the SPA exchange over the
-//!   WebSocket.
-//! - [`state`]: the panel's state and the reducer that applies relay messages to it.
+//!   WebSocket and the HTTP API (`PROTOCOL.md` shows each).
 
+pub mod action;
 pub mod ami;
+pub mod model;
 pub mod protocol;
-pub mod state;

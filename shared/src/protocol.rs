@@ -1,57 +1,194 @@
-//! The messages the relay and the SPA exchange over the WebSocket, as JSON text frames.
+//! The messages the relay and the SPA exchange over the WebSocket at `/ws`, as JSON
+//! text frames, and the bodies of the HTTP API beside it. `PROTOCOL.md` in this crate
+//! shows every message with a JSON example.
 //!
-//! The relay speaks first: a [`ServerMessage::Snapshot`] right after the socket
-//! opens (and again whenever a slow browser fell behind), then a stream of
-//! updates. Both sides use these types, so a field renamed here breaks the
-//! build instead of the page.
+//! The relay speaks first: [`ServerMessage::Hello`] (who you are, what you may do),
+//! then a [`ServerMessage::Snapshot`] of the server's live model, then
+//! [`ServerMessage::Delta`]s. Snapshots and deltas of one server share one `seq`: a
+//! delta whose `seq` is not above the snapshot's is already in it and is dropped; a
+//! browser that sees a gap asks for [`ClientMessage::Resync`]. The relay sends a fresh
+//! snapshot by itself after every rebuild of the model (Asterisk reconnected) and to a
+//! browser that fell behind, never a backlog. Both sides use these types, so a field
+//! renamed here breaks the build instead of the page.
 
 use serde::{Deserialize, Serialize};
 
-/// The state of the relay's AMI link to one Asterisk server.
+use crate::action::{ActionRequest, ActionResult, Permissions};
+use crate::ami::Classes;
+use crate::model::{Change, ServerModel};
+
+/// Bumped whenever a message changes shape; the SPA reloads itself when it differs.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The state of the relay's link to one Asterisk server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
     /// Connecting, logging in, or waiting to retry after a failure.
     Connecting,
-    /// Logged in; events are flowing.
+    /// Logged in; the model is being rebuilt from Asterisk's status lists.
+    Resyncing,
+    /// Logged in and the model is live.
     Up,
-    /// The link failed; the relay is backing off before it tries again.
+    /// The link failed; the relay is backing off before it tries again. The model a
+    /// browser holds is from before the failure: show it as stale.
     Down,
 }
 
-/// What one Asterisk server looks like to a browser right now.
+/// One server's link as browsers see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServerStatus {
+pub struct LinkStatus {
     /// The name the operator gave this server (`demo` for the simulated PBX).
-    pub name: String,
-    pub link: LinkState,
+    pub server: String,
+    pub state: LinkState,
     /// Why the link is not up, in words fit for an operator.
     pub detail: Option<String>,
     /// AMI events received from this server since the relay started.
     pub events_received: u64,
 }
 
-/// Relay → browser.
+/// One AMI event for the opt-in event log: its headers in order, as Asterisk sent them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawEvent {
+    pub headers: Vec<(String, String)>,
+}
+
+/// Relay → browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// The whole state: sent first, and again instead of the updates a lagging browser missed.
-    Snapshot { servers: Vec<ServerStatus> },
+    /// First message on every socket: the account and what it may do.
+    Hello(Hello),
+    /// The whole model of one server as this account may see it.
+    Snapshot {
+        server: String,
+        seq: u64,
+        link: LinkStatus,
+        model: ServerModel,
+    },
+    /// What changed since `seq - 1`, batched per tick (a burst is one frame).
+    Delta {
+        server: String,
+        seq: u64,
+        changes: Vec<Change>,
+    },
     /// One server's link changed.
-    Link(ServerStatus),
-    /// AMI events arrived: their names, in order, batched so a busy PBX does not
-    /// cost one WebSocket frame per event.
-    Events { server: String, names: Vec<String> },
+    Link(LinkStatus),
+    /// Raw AMI events, only after [`ClientMessage::Events`] asked for them.
+    Events {
+        server: String,
+        events: Vec<RawEvent>,
+        /// Events left out because this browser was too slow to take them.
+        dropped: u64,
+    },
+    /// The answer to a [`ClientMessage::Action`].
+    ActionResult(ActionResult),
     /// The browser sent something the relay could not use; the socket stays open.
     Error { message: String },
 }
 
+/// Who is logged in on a socket, and what the panel should offer them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub server: String,
+    pub username: String,
+    /// The AMI read classes: which parts of the model this account sees.
+    pub read: Classes,
+    /// The actions this account may use (from Asterisk's `ListCommands`).
+    pub permissions: Permissions,
+    /// The reasons offered when pausing in a queue.
+    pub pause_reasons: Vec<String>,
+    /// How the screen-pop talks to the CRM around it.
+    pub screen_pop: ScreenPop,
+}
+
+/// The screen-pop's settings (`[screen_pop]` in the relay's file).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenPop {
+    /// The only origin the pop posts its `message`s to (`window.parent.postMessage`);
+    /// `None`: it posts nothing.
+    pub target_origin: Option<String>,
+    /// A link opened on a call, `{callerid}` replaced by the caller's number
+    /// (`https://crm.example.com/search?phone={callerid}`).
+    pub crm_link: Option<String>,
+}
+
 /// Browser → relay.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Ask for a fresh [`ServerMessage::Snapshot`].
     Resync,
+    /// Run an action; answered by a [`ServerMessage::ActionResult`] with the same `id`.
+    Action(ActionRequest),
+    /// Start or stop the raw event log (off by default: nobody pays for it unused).
+    Events { enabled: bool },
+}
+
+/// `POST /api/v1/login`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub server: String,
+    pub username: String,
+    pub secret: String,
+}
+
+/// `POST /api/v1/exchange`: a token from the screen-pop's URL fragment, traded for a
+/// short-lived one (the pop cannot rely on cookies inside a third-party iframe).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeRequest {
+    pub token: String,
+}
+
+/// The answer to a good login; the same token is set as the `astpanel_session` cookie.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub server: String,
+    pub username: String,
+}
+
+/// Every error of the HTTP API: `{"error": "..."}`, with Asterisk's own words where
+/// Asterisk refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+}
+
+/// `GET /api/v1/servers`: what the login page offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub name: String,
+    pub link: LinkState,
+    /// Accounts anyone may try (the demo's); empty for a real server.
+    #[serde(default)]
+    pub demo_accounts: Vec<DemoAccount>,
+}
+
+/// A demo account named on the login page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoAccount {
+    pub username: String,
+    pub secret: String,
+    pub role: String,
+}
+
+/// `GET /api/v1/state`: the logged-in account's snapshot, per server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateResponse {
+    pub servers: Vec<ServerState>,
+}
+
+/// One server in [`StateResponse`]: its link and its model, flattened, so that
+/// `servers[0].channels` is the channel list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerState {
+    pub name: String,
+    pub link: LinkStatus,
+    pub seq: u64,
+    #[serde(flatten)]
+    pub model: ServerModel,
 }
 
 #[cfg(test)]
@@ -60,22 +197,69 @@ mod tests {
 
     #[test]
     fn messages_have_a_stable_json_shape() {
-        let message = ServerMessage::Events {
+        let link = LinkStatus {
             server: "demo".into(),
-            names: vec!["Newchannel".into()],
+            state: LinkState::Up,
+            detail: None,
+            events_received: 7,
         };
-        let json = serde_json::to_string(&message).unwrap();
+        let json = serde_json::to_string(&ServerMessage::Link(link.clone())).unwrap();
         assert_eq!(
             json,
-            r#"{"type":"events","server":"demo","names":["Newchannel"]}"#
+            r#"{"type":"link","server":"demo","state":"up","detail":null,"events_received":7}"#
         );
         assert_eq!(
             serde_json::from_str::<ServerMessage>(&json).unwrap(),
-            message
+            ServerMessage::Link(link)
+        );
+        let delta = ServerMessage::Delta {
+            server: "demo".into(),
+            seq: 42,
+            changes: Vec::new(),
+        };
+        let json = serde_json::to_string(&delta).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"delta","server":"demo","seq":42,"changes":[]}"#
         );
         assert_eq!(
             serde_json::from_str::<ClientMessage>(r#"{"type":"resync"}"#).unwrap(),
             ClientMessage::Resync
         );
+        assert_eq!(
+            serde_json::from_str::<ClientMessage>(r#"{"type":"events","enabled":true}"#).unwrap(),
+            ClientMessage::Events { enabled: true }
+        );
+    }
+
+    #[test]
+    fn an_action_on_the_socket_is_the_api_json_plus_its_type() {
+        let json = r#"{"type":"action","id":"a1","server":"demo","action":"hangup","channel":"PJSIP/1001-00000001"}"#;
+        let ClientMessage::Action(request) = serde_json::from_str(json).unwrap() else {
+            panic!("an action")
+        };
+        assert_eq!(request.server, "demo");
+        assert_eq!(request.id.as_deref(), Some("a1"));
+    }
+
+    #[test]
+    fn the_state_response_lists_channels_per_server() {
+        let state = StateResponse {
+            servers: vec![ServerState {
+                name: "demo".into(),
+                link: LinkStatus {
+                    server: "demo".into(),
+                    state: LinkState::Up,
+                    detail: None,
+                    events_received: 0,
+                },
+                seq: 1,
+                model: ServerModel::default(),
+            }],
+        };
+        let value = serde_json::to_value(&state).unwrap();
+        for part in ["channels", "calls", "queues", "parked", "extensions"] {
+            assert!(value["servers"][0][part].is_array(), "{part}: {value}");
+        }
     }
 }

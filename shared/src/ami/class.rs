@@ -97,6 +97,11 @@ impl Classes {
         Classes(self.0 | other.0)
     }
 
+    /// The classes of `self` that are not in `other`.
+    pub const fn and_not(self, other: Classes) -> Classes {
+        Classes(self.0 & !other.0)
+    }
+
     /// Whether the two sets share a class: an event of class `self` reaches a reader of `other`.
     pub const fn intersects(self, other: Classes) -> bool {
         self.0 & other.0 != 0

@@ -1,0 +1,427 @@
+//! Logins, and the pool of per-account AMI sessions behind them.
+//!
+//! A person logs in with a server, an AMI username and its secret; the relay checks
+//! them by logging in to that Asterisk. Every browser, tab and legacy AJAM session of
+//! one (server, username) shares one AMI session (Events off: it carries the person's
+//! actions with Asterisk's own permissions; the live model comes from the server's
+//! service session). A [`Lease`] keeps the session; when the last lease is gone the
+//! session lingers for the configured time, so a reload costs no Login, then logs off.
+//!
+//! The browser gets an opaque token from a CSPRNG. The secret stays in memory only,
+//! so that a token can log the account in again after its session was logged off; it
+//! is never logged, written or sent back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use shared::action::{ActionRequest, ActionResult, Permissions};
+use shared::ami::Classes;
+use subtle::ConstantTimeEq;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::ami::{AmiError, SessionEvent, SessionHandle, connect_session};
+use crate::control::{self, ActionLimiter};
+use crate::live::LiveServer;
+use crate::metrics::Metrics;
+
+/// Tokens held at once; past it the oldest expired ones go, then logins are refused.
+const MAX_TOKENS: usize = 100_000;
+
+/// Actions one account may have in flight, and start per second.
+const ACTIONS_IN_FLIGHT: usize = 8;
+const ACTIONS_PER_SECOND: u32 = 20;
+
+/// Why a login failed, with the words a person should read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("no server named {0:?}")]
+    UnknownServer(String),
+    /// Asterisk refused: its own words.
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot reach the PBX: {0}")]
+    Unreachable(String),
+    #[error("the login has expired or was revoked; log in again")]
+    BadToken,
+    #[error("too many logins are open on this relay")]
+    TooManyTokens,
+}
+
+impl LoginError {
+    fn from_ami(error: AmiError) -> LoginError {
+        match error {
+            AmiError::AuthenticationFailed { message } => LoginError::Refused(message),
+            other => LoginError::Unreachable(other.to_string()),
+        }
+    }
+}
+
+/// One account's shared AMI session.
+pub struct AccountSession {
+    pub server: Arc<LiveServer>,
+    pub username: String,
+    pub read: Classes,
+    pub permissions: Permissions,
+    pub session: SessionHandle,
+    pub limiter: ActionLimiter,
+    secret: String,
+    users: AtomicUsize,
+    /// Stops the task that watches this session's link when the session goes.
+    _watch: DropGuard,
+}
+
+impl AccountSession {
+    /// Runs one action for this account: on its own AMI session, with its
+    /// permissions, within its limits. Every failure is an answer, never a panic.
+    pub async fn run(&self, request: &ActionRequest) -> ActionResult {
+        if request.server != self.server.name() {
+            let message = format!(
+                "this login is for server {:?}, not {:?}",
+                self.server.name(),
+                request.server
+            );
+            return ActionResult::failed(request.id.clone(), message);
+        }
+        let _permit = match self.limiter.try_acquire() {
+            Ok(permit) => permit,
+            Err(refusal) => return ActionResult::failed(request.id.clone(), refusal.to_string()),
+        };
+        control::execute(
+            request,
+            &self.session,
+            &self.permissions,
+            &self.server.config.dialing,
+        )
+        .await
+    }
+
+    fn secret_matches(&self, secret: &str) -> bool {
+        self.secret.as_bytes().ct_eq(secret.as_bytes()).into()
+    }
+}
+
+/// Keeps an account's AMI session logged in while held.
+pub struct Lease {
+    pub account: Arc<AccountSession>,
+    pool: Weak<Inner>,
+}
+
+impl std::ops::Deref for Lease {
+    type Target = AccountSession;
+    fn deref(&self) -> &AccountSession {
+        &self.account
+    }
+}
+
+impl Clone for Lease {
+    fn clone(&self) -> Self {
+        self.account.users.fetch_add(1, Ordering::AcqRel);
+        Lease {
+            account: self.account.clone(),
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.account.users.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(pool) = self.pool.upgrade()
+        {
+            pool.linger(&self.account);
+        }
+    }
+}
+
+/// What a token stands for.
+struct Credentials {
+    server: String,
+    username: String,
+    secret: String,
+    expires: Instant,
+}
+
+type AccountKey = (String, String);
+
+/// The per-key slot serialises logins to one account, so that two tabs logging in at
+/// once still make one AMI session; other accounts are not held up.
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<AccountSession>>>>;
+
+/// Cheap to clone: every clone is the same pool.
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    servers: Vec<Arc<LiveServer>>,
+    slots: Mutex<HashMap<AccountKey, Slot>>,
+    tokens: Mutex<HashMap<String, Credentials>>,
+    linger: Duration,
+    token_ttl: Duration,
+    metrics: Metrics,
+}
+
+impl Accounts {
+    pub fn new(
+        servers: Vec<Arc<LiveServer>>,
+        linger: Duration,
+        token_ttl: Duration,
+        metrics: Metrics,
+    ) -> Accounts {
+        Accounts {
+            inner: Arc::new(Inner {
+                servers,
+                slots: Mutex::new(HashMap::new()),
+                tokens: Mutex::new(HashMap::new()),
+                linger,
+                token_ttl,
+                metrics,
+            }),
+        }
+    }
+
+    pub fn servers(&self) -> &[Arc<LiveServer>] {
+        &self.inner.servers
+    }
+
+    pub fn server(&self, name: &str) -> Option<&Arc<LiveServer>> {
+        self.inner.servers.iter().find(|s| s.name() == name)
+    }
+
+    /// Checks the credentials against Asterisk (or the account's open session) and
+    /// returns a lease on the account's shared session.
+    pub async fn login(
+        &self,
+        server: &str,
+        username: &str,
+        secret: &str,
+    ) -> Result<Lease, LoginError> {
+        let result = self.inner.lease(server, username, secret).await;
+        self.inner.metrics.login(result.is_ok());
+        result
+    }
+
+    /// A new token for a lease just obtained by [`Accounts::login`].
+    pub fn issue_token(&self, lease: &Lease, secret: &str) -> Result<String, LoginError> {
+        self.insert_token(lease, secret.to_owned(), self.inner.token_ttl)
+    }
+
+    /// A short-lived token for the same account as `token` (the screen-pop's exchange).
+    pub fn exchange(
+        &self,
+        token: &str,
+        lease: &Lease,
+        ttl: Duration,
+    ) -> Result<String, LoginError> {
+        let secret = lock(&self.inner.tokens)
+            .get(token)
+            .map(|c| c.secret.clone())
+            .ok_or(LoginError::BadToken)?;
+        self.insert_token(lease, secret, ttl.min(self.inner.token_ttl))
+    }
+
+    fn insert_token(
+        &self,
+        lease: &Lease,
+        secret: String,
+        ttl: Duration,
+    ) -> Result<String, LoginError> {
+        let mut bytes = [0u8; 32];
+        // ThreadRng is a CSPRNG (ChaCha, seeded and reseeded from the OS).
+        rand::rng().fill(&mut bytes);
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut tokens = lock(&self.inner.tokens);
+        if tokens.len() >= MAX_TOKENS {
+            let now = Instant::now();
+            tokens.retain(|_, c| c.expires > now);
+            if tokens.len() >= MAX_TOKENS {
+                return Err(LoginError::TooManyTokens);
+            }
+        }
+        tokens.insert(
+            token.clone(),
+            Credentials {
+                server: lease.server.name().to_owned(),
+                username: lease.username.clone(),
+                secret,
+                expires: Instant::now() + ttl,
+            },
+        );
+        Ok(token)
+    }
+
+    /// The account behind a token, logging it in again if its session was logged off.
+    pub async fn resume(&self, token: &str) -> Result<Lease, LoginError> {
+        let (server, username, secret) = {
+            let tokens = lock(&self.inner.tokens);
+            let credentials = tokens
+                .get(token)
+                .filter(|c| c.expires > Instant::now())
+                .ok_or(LoginError::BadToken)?;
+            (
+                credentials.server.clone(),
+                credentials.username.clone(),
+                credentials.secret.clone(),
+            )
+        };
+        self.inner.lease(&server, &username, &secret).await
+    }
+
+    /// Ends a token; its account's session logs off once nothing else holds it.
+    pub fn revoke(&self, token: &str) {
+        lock(&self.inner.tokens).remove(token);
+    }
+
+    /// AMI sessions open now, for tests and `/healthz`.
+    pub fn open_sessions(&self) -> usize {
+        let slots: Vec<Slot> = lock(&self.inner.slots).values().cloned().collect();
+        slots
+            .iter()
+            .filter(|slot| slot.try_lock().map_or(true, |s| s.is_some()))
+            .count()
+    }
+}
+
+impl Inner {
+    async fn lease(
+        self: &Arc<Self>,
+        server: &str,
+        username: &str,
+        secret: &str,
+    ) -> Result<Lease, LoginError> {
+        let live = self
+            .servers
+            .iter()
+            .find(|s| s.name() == server)
+            .ok_or_else(|| LoginError::UnknownServer(server.to_owned()))?
+            .clone();
+        let key = (server.to_owned(), username.to_owned());
+        let slot = lock(&self.slots).entry(key).or_default().clone();
+        let mut current = slot.lock().await;
+        if let Some(account) = current.as_ref()
+            && account.secret_matches(secret)
+        {
+            return Ok(self.lease_on(account.clone()));
+        }
+        // No session yet, or another secret: Asterisk decides. A new secret that
+        // Asterisk accepts replaces the session; the old one goes with its leases.
+        let account = Arc::new(self.open(live, username, secret).await?);
+        *current = Some(account.clone());
+        Ok(self.lease_on(account))
+    }
+
+    fn lease_on(self: &Arc<Self>, account: Arc<AccountSession>) -> Lease {
+        account.users.fetch_add(1, Ordering::AcqRel);
+        Lease {
+            account,
+            pool: Arc::downgrade(self),
+        }
+    }
+
+    async fn open(
+        &self,
+        live: Arc<LiveServer>,
+        username: &str,
+        secret: &str,
+    ) -> Result<AccountSession, LoginError> {
+        let mut config = live.config.ami.clone();
+        config.username = username.to_owned();
+        config.secret = secret.to_owned();
+        // The person's session carries actions only; the model has its own session.
+        config.events = "off".to_owned();
+        // A click-to-dial Originate is answered once the phone picks up.
+        config.action_timeout = config.action_timeout.max(Duration::from_secs(35));
+        let (session, events) = connect_session(config)
+            .await
+            .map_err(LoginError::from_ami)?;
+        let permissions = control::permissions(&session)
+            .await
+            .map_err(|error| LoginError::Unreachable(error.to_string()))?;
+        let stop = CancellationToken::new();
+        tokio::spawn(watch_link(
+            live.name().to_owned(),
+            username.to_owned(),
+            events,
+            stop.clone(),
+        ));
+        tracing::info!(
+            server = live.name(),
+            user = username,
+            "account session opened"
+        );
+        Ok(AccountSession {
+            read: live.config.read_classes_of(username),
+            server: live,
+            username: username.to_owned(),
+            permissions,
+            session,
+            limiter: ActionLimiter::new(ACTIONS_IN_FLIGHT, ACTIONS_PER_SECOND),
+            secret: secret.to_owned(),
+            users: AtomicUsize::new(0),
+            _watch: stop.drop_guard(),
+        })
+    }
+
+    /// Called when an account's last lease went: logs it off after the linger time,
+    /// unless someone came back meanwhile.
+    fn linger(self: &Arc<Self>, account: &Arc<AccountSession>) {
+        let pool = Arc::downgrade(self);
+        let account = Arc::downgrade(account);
+        let linger = self.linger;
+        tokio::spawn(async move {
+            tokio::time::sleep(linger).await;
+            let (Some(pool), Some(account)) = (pool.upgrade(), account.upgrade()) else {
+                return;
+            };
+            let key = (account.server.name().to_owned(), account.username.clone());
+            let Some(slot) = lock(&pool.slots).get(&key).cloned() else {
+                return;
+            };
+            let mut current = slot.lock().await;
+            let idle = account.users.load(Ordering::Acquire) == 0;
+            if idle && current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &account)) {
+                tracing::info!(server = %key.0, user = %key.1, "account session logged off after its last user left");
+                *current = None;
+                drop(current);
+                let mut slots = lock(&pool.slots);
+                // A slot nobody waits on and that holds nothing can go.
+                if slots.get(&key).is_some_and(|s| Arc::strong_count(s) == 2) {
+                    slots.remove(&key);
+                }
+            }
+        });
+    }
+}
+
+/// Drains a person's session events (it asked for none, but link changes come here)
+/// until the account session goes.
+async fn watch_link(
+    server: String,
+    username: String,
+    mut events: tokio::sync::mpsc::Receiver<SessionEvent>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(SessionEvent::Disconnected { reason }) => {
+                    tracing::info!(%server, user = %username, %reason, "account session link down");
+                }
+                Some(_) => {}
+                None => return,
+            },
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each critical section leaves its map whole, so poison is harmless.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

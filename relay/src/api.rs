@@ -1,0 +1,242 @@
+//! The small HTTP API beside the WebSocket, for the SPA's login and for scripts,
+//! wallboards and CRM integrations, with the same types (`shared::protocol`).
+//!
+//! - `GET /api/v1/servers`: the servers the login page offers.
+//! - `POST /api/v1/login` `{"server", "username", "secret"}`: 200 `{"token", ...}` and
+//!   the `astpanel_session` cookie (HttpOnly, SameSite=Strict); 401 with Asterisk's
+//!   own words as `{"error"}`.
+//! - `POST /api/v1/logout`: ends the token.
+//! - `POST /api/v1/exchange` `{"token"}`: the screen-pop trades the token from its URL
+//!   fragment for a short-lived one it keeps in memory.
+//! - `GET /api/v1/me`: who the token is, as the socket's `hello`.
+//! - `GET /api/v1/state`: the account's snapshot, per server.
+//! - `POST /api/v1/actions`: one action, answered with its `ActionResult`.
+//!
+//! A token comes as the cookie or as `Authorization: Bearer <token>`. Requests that
+//! carry the cookie from another origin are refused (403): a cookie alone must not
+//! let another site act for the operator.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use shared::action::ActionRequest;
+use shared::protocol::{
+    ApiError, ExchangeRequest, Hello, LoginRequest, LoginResponse, PROTOCOL_VERSION, ServerInfo,
+    ServerState, StateResponse,
+};
+
+use crate::accounts::{Lease, LoginError};
+use crate::app::AppState;
+
+/// The login cookie's name.
+pub const COOKIE_NAME: &str = "astpanel_session";
+
+/// An error answer: a status and `{"error": "..."}`.
+pub struct Failure(pub StatusCode, pub String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(ApiError { error: self.1 })).into_response()
+    }
+}
+
+impl From<LoginError> for Failure {
+    fn from(error: LoginError) -> Failure {
+        let status = match &error {
+            LoginError::UnknownServer(_) => StatusCode::NOT_FOUND,
+            LoginError::Refused(_) | LoginError::BadToken => StatusCode::UNAUTHORIZED,
+            LoginError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+            LoginError::TooManyTokens => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        Failure(status, error.to_string())
+    }
+}
+
+/// A request made with a valid token: the lease on its account's session, held for
+/// the request's duration.
+pub struct Authenticated {
+    pub lease: Lease,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        let (token, by_cookie) = token_of(&parts.headers).ok_or_else(|| {
+            Failure(
+                StatusCode::UNAUTHORIZED,
+                "log in first: no session token".into(),
+            )
+        })?;
+        if by_cookie && !origin_allowed(&parts.headers, &state.allowed_origins) {
+            return Err(Failure(
+                StatusCode::FORBIDDEN,
+                "cross-site request refused".into(),
+            ));
+        }
+        let lease = state.accounts.resume(&token).await?;
+        Ok(Authenticated { lease, token })
+    }
+}
+
+/// The token, and whether it came from the cookie (rather than a bearer header).
+pub fn token_of(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(bearer) = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some((bearer.trim().to_owned(), false));
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| (value.to_owned(), true))
+}
+
+/// Same origin (scheme-less comparison with `Host`), a configured origin, or no
+/// `Origin` at all (a script, not a browser).
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if allowed.iter().any(|a| a == origin) {
+        return true;
+    }
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    host.is_some() && origin_host == host
+}
+
+/// Parses a JSON body with a clear error instead of axum's plain-text rejection.
+fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Failure> {
+    serde_json::from_slice(body).map_err(|error| {
+        Failure(
+            StatusCode::BAD_REQUEST,
+            format!("unusable request: {error}"),
+        )
+    })
+}
+
+pub async fn servers(State(state): State<AppState>) -> Json<Vec<ServerInfo>> {
+    Json(
+        state
+            .accounts
+            .servers()
+            .iter()
+            .map(|server| ServerInfo {
+                name: server.name().to_owned(),
+                link: server.link().state,
+                demo_accounts: server.config.demo_accounts.clone(),
+            })
+            .collect(),
+    )
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    if !origin_allowed(&headers, &state.allowed_origins) {
+        return Err(Failure(
+            StatusCode::FORBIDDEN,
+            "cross-site login refused".into(),
+        ));
+    }
+    let request: LoginRequest = json_body(&body)?;
+    let lease = state
+        .accounts
+        .login(&request.server, &request.username, &request.secret)
+        .await?;
+    let token = state.accounts.issue_token(&lease, &request.secret)?;
+    let cookie = format!(
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        state.token_ttl.as_secs()
+    );
+    let mut response = Json(LoginResponse {
+        token,
+        server: request.server,
+        username: request.username,
+    })
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Response {
+    state.accounts.revoke(&auth.token);
+    let clear = format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
+}
+
+/// How long a token from the exchange lives: the pop asks again when it expires.
+const EXCHANGED_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+pub async fn exchange(State(state): State<AppState>, body: Bytes) -> Result<Response, Failure> {
+    let request: ExchangeRequest = json_body(&body)?;
+    let lease = state.accounts.resume(&request.token).await?;
+    let token = state
+        .accounts
+        .exchange(&request.token, &lease, EXCHANGED_TOKEN_TTL)?;
+    Ok(Json(LoginResponse {
+        token,
+        server: lease.server.name().to_owned(),
+        username: lease.username.clone(),
+    })
+    .into_response())
+}
+
+pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Json<Hello> {
+    Json(hello(&state, &auth.lease))
+}
+
+/// What a socket says first, and `/api/v1/me` answers.
+pub fn hello(state: &AppState, lease: &Lease) -> Hello {
+    Hello {
+        protocol: PROTOCOL_VERSION,
+        server: lease.server.name().to_owned(),
+        username: lease.username.clone(),
+        read: lease.read,
+        permissions: lease.permissions.clone(),
+        pause_reasons: state.pause_reasons.as_ref().clone(),
+        screen_pop: state.screen_pop.as_ref().clone(),
+    }
+}
+
+pub async fn state(auth: Authenticated) -> Json<StateResponse> {
+    let server = &auth.lease.server;
+    let (seq, link, model) = server.snapshot(auth.lease.read);
+    Json(StateResponse {
+        servers: vec![ServerState {
+            name: server.name().to_owned(),
+            link,
+            seq,
+            model,
+        }],
+    })
+}
+
+pub async fn actions(auth: Authenticated, body: Bytes) -> Result<Response, Failure> {
+    let request: ActionRequest = json_body(&body)?;
+    let result = auth.lease.run(&request).await;
+    Ok(Json(result).into_response())
+}

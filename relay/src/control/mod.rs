@@ -1,0 +1,329 @@
+//! Call control: panel actions turned into AMI, run on the person's own AMI session.
+//!
+//! Asterisk's permissions come first: at login [`permissions`] asks `ListCommands`
+//! which actions the account may run, the panel offers only those, and [`execute`]
+//! refuses the rest itself with a clear message. [`guard`] adds the relay's own rules
+//! against the shell. Whatever Asterisk still refuses comes back in its own words.
+//! A failed action changes nothing in the model: the model only follows events.
+
+pub mod guard;
+mod limits;
+
+use shared::action::{
+    Action, ActionRequest, ActionResult, HeaderValue, MuteDirection, Permissions, SpyMode,
+};
+use shared::ami::Message;
+
+use crate::ami::{AmiError, SessionHandle};
+use crate::config::Dialing;
+
+pub use limits::{ActionLimiter, LimitError, Permit};
+
+/// How long the originated phone may ring before Asterisk gives up, in ms.
+const ORIGINATE_TIMEOUT_MS: u32 = 30_000;
+
+/// Asks Asterisk what this account may do.
+pub async fn permissions(session: &SessionHandle) -> Result<Permissions, AmiError> {
+    let answer = session
+        .send(Message::new().with("Action", "ListCommands"))
+        .await?;
+    let headers: Vec<(String, String)> = answer
+        .response
+        .headers()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    Ok(Permissions::from_list_commands(
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
+}
+
+/// Runs one action and answers it; never panics, never waits past the session's timeout.
+pub async fn execute(
+    request: &ActionRequest,
+    session: &SessionHandle,
+    permissions: &Permissions,
+    dialing: &Dialing,
+) -> ActionResult {
+    let id = request.id.clone();
+    if !permissions.allows(&request.action) {
+        return ActionResult::failed(
+            id,
+            format!(
+                "the {} action is not allowed for this account",
+                request.action.name()
+            ),
+        );
+    }
+    let is_raw = matches!(request.action, Action::Ami { .. });
+    let ami = match translate(&request.action, session, dialing).await {
+        Ok(ami) => ami,
+        Err(message) => return ActionResult::failed(id, message),
+    };
+    if let Err(refusal) = guard::check(&ami, permissions.write) {
+        return ActionResult::failed(id, refusal.to_string());
+    }
+    match session.send(ami).await {
+        Ok(answer) => {
+            let message = answer
+                .response
+                .get_str("Message")
+                .map(|m| m.into_owned())
+                .unwrap_or_default();
+            let mut result = ActionResult::ok(id, message);
+            if is_raw {
+                result.response = Some(pairs(&answer.response));
+                result.events = Some(answer.events.iter().map(pairs).collect());
+            }
+            result
+        }
+        Err(error) => ActionResult::failed(id, asterisk_words(error)),
+    }
+}
+
+fn pairs(message: &Message) -> Vec<(String, String)> {
+    message
+        .headers()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Asterisk's own text where it refused; otherwise what went wrong on the way.
+fn asterisk_words(error: AmiError) -> String {
+    match error {
+        AmiError::ActionFailed { message, .. }
+        | AmiError::PermissionDenied { message }
+        | AmiError::UnknownAction { message }
+        | AmiError::AuthenticationFailed { message } => message,
+        AmiError::NotConnected | AmiError::Disconnected | AmiError::SessionStopped => {
+            format!("the PBX is not reachable: {error}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The channel that rings for `from`: a channel or device name as given, or an
+/// extension through the server's dial template.
+fn dial_channel(from: &str, dialing: &Dialing) -> String {
+    if from.contains('/') {
+        from.to_owned()
+    } else {
+        dialing.channel_template.replace("{exten}", from)
+    }
+}
+
+fn originate(channel: String, caller_id: Option<&str>) -> Message {
+    let mut message = Message::new()
+        .with("Action", "Originate")
+        .with("Channel", channel)
+        .with("Timeout", ORIGINATE_TIMEOUT_MS.to_string());
+    if let Some(caller_id) = caller_id {
+        message.push("CallerID", caller_id);
+    }
+    message
+}
+
+/// The AMI action for a panel action. `redirect` asks Asterisk whether the channel is
+/// bridged: `BlindTransfer` moves the other party, `Redirect` the channel itself.
+async fn translate(
+    action: &Action,
+    session: &SessionHandle,
+    dialing: &Dialing,
+) -> Result<Message, String> {
+    let context = |c: &Option<String>| c.clone().unwrap_or_else(|| dialing.context.clone());
+    Ok(match action {
+        Action::Hangup { channel } | Action::AtxferComplete { channel } => Message::new()
+            .with("Action", "Hangup")
+            .with("Channel", channel),
+        Action::Redirect {
+            channel,
+            exten,
+            context: c,
+        } => {
+            let bridged = is_bridged(session, channel).await;
+            let name = if bridged { "BlindTransfer" } else { "Redirect" };
+            let mut message = Message::new()
+                .with("Action", name)
+                .with("Channel", channel)
+                .with("Exten", exten)
+                .with("Context", context(c));
+            if !bridged {
+                message.push("Priority", "1");
+            }
+            message
+        }
+        Action::Atxfer {
+            channel,
+            exten,
+            context: c,
+        } => Message::new()
+            .with("Action", "Atxfer")
+            .with("Channel", channel)
+            .with("Exten", exten)
+            .with("Context", context(c)),
+        Action::AtxferCancel { channel } => Message::new()
+            .with("Action", "CancelAtxfer")
+            .with("Channel", channel),
+        Action::Originate {
+            from,
+            to,
+            context: c,
+            caller_id,
+        } => {
+            let mut message = originate(dial_channel(from, dialing), caller_id.as_deref());
+            message.push("Context", context(c));
+            message.push("Exten", to);
+            message.push("Priority", "1");
+            message
+        }
+        Action::Park { channel } => Message::new()
+            .with("Action", "Park")
+            .with("Channel", channel),
+        Action::Pickup { space, from } => {
+            let mut message = originate(dial_channel(from, dialing), None);
+            message.push("Context", &dialing.parking_context);
+            message.push("Exten", space);
+            message.push("Priority", "1");
+            message
+        }
+        Action::Spy {
+            target_channel,
+            from,
+            mode,
+        } => {
+            // app_chanspy: q quiet, w whisper, B barge; never spy on an arbitrary prefix.
+            let options = match mode {
+                SpyMode::Listen => "q",
+                SpyMode::Whisper => "qw",
+                SpyMode::Barge => "qB",
+            };
+            if target_channel.contains(',') {
+                return Err("a channel name has no comma".into());
+            }
+            let mut message = originate(dial_channel(from, dialing), None);
+            message.push("Application", "ChanSpy");
+            message.push("Data", format!("{target_channel},{options}"));
+            message
+        }
+        Action::QueuePause {
+            queue,
+            interface,
+            paused,
+            reason,
+        } => {
+            let mut message = Message::new()
+                .with("Action", "QueuePause")
+                .with("Interface", interface)
+                .with("Paused", if *paused { "true" } else { "false" });
+            if let Some(queue) = queue {
+                message.push("Queue", queue);
+            }
+            if let Some(reason) = reason {
+                message.push("Reason", reason);
+            }
+            message
+        }
+        Action::QueueAdd {
+            queue,
+            interface,
+            penalty,
+            paused,
+        } => {
+            let mut message = Message::new()
+                .with("Action", "QueueAdd")
+                .with("Queue", queue)
+                .with("Interface", interface);
+            if let Some(penalty) = penalty {
+                message.push("Penalty", penalty.to_string());
+            }
+            if let Some(paused) = paused {
+                message.push("Paused", if *paused { "true" } else { "false" });
+            }
+            message
+        }
+        Action::QueueRemove { queue, interface } => Message::new()
+            .with("Action", "QueueRemove")
+            .with("Queue", queue)
+            .with("Interface", interface),
+        Action::RecordStart { channel, file } => {
+            let mut message = Message::new()
+                .with("Action", "MixMonitor")
+                .with("Channel", channel);
+            if let Some(file) = file {
+                if file.contains('/') || file.contains("..") {
+                    return Err("a recording file name has no path in it".into());
+                }
+                message.push("File", file);
+            }
+            message
+        }
+        Action::RecordStop { channel } => Message::new()
+            .with("Action", "StopMixMonitor")
+            .with("Channel", channel),
+        Action::RecordMute {
+            channel,
+            direction,
+            mute,
+        } => Message::new()
+            .with("Action", "MixMonitorMute")
+            .with("Channel", channel)
+            .with(
+                "Direction",
+                match direction {
+                    MuteDirection::Read => "read",
+                    MuteDirection::Write => "write",
+                    MuteDirection::Both => "both",
+                },
+            )
+            .with("State", if *mute { "1" } else { "0" }),
+        Action::Ami { headers } => {
+            let mut message = Message::new();
+            // `Action` first, as Asterisk expects to read it.
+            let mut names: Vec<&String> = headers.keys().collect();
+            names.sort_by_key(|k| !k.eq_ignore_ascii_case("action"));
+            if !names
+                .first()
+                .is_some_and(|k| k.eq_ignore_ascii_case("action"))
+            {
+                return Err("a raw action needs an Action header".into());
+            }
+            for name in names {
+                if name.eq_ignore_ascii_case("actionid") {
+                    continue;
+                }
+                match &headers[name] {
+                    HeaderValue::One(value) => message.push(name, value),
+                    HeaderValue::Many(values) => {
+                        for value in values {
+                            message.push(name, value);
+                        }
+                    }
+                }
+            }
+            message
+        }
+    })
+}
+
+/// Whether Asterisk says the channel is in a bridge (`Status` reports `BridgeID`).
+async fn is_bridged(session: &SessionHandle, channel: &str) -> bool {
+    let status = Message::new()
+        .with("Action", "Status")
+        .with("Channel", channel);
+    match session.send(status).await {
+        Ok(answer) => answer.events.iter().any(|e| {
+            e.get("BridgeID")
+                .is_some_and(|b| !b.trim_ascii().is_empty())
+        }),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,425 @@
+//! One Asterisk server's live model, kept from the relay's own service session.
+//!
+//! A follower task owns the session's events. On every (re)connect it asks Asterisk
+//! to leave out the events the model does not use, rebuilds the model from nothing
+//! out of the status lists (buffering the events that arrive meanwhile), and only
+//! then publishes it: anything the rebuild does not find is gone, so no ghost of a
+//! call from before an Asterisk restart survives. Between rebuilds every event goes
+//! through the shared reducer; the changes it makes are published as one
+//! [`Delta`] per tick, under the same `seq` as the snapshots, so a browser that
+//! subscribes and then takes a snapshot can drop exactly what the snapshot holds.
+
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::Utf8Bytes;
+use shared::ami::{Classes, Message};
+use shared::model::{Change, ServerModel, resync};
+use shared::protocol::{LinkState, LinkStatus, ServerMessage};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::ami::{AmiError, SessionEvent, SessionHandle};
+use crate::config::Server;
+use crate::metrics::Metrics;
+
+/// Updates kept for browsers that are momentarily behind; one further behind gets a
+/// fresh snapshot instead (a fixed cost per browser, never a growing queue).
+pub const UPDATE_BUFFER: usize = 256;
+
+/// Raw events kept for the event log and the legacy AJAM sessions.
+pub const RAW_BUFFER: usize = 4096;
+
+/// Changes in one delta at most: a longer burst is split over several frames.
+const MAX_CHANGES_PER_DELTA: usize = 4096;
+
+/// Events held back while the model is rebuilt; past this the rebuild starts over,
+/// as the rebuilt model would be too old to catch up with.
+const MAX_BUFFERED_DURING_RESYNC: usize = 100_000;
+
+/// How long to wait before a failed rebuild is tried again.
+const RESYNC_RETRY: Duration = Duration::from_secs(2);
+
+/// What a browser is told about one server, in order.
+#[derive(Clone, Debug)]
+pub enum Update {
+    Delta(Arc<Delta>),
+    Link(LinkStatus),
+    /// The model was rebuilt: take a fresh snapshot.
+    Rebuilt,
+}
+
+/// One tick's changes, encoded at most once per view (see [`View`]), however many
+/// browsers receive it.
+#[derive(Debug)]
+pub struct Delta {
+    pub server: Arc<str>,
+    pub seq: u64,
+    pub changes: Vec<Change>,
+    encoded: [OnceLock<Option<Utf8Bytes>>; View::COUNT],
+}
+
+impl Delta {
+    /// The delta as `view` may see it, as a JSON frame; `None` when nothing in it is visible.
+    pub fn encoded(&self, view: View) -> Option<Utf8Bytes> {
+        self.encoded[view.0]
+            .get_or_init(|| {
+                let changes: Vec<Change> = self
+                    .changes
+                    .iter()
+                    .filter(|change| change.visible_to(view.classes()))
+                    .cloned()
+                    .collect();
+                (!changes.is_empty()).then(|| {
+                    encode(&ServerMessage::Delta {
+                        server: self.server.to_string(),
+                        seq: self.seq,
+                        changes,
+                    })
+                })
+            })
+            .clone()
+    }
+}
+
+/// Which parts of a model a reader sees. Only the `call` and `agent` read classes
+/// decide it, so there are four views, and a delta is encoded for each at most once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View(usize);
+
+impl View {
+    const COUNT: usize = 4;
+
+    pub fn of(read: Classes) -> View {
+        View(
+            usize::from(read.intersects(Classes::CALL))
+                | usize::from(read.intersects(Classes::AGENT)) << 1,
+        )
+    }
+
+    fn classes(self) -> Classes {
+        let call = if self.0 & 1 != 0 {
+            Classes::CALL
+        } else {
+            Classes::NONE
+        };
+        let agent = if self.0 & 2 != 0 {
+            Classes::AGENT
+        } else {
+            Classes::NONE
+        };
+        call.or(agent)
+    }
+}
+
+/// A server's model and its bookkeeping, behind one lock.
+struct Published {
+    seq: u64,
+    model: ServerModel,
+    /// Changes applied to `model` and not yet published.
+    pending: Vec<Change>,
+    link: LinkStatus,
+}
+
+/// One Asterisk server, shared by every browser and AJAM session that follows it.
+pub struct LiveServer {
+    pub config: Server,
+    name: Arc<str>,
+    /// A `std` mutex: held for an apply or a copy, never across an `.await`.
+    state: Mutex<Published>,
+    updates: broadcast::Sender<Update>,
+    raw: broadcast::Sender<Message>,
+    /// Changes within one tick go out as one delta.
+    tick: Duration,
+    metrics: Metrics,
+}
+
+impl LiveServer {
+    pub fn new(config: Server, tick: Duration, metrics: Metrics) -> Arc<LiveServer> {
+        let (updates, _) = broadcast::channel(UPDATE_BUFFER);
+        let (raw, _) = broadcast::channel(RAW_BUFFER);
+        let link = LinkStatus {
+            server: config.name.clone(),
+            state: LinkState::Connecting,
+            detail: None,
+            events_received: 0,
+        };
+        Arc::new(LiveServer {
+            name: config.name.as_str().into(),
+            config,
+            state: Mutex::new(Published {
+                seq: 0,
+                model: ServerModel::default(),
+                pending: Vec::new(),
+                link,
+            }),
+            updates,
+            raw,
+            tick: tick.max(Duration::from_millis(1)),
+            metrics,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Follows the service session until its events end or `closing` fires.
+    pub fn follow(
+        self: &Arc<Self>,
+        session: SessionHandle,
+        events: mpsc::Receiver<SessionEvent>,
+        closing: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let server = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = server.run(&session, events) => {}
+                () = closing.cancelled() => {}
+            }
+            server.set_link(LinkState::Down, Some("the relay is shutting down".into()));
+        })
+    }
+
+    async fn run(&self, session: &SessionHandle, mut events: mpsc::Receiver<SessionEvent>) {
+        let mut tick = tokio::time::interval(self.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batch = Vec::with_capacity(512);
+        loop {
+            tokio::select! {
+                received = events.recv_many(&mut batch, 512) => {
+                    if received == 0 {
+                        break;
+                    }
+                    let mut reconnected = false;
+                    for event in batch.drain(..) {
+                        match event {
+                            SessionEvent::Event(message) => self.apply(&message),
+                            SessionEvent::Connected { .. } => reconnected = true,
+                            SessionEvent::Disconnected { reason } => {
+                                self.flush();
+                                self.set_link(LinkState::Down, Some(reason));
+                            }
+                        }
+                    }
+                    if reconnected {
+                        // Events of this batch before the Connected belong to the old
+                        // link; the rebuild replaces whatever they did.
+                        self.resync(session, &mut events).await;
+                    }
+                }
+                _ = tick.tick() => self.flush(),
+            }
+        }
+        self.flush();
+        self.set_link(LinkState::Down, Some("the AMI session ended".into()));
+    }
+
+    /// One event through the reducer; its changes wait for the next tick.
+    fn apply(&self, message: &Message) {
+        self.metrics.event_in(&self.name);
+        if self.raw.receiver_count() > 0 {
+            // Nobody listening is not an error.
+            let _ = self.raw.send(message.clone());
+        }
+        let mut state = self.lock();
+        state.link.events_received += 1;
+        let Published { model, pending, .. } = &mut *state;
+        model.apply_event(message, now_ms(), pending);
+        if state.pending.len() >= MAX_CHANGES_PER_DELTA {
+            self.publish_pending(&mut state);
+        }
+    }
+
+    /// Publishes the changes of this tick, if any.
+    fn flush(&self) {
+        let mut state = self.lock();
+        self.publish_pending(&mut state);
+    }
+
+    fn publish_pending(&self, state: &mut Published) {
+        if state.pending.is_empty() {
+            return;
+        }
+        state.seq += 1;
+        let delta = Delta {
+            server: self.name.clone(),
+            seq: state.seq,
+            changes: std::mem::take(&mut state.pending),
+            encoded: Default::default(),
+        };
+        self.metrics.delta_published();
+        // No subscriber is not an error: deltas only matter to open browsers.
+        let _ = self.updates.send(Update::Delta(Arc::new(delta)));
+    }
+
+    /// Rebuilds the model from Asterisk's status lists, holding back the events that
+    /// arrive meanwhile and applying them after; retries until it works or the link
+    /// drops again (then the next `Connected` starts a new one).
+    async fn resync(&self, session: &SessionHandle, events: &mut mpsc::Receiver<SessionEvent>) {
+        self.set_link(LinkState::Resyncing, None);
+        self.ask_to_filter(session).await;
+        loop {
+            let mut held = Vec::new();
+            let mut overflowed = false;
+            let rebuild = rebuild(session);
+            tokio::pin!(rebuild);
+            let outcome = loop {
+                tokio::select! {
+                    built = &mut rebuild => break Some(built),
+                    event = events.recv() => match event {
+                        Some(SessionEvent::Event(message)) if held.len() < MAX_BUFFERED_DURING_RESYNC => held.push(message),
+                        Some(SessionEvent::Event(_)) => overflowed = true,
+                        Some(SessionEvent::Connected { .. }) => {}
+                        Some(SessionEvent::Disconnected { reason }) => {
+                            self.set_link(LinkState::Down, Some(reason));
+                            break None;
+                        }
+                        None => break None,
+                    },
+                }
+            };
+            match outcome {
+                None => return,
+                Some(Ok(mut model)) if !overflowed => {
+                    let mut ignored = Vec::new();
+                    for message in &held {
+                        self.metrics.event_in(&self.name);
+                        model.apply_event(message, now_ms(), &mut ignored);
+                    }
+                    let mut state = self.lock();
+                    state.link.events_received += held.len() as u64;
+                    state.model = model;
+                    state.pending.clear();
+                    state.seq += 1;
+                    drop(state);
+                    self.metrics.resync(&self.name);
+                    let _ = self.updates.send(Update::Rebuilt);
+                    self.set_link(LinkState::Up, None);
+                    tracing::info!(server = %self.name, held = held.len(), "model rebuilt");
+                    return;
+                }
+                Some(Ok(_)) => {
+                    tracing::warn!(server = %self.name, "too many events during the rebuild; starting over");
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(server = %self.name, %error, "rebuilding the model failed; retrying");
+                    self.set_link(
+                        LinkState::Resyncing,
+                        Some(format!("rebuilding the model failed: {error}")),
+                    );
+                    tokio::time::sleep(RESYNC_RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// Asks Asterisk (AMI's `Filter` action) not to send what the model does not use.
+    /// An Asterisk that refuses keeps sending them; the reducer ignores them anyway.
+    async fn ask_to_filter(&self, session: &SessionHandle) {
+        for event in &self.config.exclude_events {
+            let filter = Message::new()
+                .with("Action", "Filter")
+                .with("Operation", "Add")
+                .with("Filter", format!("!Event: {event}"));
+            if let Err(error) = session.send(filter).await {
+                tracing::info!(server = %self.name, %error, event, "Asterisk did not take the event filter");
+                return;
+            }
+        }
+    }
+
+    fn set_link(&self, link: LinkState, detail: Option<String>) {
+        let mut state = self.lock();
+        if state.link.state == link && state.link.detail == detail {
+            return;
+        }
+        state.link.state = link;
+        state.link.detail = detail;
+        self.metrics.link(&self.name, link == LinkState::Up);
+        let _ = self.updates.send(Update::Link(state.link.clone()));
+    }
+
+    /// Subscribes to updates; call before [`LiveServer::snapshot`] so nothing falls between.
+    pub fn subscribe(&self) -> broadcast::Receiver<Update> {
+        self.updates.subscribe()
+    }
+
+    /// Every raw event from now on (the event log, WaitEvent).
+    pub fn subscribe_raw(&self) -> broadcast::Receiver<Message> {
+        self.raw.subscribe()
+    }
+
+    /// The model as a reader with `read` classes sees it, with its `seq`. Changes not
+    /// yet published go out first, so the snapshot's `seq` covers exactly what it holds.
+    pub fn snapshot(&self, read: Classes) -> (u64, LinkStatus, ServerModel) {
+        let mut state = self.lock();
+        self.publish_pending(&mut state);
+        (state.seq, state.link.clone(), state.model.visible_to(read))
+    }
+
+    pub fn link(&self) -> LinkStatus {
+        self.lock().link.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Published> {
+        // Every update leaves the model whole before it can panic, so poison is harmless.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Builds a model from nothing out of the status lists.
+async fn rebuild(session: &SessionHandle) -> Result<ServerModel, AmiError> {
+    let mut model = ServerModel::default();
+    let mut ignored = Vec::new();
+    for action in resync::actions() {
+        run_list(session, action, &mut model, &mut ignored).await?;
+    }
+    Ok(model)
+}
+
+async fn run_list(
+    session: &SessionHandle,
+    action: Message,
+    model: &mut ServerModel,
+    ignored: &mut Vec<Change>,
+) -> Result<(), AmiError> {
+    let name = action
+        .get_str("Action")
+        .map(|a| a.into_owned())
+        .unwrap_or_default();
+    match session.send(action).await {
+        Ok(answer) => {
+            for item in &answer.events {
+                model.apply_event(item, now_ms(), ignored);
+            }
+            ignored.clear();
+            Ok(())
+        }
+        // A list this Asterisk lacks or does not let us run leaves that part empty;
+        // a broken link fails the rebuild.
+        Err(
+            AmiError::PermissionDenied { message }
+            | AmiError::UnknownAction { message }
+            | AmiError::ActionFailed { message, .. },
+        ) => {
+            tracing::info!(action = %name, %message, "status list not available");
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Wall-clock milliseconds since the epoch, the time base of the shared model.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub fn encode(message: &ServerMessage) -> Utf8Bytes {
+    // These types serialize without maps keyed by non-strings or fallible impls.
+    serde_json::to_string(message).unwrap_or_default().into()
+}

@@ -1,0 +1,331 @@
+//! A relay on real sockets in front of real pbxsim instances, and clients for it:
+//! HTTP for the API, WebSockets for the push.
+
+#![allow(dead_code)] // each test file uses part of this
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use relay::ami::{AmiConfig, SessionHandle, spawn_session};
+use relay::config::{Config, Server, Upstream};
+use serde_json::Value;
+use shared::ami::{Classes, Message};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite;
+
+/// Long enough for a loaded CI machine, short enough to fail a hung test.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// One pbxsim on a loopback port, stoppable and restartable on the same port.
+pub struct Pbx {
+    pub addr: SocketAddr,
+    pub stats: pbxsim::Stats,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Pbx {
+    pub async fn start(config: pbxsim::SimConfig) -> Pbx {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind pbxsim");
+        Pbx::serve_on(listener, config)
+    }
+
+    fn serve_on(listener: TcpListener, config: pbxsim::SimConfig) -> Pbx {
+        let addr = listener.local_addr().expect("pbxsim addr");
+        let stats = config.stats.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            let _ = pbxsim::serve(listener, config, shutdown).await;
+        });
+        Pbx {
+            addr,
+            stats,
+            stop: Some(stop),
+        }
+    }
+
+    /// Stops this pbxsim (every AMI connection drops) and starts a fresh one, with
+    /// nothing of the old run, on the same port.
+    pub async fn restart(&mut self, config: pbxsim::SimConfig) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(_) if tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("cannot bind {} again: {error}", self.addr),
+            }
+        };
+        *self = Pbx::serve_on(listener, config);
+    }
+
+    /// A side AMI session as admin, to make calls the relay then sees.
+    pub fn admin(&self) -> SessionHandle {
+        let (session, events) = spawn_session(AmiConfig::new(
+            self.addr.to_string(),
+            "admin",
+            "admin-secret",
+        ));
+        // The side session's events are not the test's business.
+        tokio::spawn(async move {
+            let mut events = events;
+            while events.recv().await.is_some() {}
+        });
+        session
+    }
+}
+
+/// Starts a call from `phone` to `exten` that lasts `seconds`, as pbxsim's tests do.
+pub async fn call(admin: &SessionHandle, phone: &str, exten: &str, seconds: u32) {
+    let originate = Message::new()
+        .with("Action", "Originate")
+        .with("Channel", format!("Local/{phone}@test"))
+        .with("Context", "test")
+        .with("Exten", exten)
+        .with("Priority", "1")
+        .with("Async", "true")
+        .with("Variable", format!("DURATION={seconds}"));
+    // The side session may still be logging in: retry until it answers.
+    for _ in 0..50 {
+        if admin.send(originate.clone()).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("pbxsim did not take the Originate");
+}
+
+/// The relay's view of one pbxsim: its service session is `admin`.
+pub fn server(name: &str, pbx: &Pbx) -> Server {
+    let mut server = Server::demo(pbx.addr);
+    server.name = name.to_owned();
+    server.demo_accounts.clear();
+    server
+        .read_classes
+        .insert("agent".into(), Classes::parse("call,agent,user,dtmf"));
+    // The recorded test dialplan: phones are Local channels in context `test`.
+    server.dialing = relay::config::Dialing {
+        channel_template: "Local/{exten}@test".into(),
+        context: "test".into(),
+        parking_context: "test".into(),
+    };
+    server
+}
+
+/// A relay serving on a loopback port until dropped.
+pub struct Relay {
+    pub base: String,
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    pub async fn start(servers: Vec<Server>, tweak: impl FnOnce(&mut Config)) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        let addr = listener.local_addr().expect("relay addr");
+        let mut config = Config::demo(addr);
+        config.upstream = Upstream::Asterisk(servers);
+        config.linger = Duration::from_millis(300);
+        tweak(&mut config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            relay::run(config, listener, shutdown)
+                .await
+                .expect("relay ran");
+        });
+        Relay {
+            base: format!("http://{addr}"),
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(PATIENCE, task).await;
+        }
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(PATIENCE)
+            .build()
+            .expect("HTTP client")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self
+            .http()
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        response.text().await.expect("a text body")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        serde_json::from_str(&self.get_text(path).await).expect("a JSON body")
+    }
+
+    /// Logs in; the token on success, else the status and the error text.
+    pub async fn login(
+        &self,
+        server: &str,
+        user: &str,
+        secret: &str,
+    ) -> Result<String, (u16, String)> {
+        let response = self
+            .http()
+            .post(format!("{}/api/v1/login", self.base))
+            .json(&serde_json::json!({"server": server, "username": user, "secret": secret}))
+            .send()
+            .await
+            .expect("login request");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("JSON answer");
+        if status == 200 {
+            Ok(body["token"].as_str().expect("token").to_owned())
+        } else {
+            Err((
+                status,
+                body["error"].as_str().unwrap_or_default().to_owned(),
+            ))
+        }
+    }
+
+    pub async fn state(&self, token: &str) -> Value {
+        let response = self
+            .http()
+            .get(format!("{}/api/v1/state", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("state request");
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.expect("state JSON")
+    }
+
+    /// Polls the state until `check` holds (the relay applies events asynchronously).
+    pub async fn state_until(
+        &self,
+        token: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let state = self.state(token).await;
+            if check(&state) {
+                return state;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("never saw {what}: {state}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn socket(&self, token: &str) -> Socket {
+        let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/ws",
+            self.addr
+        ))
+        .expect("ws request");
+        request.headers_mut().insert(
+            "cookie",
+            format!("astpanel_session={token}")
+                .parse()
+                .expect("cookie header"),
+        );
+        request
+            .headers_mut()
+            .insert("origin", self.base.parse().expect("origin header"));
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("ws connect");
+        Socket { socket }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The channel names in a `/api/v1/state` answer's first server.
+pub fn channel_names(state: &Value) -> Vec<String> {
+    let mut names: Vec<String> = state["servers"][0]["channels"]
+        .as_array()
+        .map(|channels| {
+            channels
+                .iter()
+                .filter_map(|c| c["channel"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+pub struct Socket {
+    pub socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Socket {
+    /// The next JSON message (pings are answered by tungstenite and skipped).
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a frame in time")
+                .expect("socket open")
+                .expect("frame");
+            match frame {
+                tungstenite::Message::Text(text) => {
+                    return serde_json::from_str(&text).expect("JSON frame");
+                }
+                tungstenite::Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Skips messages until one of type `kind`.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let message = self.next().await;
+            if message["type"] == kind {
+                return message;
+            }
+        }
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.socket
+            .send(tungstenite::Message::Text(message.to_string().into()))
+            .await
+            .expect("send");
+    }
+}

@@ -1,0 +1,329 @@
+//! Call-control actions: what a browser or a script asks the relay to do, and the
+//! answer. `ACTIONS.md` in this crate shows each with an example.
+//!
+//! The JSON is flat, `{"server": "demo", "action": "hangup", "channel": "PJSIP/1001-00000001"}`,
+//! the same over the WebSocket (plus `"type": "action"` and an `id`) and on
+//! `POST /api/v1/actions`. The answer is `{"type": "action_result", "id", "ok",
+//! "message"}` with Asterisk's own words, plus what the action returns.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ami::Classes;
+
+/// One action for one server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    /// Chosen by the caller; copied into the result so it can match them up.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub server: String,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// How a supervisor joins a call with ChanSpy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpyMode {
+    /// Hear both sides, say nothing.
+    Listen,
+    /// Speak to the agent only (coaching).
+    Whisper,
+    /// Speak to both sides.
+    Barge,
+}
+
+/// Which side of a recording to mute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MuteDirection {
+    Read,
+    Write,
+    Both,
+}
+
+/// A header value of a raw action: one value, or several for a repeated key
+/// (`Variable`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    Hangup {
+        channel: String,
+    },
+    /// Blind transfer (`BlindTransfer` when the channel is bridged, else `Redirect`).
+    Redirect {
+        channel: String,
+        exten: String,
+        #[serde(default)]
+        context: Option<String>,
+    },
+    /// Attended transfer: the channel's peer hears hold while the channel consults `exten`.
+    Atxfer {
+        channel: String,
+        exten: String,
+        #[serde(default)]
+        context: Option<String>,
+    },
+    /// Completes an attended transfer: the transferer leaves, the two others talk.
+    AtxferComplete {
+        channel: String,
+    },
+    AtxferCancel {
+        channel: String,
+    },
+    /// Click-to-dial: ring `from` (an extension or a channel), then dial `to`.
+    Originate {
+        from: String,
+        to: String,
+        #[serde(default)]
+        context: Option<String>,
+        #[serde(default)]
+        caller_id: Option<String>,
+    },
+    Park {
+        channel: String,
+    },
+    /// Rings `from` and connects it to the call parked at `space`.
+    Pickup {
+        space: String,
+        from: String,
+    },
+    Spy {
+        target_channel: String,
+        from: String,
+        mode: SpyMode,
+    },
+    QueuePause {
+        #[serde(default)]
+        queue: Option<String>,
+        interface: String,
+        paused: bool,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    QueueAdd {
+        queue: String,
+        interface: String,
+        #[serde(default)]
+        penalty: Option<i32>,
+        #[serde(default)]
+        paused: Option<bool>,
+    },
+    QueueRemove {
+        queue: String,
+        interface: String,
+    },
+    RecordStart {
+        channel: String,
+        #[serde(default)]
+        file: Option<String>,
+    },
+    RecordStop {
+        channel: String,
+    },
+    RecordMute {
+        channel: String,
+        direction: MuteDirection,
+        mute: bool,
+    },
+    /// A raw AMI action for power users; the answer carries the whole response.
+    Ami {
+        headers: BTreeMap<String, HeaderValue>,
+    },
+}
+
+impl Action {
+    /// The name used in JSON (`hangup`, `queue_pause`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Hangup { .. } => "hangup",
+            Action::Redirect { .. } => "redirect",
+            Action::Atxfer { .. } => "atxfer",
+            Action::AtxferComplete { .. } => "atxfer_complete",
+            Action::AtxferCancel { .. } => "atxfer_cancel",
+            Action::Originate { .. } => "originate",
+            Action::Park { .. } => "park",
+            Action::Pickup { .. } => "pickup",
+            Action::Spy { .. } => "spy",
+            Action::QueuePause { .. } => "queue_pause",
+            Action::QueueAdd { .. } => "queue_add",
+            Action::QueueRemove { .. } => "queue_remove",
+            Action::RecordStart { .. } => "record_start",
+            Action::RecordStop { .. } => "record_stop",
+            Action::RecordMute { .. } => "record_mute",
+            Action::Ami { .. } => "ami",
+        }
+    }
+}
+
+/// The answer to an action.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionResult {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub ok: bool,
+    /// Asterisk's own words (its `Message:`), or the relay's reason for refusing.
+    pub message: String,
+    /// For `ami`: the response's headers in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Vec<(String, String)>>,
+    /// For `ami`: the list events that came with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<Vec<(String, String)>>>,
+}
+
+impl ActionResult {
+    pub fn ok(id: Option<String>, message: impl Into<String>) -> ActionResult {
+        ActionResult {
+            id,
+            ok: true,
+            message: message.into(),
+            ..ActionResult::default()
+        }
+    }
+
+    pub fn failed(id: Option<String>, message: impl Into<String>) -> ActionResult {
+        ActionResult {
+            id,
+            ok: false,
+            message: message.into(),
+            ..ActionResult::default()
+        }
+    }
+}
+
+/// The AMI actions each panel action sends, so the panel can offer exactly what the
+/// account's `ListCommands` allows.
+pub const PANEL_ACTIONS: &[(&str, &[&str])] = &[
+    ("hangup", &["Hangup"]),
+    ("redirect", &["Redirect", "BlindTransfer"]),
+    ("atxfer", &["Atxfer"]),
+    ("atxfer_complete", &["Hangup"]),
+    ("atxfer_cancel", &["CancelAtxfer"]),
+    ("originate", &["Originate"]),
+    ("park", &["Park"]),
+    ("pickup", &["Originate"]),
+    ("spy", &["Originate"]),
+    ("queue_pause", &["QueuePause"]),
+    ("queue_add", &["QueueAdd"]),
+    ("queue_remove", &["QueueRemove"]),
+    ("record_start", &["MixMonitor"]),
+    ("record_stop", &["StopMixMonitor"]),
+    ("record_mute", &["MixMonitorMute"]),
+];
+
+/// What an account may do, learnt from Asterisk's `ListCommands` at login.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permissions {
+    /// The write classes the listed actions add up to.
+    pub write: Classes,
+    /// The AMI actions the account may send.
+    pub ami_actions: BTreeSet<String>,
+    /// The panel's actions (`hangup`, `spy`, ...) the account may use: hide the rest.
+    pub actions: BTreeSet<String>,
+}
+
+impl Permissions {
+    /// From the `Name: Synopsis  (Priv: call,all)` headers of a `ListCommands` answer.
+    pub fn from_list_commands<'a>(
+        headers: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Permissions {
+        let mut write = Classes::NONE;
+        let mut ami_actions = BTreeSet::new();
+        for (name, synopsis) in headers {
+            let Some(privilege) = synopsis
+                .rsplit_once("(Priv: ")
+                .and_then(|(_, p)| p.strip_suffix(')'))
+            else {
+                continue;
+            };
+            if privilege != "<none>" {
+                // `all` at the end of the list is Asterisk's marker, not a class held.
+                let classes = privilege.trim_end_matches(",all").trim_end_matches("all");
+                write = write.or(Classes::parse(classes));
+            }
+            ami_actions.insert(name.to_owned());
+        }
+        let actions = PANEL_ACTIONS
+            .iter()
+            .filter(|(_, needs)| needs.iter().any(|n| ami_actions.contains(*n)))
+            .map(|(panel, _)| panel.to_string())
+            // The raw console is for accounts that could reach a shell anyway.
+            .chain(write.contains(Classes::SYSTEM).then(|| "ami".to_owned()))
+            .collect();
+        Permissions {
+            write,
+            ami_actions,
+            actions,
+        }
+    }
+
+    /// Whether the account may use this panel action.
+    pub fn allows(&self, action: &Action) -> bool {
+        self.actions.contains(action.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_is_flat() {
+        let json = r#"{"server": "demo", "action": "hangup", "channel": "PJSIP/1001-00000001"}"#;
+        let request: ActionRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(request.server, "demo");
+        assert_eq!(
+            request.action,
+            Action::Hangup {
+                channel: "PJSIP/1001-00000001".into()
+            }
+        );
+        let pause = r#"{"server": "demo", "action": "queue_pause", "interface": "PJSIP/1001", "paused": true, "reason": "Lunch"}"#;
+        assert!(matches!(
+            serde_json::from_str::<ActionRequest>(pause).unwrap().action,
+            Action::QueuePause { paused: true, .. }
+        ));
+        for bad in [
+            r#"{"server": "demo", "action": "launch"}"#,
+            r#"{"server": "demo", "action": "hangup"}"#,
+            r#"{"server": "demo", "action": "hangup", "channel": 5}"#,
+            r#"{"server": "demo", "action": "spy", "target_channel": "a", "from": "b", "mode": "shout"}"#,
+        ] {
+            assert!(serde_json::from_str::<ActionRequest>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn permissions_follow_list_commands() {
+        let admin = [
+            ("Hangup", "Hangup channel.  (Priv: system,call,all)"),
+            (
+                "Command",
+                "Execute Asterisk CLI Command.  (Priv: command,all)",
+            ),
+            ("Originate", "Originate a call.  (Priv: originate,all)"),
+            ("Ping", "Keepalive command.  (Priv: <none>)"),
+        ];
+        let permissions = Permissions::from_list_commands(admin.into_iter());
+        assert!(permissions.write.contains(Classes::SYSTEM));
+        assert!(permissions.actions.contains("hangup"));
+        assert!(permissions.actions.contains("spy"));
+        assert!(permissions.actions.contains("ami"));
+        let viewer = [("Ping", "Keepalive command.  (Priv: <none>)")];
+        let permissions = Permissions::from_list_commands(viewer.into_iter());
+        assert!(permissions.actions.is_empty());
+        assert!(!permissions.allows(&Action::Hangup {
+            channel: "x".into()
+        }));
+    }
+}

@@ -1,0 +1,381 @@
+//! The live model of one Asterisk server: what the panel shows, kept by a pure reducer.
+//!
+//! [`ServerModel::apply_event`] (in [`reduce`]) turns one AMI event into the model and
+//! appends the [`Change`]s it made; the relay runs it on every event of its service
+//! session. Browsers receive the changes and run [`ServerModel::apply_change`], the
+//! same code, so the two sides cannot drift. Each change carries the whole new value
+//! of one thing, or its removal by key: applying a change twice, or to a snapshot that
+//! already holds it, does no harm.
+//!
+//! Keys are what Asterisk keeps stable: a channel's `Uniqueid` (its name can change),
+//! a bridge's `BridgeUniqueid`, a queue member's interface, a parked call's parkee.
+//! [`resync`] lists the status actions whose list events rebuild a model from nothing
+//! through the same reducer.
+
+mod list;
+pub mod reduce;
+pub mod resync;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ami::Classes;
+pub use list::Keyed;
+
+/// Everything the panel shows about one server.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerModel {
+    /// Live channels, by uniqueid.
+    #[serde(with = "list", default)]
+    pub channels: BTreeMap<String, Channel>,
+    /// Bridges with the channels talking in them, by bridge id.
+    #[serde(with = "list", default)]
+    pub calls: BTreeMap<String, Call>,
+    #[serde(with = "list", default)]
+    pub queues: BTreeMap<String, Queue>,
+    /// Parked calls, by the parked channel's uniqueid.
+    #[serde(with = "list", default)]
+    pub parked: BTreeMap<String, ParkedCall>,
+    /// Hints (extension states), by `exten@context`.
+    #[serde(with = "list", default)]
+    pub extensions: BTreeMap<String, Extension>,
+    #[serde(with = "list", default)]
+    pub devices: BTreeMap<String, Device>,
+    #[serde(with = "list", default)]
+    pub presence: BTreeMap<String, Presence>,
+    #[serde(with = "list", default)]
+    pub mailboxes: BTreeMap<String, Mailbox>,
+    /// Active ChanSpy sessions (listen, whisper, barge), by the spying channel's uniqueid.
+    #[serde(with = "list", default)]
+    pub spies: BTreeMap<String, Spy>,
+    /// Active MixMonitor recordings, by the recorded channel's uniqueid.
+    #[serde(with = "list", default)]
+    pub recordings: BTreeMap<String, Recording>,
+}
+
+/// One live channel, as the channel snapshot headers of Asterisk's events describe it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub uniqueid: String,
+    /// The AMI channel name, e.g. `PJSIP/1001-00000001`.
+    pub channel: String,
+    /// The uniqueid of the channel that started the call: equal to `uniqueid` on the
+    /// calling side.
+    pub linkedid: String,
+    /// Asterisk's channel state number (0 down … 4 ring, 5 ringing, 6 up, 7 busy).
+    pub state: u8,
+    pub state_desc: String,
+    pub caller_id_num: String,
+    pub caller_id_name: String,
+    pub connected_num: String,
+    pub connected_name: String,
+    pub context: String,
+    pub exten: String,
+    pub priority: String,
+    pub application: String,
+    pub application_data: String,
+    pub account_code: String,
+    /// The bridge (call) the channel is in.
+    pub bridge: Option<String>,
+    pub on_hold: bool,
+    /// When the channel was created, ms since the epoch (from `Duration` after a rebuild).
+    pub started_ms: i64,
+}
+
+/// A bridge: the channels talking to each other.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub id: String,
+    pub bridge_type: String,
+    pub technology: String,
+    /// Uniqueids, in the order they entered.
+    pub channels: Vec<String>,
+    pub started_ms: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    pub name: String,
+    pub strategy: String,
+    /// Callers waiting now.
+    pub calls: u32,
+    pub holdtime: u32,
+    pub talktime: u32,
+    pub completed: u32,
+    pub abandoned: u32,
+    /// Seconds the service level is measured against.
+    pub service_level: u32,
+    /// Share of calls answered within it, in percent, as Asterisk reports it.
+    pub service_level_perf: f64,
+    #[serde(with = "list", default)]
+    pub members: BTreeMap<String, Member>,
+    /// Callers waiting, by uniqueid.
+    #[serde(with = "list", default)]
+    pub callers: BTreeMap<String, Caller>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member's interface (`Location` in lists), e.g. `PJSIP/1001`.
+    pub interface: String,
+    pub name: String,
+    pub state_interface: String,
+    /// `static` or `dynamic`.
+    pub membership: String,
+    pub penalty: i32,
+    pub calls_taken: u32,
+    /// Unix seconds of the last call, 0 if none.
+    pub last_call: i64,
+    /// Device state number (1 not in use, 2 in use, 3 busy, 5 unavailable, 6 ringing …).
+    pub status: u8,
+    pub paused: bool,
+    /// As Asterisk gives it; empty when none.
+    pub paused_reason: String,
+    pub in_call: bool,
+    pub wrapup_time: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    pub uniqueid: String,
+    pub channel: String,
+    pub position: u32,
+    pub caller_id_num: String,
+    pub caller_id_name: String,
+    /// When the caller joined, ms since the epoch: the wait is now minus this.
+    pub joined_ms: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedCall {
+    pub uniqueid: String,
+    pub channel: String,
+    pub caller_id_num: String,
+    pub caller_id_name: String,
+    pub lot: String,
+    pub space: String,
+    /// Who parked it (`ParkerDialString`).
+    pub parker: String,
+    /// Seconds until the call comes back, as of `since_ms`.
+    pub timeout: u32,
+    pub since_ms: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    pub exten: String,
+    pub context: String,
+    pub hint: String,
+    /// Asterisk's extension state (-1 removed, 0 idle, 1 in use, 2 busy, 4 unavailable,
+    /// 8 ringing, 16 on hold, and their sums).
+    pub status: i32,
+    pub status_text: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub device: String,
+    /// `NOT_INUSE`, `INUSE`, `BUSY`, `UNAVAILABLE`, `RINGING`, `ONHOLD`, …
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// `CustomPresence:1001`.
+    pub presentity: String,
+    /// `available`, `away`, `dnd`, `xa`, `chat`, `unavailable`, …
+    pub status: String,
+    pub subtype: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// `1001@default`.
+    pub mailbox: String,
+    pub waiting: bool,
+    pub new: u32,
+    pub old: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spy {
+    pub spyer_uniqueid: String,
+    pub spyer_channel: String,
+    pub spyee_uniqueid: String,
+    pub spyee_channel: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recording {
+    pub uniqueid: String,
+    pub channel: String,
+    /// The muted direction (`read`, `write`, `both`), if any.
+    pub muted: Option<String>,
+}
+
+macro_rules! keyed {
+    ($($type:ty => |$item:ident| $key:expr;)*) => {
+        $(impl Keyed for $type {
+            fn key(&self) -> String {
+                let $item = self;
+                $key
+            }
+        })*
+    };
+}
+
+keyed! {
+    Channel => |c| c.uniqueid.clone();
+    Call => |c| c.id.clone();
+    Queue => |q| q.name.clone();
+    Member => |m| m.interface.clone();
+    Caller => |c| c.uniqueid.clone();
+    ParkedCall => |p| p.uniqueid.clone();
+    Extension => |e| format!("{}@{}", e.exten, e.context);
+    Device => |d| d.device.clone();
+    Presence => |p| p.presentity.clone();
+    Mailbox => |m| m.mailbox.clone();
+    Spy => |s| s.spyer_uniqueid.clone();
+    Recording => |r| r.uniqueid.clone();
+}
+
+/// One change to a model: the whole new value of one thing, or its removal by key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Channel(Channel),
+    ChannelRemoved {
+        uniqueid: String,
+    },
+    Call(Call),
+    CallRemoved {
+        id: String,
+    },
+    /// A queue with its members and callers (queues change a few times a second at most).
+    Queue(Queue),
+    Parked(ParkedCall),
+    ParkedRemoved {
+        uniqueid: String,
+    },
+    Extension(Extension),
+    Device(Device),
+    Presence(Presence),
+    Mailbox(Mailbox),
+    Spy(Spy),
+    SpyRemoved {
+        spyer_uniqueid: String,
+    },
+    Recording(Recording),
+    RecordingRemoved {
+        uniqueid: String,
+    },
+}
+
+impl Change {
+    /// Whether a reader with these AMI read classes may see it: queues need `agent`
+    /// (Asterisk's queue events are of that class), everything else `call`.
+    pub fn visible_to(&self, read: Classes) -> bool {
+        match self {
+            Change::Queue(_) => read.intersects(Classes::AGENT),
+            _ => read.intersects(Classes::CALL),
+        }
+    }
+}
+
+fn put<T: Keyed>(map: &mut BTreeMap<String, T>, value: T) {
+    map.insert(value.key(), value);
+}
+
+impl ServerModel {
+    /// Applies a change made elsewhere (the relay's reducer): applying the changes
+    /// `apply_event` produced to the old model gives the new one exactly.
+    pub fn apply_change(&mut self, change: Change) {
+        match change {
+            Change::Channel(channel) => put(&mut self.channels, channel),
+            Change::ChannelRemoved { uniqueid } => {
+                self.channels.remove(&uniqueid);
+            }
+            Change::Call(call) => put(&mut self.calls, call),
+            Change::CallRemoved { id } => {
+                self.calls.remove(&id);
+            }
+            Change::Queue(queue) => put(&mut self.queues, queue),
+            Change::Parked(parked) => put(&mut self.parked, parked),
+            Change::ParkedRemoved { uniqueid } => {
+                self.parked.remove(&uniqueid);
+            }
+            Change::Extension(extension) => put(&mut self.extensions, extension),
+            Change::Device(device) => put(&mut self.devices, device),
+            Change::Presence(presence) => put(&mut self.presence, presence),
+            Change::Mailbox(mailbox) => put(&mut self.mailboxes, mailbox),
+            Change::Spy(spy) => put(&mut self.spies, spy),
+            Change::SpyRemoved { spyer_uniqueid } => {
+                self.spies.remove(&spyer_uniqueid);
+            }
+            Change::Recording(recording) => put(&mut self.recordings, recording),
+            Change::RecordingRemoved { uniqueid } => {
+                self.recordings.remove(&uniqueid);
+            }
+        }
+    }
+
+    /// The part of the model a reader with these read classes may see.
+    pub fn visible_to(&self, read: Classes) -> ServerModel {
+        let call = read.intersects(Classes::CALL);
+        let agent = read.intersects(Classes::AGENT);
+        ServerModel {
+            channels: if call {
+                self.channels.clone()
+            } else {
+                BTreeMap::new()
+            },
+            calls: if call {
+                self.calls.clone()
+            } else {
+                BTreeMap::new()
+            },
+            queues: if agent {
+                self.queues.clone()
+            } else {
+                BTreeMap::new()
+            },
+            parked: if call {
+                self.parked.clone()
+            } else {
+                BTreeMap::new()
+            },
+            extensions: if call {
+                self.extensions.clone()
+            } else {
+                BTreeMap::new()
+            },
+            devices: if call {
+                self.devices.clone()
+            } else {
+                BTreeMap::new()
+            },
+            presence: if call {
+                self.presence.clone()
+            } else {
+                BTreeMap::new()
+            },
+            mailboxes: if call {
+                self.mailboxes.clone()
+            } else {
+                BTreeMap::new()
+            },
+            spies: if call {
+                self.spies.clone()
+            } else {
+                BTreeMap::new()
+            },
+            recordings: if call {
+                self.recordings.clone()
+            } else {
+                BTreeMap::new()
+            },
+        }
+    }
+}
