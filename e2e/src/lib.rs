@@ -47,6 +47,16 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// A browser that renders as if the system were set to a dark colour scheme.
+    pub async fn start_dark() -> anyhow::Result<Self> {
+        // Blink's preferredColorScheme: 0 is dark, 1 light.
+        Self::start_with(&["--blink-settings=preferredColorScheme=0"]).await
+    }
+
+    async fn start_with(extra_args: &[&str]) -> anyhow::Result<Self> {
         let port = free_port().await?;
         let chromedriver_path = std::env::var_os("CHROMEDRIVER")
             .map(PathBuf::from)
@@ -69,7 +79,7 @@ impl Browser {
 
         let profile = TempDir::new()?;
         let mut caps = DesiredCapabilities::chrome();
-        for arg in CHROMIUM_ARGS {
+        for arg in CHROMIUM_ARGS.iter().chain(extra_args) {
             caps.add_arg(arg)?;
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.0.display()))?;
@@ -176,47 +186,127 @@ impl Harness {
     }
 }
 
-/// The panel's main page, seen through its `data-testid`s.
+/// The panel, seen through its `data-testid`s.
 /// It holds its own handle on the browser session, so a test can restart the relay while it looks.
 pub struct PanelPage {
-    driver: WebDriver,
+    pub driver: WebDriver,
 }
 
 impl PanelPage {
+    fn by(testid: &str) -> By {
+        By::Css(format!("[data-testid='{testid}']"))
+    }
+
     pub async fn text(&self, testid: &str) -> anyhow::Result<String> {
-        let element = self
+        Ok(self.driver.find(Self::by(testid)).await?.text().await?)
+    }
+
+    /// The `attribute` of every element `testid`, in page order.
+    /// Read in one script, so that a live list re-rendering meanwhile cannot leave a
+    /// stale element in the middle of the read.
+    pub async fn attributes(&self, testid: &str, attribute: &str) -> anyhow::Result<Vec<String>> {
+        let script = "return Array.from(document.querySelectorAll(`[data-testid='${arguments[0]}']`))\
+            .map(e => e.getAttribute(arguments[1])).filter(v => v !== null)";
+        let value = self
             .driver
-            .find(By::Css(format!("[data-testid='{testid}']")))
+            .execute(
+                script,
+                vec![serde_json::json!(testid), serde_json::json!(attribute)],
+            )
             .await?;
-        Ok(element.text().await?)
+        Ok(value.convert()?)
     }
 
-    pub async fn event_count(&self) -> anyhow::Result<u64> {
-        let text = self.text("event-count").await?;
-        text.trim()
-            .parse()
-            .with_context(|| format!("event count is not a number: {text:?}"))
+    /// Clicks the button labelled `label` inside the element matching `css`, in one
+    /// script for the same reason; false if there is none.
+    pub async fn click_button_in(&self, css: &str, label: &str) -> anyhow::Result<bool> {
+        let script = "const root = document.querySelector(arguments[0]); if (!root) return false;\
+            const button = Array.from(root.querySelectorAll('button')).find(b => b.textContent.trim() === arguments[1]);\
+            if (!button) return false; button.click(); return true;";
+        let value = self
+            .driver
+            .execute(
+                script,
+                vec![serde_json::json!(css), serde_json::json!(label)],
+            )
+            .await?;
+        Ok(value.convert()?)
     }
 
-    /// Waits until the event count is above `floor`, and returns it.
-    pub async fn wait_for_event_count_above(&self, floor: u64) -> anyhow::Result<u64> {
-        wait_for(&format!("event count above {floor}"), || async {
-            Ok(self.event_count().await.ok().filter(|count| *count > floor))
+    /// Fills in the login form and sends it (the first server in the list).
+    pub async fn login(&self, username: &str, secret: &str) -> anyhow::Result<()> {
+        let user = wait_for("the login form", || async {
+            Ok(self.driver.find(Self::by("login-username")).await.ok())
+        })
+        .await?;
+        user.clear().await?;
+        user.send_keys(username).await?;
+        let field = self.driver.find(Self::by("login-secret")).await?;
+        field.clear().await?;
+        field.send_keys(secret).await?;
+        self.driver
+            .find(Self::by("login-submit"))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Logs in and waits until the live model is up.
+    pub async fn login_and_wait(&self, username: &str, secret: &str) -> anyhow::Result<()> {
+        self.login(username, secret).await?;
+        self.wait_for_attribute("link-state", "data-state", "up")
+            .await
+    }
+
+    /// Goes to a view the way a person does: through the navigation.
+    pub async fn navigate(&self, label: &str) -> anyhow::Result<()> {
+        self.driver
+            .find(By::XPath(format!("//nav//a[normalize-space()='{label}']")))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until the element `testid` has `attribute` equal to `expected`.
+    pub async fn wait_for_attribute(
+        &self,
+        testid: &str,
+        attribute: &str,
+        expected: &str,
+    ) -> anyhow::Result<()> {
+        wait_for(&format!("{testid} {attribute}={expected:?}"), || async {
+            let values = self.attributes(testid, attribute).await.unwrap_or_default();
+            Ok(values.iter().any(|v| v == expected).then_some(()))
         })
         .await
     }
 
-    /// Waits until the element `testid` shows exactly `expected`.
-    pub async fn wait_for_text(&self, testid: &str, expected: &str) -> anyhow::Result<()> {
-        wait_for(&format!("{testid} to read {expected:?}"), || async {
+    /// Waits until the element `testid` contains `expected`.
+    pub async fn wait_for_text_containing(
+        &self,
+        testid: &str,
+        expected: &str,
+    ) -> anyhow::Result<()> {
+        wait_for(&format!("{testid} to contain {expected:?}"), || async {
             Ok(self
                 .text(testid)
                 .await
                 .ok()
-                .filter(|text| text == expected)
+                .filter(|text| text.contains(expected))
                 .map(|_| ()))
         })
         .await
+    }
+
+    /// The browser console's errors so far (Chromium's `SEVERE` log entries).
+    pub async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
+        let value = self
+            .driver
+            .execute("return (window.__astpanelErrors || []).slice()", Vec::new())
+            .await?;
+        Ok(value.convert().unwrap_or_default())
     }
 }
 

@@ -1,104 +1,338 @@
-//! The panel's views. They read the panel state; only [`crate::socket`] writes it.
+//! The page's frame: login, the top bar with the link state, and the routes.
+//!
+//! Routes: `/` the agent view, `/supervisor`, `/wallboard`, `/pop` (the CRM's
+//! screen-pop). A tiny router over `history.pushState` keeps the bundle small.
 
 use leptos::prelude::*;
-use shared::protocol::LinkState;
-use shared::state::PanelState;
+use leptos::task::spawn_local;
+use shared::action::{Action, ActionRequest};
+use shared::protocol::{ClientMessage, LinkState, LoginRequest, ServerInfo};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 
-use crate::socket::{self, SocketState};
+use crate::api::{self, ApiFailure};
+use crate::socket::{self, Sender, SocketState};
+use crate::store::Live;
+use crate::{agent, pop, supervisor, wallboard};
 
-/// The whole page: it opens the relay socket and lays out the views.
-#[component]
-pub fn App() -> impl IntoView {
-    let panel = RwSignal::new(PanelState::default());
-    let socket_state = RwSignal::new(SocketState::Connecting);
-    socket::connect(panel, socket_state);
-    view! { <Panel panel socket_state /> }
+/// What every view reads and how it acts; `Copy`, so closures take it freely.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub live: RwSignal<Live>,
+    pub socket: RwSignal<SocketState>,
+    pub sender: StoredValue<Sender, LocalStorage>,
+    /// Milliseconds since the epoch, ticking once a second for live durations.
+    pub now: RwSignal<f64>,
+    next_id: StoredValue<u64>,
 }
 
-/// The layout, given its state: split from [`App`] so tests can mount it without a relay.
+impl Ctx {
+    /// Sends an action for the logged-in server; its answer shows in the toast.
+    pub fn act(self, action: Action) {
+        let Some(server) = self
+            .live
+            .with_untracked(|l| l.hello.as_ref().map(|h| h.server.clone()))
+        else {
+            return;
+        };
+        let n = self.next_id.get_value() + 1;
+        self.next_id.set_value(n);
+        let request = ActionRequest {
+            id: Some(format!("a{n}")),
+            server,
+            action,
+        };
+        let sent = self
+            .sender
+            .with_value(|s| s.send(&ClientMessage::Action(request)));
+        if !sent {
+            self.live.update(|l| {
+                l.last_result = Some(shared::action::ActionResult::failed(
+                    None,
+                    "Not connected to the relay",
+                ))
+            });
+        }
+    }
+
+    pub fn may(self, action: &'static str) -> impl Fn() -> bool + Copy + 'static {
+        let live = self.live;
+        move || live.with(|l| l.may(action))
+    }
+}
+
+/// The current path, and a way to go elsewhere without reloading.
+#[derive(Clone, Copy)]
+pub struct Route(pub RwSignal<String>);
+
+impl Route {
+    pub fn go(&self, path: &str) {
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
+        }
+        self.0.set(path.to_owned());
+    }
+}
+
+fn current_path() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .unwrap_or_else(|| "/".into())
+}
+
+/// Login state: checked with `/api/v1/me` at start, so a reload keeps the session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Session {
+    Checking,
+    LoggedOut,
+    LoggedIn,
+}
+
 #[component]
-pub fn Panel(panel: RwSignal<PanelState>, socket_state: RwSignal<SocketState>) -> impl IntoView {
+pub fn App() -> impl IntoView {
+    let route = Route(RwSignal::new(current_path()));
+    provide_context(route);
+    // Back and forward buttons move between views too.
+    let on_pop = Closure::<dyn FnMut()>::new(move || route.0.set(current_path()));
+    if let Some(window) = web_sys::window() {
+        window.set_onpopstate(Some(on_pop.as_ref().unchecked_ref()));
+    }
+    on_pop.forget();
+
+    let is_pop = route.0.get_untracked() == "/pop";
+    if is_pop {
+        return view! { <pop::ScreenPop /> }.into_any();
+    }
+    let session = RwSignal::new(Session::Checking);
+    spawn_local(async move {
+        session.set(match api::me(None).await {
+            Ok(_) => Session::LoggedIn,
+            Err(_) => Session::LoggedOut,
+        });
+    });
     view! {
-        <header class="topbar">
-            <h1>"AstPanel"</h1>
-            <span class="pill" data-testid="relay-state" data-state=move || socket_state.get().label()>
-                "Relay: " {move || socket_state.get().label()}
-            </span>
-        </header>
-        <main class="content">
-            <section class="card">
-                <h2>"Events received"</h2>
-                <p class="big-number" data-testid="event-count">
-                    {move || panel.with(PanelState::events_received)}
-                </p>
-                <p class="muted caption">"AMI events since the relay started"</p>
-            </section>
-            <section class="card">
-                <h2>"Asterisk servers"</h2>
-                <ServerList panel />
-            </section>
-            <section class="card wide">
-                <h2>"Latest events"</h2>
-                <RecentEvents panel />
-            </section>
+        {move || match session.get() {
+            Session::Checking => view! { <p class="muted centre">"Loading…"</p> }.into_any(),
+            Session::LoggedOut => view! { <Login on_login=move || session.set(Session::LoggedIn) /> }.into_any(),
+            Session::LoggedIn => view! { <Panel on_logout=move || session.set(Session::LoggedOut) /> }.into_any(),
+        }}
+    }
+    .into_any()
+}
+
+/// Starts the socket and the clock, and hands them to the views.
+pub fn start(token: Option<String>) -> Ctx {
+    let live = RwSignal::new(Live::default());
+    let state = RwSignal::new(SocketState::Connecting);
+    let sender = socket::connect(live, state, token);
+    let now = RwSignal::new(js_sys::Date::now());
+    set_interval(
+        move || now.set(js_sys::Date::now()),
+        std::time::Duration::from_secs(1),
+    );
+    Ctx {
+        live,
+        socket: state,
+        sender: StoredValue::new_local(sender),
+        now,
+        next_id: StoredValue::new(0),
+    }
+}
+
+#[component]
+fn Login(on_login: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let servers = RwSignal::new(Vec::<ServerInfo>::new());
+    let server = RwSignal::new(String::new());
+    let username = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    spawn_local(async move {
+        match api::servers().await {
+            Ok(list) => {
+                if let Some(first) = list.first() {
+                    server.set(first.name.clone());
+                }
+                servers.set(list);
+            }
+            Err(failure) => error.set(Some(failure.message())),
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        let request = LoginRequest {
+            server: server.get_untracked(),
+            username: username.get_untracked(),
+            secret: secret.get_untracked(),
+        };
+        spawn_local(async move {
+            match api::login(&request).await {
+                Ok(_) => on_login(),
+                Err(ApiFailure::Unauthorized(words)) => {
+                    error.set(Some(format!("Login refused: {words}")))
+                }
+                Err(other) => error.set(Some(other.message())),
+            }
+            busy.set(false);
+        });
+    };
+    let demo = move || {
+        servers.with(|list| {
+            list.iter()
+                .find(|s| s.name == server.get())
+                .map(|s| s.demo_accounts.clone())
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        <main class="login">
+            <form class="card" on:submit=submit aria-label="Log in">
+                <h1>"AstPanel"</h1>
+                <label>"Server"
+                    <select data-testid="login-server" on:change=move |ev| server.set(event_target_value(&ev)) prop:value=move || server.get()>
+                        <For each=move || servers.get() key=|s| s.name.clone() let:s>
+                            <option value=s.name.clone()>{s.name.clone()}</option>
+                        </For>
+                    </select>
+                </label>
+                <label>"Username"
+                    <input data-testid="login-username" autocomplete="username" required
+                        prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
+                </label>
+                <label>"Secret"
+                    <input data-testid="login-secret" type="password" autocomplete="current-password" required
+                        prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev)) />
+                </label>
+                <button data-testid="login-submit" type="submit" disabled=move || busy.get()>"Log in"</button>
+                <p data-testid="login-error" class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
+                <Show when=move || !demo().is_empty()>
+                    <div class="demo">
+                        <p class="muted">"Demo accounts (click to fill in):"</p>
+                        <For each=demo key=|a| a.username.clone() let:account>
+                            <button type="button" class="chip" on:click={
+                                let account = account.clone();
+                                move |_| { username.set(account.username.clone()); secret.set(account.secret.clone()); }
+                            }>
+                                <b>{account.username.clone()}</b>" / "{account.secret.clone()}" — "{account.role.clone()}
+                            </button>
+                        </For>
+                    </div>
+                </Show>
+            </form>
         </main>
     }
 }
 
 #[component]
-fn ServerList(panel: RwSignal<PanelState>) -> impl IntoView {
-    let names =
-        move || panel.with(|p| p.servers.iter().map(|s| s.name.clone()).collect::<Vec<_>>());
-    view! {
-        <ul class="servers" data-testid="servers">
-            <Show when=move || panel.with(|p| p.servers.is_empty())>
-                <li class="muted">"Waiting for the relay…"</li>
-            </Show>
-            <For each=names key=|name| name.clone() let:name>
-                <ServerRow panel name />
-            </For>
-        </ul>
-    }
-}
-
-#[component]
-fn ServerRow(panel: RwSignal<PanelState>, name: String) -> impl IntoView {
-    // A memo, because two views read it and it is Copy, unlike a closure over `name`.
-    let status = {
-        let name = name.clone();
-        Memo::new(move |_| panel.with(|p| p.servers.iter().find(|s| s.name == name).cloned()))
+fn Panel(on_logout: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let ctx = start(None);
+    provide_context(ctx);
+    let route = expect_context::<Route>();
+    // A socket that keeps failing may mean the login expired: check, then go to login.
+    Effect::new(move |_| {
+        if ctx.socket.get() == SocketState::Retrying {
+            spawn_local(async move {
+                if let Err(ApiFailure::Unauthorized(_)) = api::me(None).await {
+                    on_logout();
+                }
+            });
+        }
+    });
+    let logout = move |_| {
+        spawn_local(async move {
+            api::logout().await;
+            on_logout();
+        });
     };
-    let link = move || link_label(status.get().map_or(LinkState::Connecting, |s| s.link));
-    let detail = move || status.get().and_then(|s| s.detail).unwrap_or_default();
+    let link = move || {
+        if ctx.socket.get() != SocketState::Open {
+            return "reconnecting";
+        }
+        match ctx.live.with(|l| l.link_state()) {
+            Some(LinkState::Up) => "up",
+            Some(LinkState::Resyncing) => "resyncing",
+            Some(LinkState::Down) => "down",
+            Some(LinkState::Connecting) | None => "connecting",
+        }
+    };
+    let nav = move |path: &'static str, label: &'static str| {
+        view! {
+            <a href=path class:active=move || route.0.get() == path
+                on:click=move |ev| { ev.prevent_default(); route.go(path); }>{label}</a>
+        }
+    };
+    let who = move || {
+        ctx.live.with(|l| {
+            l.hello
+                .as_ref()
+                .map(|h| format!("{}@{}", h.username, h.server))
+                .unwrap_or_default()
+        })
+    };
     view! {
-        <li class="server" data-testid="server">
-            <span class="server-name">{name}</span>
-            <span class="pill" data-testid="link-state" data-state=link>
-                "AMI: " {link}
-            </span>
-            <span class="muted detail">{detail}</span>
-        </li>
+        <header class="topbar">
+            <h1>"AstPanel"</h1>
+            <nav aria-label="Views">{nav("/", "Agent")}{nav("/supervisor", "Supervisor")}{nav("/wallboard", "Wallboard")}</nav>
+            <span class="pill" data-testid="link-state" data-state=link role="status">{link}</span>
+            <span class="muted who">{who}</span>
+            <button class="ghost" on:click=logout>"Log out"</button>
+        </header>
+        <Show when=move || link() != "up">
+            <p class="banner" role="status">"The live view is not up to date: "{link}". It refreshes by itself once the link is back."</p>
+        </Show>
+        <Toast />
+        {move || match route.0.get().as_str() {
+            "/supervisor" => view! { <supervisor::Supervisor /> }.into_any(),
+            "/wallboard" => view! { <wallboard::Wallboard /> }.into_any(),
+            "/" => view! { <agent::Agent /> }.into_any(),
+            other => view! { <p class="card centre">"There is no page "{other.to_owned()}" here."</p> }.into_any(),
+        }}
     }
 }
 
-pub fn link_label(link: LinkState) -> &'static str {
-    match link {
-        LinkState::Connecting => "connecting",
-        LinkState::Up => "up",
-        LinkState::Down => "down",
-    }
-}
-
+/// The answer to the last action, with Asterisk's words when it refused.
 #[component]
-fn RecentEvents(panel: RwSignal<PanelState>) -> impl IntoView {
+fn Toast() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
     view! {
-        <ol class="recent" data-testid="recent-events">
-            <Show when=move || panel.with(|p| p.recent.is_empty())>
-                <li class="muted placeholder">"Waiting for the next event…"</li>
-            </Show>
-            <For each=move || panel.with(|p| p.recent.clone()) key=|event| event.seq let:event>
-                <li>{event.name}</li>
-            </For>
-        </ol>
+        {move || ctx.live.with(|l| l.last_result.clone()).map(|result| {
+            let class = if result.ok { "toast ok" } else { "toast failed" };
+            let text = if result.message.is_empty() { if result.ok { "Done".to_owned() } else { "Refused".to_owned() } } else { result.message.clone() };
+            view! {
+                <div class=class role="status" data-testid="action-result" data-ok=result.ok.to_string()>
+                    {text}
+                    <button class="ghost" aria-label="Dismiss" on:click=move |_| ctx.live.update(|l| l.last_result = None)>"×"</button>
+                </div>
+            }
+        })}
     }
+}
+
+/// `1:05`, `12:00:03`: how long since `since_ms`.
+pub fn duration(now_ms: f64, since_ms: i64) -> String {
+    let seconds = ((now_ms as i64 - since_ms) / 1000).max(0);
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// The person's own extension, kept in this browser.
+pub fn my_extension() -> RwSignal<String> {
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let initial = storage
+        .as_ref()
+        .and_then(|s| s.get_item("astpanel.exten").ok().flatten())
+        .unwrap_or_default();
+    let exten = RwSignal::new(initial);
+    Effect::new(move |_| {
+        let value = exten.get();
+        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let _ = storage.set_item("astpanel.exten", &value);
+        }
+    });
+    exten
 }

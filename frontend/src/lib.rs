@@ -1,13 +1,22 @@
 //! AstPanel's single-page app.
 //!
-//! The page holds one [`shared::state::PanelState`] in a signal; the relay's
-//! WebSocket ([`socket`]) feeds it through the shared reducer, and the
-//! components ([`components`]) only read it.
+//! The page holds one [`store::Live`] in a signal: the relay's WebSocket
+//! ([`socket`]) feeds it, applying deltas with the shared model's own
+//! `apply_change`, and the views only read it and send actions.
 //!
-//! - [`socket`]: the WebSocket to the relay, with reconnect and backoff.
-//! - [`components`]: the views.
+//! - [`api`]: the relay's HTTP API (login, who am I, the screen-pop's token exchange).
+//! - [`socket`]: the WebSocket, with reconnect and backoff.
+//! - [`store`]: the page's state and how relay messages change it.
+//! - [`components`]: the frame: login, top bar, routes, shared helpers.
+//! - [`agent`], [`supervisor`], [`wallboard`], [`pop`]: the views.
 
+pub mod agent;
+pub mod api;
 pub mod components;
+pub mod pop;
 pub mod socket;
+pub mod store;
+pub mod supervisor;
+pub mod wallboard;
 
 pub use components::App;

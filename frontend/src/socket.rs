@@ -1,13 +1,15 @@
-//! The WebSocket to the relay: it feeds relay messages to the panel state and
-//! reconnects by itself, with capped backoff, whenever the socket closes.
+//! The WebSocket to the relay: it feeds relay messages to the page's [`Live`] state,
+//! sends the page's requests, and reconnects by itself, with capped backoff, whenever
+//! the socket closes; each new socket starts with a fresh snapshot.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use shared::protocol::ServerMessage;
-use shared::state::PanelState;
+use shared::protocol::{ClientMessage, ServerMessage};
+
+use crate::store::{Follow, Live};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -41,40 +43,81 @@ struct Connection {
     _on_close: Closure<dyn FnMut(CloseEvent)>,
 }
 
-/// Connects to the relay that served this page and keeps reconnecting for the page's lifetime.
-pub fn connect(panel: RwSignal<PanelState>, state: RwSignal<SocketState>) {
-    Link {
-        panel,
-        state,
-        current: Rc::default(),
+/// Sends requests on whatever socket is open now.
+#[derive(Clone)]
+pub struct Sender {
+    current: Rc<RefCell<Option<Connection>>>,
+}
+
+impl Sender {
+    /// Sends one request; false when no socket is open (the page says so).
+    pub fn send(&self, message: &ClientMessage) -> bool {
+        let Ok(text) = serde_json::to_string(message) else {
+            return false;
+        };
+        self.current
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| c.socket.send_with_str(&text).is_ok())
     }
-    .open(0);
+}
+
+/// Connects to the relay that served this page and keeps reconnecting for the page's
+/// lifetime. `token` is for the screen-pop, which has no cookie inside an iframe.
+pub fn connect(
+    live: RwSignal<Live>,
+    state: RwSignal<SocketState>,
+    token: Option<String>,
+) -> Sender {
+    let link = Link {
+        live,
+        state,
+        token: Rc::new(token),
+        current: Rc::default(),
+    };
+    let sender = Sender {
+        current: link.current.clone(),
+    };
+    link.open(0);
+    sender
 }
 
 /// What every connection attempt needs: where to deliver messages, where to
 /// show the socket's state, and the live connection to replace.
 #[derive(Clone)]
 struct Link {
-    panel: RwSignal<PanelState>,
+    live: RwSignal<Live>,
     state: RwSignal<SocketState>,
+    token: Rc<Option<String>>,
     current: Rc<RefCell<Option<Connection>>>,
 }
 
 impl Link {
     fn open(self, attempt: u32) {
-        let Link { panel, state, .. } = self;
+        let Link { live, state, .. } = self;
         state.set(SocketState::Connecting);
-        let Some(socket) = socket_url().and_then(|url| WebSocket::new(&url).ok()) else {
+        let url = socket_url(self.token.as_deref());
+        let Some(socket) = url.and_then(|url| WebSocket::new(&url).ok()) else {
             self.retry(attempt);
             return;
         };
         let on_open = Closure::<dyn FnMut()>::new(move || state.set(SocketState::Open));
+        let current = self.current.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let Some(text) = event.data().as_string() else {
                 return;
             };
             match serde_json::from_str::<ServerMessage>(&text) {
-                Ok(message) => panel.update(|panel| panel.apply(&message)),
+                Ok(message) => {
+                    let mut follow = Follow::Nothing;
+                    live.update(|live| follow = live.receive(message));
+                    if follow == Follow::Resync {
+                        let sender = Sender {
+                            current: current.clone(),
+                        };
+                        sender.send(&ClientMessage::Resync);
+                    }
+                }
                 Err(error) => {
                     leptos::logging::warn!(
                         "ignoring a relay message this page cannot read: {error}"
@@ -117,12 +160,13 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((500u64 << attempt.min(5)).min(10_000))
 }
 
-fn socket_url() -> Option<String> {
+fn socket_url(token: Option<&str>) -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" {
         "wss"
     } else {
         "ws"
     };
-    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
+    Some(format!("{scheme}://{}/ws{query}", location.host().ok()?))
 }

@@ -1,19 +1,26 @@
-//! Screenshots of a running panel at phone, tablet and desktop sizes, taken
-//! once its event count has moved past the first snapshot, so the picture shows live data.
+//! Screenshots of a running panel: the agent, supervisor and wallboard views at phone,
+//! tablet and desktop sizes, light and dark, logged in as the demo's `admin`.
 //!
 //! `cargo run -p e2e --bin screenshots -- [URL] [OUT_DIR]`
-//! (defaults: http://127.0.0.1:8080 and target/screenshots).
+//! (defaults: http://127.0.0.1:8080 and target/screenshots, which git ignores).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use e2e::Browser;
+use e2e::{Browser, wait_for};
+use thirtyfour::prelude::*;
 
-/// Viewport sizes a person uses the panel at: a phone, a tablet upright, a desktop.
+/// Viewport sizes a person uses the panel at: a phone, a tablet, a desktop.
 const SIZES: &[(&str, u32, u32)] = &[
     ("phone", 390, 844),
-    ("tablet", 820, 1180),
+    ("tablet", 1024, 768),
     ("desktop", 1440, 900),
+];
+
+const VIEWS: &[(&str, &str)] = &[
+    ("agent", "Agent"),
+    ("supervisor", "Supervisor"),
+    ("wallboard", "Wallboard"),
 ];
 
 #[tokio::main]
@@ -25,22 +32,46 @@ async fn main() -> anyhow::Result<()> {
     let out = PathBuf::from(args.next().unwrap_or_else(|| "target/screenshots".into()));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
 
-    let browser = Browser::start().await?;
-    for (name, width, height) in SIZES {
-        browser
-            .driver
-            .set_window_rect(0, 0, *width, *height)
-            .await?;
+    for scheme in ["light", "dark"] {
+        let browser = if scheme == "dark" {
+            Browser::start_dark().await?
+        } else {
+            Browser::start().await?
+        };
         let page = browser.open_panel(&url).await?;
-        // Wait for live updates, not just the first snapshot, so the picture shows moving data.
-        let first = page
-            .wait_for_event_count_above(0)
+        page.login_and_wait("admin", "admin-secret")
             .await
-            .with_context(|| format!("is the panel at {url} running?"))?;
-        page.wait_for_event_count_above(first).await?;
-        let path = out.join(format!("panel-{name}-{width}x{height}.png"));
-        browser.driver.screenshot(&path).await?;
-        println!("{}", path.display());
+            .with_context(|| format!("is the panel at {url} running (cargo xtask run)?"))?;
+        // The agent view follows phone 1001 of the demo call centre.
+        page.driver
+            .execute("localStorage.setItem('astpanel.exten', '1001')", Vec::new())
+            .await?;
+        page.driver.refresh().await?;
+        page.wait_for_attribute("link-state", "data-state", "up")
+            .await?;
+        for (name, width, height) in SIZES {
+            browser
+                .driver
+                .set_window_rect(0, 0, *width, *height)
+                .await?;
+            for (view, label) in VIEWS {
+                page.navigate(label).await?;
+                // Live data on screen, not only the frame.
+                wait_for("live data", || async {
+                    let tiles = page
+                        .driver
+                        .find_all(By::Css("[data-testid='extension'], [data-testid='queue']"))
+                        .await?;
+                    Ok((!tiles.is_empty() || *view == "agent").then_some(()))
+                })
+                .await?;
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                let path = out.join(format!("{view}-{name}-{width}x{height}-{scheme}.png"));
+                browser.driver.screenshot(&path).await?;
+                println!("{}", path.display());
+            }
+        }
+        browser.stop().await?;
     }
-    browser.stop().await
+    Ok(())
 }

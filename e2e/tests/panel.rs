@@ -1,0 +1,149 @@
+//! The panel end to end: simulated PBX → AMI → relay → WebSocket → SPA in Chromium,
+//! looked at through `data-testid`s the way a person looks at it.
+
+use std::collections::BTreeSet;
+
+use e2e::{Harness, PanelPage, wait_for};
+use thirtyfour::prelude::*;
+
+/// The channels the relay's API holds right now, for `admin`.
+async fn api_channels(base: &str) -> anyhow::Result<BTreeSet<String>> {
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"server": "demo", "username": "admin", "secret": "admin-secret"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"].as_str().unwrap_or_default().to_owned();
+    let state: serde_json::Value = http
+        .get(format!("{base}/api/v1/state"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(state["servers"][0]["channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["channel"].as_str().map(String::from))
+        .collect())
+}
+
+async fn shown_channels(page: &PanelPage) -> anyhow::Result<BTreeSet<String>> {
+    Ok(page
+        .attributes("channel", "data-channel")
+        .await?
+        .into_iter()
+        .collect())
+}
+
+async fn no_console_errors(page: &PanelPage) -> anyhow::Result<()> {
+    let errors = page.console_errors().await?;
+    anyhow::ensure!(errors.is_empty(), "console errors: {errors:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_refused_in_asterisks_words_then_the_login_works() -> anyhow::Result<()> {
+    let harness = Harness::start().await?;
+    let page = harness.open_panel().await?;
+    page.login("agent", "wrong").await?;
+    page.wait_for_text_containing("login-error", "Authentication failed")
+        .await?;
+    page.login_and_wait("agent", "agent-secret").await?;
+    // A reload keeps the session.
+    page.driver.refresh().await?;
+    page.wait_for_attribute("link-state", "data-state", "up")
+        .await?;
+    no_console_errors(&page).await?;
+    harness.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisor_view_shows_exactly_the_live_channels() -> anyhow::Result<()> {
+    let harness = Harness::start().await?;
+    let page = harness.open_panel().await?;
+    page.login_and_wait("admin", "admin-secret").await?;
+    page.navigate("Supervisor").await?;
+    wait_for("extension tiles", || async {
+        Ok((!page.attributes("extension", "data-exten").await?.is_empty()).then_some(()))
+    })
+    .await?;
+    wait_for("a queue", || async {
+        Ok((!page.attributes("queue", "data-queue").await?.is_empty()).then_some(()))
+    })
+    .await?;
+    // The demo PBX makes calls by itself; at some moment what the page shows equals
+    // what the relay holds, with nothing extra (no ghost rows).
+    wait_for("a call on screen equal to the relay's channels", || async {
+        let api = api_channels(&harness.base_url).await?;
+        let shown = shown_channels(&page).await?;
+        Ok((!api.is_empty() && shown == api).then_some(()))
+    })
+    .await?;
+    no_console_errors(&page).await?;
+    harness.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hangup_removes_the_call_and_a_viewer_is_not_offered_one() -> anyhow::Result<()> {
+    let harness = Harness::start().await?;
+    let page = harness.open_panel().await?;
+    page.login_and_wait("admin", "admin-secret").await?;
+    page.navigate("Supervisor").await?;
+    let target = wait_for("a channel to hang up", || async {
+        for channel in shown_channels(&page).await? {
+            let row = format!("[data-testid='channel'][data-channel='{channel}']");
+            if page.click_button_in(&row, "Hang up").await? {
+                return Ok(Some(channel));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    wait_for("the hung-up channel to go", || async {
+        Ok((!shown_channels(&page).await?.contains(&target)).then_some(()))
+    })
+    .await?;
+
+    page.click_button_in("header", "Log out").await?;
+    page.login_and_wait("viewer", "viewer-secret").await?;
+    page.navigate("Supervisor").await?;
+    wait_for("a channel for the viewer", || async {
+        Ok((!shown_channels(&page).await?.is_empty()).then_some(()))
+    })
+    .await?;
+    let buttons = page
+        .driver
+        .find_all(By::XPath("//button[normalize-space()='Hang up']"))
+        .await?;
+    anyhow::ensure!(buttons.is_empty(), "a viewer was offered Hang up");
+    no_console_errors(&page).await?;
+    harness.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_relay_restart_the_page_reconnects_and_shows_no_stale_call() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let page = harness.open_panel().await?;
+    page.login_and_wait("admin", "admin-secret").await?;
+    page.navigate("Supervisor").await?;
+
+    harness.stop_relay().await?;
+    page.wait_for_attribute("link-state", "data-state", "reconnecting")
+        .await?;
+    harness.start_relay().await?;
+    // Logins live in the relay's memory only, so the restarted relay asks again.
+    page.login_and_wait("admin", "admin-secret").await?;
+    page.navigate("Supervisor").await?;
+    wait_for("the screen to equal the new relay's channels", || async {
+        let api = api_channels(&harness.base_url).await?;
+        let shown = shown_channels(&page).await?;
+        Ok((shown == api).then_some(()))
+    })
+    .await?;
+    harness.stop().await
+}

@@ -1,0 +1,127 @@
+//! The agent view: my extension, my calls with their actions, a dial pad, my queues.
+
+use leptos::prelude::*;
+use shared::action::Action;
+use shared::model::Channel;
+
+use crate::components::{Ctx, duration, my_extension};
+use crate::store::extension_state;
+
+/// Whether a channel belongs to extension `exten`: its name (`PJSIP/1001-…`,
+/// `Local/1001@…`) or its caller ID.
+fn is_mine(channel: &Channel, exten: &str) -> bool {
+    !exten.is_empty()
+        && (channel.caller_id_num == exten
+            || channel.channel.split_once('/').is_some_and(|(_, rest)| {
+                rest.starts_with(exten)
+                    && !rest[exten.len()..].starts_with(|c: char| c.is_ascii_digit())
+            }))
+}
+
+#[component]
+pub fn Agent() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let mine = my_extension();
+    let number = RwSignal::new(String::new());
+    let my_state = move || {
+        let exten = mine.get();
+        ctx.live.with(|l| {
+            l.model
+                .extensions
+                .values()
+                .find(|e| e.exten == exten)
+                .map(|e| extension_state(e.status, false))
+                .unwrap_or("unknown")
+        })
+    };
+    let calls = move || {
+        let exten = mine.get();
+        ctx.live.with(|l| {
+            l.model
+                .channels
+                .values()
+                .filter(|c| is_mine(c, &exten))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let dial = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (from, to) = (mine.get_untracked(), number.get_untracked());
+        if !from.is_empty() && !to.is_empty() {
+            ctx.act(Action::Originate {
+                from,
+                to,
+                context: None,
+                caller_id: None,
+            });
+        }
+    };
+    view! {
+        <main class="content agent">
+            <section class="card" aria-label="My phone">
+                <h2>"My phone"</h2>
+                <label>"Extension "
+                    <input class="short" aria-label="My extension" prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
+                </label>
+                <p class="big-state" data-testid="my-state" data-state=my_state>{my_state}</p>
+                <Show when=ctx.may("originate")>
+                    <form class="row" on:submit=dial aria-label="Dial">
+                        <input type="tel" placeholder="Number" aria-label="Number to dial" prop:value=move || number.get() on:input=move |ev| number.set(event_target_value(&ev)) />
+                        <button type="submit">"Dial"</button>
+                    </form>
+                </Show>
+            </section>
+            <section class="card wide" aria-label="My calls">
+                <h2>"My calls"</h2>
+                <Show when=move || calls().is_empty()><p class="muted">"No call on your phone."</p></Show>
+                <ul class="channels">
+                    <For each=calls key=|c| (c.uniqueid.clone(), c.state, c.connected_num.clone(), c.on_hold) let:channel>
+                        <MyCall channel />
+                    </For>
+                </ul>
+            </section>
+            <crate::supervisor::Queues />
+        </main>
+    }
+}
+
+#[component]
+fn MyCall(channel: Channel) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let target = RwSignal::new(String::new());
+    let name = StoredValue::new(channel.channel.clone());
+    let since = channel.started_ms;
+    let with_target = move |make: fn(String, String) -> Action| {
+        move |_| {
+            let exten = target.get_untracked();
+            if !exten.is_empty() {
+                ctx.act(make(name.get_value(), exten));
+            }
+        }
+    };
+    let plain = move |make: fn(String) -> Action| move |_| ctx.act(make(name.get_value()));
+    let other = if channel.connected_name.is_empty() {
+        channel.connected_num.clone()
+    } else {
+        format!("{} <{}>", channel.connected_name, channel.connected_num)
+    };
+    view! {
+        <li class="channel mine" data-testid="my-call" data-channel=channel.channel.clone()>
+            <span class="caller">{other}</span>
+            <span class="state">{channel.state_desc.clone()}</span>
+            <span class="duration">{move || duration(ctx.now.get(), since)}</span>
+            <span class="actions">
+                <Show when=ctx.may("hangup")><button class="danger" on:click=plain(|c| Action::Hangup { channel: c })>"Hang up"</button></Show>
+                <Show when=ctx.may("park")><button on:click=plain(|c| Action::Park { channel: c })>"Park"</button></Show>
+                <input class="short" placeholder="Extension" aria-label="Transfer to" prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev)) />
+                <Show when=ctx.may("redirect")><button on:click=with_target(|c, e| Action::Redirect { channel: c, exten: e, context: None })>"Transfer"</button></Show>
+                <Show when=ctx.may("atxfer")>
+                    <button on:click=with_target(|c, e| Action::Atxfer { channel: c, exten: e, context: None })>"Consult"</button>
+                    <button on:click=plain(|c| Action::AtxferComplete { channel: c })>"Complete"</button>
+                    <button on:click=plain(|c| Action::AtxferCancel { channel: c })>"Cancel"</button>
+                </Show>
+            </span>
+        </li>
+    }
+}

@@ -1,0 +1,147 @@
+//! What the page knows: who is logged in, the server's model and its link, as the
+//! relay sent them. [`Live::receive`] applies one relay message with the shared
+//! `ServerModel::apply_change`, and says when the page must ask for a resync.
+
+use shared::action::ActionResult;
+use shared::model::ServerModel;
+use shared::protocol::{Hello, LinkState, LinkStatus, RawEvent, ServerMessage};
+
+/// Raw events kept for the event log.
+pub const EVENT_LOG_SIZE: usize = 500;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Live {
+    pub hello: Option<Hello>,
+    pub link: Option<LinkStatus>,
+    /// The `seq` the model holds; `None` until the first snapshot.
+    pub seq: Option<u64>,
+    pub model: ServerModel,
+    /// The answer to the last action, shown to the person.
+    pub last_result: Option<ActionResult>,
+    pub events: Vec<RawEvent>,
+}
+
+/// What the page must do after a message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Follow {
+    Nothing,
+    /// A delta arrived out of order: ask for a fresh snapshot.
+    Resync,
+}
+
+impl Live {
+    pub fn receive(&mut self, message: ServerMessage) -> Follow {
+        match message {
+            ServerMessage::Hello(hello) => self.hello = Some(hello),
+            ServerMessage::Snapshot {
+                seq, link, model, ..
+            } => {
+                self.seq = Some(seq);
+                self.link = Some(link);
+                self.model = model;
+            }
+            ServerMessage::Delta { seq, changes, .. } => match self.seq {
+                // Already in the snapshot.
+                Some(held) if seq <= held => {}
+                Some(held) if seq == held + 1 => {
+                    self.seq = Some(seq);
+                    for change in changes {
+                        self.model.apply_change(change);
+                    }
+                }
+                _ => return Follow::Resync,
+            },
+            ServerMessage::Link(link) => self.link = Some(link),
+            ServerMessage::Events { events, .. } => {
+                self.events.extend(events);
+                let excess = self.events.len().saturating_sub(EVENT_LOG_SIZE);
+                self.events.drain(..excess);
+            }
+            ServerMessage::ActionResult(result) => self.last_result = Some(result),
+            ServerMessage::Error { message } => {
+                leptos::logging::warn!("the relay could not use a message: {message}");
+            }
+        }
+        Follow::Nothing
+    }
+
+    /// Whether the panel's actions are offered to this account.
+    pub fn may(&self, action: &str) -> bool {
+        self.hello
+            .as_ref()
+            .is_some_and(|h| h.permissions.actions.contains(action))
+    }
+
+    pub fn link_state(&self) -> Option<LinkState> {
+        self.link.as_ref().map(|l| l.state)
+    }
+}
+
+/// The word for an extension's state, as `data-state` and CSS use it.
+pub fn extension_state(status: i32, paused: bool) -> &'static str {
+    match status {
+        _ if paused => "paused",
+        -1 | 4 => "unavailable",
+        0 => "idle",
+        1 => "inuse",
+        2 => "busy",
+        8 => "ringing",
+        9 => "ringinuse",
+        s if s & 16 != 0 => "onhold",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::model::{Change, Channel};
+
+    fn delta(seq: u64, uniqueid: &str) -> ServerMessage {
+        ServerMessage::Delta {
+            server: "demo".into(),
+            seq,
+            changes: vec![Change::Channel(Channel {
+                uniqueid: uniqueid.into(),
+                ..Channel::default()
+            })],
+        }
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn deltas_the_snapshot_holds_are_dropped_and_a_gap_asks_for_a_resync() {
+        let mut live = Live::default();
+        assert_eq!(
+            live.receive(delta(1, "early")),
+            Follow::Resync,
+            "no snapshot yet"
+        );
+        live.receive(ServerMessage::Snapshot {
+            server: "demo".into(),
+            seq: 5,
+            link: LinkStatus {
+                server: "demo".into(),
+                state: LinkState::Up,
+                detail: None,
+                events_received: 0,
+            },
+            model: ServerModel::default(),
+        });
+        assert_eq!(live.receive(delta(5, "old")), Follow::Nothing);
+        assert!(live.model.channels.is_empty(), "seq 5 is in the snapshot");
+        assert_eq!(live.receive(delta(6, "new")), Follow::Nothing);
+        assert!(live.model.channels.contains_key("new"));
+        assert_eq!(live.receive(delta(8, "gap")), Follow::Resync);
+        assert!(!live.model.channels.contains_key("gap"));
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn extension_states_have_names() {
+        assert_eq!(extension_state(0, false), "idle");
+        assert_eq!(extension_state(8, false), "ringing");
+        assert_eq!(extension_state(17, false), "onhold");
+        assert_eq!(extension_state(0, true), "paused");
+    }
+}
