@@ -238,5 +238,6 @@ pub async fn state(auth: Authenticated) -> Json<StateResponse> {
 pub async fn actions(auth: Authenticated, body: Bytes) -> Result<Response, Failure> {
     let request: ActionRequest = json_body(&body)?;
     let result = auth.lease.run(&request).await;
-    Ok(Json(result).into_response())
+    // The same JSON as on the socket, `"type": "action_result"` included.
+    Ok(Json(shared::protocol::ServerMessage::ActionResult(result)).into_response())
 }

@@ -246,10 +246,15 @@ impl Permissions {
             else {
                 continue;
             };
-            if privilege != "<none>" {
-                // `all` at the end of the list is Asterisk's marker, not a class held.
-                let classes = privilege.trim_end_matches(",all").trim_end_matches("all");
-                write = write.or(Classes::parse(classes));
+            // Asterisk lists an action when the account holds any one of its classes,
+            // so only an action of a single class proves that class is held. (`all` at
+            // the end of the list is Asterisk's marker, not a class.)
+            let classes: Vec<&str> = privilege
+                .split(',')
+                .filter(|c| *c != "all" && *c != "<none>")
+                .collect();
+            if let [class] = classes.as_slice() {
+                write = write.or(Classes::parse(class));
             }
             ami_actions.insert(name.to_owned());
         }
@@ -257,8 +262,9 @@ impl Permissions {
             .iter()
             .filter(|(_, needs)| needs.iter().any(|n| ami_actions.contains(*n)))
             .map(|(panel, _)| panel.to_string())
-            // The raw console is for accounts that could reach a shell anyway.
-            .chain(write.contains(Classes::SYSTEM).then(|| "ami".to_owned()))
+            // The raw console: Asterisk still checks each action's class, and the
+            // relay's shell guards apply to it as to everything else.
+            .chain((!write.is_empty()).then(|| "ami".to_owned()))
             .collect();
         Permissions {
             write,
@@ -307,6 +313,7 @@ mod tests {
     fn permissions_follow_list_commands() {
         let admin = [
             ("Hangup", "Hangup channel.  (Priv: system,call,all)"),
+            ("ModuleLoad", "Module management.  (Priv: system,all)"),
             (
                 "Command",
                 "Execute Asterisk CLI Command.  (Priv: command,all)",
@@ -319,6 +326,13 @@ mod tests {
         assert!(permissions.actions.contains("hangup"));
         assert!(permissions.actions.contains("spy"));
         assert!(permissions.actions.contains("ami"));
+        // A call-only account sees Hangup listed, but does not hold `system`.
+        let agent = [
+            ("Hangup", "Hangup channel.  (Priv: system,call,all)"),
+            ("Redirect", "Redirect.  (Priv: call,all)"),
+        ];
+        let permissions = Permissions::from_list_commands(agent.into_iter());
+        assert_eq!(permissions.write, Classes::CALL);
         let viewer = [("Ping", "Keepalive command.  (Priv: <none>)")];
         let permissions = Permissions::from_list_commands(viewer.into_iter());
         assert!(permissions.actions.is_empty());

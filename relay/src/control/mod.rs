@@ -255,16 +255,18 @@ async fn translate(
             .with("Queue", queue)
             .with("Interface", interface),
         Action::RecordStart { channel, file } => {
-            let mut message = Message::new()
-                .with("Action", "MixMonitor")
-                .with("Channel", channel);
-            if let Some(file) = file {
-                if file.contains('/') || file.contains("..") {
+            let file = match file {
+                Some(file) if file.contains('/') || file.contains("..") => {
                     return Err("a recording file name has no path in it".into());
                 }
-                message.push("File", file);
-            }
-            message
+                Some(file) => file.clone(),
+                // MixMonitor needs a file; name it after the channel and the time.
+                None => default_recording_name(channel),
+            };
+            Message::new()
+                .with("Action", "MixMonitor")
+                .with("Channel", channel)
+                .with("File", file)
         }
         Action::RecordStop { channel } => Message::new()
             .with("Action", "StopMixMonitor")
@@ -312,6 +314,24 @@ async fn translate(
             message
         }
     })
+}
+
+/// `astpanel-PJSIP-1001-00000001-1764750000.wav`: unique enough, and no path.
+fn default_recording_name(channel: &str) -> String {
+    let safe: String = channel
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("astpanel-{safe}-{now}.wav")
 }
 
 /// Whether Asterisk says the channel is in a bridge (`Status` reports `BridgeID`).

@@ -1,0 +1,287 @@
+//! Call control end to end: `POST /api/v1/actions` on the relay, pbxsim over real TCP,
+//! and the model showing each action's effect the way Asterisk reports it.
+
+mod relay_support;
+
+use relay_support::*;
+use serde_json::{Value, json};
+
+async fn act(relay: &Relay, token: &str, action: Value) -> Value {
+    let response = relay
+        .http()
+        .post(format!("{}/api/v1/actions", relay.base))
+        .bearer_auth(token)
+        .json(&action)
+        .send()
+        .await
+        .expect("action request");
+    assert_eq!(response.status().as_u16(), 200, "{action}");
+    let result: Value = response.json().await.expect("an action_result");
+    assert_eq!(result["type"], "action_result", "{result}");
+    result
+}
+
+fn ok(result: &Value) {
+    assert_eq!(result["ok"], true, "{result}");
+}
+
+/// The first channel whose name starts with `prefix`.
+fn channel_starting(state: &Value, prefix: &str) -> Option<String> {
+    channel_names(state)
+        .into_iter()
+        .find(|c| c.starts_with(prefix))
+}
+
+fn part<'a>(state: &'a Value, name: &str) -> &'a Vec<Value> {
+    state["servers"][0][name].as_array().expect("a list")
+}
+
+/// A user with every write class but `system`: a loose manager.conf.
+fn power_user() -> pbxsim::User {
+    pbxsim::User::new(
+        "power",
+        "power-secret",
+        "all",
+        "call,log,verbose,command,agent,user,config,dtmf,reporting,cdr,dialplan,originate,agi,cc,aoc,test,security,message",
+    )
+}
+
+async fn setup() -> (Pbx, Relay) {
+    let mut config = pbxsim::SimConfig::quiet();
+    config.users.push(power_user());
+    let pbx = Pbx::start(config).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
+    (pbx, relay)
+}
+
+#[tokio::test]
+async fn admin_actions_change_the_model_as_asterisk_reports_them() {
+    let (_pbx, relay) = setup().await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+
+    // Click-to-dial: the call appears.
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "originate", "from": "100", "to": "200"}),
+    )
+    .await);
+    let state = relay
+        .state_until(&admin, "the dialled call", |s| {
+            channel_starting(s, "Local/201@test").is_some()
+        })
+        .await;
+    let callee = channel_starting(&state, "Local/201@test").unwrap();
+
+    // Recording starts and stops.
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "record_start", "channel": callee}),
+    )
+    .await);
+    relay
+        .state_until(&admin, "a recording", |s| !part(s, "recordings").is_empty())
+        .await;
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "record_stop", "channel": callee}),
+    )
+    .await);
+    relay
+        .state_until(&admin, "the recording stopped", |s| {
+            part(s, "recordings").is_empty()
+        })
+        .await;
+
+    // A supervisor listens in: the spy session appears.
+    ok(&act(&relay, &admin, json!({"server": "pbx", "action": "spy", "target_channel": callee, "from": "101", "mode": "listen"})).await);
+    relay
+        .state_until(&admin, "a spy session", |s| !part(s, "spies").is_empty())
+        .await;
+
+    // Park the call; pick-up takes it.
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "park", "channel": callee}),
+    )
+    .await);
+    let parked = relay
+        .state_until(&admin, "a parked call", |s| !part(s, "parked").is_empty())
+        .await;
+    let space = part(&parked, "parked")[0]["space"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "pickup", "space": space, "from": "101"}),
+    )
+    .await);
+    relay
+        .state_until(&admin, "the parked call picked up", |s| {
+            part(s, "parked").is_empty()
+        })
+        .await;
+
+    // Pause a member with a reason.
+    let paused = act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "queue_pause", "queue": "support",
+               "interface": "Local/agent1@agents/n", "paused": true, "reason": "Lunch"}),
+    )
+    .await;
+    ok(&paused);
+    relay
+        .state_until(&admin, "the member paused for Lunch", |s| {
+            part(s, "queues").iter().any(|q| {
+                q["members"].as_array().into_iter().flatten().any(|m| {
+                    m["interface"] == "Local/agent1@agents/n"
+                        && m["paused"] == true
+                        && m["paused_reason"] == "Lunch"
+                })
+            })
+        })
+        .await;
+
+    // Hang up: the channel goes when Asterisk says so.
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "originate", "from": "100", "to": "200"}),
+    )
+    .await);
+    let state = relay
+        .state_until(&admin, "a call to hang up", |s| {
+            channel_starting(s, "Local/100@test").is_some()
+        })
+        .await;
+    let caller = channel_starting(&state, "Local/100@test").unwrap();
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "hangup", "channel": caller}),
+    )
+    .await);
+    relay
+        .state_until(&admin, "the caller gone", |s| {
+            !channel_names(s).contains(&caller)
+        })
+        .await;
+
+    // Asterisk's own words for a channel that does not exist.
+    let missing = act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "hangup", "channel": "PJSIP/nobody-00000000"}),
+    )
+    .await;
+    assert_eq!(missing["ok"], false);
+    assert_eq!(missing["message"], "No such channel", "{missing}");
+}
+
+#[tokio::test]
+async fn a_viewer_is_refused_before_asterisk_sees_anything() {
+    let (pbx, relay) = setup().await;
+    let viewer = relay.login("pbx", "viewer", "viewer-secret").await.unwrap();
+    let before = pbx.stats.actions("Hangup")
+        + pbx.stats.actions("Originate")
+        + pbx.stats.actions("QueuePause");
+    for action in [
+        json!({"server": "pbx", "action": "hangup", "channel": "Local/100@test-00000001;1"}),
+        json!({"server": "pbx", "action": "originate", "from": "100", "to": "200"}),
+        json!({"server": "pbx", "action": "spy", "target_channel": "x", "from": "101", "mode": "barge"}),
+        json!({"server": "pbx", "action": "queue_pause", "interface": "Local/agent1@agents/n", "paused": true}),
+        json!({"server": "pbx", "action": "ami", "headers": {"Action": "Hangup", "Channel": "x"}}),
+    ] {
+        let result = act(&relay, &viewer, action.clone()).await;
+        assert_eq!(result["ok"], false, "{action}");
+        assert!(
+            result["message"].as_str().unwrap().contains("not allowed"),
+            "{result}"
+        );
+    }
+    let after = pbx.stats.actions("Hangup")
+        + pbx.stats.actions("Originate")
+        + pbx.stats.actions("QueuePause");
+    assert_eq!(before, after, "a refused action reached pbxsim");
+}
+
+#[tokio::test]
+async fn without_the_system_class_the_shell_is_out_of_reach() {
+    let (pbx, relay) = setup().await;
+    let power = relay.login("pbx", "power", "power-secret").await.unwrap();
+    let refused = [
+        json!({"server": "pbx", "action": "ami", "headers": {"Action": "Command", "Command": "core show channels"}}),
+        json!({"server": "pbx", "action": "ami", "headers": {"Action": "UpdateConfig", "SrcFilename": "manager.conf"}}),
+        json!({"server": "pbx", "action": "ami", "headers": {"Action": "Originate", "Channel": "Local/100@test", "Application": "System", "Data": "id"}}),
+        json!({"server": "pbx", "action": "ami", "headers": {"Action": "Setvar", "Variable": "X", "Value": "${SHELL(id)}"}}),
+        json!({"server": "pbx", "action": "ami", "headers": {"Action": "Originate", "Channel": "Local/100@test", "Exten": "200", "Variable": ["A=1", "B=${FILE(/etc/passwd)}"]}}),
+        json!({"server": "pbx", "action": "originate", "from": "100", "to": "200", "caller_id": "${EVAL(${X})}"}),
+    ];
+    for action in refused {
+        let result = act(&relay, &power, action.clone()).await;
+        assert_eq!(result["ok"], false, "{action}");
+        assert!(
+            result["message"]
+                .as_str()
+                .unwrap()
+                .contains("not allowed for this account"),
+            "{result}"
+        );
+    }
+    assert_eq!(pbx.stats.actions("Command"), 0);
+    assert_eq!(pbx.stats.actions("Setvar"), 0);
+    // The console itself works, with Asterisk's whole answer.
+    let status = act(
+        &relay,
+        &power,
+        json!({"server": "pbx", "action": "ami", "headers": {"Action": "CoreStatus"}}),
+    )
+    .await;
+    ok(&status);
+    let response = status["response"].as_array().unwrap();
+    assert!(
+        response.iter().any(|h| h[0] == "CoreCurrentCalls"),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn bad_actions_get_clear_errors() {
+    let (_pbx, relay) = setup().await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    for body in [
+        json!({"server": "pbx", "action": "launch"}),
+        json!({"server": "pbx", "action": "hangup"}),
+        json!({"server": "pbx", "action": "hangup", "channel": 5}),
+    ] {
+        let response = relay
+            .http()
+            .post(format!("{}/api/v1/actions", relay.base))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{body}");
+    }
+    let elsewhere = act(
+        &relay,
+        &admin,
+        json!({"server": "other", "action": "hangup", "channel": "x"}),
+    )
+    .await;
+    assert_eq!(elsewhere["ok"], false);
+    assert!(
+        elsewhere["message"]
+            .as_str()
+            .unwrap()
+            .contains("not \"other\""),
+        "{elsewhere}"
+    );
+}
