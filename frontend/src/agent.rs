@@ -5,7 +5,7 @@ use shared::action::Action;
 use shared::model::Channel;
 
 use crate::components::{Ctx, duration, my_extension};
-use crate::store::extension_state;
+use crate::store::{extension_state, state_label};
 
 /// Whether a channel belongs to extension `exten`: its name (`PJSIP/1001-…`,
 /// `Local/1001@…`) or its caller ID.
@@ -64,7 +64,7 @@ pub fn Agent() -> impl IntoView {
                 <label>"Extension "
                     <input class="short" aria-label="My extension" prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
                 </label>
-                <p class="big-state" data-testid="my-state" data-state=my_state>{my_state}</p>
+                <p class="big-state" data-testid="my-state" data-state=my_state>{move || state_label(my_state())}</p>
                 <Show when=ctx.may("originate")>
                     <form class="row" on:submit=dial aria-label="Dial">
                         <input type="tel" placeholder="Number" aria-label="Number to dial" prop:value=move || number.get() on:input=move |ev| number.set(event_target_value(&ev)) />

@@ -77,6 +77,21 @@ impl Live {
     }
 }
 
+/// How a person reads an extension state word.
+pub fn state_label(state: &str) -> &'static str {
+    match state {
+        "idle" => "Idle",
+        "inuse" => "In use",
+        "busy" => "Busy",
+        "ringing" => "Ringing",
+        "ringinuse" => "Ringing, in use",
+        "onhold" => "On hold",
+        "paused" => "Paused",
+        "unavailable" => "Unavailable",
+        _ => "Unknown",
+    }
+}
+
 /// The word for an extension's state, as `data-state` and CSS use it.
 pub fn extension_state(status: i32, paused: bool) -> &'static str {
     match status {

@@ -7,7 +7,7 @@ use shared::action::{Action, SpyMode};
 use shared::model::{Channel, Queue, ServerModel};
 
 use crate::components::{Ctx, duration, my_extension};
-use crate::store::extension_state;
+use crate::store::{extension_state, state_label};
 
 /// Tiles drawn at most; a filter narrows a larger system down.
 const MAX_TILES: usize = 300;
@@ -124,7 +124,7 @@ fn ExtensionGrid(filter: RwSignal<String>, mine: RwSignal<String>) -> impl IntoV
                 view! {
                     <li class="tile" data-testid="extension" data-exten=t.exten.clone() data-state=t.state>
                         <span class="exten">{t.exten.clone()}</span>
-                        <span class="state">{t.state}</span>
+                        <span class="state">{state_label(t.state)}</span>
                         {t.presence.map(|p| view! { <span class="presence">{p}</span> })}
                         {(t.messages > 0).then(|| view! { <span class="mwi" title="New voicemail">{t.messages}" ✉"</span> })}
                         <Show when=move || dial() && !mine.get().is_empty()>
