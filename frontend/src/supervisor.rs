@@ -329,7 +329,7 @@ fn QueueCard(queue: Queue) -> impl IntoView {
             </li>
         }
     }).collect_view();
-    let callers = queue.callers.values().cloned().map(|c| {
+    let callers = queue.callers.values().map(|c| {
         let joined = c.joined_ms;
         view! { <li>{c.position}". "{c.caller_id_num.clone()}" "{c.caller_id_name.clone()}" "<span class="muted">{move || duration(ctx.now.get(), joined)}</span></li> }
     }).collect_view();

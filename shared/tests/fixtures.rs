@@ -1,64 +1,13 @@
 //! Replays every recorded Asterisk 22 byte stream through the parser.
 #![cfg(not(target_arch = "wasm32"))] // reads files; the browser has its own copy in wasm.rs
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use bytes::BytesMut;
-use shared::ami::{Banner, Frame, Message, MessageKind, Parser};
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/asterisk")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
-
-/// Parses one connection's received bytes, fed `step` bytes per read, and insists
-/// that every frame is valid.
-fn parse_connection(bytes: &[u8], step: usize) -> (Option<Banner>, Vec<Message>) {
-    let mut parser = Parser::new().expecting_banner();
-    let mut buf = BytesMut::new();
-    let mut banner = None;
-    let mut messages = Vec::new();
-    for chunk in bytes.chunks(step) {
-        buf.extend_from_slice(chunk);
-        while let Some(frame) = parser.next_frame(&mut buf) {
-            match frame {
-                Frame::Banner(b) => banner = Some(b),
-                Frame::Message(m) => messages.push(m),
-                Frame::Invalid(error) => panic!("fixture did not parse: {error}"),
-            }
-        }
-    }
-    assert!(buf.is_empty(), "{} bytes left over", buf.len());
-    (banner, messages)
-}
-
-/// Parses bytes that hold no banner (what a client sent, or one payload).
-fn parse_plain(bytes: &[u8]) -> Vec<Message> {
-    let mut parser = Parser::new();
-    let mut buf = BytesMut::from(bytes);
-    let mut messages = Vec::new();
-    while let Some(frame) = parser.next_frame(&mut buf) {
-        match frame {
-            Frame::Message(m) => messages.push(m),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert!(buf.is_empty(), "{} bytes left over", buf.len());
-    messages
-}
-
-/// Splits concatenated connections at each banner line.
-fn connections(bytes: &[u8]) -> Vec<&[u8]> {
-    let banner = b"Asterisk Call Manager/";
-    let mut starts: Vec<usize> = (0..bytes.len())
-        .filter(|&i| bytes[i..].starts_with(banner) && (i == 0 || bytes[i - 1] == b'\n'))
-        .collect();
-    starts.push(bytes.len());
-    starts.windows(2).map(|w| &bytes[w[0]..w[1]]).collect()
-}
+use common::*;
+use shared::ami::{Message, MessageKind};
 
 /// Serializing and parsing again gives the same messages, in order.
 fn assert_roundtrip(messages: &[Message]) {
@@ -67,32 +16,6 @@ fn assert_roundtrip(messages: &[Message]) {
         m.write_to(&mut wire);
     }
     assert_eq!(parse_plain(&wire), messages);
-}
-
-/// The payloads of a transcript (`*.txt` with markers), tagged `true` if received.
-///
-/// Markers and comments end in a bare LF and are preceded by one LF separator that
-/// belongs to no payload (fixtures README).
-fn transcript(text: &[u8]) -> Vec<(bool, Vec<u8>)> {
-    let mut parts = Vec::new();
-    let mut current: Option<(bool, Vec<u8>)> = None;
-    for line in text.split_inclusive(|&b| b == b'\n') {
-        let recv = line == b"<<< RECV\n";
-        if recv || line == b">>> SENT\n" || line.starts_with(b"### ") {
-            if let Some((was_recv, mut payload)) = current.take() {
-                payload.pop(); // the separator LF before this marker
-                parts.push((was_recv, payload));
-            }
-            if !line.starts_with(b"### ") {
-                current = Some((recv, Vec::new()));
-            }
-        } else if let Some((_, payload)) = current.as_mut() {
-            payload.extend_from_slice(line);
-        }
-    }
-    // The last payload runs to the end of the file, with no separator after it.
-    parts.extend(current);
-    parts
 }
 
 #[test]

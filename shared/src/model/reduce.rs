@@ -417,7 +417,9 @@ impl ServerModel {
             queue.abandoned = number(event, "Abandoned");
             queue.service_level = number(event, "ServiceLevel");
             queue.service_level_perf = number(event, "ServicelevelPerf");
-            queue.calls = number(event, "Calls");
+            // `Calls` is not taken: it is the callers waiting, which the `QueueEntry`
+            // items that follow (and the live joins and leaves) keep exactly.
+            queue.calls = queue.callers.len() as u32;
             *queue != before
         });
     }
