@@ -31,7 +31,7 @@ use shared::protocol::{
 };
 
 use crate::accounts::{Lease, LoginError};
-use crate::app::AppState;
+use crate::app_state::AppState;
 
 /// The login cookie's name.
 pub const COOKIE_NAME: &str = "astpanel_session";

@@ -1,8 +1,5 @@
 //! The axum router and the state its handlers share.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, State};
@@ -14,36 +11,15 @@ use axum::http::header::{
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use shared::protocol::{LinkState, LinkStatus, ScreenPop};
-use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
+use shared::protocol::{LinkState, LinkStatus};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::accounts::Accounts;
-use crate::metrics::Metrics;
+use crate::app_state::AppState;
 use crate::{api, assets, ws};
 
 /// Request bodies of the API are small JSON objects.
 const MAX_BODY: usize = 64 * 1024;
-
-/// Everything a request handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub accounts: Accounts,
-    /// One permit per open browser socket: a constant bound on the tasks and
-    /// broadcast receivers that browsers can make the relay hold.
-    pub browsers: Arc<Semaphore>,
-    pub allowed_origins: Arc<Vec<String>>,
-    pub pause_reasons: Arc<Vec<String>>,
-    pub token_ttl: Duration,
-    pub screen_pop: Arc<ScreenPop>,
-    /// `frame-ancestors` of the screen-pop, ready to send.
-    pub pop_frame_ancestors: Arc<str>,
-    pub metrics: Metrics,
-    /// Fires when the relay shuts down: sockets say goodbye.
-    pub closing: CancellationToken,
-}
 
 pub fn router(state: AppState) -> Router {
     // Only the SPA's files are compressed: the WebSocket upgrade has no body to compress.

@@ -12,13 +12,14 @@
 //! - [`api`]: the HTTP API beside it (login, state, actions).
 //! - [`metrics`]: Prometheus counters.
 //! - [`assets`]: the SPA, embedded in the binary at build time.
-//! - [`app`]: the axum router and its shared state.
+//! - [`app`]: the axum router; [`app_state`]: what its handlers share.
 //! - [`config`]: the command line and the TOML file, turned into what [`run`] needs.
 
 pub mod accounts;
 pub mod ami;
 pub mod api;
 pub mod app;
+pub mod app_state;
 pub mod assets;
 pub mod config;
 pub mod control;
@@ -78,7 +79,7 @@ pub async fn run(
         config.token_ttl,
         metrics.clone(),
     );
-    let state = app::AppState {
+    let state = app_state::AppState {
         accounts,
         browsers: Arc::new(tokio::sync::Semaphore::new(config.max_browsers)),
         allowed_origins: Arc::new(config.allowed_origins),

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::accounts::Lease;
 use crate::api::{Failure, origin_allowed, token_of};
-use crate::app::AppState;
+use crate::app_state::AppState;
 use crate::live::{Update, View, encode};
 
 /// Browsers only send small control messages; anything larger closes the socket.

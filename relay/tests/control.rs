@@ -285,3 +285,111 @@ async fn bad_actions_get_clear_errors() {
         "{elsewhere}"
     );
 }
+
+#[tokio::test]
+async fn transfers_queue_membership_and_muting() {
+    let (pbx, relay) = setup().await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+
+    // A call whose caller may transfer attended (`FEATUREMAP(atxfer)`, as in ami-session-2).
+    let side = pbx.admin();
+    let originate = shared::ami::Message::new()
+        .with("Action", "Originate")
+        .with("Channel", "Local/100@test")
+        .with("Context", "test")
+        .with("Exten", "200")
+        .with("Priority", "1")
+        .with("Variable", "BRIDGE_FEATURES=T")
+        .with("Variable", "FEATUREMAP(atxfer)=*2")
+        .with("Variable", "DURATION=300");
+    side.send(originate).await.expect("the setup call");
+    let state = relay
+        .state_until(&admin, "the call up", |s| {
+            channel_starting(s, "Local/201@test").is_some()
+        })
+        .await;
+    let caller = channel_starting(&state, "Local/100@test").unwrap();
+
+    let consult = act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "atxfer", "channel": caller, "exten": "200"}),
+    )
+    .await;
+    ok(&consult);
+    assert_eq!(consult["message"], "Atxfer successfully queued");
+    // pbxsim's transfer, like the recorded one, holds the caller and drops at once
+    // (no consultation call); cancelling then is Asterisk's to answer.
+    let cancel = act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "atxfer_cancel", "channel": caller}),
+    )
+    .await;
+    assert!(cancel["message"].is_string(), "{cancel}");
+
+    // Blind transfer of a bridged channel moves the other party on.
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "redirect", "channel": caller, "exten": "200"}),
+    )
+    .await);
+
+    // Recording muted on one side, as MixMonitorMute reports it.
+    let callee = channel_starting(&relay.state(&admin).await, "Local/201@test").unwrap();
+    ok(&act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "record_start", "channel": callee}),
+    )
+    .await);
+    ok(&act(&relay, &admin, json!({"server": "pbx", "action": "record_mute", "channel": callee, "direction": "read", "mute": true})).await);
+    relay
+        .state_until(&admin, "the recording muted", |s| {
+            part(s, "recordings").iter().any(|r| r["muted"] == "read")
+        })
+        .await;
+
+    // Queue membership comes and goes.
+    let member = |s: &Value| {
+        part(s, "queues").iter().any(|q| {
+            q["name"] == "sales"
+                && q["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|m| m["interface"] == "Local/105@test")
+        })
+    };
+    ok(&act(&relay, &admin, json!({"server": "pbx", "action": "queue_add", "queue": "sales", "interface": "Local/105@test", "penalty": 1})).await);
+    relay.state_until(&admin, "the new member", member).await;
+    ok(&act(&relay, &admin, json!({"server": "pbx", "action": "queue_remove", "queue": "sales", "interface": "Local/105@test"})).await);
+    relay
+        .state_until(&admin, "the member gone", |s| !member(s))
+        .await;
+}
+
+#[tokio::test]
+async fn an_action_on_a_server_that_is_down_fails_clearly() {
+    let (mut pbx, relay) = setup().await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    relay.state(&admin).await;
+    // Take the PBX away: stop it and keep its port closed.
+    pbx.stop();
+    let result = act(
+        &relay,
+        &admin,
+        json!({"server": "pbx", "action": "hangup", "channel": "Local/100@test-00000000;1"}),
+    )
+    .await;
+    assert_eq!(result["ok"], false, "{result}");
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap()
+            .contains("not reachable")
+            || result["message"].as_str().unwrap().contains("AMI"),
+        "{result}"
+    );
+}

@@ -51,9 +51,7 @@ impl Pbx {
     /// Stops this pbxsim (every AMI connection drops) and starts a fresh one, with
     /// nothing of the old run, on the same port.
     pub async fn restart(&mut self, config: pbxsim::SimConfig) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop();
         let mut tries = 0;
         let listener = loop {
             match TcpListener::bind(self.addr).await {
@@ -66,6 +64,13 @@ impl Pbx {
             }
         };
         *self = Pbx::serve_on(listener, config);
+    }
+
+    /// Stops this pbxsim: every AMI connection drops and the port stays closed.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     /// A side AMI session as admin, to make calls the relay then sees.

@@ -1,0 +1,31 @@
+//! What every request handler shares: the accounts, the limits, the settings the
+//! browser is told, and the shutdown signal. Its own module, so that the router
+//! (`app`) and the handlers (`api`, `ws`) do not import each other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::protocol::ScreenPop;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::Accounts;
+use crate::metrics::Metrics;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub accounts: Accounts,
+    /// One permit per open browser socket: a constant bound on the tasks and
+    /// broadcast receivers that browsers can make the relay hold.
+    pub browsers: Arc<Semaphore>,
+    pub allowed_origins: Arc<Vec<String>>,
+    pub pause_reasons: Arc<Vec<String>>,
+    pub token_ttl: Duration,
+    pub screen_pop: Arc<ScreenPop>,
+    /// `frame-ancestors` of the screen-pop, ready to send.
+    pub pop_frame_ancestors: Arc<str>,
+    pub metrics: Metrics,
+    /// Fires when the relay shuts down: sockets say goodbye.
+    pub closing: CancellationToken,
+}
