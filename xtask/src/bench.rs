@@ -72,10 +72,7 @@ fn node_peer(sh: &Sh) -> anyhow::Result<std::path::PathBuf> {
         println!("→ installing bench/peers/package-lock.json into {NODE_DIR}");
         std::fs::create_dir_all(&dir).context("creating the bench's node folder")?;
         for file in ["package.json", "package-lock.json"] {
-            std::fs::copy(Path::new("bench/peers").join(file), dir.join(file))
-                .or_else(|_| {
-                    std::fs::copy(sh.root().join("bench/peers").join(file), dir.join(file))
-                })
+            std::fs::copy(sh.root().join("bench/peers").join(file), dir.join(file))
                 .with_context(|| format!("copying bench/peers/{file}"))?;
         }
         sh::run(
