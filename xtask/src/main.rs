@@ -11,6 +11,7 @@
 //! - `sh`: spawning commands with the project's PATH, and naming them in errors.
 //! - `tidy` (tests only): repository-wide conventions, such as the `//!` line atop each file.
 
+mod bench;
 mod run;
 mod setup;
 mod sh;
@@ -32,6 +33,7 @@ commands:
                  run fmt, clippy, tests, wasm tests in headless Chromium and e2e tests
   setup [--test] only install missing tools (--test: also the browser and Python ones)
   spa            only build the SPA into target/spa and print the WASM size
+  bench [--quick] install the pinned peers, run the benchmarks, write bench/RESULTS.md
   help           print this text
 ";
 
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let result = match command.as_deref() {
         Some("run") => run::run(&rest),
+        Some("bench") => bench::bench(&rest),
         Some("test") if rest.is_empty() => test::test(),
         Some("setup") if rest.is_empty() => setup::setup(setup::Scope::Build).map(drop),
         Some("setup") if rest == ["--test"] => setup::setup(setup::Scope::Test).map(drop),

@@ -1,0 +1,54 @@
+//! Min, median and max of a figure measured over several runs.
+
+use serde::Serialize;
+
+/// One figure over several runs.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Spread {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values`, or `None` when there are none (a benchmark that did not run).
+    pub fn of(values: &[f64]) -> Option<Spread> {
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        if sorted.len() != values.len() || sorted.is_empty() {
+            return None;
+        }
+        sorted.sort_by(f64::total_cmp);
+        let mid = sorted.len() / 2;
+        let median = if sorted.len() % 2 == 0 {
+            (sorted[mid - 1] + sorted[mid]) / 2.0
+        } else {
+            sorted[mid]
+        };
+        Some(Spread {
+            min: sorted[0],
+            median,
+            max: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spread;
+
+    #[test]
+    fn odd_and_even_counts_have_the_usual_median() {
+        let odd = Spread::of(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((odd.min, odd.median, odd.max), (1.0, 2.0, 3.0));
+        let even = Spread::of(&[4.0, 1.0, 3.0, 2.0]).unwrap();
+        assert_eq!((even.min, even.median, even.max), (1.0, 2.5, 4.0));
+        let one = Spread::of(&[7.0]).unwrap();
+        assert_eq!((one.min, one.median, one.max), (7.0, 7.0, 7.0));
+    }
+
+    #[test]
+    fn no_values_or_a_non_finite_one_give_no_spread() {
+        assert!(Spread::of(&[]).is_none());
+        assert!(Spread::of(&[1.0, f64::NAN]).is_none());
+    }
+}

@@ -1,0 +1,84 @@
+//! `cargo xtask bench [--quick]`: installs the pinned peers, then runs the bench harness in release.
+
+use anyhow::{Context, bail};
+
+use crate::sh::{self, Sh};
+
+/// The bench's own venv and node_modules, relative to the root (under the ignored target/).
+const PY_VENV: &str = "target/tools/bench/py";
+const NODE_DIR: &str = "target/tools/bench/node";
+
+pub fn bench(args: &[String]) -> anyhow::Result<()> {
+    let size = match args {
+        [] => "full",
+        [quick] if quick == "--quick" => "quick",
+        _ => bail!("usage: cargo xtask bench [--quick]"),
+    };
+    let sh = Sh::new(crate::project_root());
+    let python = python_peer(&sh)?;
+    let node_modules = node_peer(&sh)?;
+    let fixture = sh
+        .root()
+        .join("../shared/fixtures/asterisk/ami-events-stream.txt");
+    let command = if size == "quick" {
+        "cargo xtask bench --quick"
+    } else {
+        "cargo xtask bench"
+    };
+    sh::run(
+        sh.cmd("cargo")
+            .args(["run", "--release", "-p", "bench", "--", "--size", size])
+            .arg("--python")
+            .arg(&python)
+            .arg("--node-modules")
+            .arg(&node_modules)
+            .arg("--fixture")
+            .arg(&fixture)
+            .args(["--out", "bench", "--command", command]),
+    )
+}
+
+/// A venv with bench/peers/requirements.txt, installed by pip unless it is there already.
+fn python_peer(sh: &Sh) -> anyhow::Result<std::path::PathBuf> {
+    let python = sh.root().join(PY_VENV).join("bin/python3");
+    let wanted = std::fs::read_to_string(sh.root().join("bench/peers/requirements.txt"))
+        .context("reading bench/peers/requirements.txt")?;
+    let probe = "import importlib.metadata as m; print('panoramisk==' + m.version('panoramisk'))";
+    let found = sh::stdout(sh.cmd(&python).args(["-c", probe]));
+    if found.as_deref().map(str::trim) != Some(wanted.trim()) {
+        println!("→ installing {} into {PY_VENV}", wanted.trim());
+        sh::run(sh.cmd("python3").args(["-m", "venv", PY_VENV]))?;
+        sh::run(sh.cmd(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            "bench/peers/requirements.txt",
+        ]))?;
+    }
+    Ok(python)
+}
+
+/// node_modules from bench/peers/package-lock.json, by `npm ci` unless the lock is unchanged.
+fn node_peer(sh: &Sh) -> anyhow::Result<std::path::PathBuf> {
+    let dir = sh.root().join(NODE_DIR);
+    let lock = std::fs::read(sh.root().join("bench/peers/package-lock.json"))
+        .context("reading bench/peers/package-lock.json")?;
+    let installed = std::fs::read(dir.join("node_modules/.package-lock.json")).ok();
+    let same = std::fs::read(dir.join("package-lock.json")).ok() == Some(lock.clone());
+    if !(same && installed.is_some()) {
+        println!("→ installing bench/peers/package-lock.json into {NODE_DIR}");
+        std::fs::create_dir_all(&dir).context("creating the bench's node folder")?;
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(sh.root().join("bench/peers").join(file), dir.join(file))
+                .with_context(|| format!("copying bench/peers/{file}"))?;
+        }
+        sh::run(
+            sh.cmd("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--prefix", NODE_DIR]),
+        )?;
+    }
+    Ok(dir.join("node_modules"))
+}
