@@ -137,12 +137,13 @@ impl Report {
 const NOT_YET: &str = "
 ## Not measured yet
 
-These parts of issue 13 wait for their features; the harness leaves them out rather than fake them:
+These parts of issue 13 are not in the harness yet; it leaves them out rather than fake them:
 
-- Reducer events/s (native and WASM): the shared model reducer (`shared::model`) has not landed.
-- End to end (pbxsim load mode → relay → N WebSocket clients, latency p50/p99/max, relay CPU and RSS):
-  the relay's delta protocol and `POST /api/v1/login` have not landed.
-- Idle scale (RSS per idle WebSocket at 1,000 and 10,000): waits for the same login path.
+- Reducer events/s: measured natively by criterion (`cargo bench -p shared --bench reducer`),
+  not yet here side by side; in WASM not yet.
+- End to end (pbxsim load mode → relay → N WebSocket clients, latency p50/p99/max, relay CPU and RSS)
+  and idle scale (RSS per idle WebSocket at 1,000 and 10,000): the relay's login and delta protocol
+  have landed; the load client has not been written.
 - Legacy AJAM (`wrk` on `rawman?action=Ping`, WaitEvent wake-up latency): the AJAM endpoints have not landed.
 - Browser (WASM size, first live data, main-thread busy share) and the scale of the PBX (20 servers):
   not started.
