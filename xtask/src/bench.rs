@@ -1,4 +1,7 @@
-//! `cargo xtask bench [--quick]`: installs the pinned peers, then runs the bench harness in release.
+//! `cargo xtask bench [--quick | --smoke]`: installs the pinned peers, then runs the bench
+//! harness in release. Only the full run writes `bench/RESULTS.md`; `--quick` (a couple of
+//! minutes) and `--smoke` (tiny sizes, what `cargo xtask test` runs to check every
+//! benchmark still works) write under `target/`, so the committed page stays a full run.
 
 use anyhow::{Context, bail};
 
@@ -9,10 +12,15 @@ const PY_VENV: &str = "target/tools/bench/py";
 const NODE_DIR: &str = "target/tools/bench/node";
 
 pub fn bench(args: &[String]) -> anyhow::Result<()> {
-    let size = match args {
-        [] => "full",
-        [quick] if quick == "--quick" => "quick",
-        _ => bail!("usage: cargo xtask bench [--quick]"),
+    let (size, out, command) = match args {
+        [] => ("full", "bench", "cargo xtask bench"),
+        [quick] if quick == "--quick" => {
+            ("quick", "target/bench-quick", "cargo xtask bench --quick")
+        }
+        [smoke] if smoke == "--smoke" => {
+            ("tiny", "target/bench-smoke", "cargo xtask bench --smoke")
+        }
+        _ => bail!("usage: cargo xtask bench [--quick | --smoke]"),
     };
     let sh = Sh::new(crate::project_root());
     let python = python_peer(&sh)?;
@@ -20,11 +28,6 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
     let fixture = sh
         .root()
         .join("../shared/fixtures/asterisk/ami-events-stream.txt");
-    let command = if size == "quick" {
-        "cargo xtask bench --quick"
-    } else {
-        "cargo xtask bench"
-    };
     sh::run(
         sh.cmd("cargo")
             .args(["run", "--release", "-p", "bench", "--", "--size", size])
@@ -34,7 +37,7 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
             .arg(&node_modules)
             .arg("--fixture")
             .arg(&fixture)
-            .args(["--out", "bench", "--command", command]),
+            .args(["--out", out, "--command", command]),
     )
 }
 

@@ -33,7 +33,7 @@ commands:
                  run fmt, clippy, tests, wasm tests in headless Chromium and e2e tests
   setup [--test] only install missing tools (--test: also the browser and Python ones)
   spa            only build the SPA into target/spa and print the WASM size
-  bench [--quick] install the pinned peers, run the benchmarks, write bench/RESULTS.md
+  bench [--quick|--smoke] install the pinned peers, run the benchmarks; the full run writes bench/RESULTS.md
   help           print this text
 ";
 

@@ -129,6 +129,8 @@ fn stages(tools: &Tools) -> Vec<(&'static str, Vec<Command>)> {
         ("test", vec![native_tests]),
         ("wasm", vec![wasm_tests("shared"), wasm_tests("frontend")]),
         ("e2e", vec![cargo(&["test", "-p", "e2e"])]),
+        // Every benchmark still runs (tiny sizes, under target/); numbers come from `cargo xtask bench`.
+        ("bench", vec![cargo(&["xtask", "bench", "--smoke"])]),
     ]
 }
 
