@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ami::{AmiError, SessionEvent, SessionHandle};
 use crate::config::Server;
 use crate::metrics::Metrics;
+use prometheus_client::metrics::counter::Counter;
 
 /// Updates kept for browsers that are momentarily behind; one further behind gets a
 /// fresh snapshot instead (a fixed cost per browser, never a growing queue).
@@ -132,12 +133,14 @@ pub struct LiveServer {
     /// Changes within one tick go out as one delta.
     tick: Duration,
     metrics: Metrics,
+    events_in: Counter,
 }
 
 impl LiveServer {
     pub fn new(config: Server, tick: Duration, metrics: Metrics) -> Arc<LiveServer> {
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
         let (raw, _) = broadcast::channel(RAW_BUFFER);
+        let events_in = metrics.events_in(&config.name);
         let link = LinkStatus {
             server: config.name.clone(),
             state: LinkState::Connecting,
@@ -156,6 +159,7 @@ impl LiveServer {
             updates,
             raw,
             tick: tick.max(Duration::from_millis(1)),
+            events_in,
             metrics,
         })
     }
@@ -217,7 +221,7 @@ impl LiveServer {
 
     /// One event through the reducer; its changes wait for the next tick.
     fn apply(&self, message: &Message) {
-        self.metrics.event_in(&self.name);
+        self.events_in.inc();
         if self.raw.receiver_count() > 0 {
             // Nobody listening is not an error.
             let _ = self.raw.send(message.clone());
@@ -284,9 +288,9 @@ impl LiveServer {
                 Some(Ok(mut model)) if !overflowed => {
                     let mut ignored = Vec::new();
                     for message in &held {
-                        self.metrics.event_in(&self.name);
                         model.apply_event(message, now_ms(), &mut ignored);
                     }
+                    self.events_in.inc_by(held.len() as u64);
                     let mut state = self.lock();
                     state.link.events_received += held.len() as u64;
                     state.model = model;

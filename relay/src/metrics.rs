@@ -98,11 +98,13 @@ impl Metrics {
         }
     }
 
-    pub fn event_in(&self, server: &str) {
+    /// The events-in counter of one server, looked up once: the per-event path then
+    /// only increments it, with no label to build.
+    pub fn events_in(&self, server: &str) -> Counter {
         self.inner
             .events_in
             .get_or_create(&Self::label(server))
-            .inc();
+            .clone()
     }
 
     pub fn resync(&self, server: &str) {
