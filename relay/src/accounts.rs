@@ -275,15 +275,6 @@ impl Accounts {
     pub fn revoke(&self, token: &str) {
         lock(&self.inner.tokens).remove(token);
     }
-
-    /// AMI sessions open now, for tests and `/healthz`.
-    pub fn open_sessions(&self) -> usize {
-        let slots: Vec<Slot> = lock(&self.inner.slots).values().cloned().collect();
-        slots
-            .iter()
-            .filter(|slot| slot.try_lock().map_or(true, |s| s.is_some()))
-            .count()
-    }
 }
 
 impl Inner {

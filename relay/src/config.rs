@@ -176,6 +176,13 @@ impl Default for Dialing {
 /// What Asterisk is asked not to send, by default: noisy and unused by the model.
 pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "Newexten", "RTCP", "Cdr", "CEL"];
 
+fn default_excluded_events() -> Vec<String> {
+    DEFAULT_EXCLUDED_EVENTS
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
 impl Server {
     /// The in-process simulated PBX at `addr`, followed as its `admin` user, with the
     /// read classes of the fixtures' users (pbxsim's manager.conf).
@@ -188,10 +195,7 @@ impl Server {
         Server {
             name: "demo".into(),
             ami: AmiConfig::new(addr.to_string(), "admin", "admin-secret"),
-            exclude_events: DEFAULT_EXCLUDED_EVENTS
-                .iter()
-                .map(|e| e.to_string())
-                .collect(),
+            exclude_events: default_excluded_events(),
             read_classes: accounts
                 .iter()
                 .map(|(user, _, read, _)| (user.to_string(), Classes::parse(read)))
@@ -283,10 +287,7 @@ impl Args {
                 upstream: Upstream::Asterisk(vec![Server {
                     name: self.ami_name,
                     ami,
-                    exclude_events: DEFAULT_EXCLUDED_EVENTS
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect(),
+                    exclude_events: default_excluded_events(),
                     read_classes: BTreeMap::new(),
                     demo_accounts: Vec::new(),
                     dialing: Dialing::default(),
@@ -441,12 +442,7 @@ pub fn from_toml(
         servers.push(Server {
             name,
             ami,
-            exclude_events: entry.exclude_events.unwrap_or_else(|| {
-                DEFAULT_EXCLUDED_EVENTS
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect()
-            }),
+            exclude_events: entry.exclude_events.unwrap_or_else(default_excluded_events),
             read_classes: entry.read_classes,
             demo_accounts: Vec::new(),
             dialing: {

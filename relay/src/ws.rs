@@ -295,17 +295,7 @@ where
             match received {
                 Ok(message) => {
                     if readable(&message, self.lease.read) {
-                        events.push(RawEvent {
-                            headers: message
-                                .headers()
-                                .map(|(k, v)| {
-                                    (
-                                        String::from_utf8_lossy(k).into_owned(),
-                                        String::from_utf8_lossy(v).into_owned(),
-                                    )
-                                })
-                                .collect(),
-                        });
+                        events.push(RawEvent::from(&message));
                     }
                 }
                 Err(RecvError::Lagged(missed)) => dropped += missed,

@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::{ActionRequest, ActionResult, Permissions};
-use crate::ami::Classes;
+use crate::ami::{Classes, Message};
 use crate::model::{Change, ServerModel};
 
 /// Bumped whenever a message changes shape; the SPA reloads itself when it differs.
@@ -51,6 +51,24 @@ pub struct LinkStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawEvent {
     pub headers: Vec<(String, String)>,
+}
+
+/// Headers as text, for people and JSON; bytes that are not UTF-8 (caller ID names
+/// from old phones) show as U+FFFD.
+impl From<&Message> for RawEvent {
+    fn from(message: &Message) -> RawEvent {
+        RawEvent {
+            headers: message
+                .headers()
+                .map(|(k, v)| {
+                    (
+                        String::from_utf8_lossy(k).into_owned(),
+                        String::from_utf8_lossy(v).into_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Relay → browser.

@@ -13,6 +13,7 @@ use shared::action::{
     Action, ActionRequest, ActionResult, HeaderValue, MuteDirection, Permissions, SpyMode,
 };
 use shared::ami::Message;
+use shared::protocol::RawEvent;
 
 use crate::ami::{AmiError, SessionHandle};
 use crate::config::Dialing;
@@ -27,16 +28,7 @@ pub async fn permissions(session: &SessionHandle) -> Result<Permissions, AmiErro
     let answer = session
         .send(Message::new().with("Action", "ListCommands"))
         .await?;
-    let headers: Vec<(String, String)> = answer
-        .response
-        .headers()
-        .map(|(k, v)| {
-            (
-                String::from_utf8_lossy(k).into_owned(),
-                String::from_utf8_lossy(v).into_owned(),
-            )
-        })
-        .collect();
+    let headers = pairs(&answer.response);
     Ok(Permissions::from_list_commands(
         headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     ))
@@ -86,15 +78,7 @@ pub async fn execute(
 }
 
 fn pairs(message: &Message) -> Vec<(String, String)> {
-    message
-        .headers()
-        .map(|(k, v)| {
-            (
-                String::from_utf8_lossy(k).into_owned(),
-                String::from_utf8_lossy(v).into_owned(),
-            )
-        })
-        .collect()
+    RawEvent::from(message).headers
 }
 
 /// Asterisk's own text where it refused; otherwise what went wrong on the way.
