@@ -143,9 +143,11 @@ fn simulate() -> Vec<Message> {
     pbx.queue_pause(Some("support"), "Local/agent1@agents/n", false, "");
     pbx.queue_pause(Some("support"), "Local/agent2@agents/n", false, "");
     pbx.user_event(
-        Some("t-007"),
         "TrafficMarker",
-        &[("Step".into(), "6".into())],
+        &[
+            ("ActionID".into(), "t-007".into()),
+            ("Step".into(), "6".into()),
+        ],
     );
     pbx.set_global("TRAFFIC_DONE", "almost").unwrap();
     pbx.originate(

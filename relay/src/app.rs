@@ -10,13 +10,13 @@ use axum::http::header::{
 };
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use shared::protocol::{LinkState, LinkStatus};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app_state::AppState;
-use crate::{api, assets, ws};
+use crate::{api, assets, legacy, ws};
 
 /// Request bodies of the API are small JSON objects.
 const MAX_BODY: usize = 64 * 1024;
@@ -35,7 +35,14 @@ pub fn router(state: AppState) -> Router {
         .route("/state", get(api::state))
         .route("/actions", post(api::actions))
         .layer(DefaultBodyLimit::max(MAX_BODY));
-    Router::new()
+    let mut router = Router::new();
+    if let Some(legacy) = &state.legacy {
+        let prefix = &legacy.config.prefix;
+        router = router
+            .route(prefix, any(legacy::on_panel_router))
+            .route(&format!("{prefix}/{{*rest}}"), any(legacy::on_panel_router));
+    }
+    router
         .route("/ws", get(ws::upgrade))
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))

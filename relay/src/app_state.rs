@@ -10,12 +10,15 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::Accounts;
+use crate::legacy::Legacy;
 use crate::metrics::Metrics;
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub accounts: Accounts,
+    /// The AJAM endpoints, unless turned off.
+    pub legacy: Option<Arc<Legacy>>,
     /// One permit per open browser socket: a constant bound on the tasks and
     /// broadcast receivers that browsers can make the relay hold.
     pub browsers: Arc<Semaphore>,

@@ -125,6 +125,50 @@ pub struct Config {
     /// frame-ancestors`); every other page refuses to be framed.
     pub pop_frame_ancestors: Vec<String>,
     pub screen_pop: ScreenPop,
+    pub legacy: LegacyConfig,
+}
+
+/// The AJAM endpoints (`[legacy]`), as Asterisk's http.conf and manager.conf set them.
+#[derive(Clone, Debug)]
+pub struct LegacyConfig {
+    /// Serve them at all.
+    pub enabled: bool,
+    /// Asterisk's `prefix`, with its leading slash: `/asterisk`.
+    pub prefix: String,
+    /// Asterisk's `httptimeout`: a session ends this long after its last request.
+    pub http_timeout: Duration,
+    /// The `Server:` header and the name on the pages (Asterisk's `servername`).
+    pub server_name: String,
+    /// A listener of its own that writes Asterisk's exact header lines (as port 8088
+    /// does); the panel's own listener serves the endpoints too.
+    pub listen: Option<SocketAddr>,
+    /// Asterisk's `enablestatic`: files served under `<prefix>/static/`.
+    pub static_dir: Option<PathBuf>,
+    /// Events one HTTP session may hold for WaitEvent; past it the oldest go.
+    pub event_queue: usize,
+    /// Logged-in AJAM sessions the relay keeps at once.
+    pub max_sessions: usize,
+    /// Connections the AJAM listener serves at once.
+    pub max_connections: usize,
+    /// The server an AJAM Login goes to when it names none (`Server:`): the first.
+    pub server: Option<String>,
+}
+
+impl Default for LegacyConfig {
+    fn default() -> Self {
+        LegacyConfig {
+            enabled: true,
+            prefix: "/asterisk".into(),
+            http_timeout: Duration::from_secs(60),
+            server_name: concat!("AstPanel/", env!("CARGO_PKG_VERSION")).into(),
+            listen: None,
+            static_dir: None,
+            event_queue: 10_000,
+            max_sessions: 1_000,
+            max_connections: 1_000,
+            server: None,
+        }
+    }
 }
 
 /// Where the AMI events come from.
@@ -253,6 +297,7 @@ impl Config {
                 .collect(),
             pop_frame_ancestors: Vec::new(),
             screen_pop: ScreenPop::default(),
+            legacy: LegacyConfig::default(),
         }
     }
 }
@@ -324,6 +369,22 @@ struct File {
     #[serde(default, rename = "server")]
     servers: Vec<ServerEntry>,
     screen_pop: Option<ScreenPopEntry>,
+    legacy: Option<LegacyEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegacyEntry {
+    enabled: Option<bool>,
+    prefix: Option<toml::Spanned<String>>,
+    http_timeout_secs: Option<u64>,
+    server_name: Option<String>,
+    listen: Option<SocketAddr>,
+    static_dir: Option<PathBuf>,
+    event_queue: Option<usize>,
+    max_sessions: Option<usize>,
+    max_connections: Option<usize>,
+    server: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -392,7 +453,12 @@ pub fn from_toml(
         pause_reasons: file.pause_reasons.unwrap_or(defaults.pause_reasons),
         pop_frame_ancestors: Vec::new(),
         screen_pop: ScreenPop::default(),
+        legacy: LegacyConfig::default(),
     };
+    let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
+    if let Some(entry) = file.legacy {
+        config.legacy = legacy_config(entry, path, &line_of)?;
+    }
     if let Some(pop) = file.screen_pop {
         config.pop_frame_ancestors = pop.frame_ancestors;
         config.screen_pop = ScreenPop {
@@ -400,7 +466,6 @@ pub fn from_toml(
             crm_link: pop.crm_link,
         };
     }
-    let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
     let mut servers: Vec<Server> = Vec::new();
     for entry in file.servers {
         let line = line_of(entry.name.span().start);
@@ -455,9 +520,62 @@ pub fn from_toml(
             },
         });
     }
+    if let Some(name) = &config.legacy.server
+        && !servers.iter().any(|s| &s.name == name)
+    {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            line: 1,
+            problem: format!("[legacy] server {name:?} is not a [[server]] name"),
+        });
+    }
     apply_environment(&mut config, &mut servers, env)?;
     config.upstream = Upstream::Asterisk(servers);
     Ok(config)
+}
+
+fn legacy_config(
+    entry: LegacyEntry,
+    path: &Path,
+    line_of: &impl Fn(usize) -> usize,
+) -> Result<LegacyConfig, ConfigError> {
+    let defaults = LegacyConfig::default();
+    let prefix = match entry.prefix {
+        Some(prefix) => {
+            let line = line_of(prefix.span().start);
+            let prefix = prefix.into_inner();
+            let trimmed = prefix.trim_end_matches('/');
+            if !trimmed.starts_with('/') || trimmed.contains(['?', '#', ' ']) || trimmed.len() > 80
+            {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    problem: format!(
+                        "[legacy] prefix {prefix:?}: a path such as \"/asterisk\" (at most 80 characters)"
+                    ),
+                });
+            }
+            trimmed.to_owned()
+        }
+        None => defaults.prefix,
+    };
+    Ok(LegacyConfig {
+        enabled: entry.enabled.unwrap_or(defaults.enabled),
+        prefix,
+        http_timeout: entry
+            .http_timeout_secs
+            .map_or(defaults.http_timeout, |s| Duration::from_secs(s.max(1))),
+        server_name: entry.server_name.unwrap_or(defaults.server_name),
+        listen: entry.listen,
+        static_dir: entry.static_dir,
+        event_queue: entry.event_queue.unwrap_or(defaults.event_queue).max(1),
+        max_sessions: entry.max_sessions.unwrap_or(defaults.max_sessions).max(1),
+        max_connections: entry
+            .max_connections
+            .unwrap_or(defaults.max_connections)
+            .max(1),
+        server: entry.server,
+    })
 }
 
 /// `ASTPANEL_LISTEN`, `ASTPANEL_LINGER_SECS`, `ASTPANEL_ALLOWED_ORIGINS` (comma

@@ -10,6 +10,7 @@
 //! - [`control`]: call-control actions, with Asterisk's permissions and our guards.
 //! - [`ws`]: one browser's WebSocket: hello, snapshot, deltas, actions.
 //! - [`api`]: the HTTP API beside it (login, state, actions).
+//! - [`legacy`]: Asterisk's AJAM endpoints (manager, rawman, mxml), byte-compatible.
 //! - [`metrics`]: Prometheus counters.
 //! - [`assets`]: the SPA, embedded in the binary at build time.
 //! - [`app`]: the axum router; [`app_state`]: what its handlers share.
@@ -23,6 +24,7 @@ pub mod app_state;
 pub mod assets;
 pub mod config;
 pub mod control;
+pub mod legacy;
 pub mod live;
 pub mod metrics;
 pub mod ws;
@@ -45,6 +47,12 @@ pub enum RunError {
     /// The simulated PBX of `--demo` could not bind its loopback port.
     #[error("could not start the simulated PBX: {0}")]
     Demo(#[source] std::io::Error),
+    /// The AJAM listener (`[legacy] listen`) could not bind its address.
+    #[error("could not listen for AJAM on {addr}: {source}")]
+    LegacyListen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     /// The HTTP server failed while serving.
     #[error("HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
@@ -52,9 +60,28 @@ pub enum RunError {
 
 /// Serves the panel on `listener` until `shutdown` completes, then closes every
 /// browser socket and AMI session and gives the rest [`SHUTDOWN_GRACE`] to finish.
+/// The AJAM listener, if `[legacy] listen` names one, is bound here.
 pub async fn run(
     config: Config,
     listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let legacy_listener = match config.legacy.listen {
+        Some(addr) if config.legacy.enabled => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| RunError::LegacyListen { addr, source })?,
+        ),
+        _ => None,
+    };
+    run_with_legacy(config, listener, legacy_listener, shutdown).await
+}
+
+/// [`run`] with the AJAM listener bound by the caller (tests bind port 0).
+pub async fn run_with_legacy(
+    config: Config,
+    listener: TcpListener,
+    legacy_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     // Dropping this sender stops the in-process demo PBX, if there is one.
@@ -79,7 +106,28 @@ pub async fn run(
         config.token_ttl,
         metrics.clone(),
     );
+    let legacy = config.legacy.enabled.then(|| {
+        let shown = legacy_listener
+            .as_ref()
+            .unwrap_or(&listener)
+            .local_addr()
+            .map_or_else(|_| "unknown".to_owned(), |a| a.to_string());
+        legacy::Legacy::new(config.legacy.clone(), accounts.clone(), shown)
+    });
+    if let Some(legacy) = &legacy {
+        tokio::spawn(legacy.clone().run(closing.clone()));
+        if let Some(listener) = legacy_listener {
+            tracing::info!(addr = ?listener.local_addr().ok(), prefix = %legacy.config.prefix, "serving AJAM");
+            tokio::spawn(legacy::http1::serve(
+                listener,
+                legacy.clone(),
+                legacy.config.max_connections,
+                closing.clone(),
+            ));
+        }
+    }
     let state = app_state::AppState {
+        legacy,
         accounts,
         browsers: Arc::new(tokio::sync::Semaphore::new(config.max_browsers)),
         allowed_origins: Arc::new(config.allowed_origins),

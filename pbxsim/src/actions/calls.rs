@@ -19,8 +19,8 @@ pub(super) fn cancel_atxfer(core: &Core, m: &Message, id: Option<&[u8]>) -> Repl
     }
 }
 
-/// `UserEvent`: every header but `Action`/`ActionID`/`UserEvent` is passed on, and the event
-/// carries the action's ActionID (as recorded).
+/// `UserEvent`: every header but `Action` and `UserEvent` is passed on in the action's
+/// order, its ActionID included where it stood (as Asterisk does).
 pub(super) fn user_event(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let Some(name) = m.get_str("UserEvent").map(|n| n.into_owned()) else {
         return Reply::error(id, "Missing UserEvent");
@@ -28,9 +28,7 @@ pub(super) fn user_event(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let extra: Vec<(String, String)> = m
         .headers()
         .filter(|(k, _)| {
-            !k.eq_ignore_ascii_case(b"Action")
-                && !k.eq_ignore_ascii_case(b"ActionID")
-                && !k.eq_ignore_ascii_case(b"UserEvent")
+            !k.eq_ignore_ascii_case(b"Action") && !k.eq_ignore_ascii_case(b"UserEvent")
         })
         .map(|(k, v)| {
             (
@@ -39,8 +37,7 @@ pub(super) fn user_event(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
             )
         })
         .collect();
-    let aid = id.map(|i| String::from_utf8_lossy(i).into_owned());
-    core.with_pbx(|pbx| pbx.user_event(aid.as_deref(), &name, &extra));
+    core.with_pbx(|pbx| pbx.user_event(&name, &extra));
     Reply::success(id, "Event Sent")
 }
 

@@ -262,11 +262,8 @@ impl Pbx {
     }
 
     /// Raises `UserEvent` from the AMI action (it carries the action's ActionID).
-    pub fn user_event(&mut self, action_id: Option<&str>, name: &str, extra: &[(String, String)]) {
+    pub fn user_event(&mut self, name: &str, extra: &[(String, String)]) {
         let mut msg = Self::head("UserEvent", Classes::USER).with("UserEvent", name);
-        if let Some(id) = action_id {
-            msg.push("ActionID", id);
-        }
         for (k, v) in extra {
             msg.push(k, v);
         }

@@ -198,6 +198,8 @@ struct Shared {
 struct Command {
     action: Message,
     id: Vec<u8>,
+    /// Complete an `Async: true` Originate at its `OriginateResponse`, not its response.
+    await_originate: bool,
     reply: oneshot::Sender<Result<ActionResult, AmiError>>,
 }
 
@@ -213,7 +215,22 @@ impl SessionHandle {
     /// Sends `action` and waits for its complete answer: the response, plus the list
     /// events or the `OriginateResponse` it started. Adds an `ActionID` if missing.
     /// An error response becomes the matching [`AmiError`] with Asterisk's text.
-    pub async fn send(&self, mut action: Message) -> Result<ActionResult, AmiError> {
+    pub async fn send(&self, action: Message) -> Result<ActionResult, AmiError> {
+        self.submit(action, true).await
+    }
+
+    /// [`SessionHandle::send`], except that an `Async: true` Originate completes at its
+    /// response, as Asterisk answers it: its `OriginateResponse` is left to whoever reads
+    /// events (an AJAM client picks it up with WaitEvent).
+    pub async fn send_until_response(&self, action: Message) -> Result<ActionResult, AmiError> {
+        self.submit(action, false).await
+    }
+
+    async fn submit(
+        &self,
+        mut action: Message,
+        await_originate: bool,
+    ) -> Result<ActionResult, AmiError> {
         let id = match action.action_id() {
             Some(id) => id.to_vec(),
             None => {
@@ -223,11 +240,21 @@ impl SessionHandle {
                 id.into_bytes()
             }
         };
-        let limit = self.shared.action_timeout + originate_wait(&action).unwrap_or_default();
+        let originate = if await_originate {
+            originate_wait(&action).unwrap_or_default()
+        } else {
+            Duration::ZERO
+        };
+        let limit = self.shared.action_timeout + originate;
         let (reply, answer) = oneshot::channel();
         let exchange = async {
             self.commands
-                .send(Command { action, id, reply })
+                .send(Command {
+                    action,
+                    id,
+                    await_originate,
+                    reply,
+                })
                 .await
                 .map_err(|_| AmiError::SessionStopped)?;
             answer.await.map_err(|_| AmiError::SessionStopped)?
@@ -606,7 +633,7 @@ impl Session {
             id = %String::from_utf8_lossy(&command.id),
             "AMI action sent"
         );
-        let originate = is_async_originate(&command.action);
+        let originate = command.await_originate && is_async_originate(&command.action);
         pending.insert(
             command.id,
             Pending {

@@ -130,6 +130,8 @@ pub fn server(name: &str, pbx: &Pbx) -> Server {
 pub struct Relay {
     pub base: String,
     pub addr: SocketAddr,
+    /// The AJAM listener with Asterisk's exact header lines.
+    pub legacy_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -138,6 +140,8 @@ impl Relay {
     pub async fn start(servers: Vec<Server>, tweak: impl FnOnce(&mut Config)) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
         let addr = listener.local_addr().expect("relay addr");
+        let legacy = TcpListener::bind("127.0.0.1:0").await.expect("bind AJAM");
+        let legacy_addr = legacy.local_addr().expect("AJAM addr");
         let mut config = Config::demo(addr);
         config.upstream = Upstream::Asterisk(servers);
         config.linger = Duration::from_millis(300);
@@ -147,13 +151,14 @@ impl Relay {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            relay::run(config, listener, shutdown)
+            relay::run_with_legacy(config, listener, Some(legacy), shutdown)
                 .await
                 .expect("relay ran");
         });
         Relay {
             base: format!("http://{addr}"),
             addr,
+            legacy_addr,
             stop: Some(stop),
             task: Some(task),
         }

@@ -266,6 +266,19 @@ impl Message {
             .map(|span| (self.key_of(span), self.value_of(span)))
     }
 
+    /// A copy without the headers named `key` (ASCII case-insensitive), the others in
+    /// order: a relay hides the `ActionID` it added from a client that sent none.
+    #[must_use]
+    pub fn without(&self, key: &str) -> Message {
+        let mut out = Message::new();
+        for (name, value) in self.headers() {
+            if !name.eq_ignore_ascii_case(key.as_bytes()) {
+                out.push(&String::from_utf8_lossy(name), value);
+            }
+        }
+        out
+    }
+
     /// The number of headers.
     pub fn len(&self) -> usize {
         self.spans.len() / SPAN_LEN

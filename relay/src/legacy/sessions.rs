@@ -1,0 +1,370 @@
+//! AJAM's HTTP sessions: the `mansession_id` cookie, a logged-in account, and the
+//! bounded event queue that `WaitEvent` empties.
+//!
+//! Asterisk keeps every event for a session that never asks for them until the
+//! session expires (about 470 bytes an event). Here a queue holds at most
+//! `capacity` events and [`MAX_QUEUED_BYTES`]; past either the oldest go, and the next
+//! WaitEvent starts by saying how many. Only logged-in sessions are kept: an
+//! unauthenticated one could only log in, so it costs nothing until it does.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use shared::ami::{Classes, Message};
+use tokio::sync::{Notify, broadcast};
+
+use crate::accounts::Lease;
+use crate::live::LiveServer;
+
+/// Bytes one session may hold queued, whatever the event count: events can be large.
+pub const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
+
+/// The logged-in HTTP sessions of the relay.
+pub struct Sessions {
+    map: Mutex<HashMap<u32, Arc<HttpSession>>>,
+    capacity: usize,
+    max_sessions: usize,
+}
+
+/// One logged-in AJAM session.
+pub struct HttpSession {
+    pub id: u32,
+    pub lease: Lease,
+    /// The classes an event must be wholly inside to be queued (the account's read
+    /// classes, narrowed by the Login's `Events:`).
+    send_events: Mutex<Classes>,
+    expires: Mutex<Instant>,
+    queue: Mutex<EventQueue>,
+    /// Rung when an event is queued, when a newer WaitEvent takes over, on logoff.
+    wake: Notify,
+    /// Which WaitEvent is the current one: a newer one ends the older, as in Asterisk.
+    waiter: AtomicU64,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct EventQueue {
+    events: VecDeque<Bytes>,
+    bytes: usize,
+    dropped: u64,
+}
+
+/// What a WaitEvent takes from the queue.
+pub struct Taken {
+    pub events: Vec<Bytes>,
+    /// Events dropped since the previous take because the queue was full.
+    pub dropped: u64,
+}
+
+impl Sessions {
+    pub fn new(capacity: usize, max_sessions: usize) -> Sessions {
+        Sessions {
+            map: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            max_sessions: max_sessions.max(1),
+        }
+    }
+
+    /// The live session behind a cookie id, its expiry pushed back by `ttl`.
+    pub fn touch(&self, id: u32, ttl: Duration) -> Option<Arc<HttpSession>> {
+        let session = lock(&self.map).get(&id).cloned()?;
+        let now = Instant::now();
+        let mut expires = lock(&session.expires);
+        if *expires <= now {
+            return None;
+        }
+        *expires = now + ttl;
+        drop(expires);
+        Some(session)
+    }
+
+    /// A fresh id for a new cookie: random, non-zero, not in use.
+    pub fn new_id(&self) -> u32 {
+        let map = lock(&self.map);
+        loop {
+            let id: u32 = rand::random();
+            if id != 0 && !map.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Keeps a session that has just logged in. `None` when the relay holds as many
+    /// sessions as it may and none has expired.
+    pub fn insert(
+        &self,
+        id: u32,
+        lease: Lease,
+        send_events: Classes,
+        ttl: Duration,
+    ) -> Option<Arc<HttpSession>> {
+        let mut map = lock(&self.map);
+        if map.len() >= self.max_sessions {
+            let now = Instant::now();
+            map.retain(|_, s| *lock(&s.expires) > now);
+            if map.len() >= self.max_sessions {
+                return None;
+            }
+        }
+        let session = Arc::new(HttpSession {
+            id,
+            lease,
+            send_events: Mutex::new(send_events),
+            expires: Mutex::new(Instant::now() + ttl),
+            queue: Mutex::new(EventQueue::default()),
+            wake: Notify::new(),
+            waiter: AtomicU64::new(0),
+            closed: false.into(),
+        });
+        map.insert(id, session.clone());
+        Some(session)
+    }
+
+    /// Logs a session off: it is forgotten, and a WaitEvent in progress ends.
+    pub fn remove(&self, id: u32) {
+        if let Some(session) = lock(&self.map).remove(&id) {
+            session.closed.store(true, Ordering::Release);
+            session.wake.notify_waiters();
+        }
+    }
+
+    /// Forgets expired sessions, dropping their queues and account leases.
+    pub fn reap(&self) {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        lock(&self.map).retain(|_, s| {
+            let alive = *lock(&s.expires) > now;
+            if !alive {
+                expired.push(s.clone());
+            }
+            alive
+        });
+        for session in expired {
+            tracing::info!(id = %format!("{:08x}", session.id), user = %session.lease.username, "AJAM session expired");
+            session.closed.store(true, Ordering::Release);
+            session.wake.notify_waiters();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.map).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queues one event of `server` for every session there whose classes cover it.
+    pub fn offer(&self, server: &str, event: &Message) {
+        let classes = event_classes(event);
+        let mut encoded: Option<Bytes> = None;
+        let sessions: Vec<Arc<HttpSession>> = lock(&self.map)
+            .values()
+            .filter(|s| s.lease.server.name() == server && lock(&s.send_events).contains(classes))
+            .cloned()
+            .collect();
+        for session in sessions {
+            let bytes = encoded.get_or_insert_with(|| event.to_bytes()).clone();
+            session.push(bytes, self.capacity);
+        }
+    }
+
+    /// Counts `missed` events as dropped for every session of `server`: the relay fell
+    /// behind its own event stream, and the sessions must hear of it.
+    pub fn missed(&self, server: &str, missed: u64) {
+        for session in lock(&self.map).values() {
+            if session.lease.server.name() == server {
+                lock(&session.queue).dropped += missed;
+                session.wake.notify_waiters();
+            }
+        }
+    }
+}
+
+impl EventQueue {
+    /// Appends, then drops the oldest past `capacity` events or [`MAX_QUEUED_BYTES`].
+    fn push(&mut self, event: Bytes, capacity: usize) {
+        self.bytes += event.len();
+        self.events.push_back(event);
+        while self.events.len() > capacity || self.bytes > MAX_QUEUED_BYTES {
+            let Some(old) = self.events.pop_front() else {
+                break;
+            };
+            self.bytes -= old.len();
+            self.dropped += 1;
+        }
+    }
+
+    fn take(&mut self) -> Taken {
+        self.bytes = 0;
+        Taken {
+            events: self.events.drain(..).collect(),
+            dropped: std::mem::take(&mut self.dropped),
+        }
+    }
+}
+
+impl HttpSession {
+    fn push(&self, event: Bytes, capacity: usize) {
+        lock(&self.queue).push(event, capacity);
+        self.wake.notify_waiters();
+    }
+
+    /// Waits until an event is queued, `limit` passes, a newer WaitEvent starts or the
+    /// session closes, then takes what is queued. `None` when a newer WaitEvent took
+    /// over: that one answers, this one ends empty (as Asterisk abandons it).
+    pub async fn wait_events(&self, limit: Option<Duration>) -> Option<Taken> {
+        let me = self.waiter.fetch_add(1, Ordering::AcqRel) + 1;
+        self.wake.notify_waiters();
+        let deadline = limit.map(|limit| tokio::time::Instant::now() + limit);
+        loop {
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            // Registered before the checks, so a wake between them is not lost.
+            notified.as_mut().enable();
+            if self.waiter.load(Ordering::Acquire) != me {
+                return None;
+            }
+            if self.has_events() || self.closed.load(Ordering::Acquire) {
+                break;
+            }
+            match deadline {
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                        break;
+                    }
+                }
+                None => notified.await,
+            }
+        }
+        Some(self.take())
+    }
+
+    fn has_events(&self) -> bool {
+        let queue = lock(&self.queue);
+        !queue.events.is_empty() || queue.dropped > 0
+    }
+
+    fn take(&self) -> Taken {
+        lock(&self.queue).take()
+    }
+
+    /// What WaitEvent gets from now on (`Action: Events`).
+    pub fn set_send_events(&self, classes: Classes) {
+        *lock(&self.send_events) = classes;
+    }
+
+    /// How long until the session expires.
+    pub fn remaining(&self) -> Duration {
+        lock(&self.expires).saturating_duration_since(Instant::now())
+    }
+
+    /// Events queued now (for tests and metrics).
+    pub fn queued(&self) -> usize {
+        lock(&self.queue).events.len()
+    }
+}
+
+/// The classes an event belongs to, from its `Privilege:` header (`call,all`): the
+/// trailing `all` is how Asterisk writes it, not a class. No header: no class, so
+/// every session may see it.
+fn event_classes(event: &Message) -> Classes {
+    let Some(privilege) = event.get_str("Privilege") else {
+        return Classes::NONE;
+    };
+    let named: Vec<&str> = privilege
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.eq_ignore_ascii_case("all"))
+        .collect();
+    Classes::parse(&named.join(","))
+}
+
+/// Feeds every raw event of `server` to the sessions until the relay stops.
+pub async fn follow(server: Arc<LiveServer>, sessions: Arc<Sessions>) {
+    let mut events = server.subscribe_raw();
+    loop {
+        match events.recv().await {
+            Ok(event) => sessions.offer(server.name(), &event),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    server = server.name(),
+                    missed,
+                    "AJAM event feed fell behind"
+                );
+                sessions.missed(server.name(), missed);
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its value whole, so poison is harmless.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn privilege_names_the_classes_without_all() {
+        let event = |p: &str| Message::new().with("Event", "X").with("Privilege", p);
+        assert_eq!(event_classes(&event("call,all")), Classes::CALL);
+        assert_eq!(event_classes(&event("Call")), Classes::CALL);
+        assert_eq!(event_classes(&event("security,all")), Classes::SECURITY);
+        assert_eq!(
+            event_classes(&Message::new().with("Event", "X")),
+            Classes::NONE
+        );
+    }
+
+    fn numbered(n: usize) -> Bytes {
+        Bytes::from(format!("Event: N\r\nN: {n}\r\n\r\n"))
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_and_counts_them() {
+        for (pushed, kept, dropped) in [(4, 4, 0), (5, 5, 0), (6, 5, 1), (12, 5, 7)] {
+            let mut queue = EventQueue::default();
+            for n in 0..pushed {
+                queue.push(numbered(n), 5);
+            }
+            let taken = queue.take();
+            assert_eq!(
+                (taken.events.len(), taken.dropped),
+                (kept, dropped),
+                "{pushed} pushed"
+            );
+            assert_eq!(
+                taken.events.last(),
+                Some(&numbered(pushed - 1)),
+                "the newest stays"
+            );
+            assert_eq!(taken.events.first(), Some(&numbered(pushed - kept)));
+            let again = queue.take();
+            assert!(
+                again.events.is_empty() && again.dropped == 0,
+                "a take empties the queue"
+            );
+        }
+    }
+
+    #[test]
+    fn the_byte_bound_holds_whatever_the_count() {
+        let mut queue = EventQueue::default();
+        let big = Bytes::from(vec![b'x'; MAX_QUEUED_BYTES / 4 + 1]);
+        for _ in 0..4 {
+            queue.push(big.clone(), 10_000);
+        }
+        assert_eq!(queue.events.len(), 3);
+        assert!(queue.bytes <= MAX_QUEUED_BYTES);
+        assert_eq!(queue.take().dropped, 1);
+    }
+}
