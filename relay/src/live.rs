@@ -287,8 +287,13 @@ impl LiveServer {
                 None => return,
                 Some(Ok(mut model)) if !overflowed => {
                     let mut ignored = Vec::new();
+                    let listened = self.raw.receiver_count() > 0;
                     for message in &held {
                         model.apply_event(message, now_ms(), &mut ignored);
+                        // The event log and WaitEvent must not lose what came meanwhile.
+                        if listened {
+                            let _ = self.raw.send(message.clone());
+                        }
                     }
                     self.events_in.inc_by(held.len() as u64);
                     let mut state = self.lock();

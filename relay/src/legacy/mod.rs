@@ -426,7 +426,8 @@ impl Legacy {
         {
             return forbidden();
         }
-        if file.contains("/private/") {
+        // Asterisk looks for `/private/` in the whole path, the directory included.
+        if format!("/{file}").contains("/private/") {
             let authed = cookie_id(request.cookie.as_deref())
                 .and_then(|id| self.sessions.touch(id, self.config.http_timeout));
             if authed.is_none() {
