@@ -303,9 +303,15 @@ async fn transfers_queue_membership_and_muting() {
         .with("Variable", "FEATUREMAP(atxfer)=*2")
         .with("Variable", "DURATION=300");
     side.send(originate).await.expect("the setup call");
+    // 201 rings for a second before it answers: wait for the bridge, not the ringing.
     let state = relay
-        .state_until(&admin, "the call up", |s| {
-            channel_starting(s, "Local/201@test").is_some()
+        .state_until(&admin, "the call bridged", |s| {
+            part(s, "channels").iter().any(|c| {
+                c["channel"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("Local/201@test"))
+                    && !c["bridge"].is_null()
+            })
         })
         .await;
     let caller = channel_starting(&state, "Local/100@test").unwrap();
@@ -328,13 +334,19 @@ async fn transfers_queue_membership_and_muting() {
     .await;
     assert!(cancel["message"].is_string(), "{cancel}");
 
-    // Blind transfer of a bridged channel moves the other party on.
+    // Blind transfer of a bridged channel moves the other party on: to 250, which
+    // dials Local/202 (the recorded transfer target).
     ok(&act(
         &relay,
         &admin,
-        json!({"server": "pbx", "action": "redirect", "channel": caller, "exten": "200"}),
+        json!({"server": "pbx", "action": "redirect", "channel": caller, "exten": "250"}),
     )
     .await);
+    relay
+        .state_until(&admin, "the transferee dialling 250's phone", |s| {
+            channel_starting(s, "Local/202@test").is_some()
+        })
+        .await;
 
     // Recording muted on one side, as MixMonitorMute reports it.
     let callee = channel_starting(&relay.state(&admin).await, "Local/201@test").unwrap();
