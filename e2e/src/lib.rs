@@ -14,6 +14,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use relay::ami::SessionHandle;
+use shared::ami::Message;
 use thirtyfour::prelude::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -116,6 +118,8 @@ pub struct Harness {
     pub browser: Browser,
     pub base_url: String,
     addr: SocketAddr,
+    pbx: Option<SocketAddr>,
+    tweak: Tweak,
     relay: Option<RunningRelay>,
 }
 
@@ -125,10 +129,22 @@ struct RunningRelay {
     task: JoinHandle<()>,
 }
 
+/// What a test changes in the relay's configuration (kept for a restart).
+pub type Tweak = std::sync::Arc<dyn Fn(&mut relay::config::Config) + Send + Sync>;
+
 impl RunningRelay {
-    async fn start(listener: TcpListener) -> anyhow::Result<Self> {
+    /// With `pbx`, the relay follows that pbxsim; without, it runs its own demo PBX.
+    async fn start(
+        listener: TcpListener,
+        pbx: Option<SocketAddr>,
+        tweak: &Tweak,
+    ) -> anyhow::Result<Self> {
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = relay::config::Config::demo(listener.local_addr()?);
+        let mut config = relay::config::Config::demo(listener.local_addr()?);
+        if let Some(pbx) = pbx {
+            config.upstream = relay::config::Upstream::Asterisk(vec![quiet_server(pbx)]);
+        }
+        tweak(&mut config);
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 // Sent or dropped: either way this relay is done.
@@ -142,16 +158,45 @@ impl RunningRelay {
     }
 }
 
+/// The relay's view of a test's own pbxsim: named `demo` like the demo, so the login
+/// page looks the same, but dialling the recorded test dialplan's Local phones.
+fn quiet_server(pbx: SocketAddr) -> relay::config::Server {
+    let mut server = relay::config::Server::demo(pbx);
+    server.dialing = relay::config::Dialing {
+        channel_template: "Local/{exten}@test".into(),
+        context: "test".into(),
+        parking_context: "test".into(),
+    };
+    server
+}
+
 impl Harness {
+    /// The relay with its own demo PBX, which makes calls by itself.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_on(None, std::sync::Arc::new(|_| {})).await
+    }
+
+    /// The relay following `pbx`, a pbxsim that makes only the calls the test makes.
+    pub async fn start_with(pbx: &Pbx) -> anyhow::Result<Self> {
+        Self::start_on(Some(pbx.addr), std::sync::Arc::new(|_| {})).await
+    }
+
+    /// [`Harness::start_with`], with `tweak` applied to the relay's configuration.
+    pub async fn start_tweaked(pbx: &Pbx, tweak: Tweak) -> anyhow::Result<Self> {
+        Self::start_on(Some(pbx.addr), tweak).await
+    }
+
+    async fn start_on(pbx: Option<SocketAddr>, tweak: Tweak) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let relay = RunningRelay::start(listener).await?;
+        let relay = RunningRelay::start(listener, pbx, &tweak).await?;
         let browser = Browser::start().await?;
         Ok(Harness {
             browser,
             base_url: format!("http://{addr}"),
             addr,
+            pbx,
+            tweak,
             relay: Some(relay),
         })
     }
@@ -175,7 +220,7 @@ impl Harness {
     /// Starts a new relay on the same address, so open pages can find it again.
     pub async fn start_relay(&mut self) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.addr).await?;
-        self.relay = Some(RunningRelay::start(listener).await?);
+        self.relay = Some(RunningRelay::start(listener, self.pbx, &self.tweak).await?);
         Ok(())
     }
 
@@ -184,6 +229,120 @@ impl Harness {
         self.stop_relay().await?;
         self.browser.stop().await
     }
+}
+
+/// A pbxsim without traffic of its own on a loopback port, with the recorded test
+/// dialplan and users; stoppable and restartable on the same port.
+pub struct Pbx {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Pbx {
+    pub async fn start() -> anyhow::Result<Pbx> {
+        Ok(Pbx::serve_on(TcpListener::bind("127.0.0.1:0").await?))
+    }
+
+    fn serve_on(listener: TcpListener) -> Pbx {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) = pbxsim::serve(listener, pbxsim::SimConfig::quiet(), shutdown).await
+            {
+                eprintln!("pbxsim stopped: {error}");
+            }
+        });
+        Pbx {
+            addr,
+            stop: Some(stop),
+        }
+    }
+
+    /// Stops this pbxsim (every AMI link drops, every call is gone) and starts a fresh
+    /// one on the same port, as an Asterisk restart does.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let listener = wait_for("the pbxsim port to be free again", || async {
+            Ok(TcpListener::bind(self.addr).await.ok())
+        })
+        .await?;
+        *self = Pbx::serve_on(listener);
+        Ok(())
+    }
+
+    /// A side AMI session as `admin`, logged in, for the calls a test makes.
+    pub async fn admin(&self) -> anyhow::Result<SessionHandle> {
+        let (session, mut events) = relay::ami::spawn_session(relay::ami::AmiConfig::new(
+            self.addr.to_string(),
+            "admin",
+            "admin-secret",
+        ));
+        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        session
+            .send(Message::new().with("Action", "Ping"))
+            .await
+            .context("the side AMI session did not come up")?;
+        Ok(session)
+    }
+}
+
+/// Rings `phone` (a Local phone of the test dialplan: 100, 101) and connects it to
+/// `exten`; `caller_id` as AMI's `CallerID:`. Returns at once (Async).
+pub async fn originate(
+    admin: &SessionHandle,
+    phone: &str,
+    exten: &str,
+    caller_id: &str,
+    seconds: u32,
+) -> anyhow::Result<()> {
+    let action = Message::new()
+        .with("Action", "Originate")
+        .with("Channel", format!("Local/{phone}@test"))
+        .with("Context", "test")
+        .with("Exten", exten)
+        .with("Priority", "1")
+        .with("CallerID", caller_id)
+        .with("Async", "true")
+        .with("Variable", format!("DURATION={seconds}"));
+    admin.send_until_response(action).await?;
+    Ok(())
+}
+
+/// The relay's own answer to `GET /api/v1/state` as `admin`: what the page must show.
+pub async fn api_state(base: &str) -> anyhow::Result<serde_json::Value> {
+    let http = reqwest::Client::builder().timeout(WAIT).build()?;
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"server": "demo", "username": "admin", "secret": "admin-secret"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"].as_str().context("a login token")?.to_owned();
+    Ok(http
+        .get(format!("{base}/api/v1/state"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+/// The channel names of an [`api_state`] answer.
+pub fn channel_names(state: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    state["servers"][0]["channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["channel"].as_str().map(String::from))
+        .collect()
 }
 
 /// The panel, seen through its `data-testid`s.
@@ -231,6 +390,24 @@ impl PanelPage {
             )
             .await?;
         Ok(value.convert()?)
+    }
+
+    /// Sets the field matching `css` as typing would (an `input` event for the app).
+    pub async fn fill(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let script = "const field = document.querySelector(arguments[0]); if (!field) return false;\
+            field.value = arguments[1];\
+            field.dispatchEvent(new Event(field.tagName === 'SELECT' ? 'change' : 'input', {bubbles: true}));\
+            return true;";
+        let found: bool = self
+            .driver
+            .execute(
+                script,
+                vec![serde_json::json!(css), serde_json::json!(value)],
+            )
+            .await?
+            .convert()?;
+        anyhow::ensure!(found, "no field {css}");
+        Ok(())
     }
 
     /// Fills in the login form and sends it (the first server in the list).

@@ -3,33 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use e2e::{Harness, PanelPage, wait_for};
+use e2e::{Harness, PanelPage, api_state, channel_names, wait_for};
 use thirtyfour::prelude::*;
 
 /// The channels the relay's API holds right now, for `admin`.
 async fn api_channels(base: &str) -> anyhow::Result<BTreeSet<String>> {
-    let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("{base}/api/v1/login"))
-        .json(&serde_json::json!({"server": "demo", "username": "admin", "secret": "admin-secret"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["token"].as_str().unwrap_or_default().to_owned();
-    let state: serde_json::Value = http
-        .get(format!("{base}/api/v1/state"))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(state["servers"][0]["channels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["channel"].as_str().map(String::from))
-        .collect())
+    Ok(channel_names(&api_state(base).await?))
 }
 
 async fn shown_channels(page: &PanelPage) -> anyhow::Result<BTreeSet<String>> {

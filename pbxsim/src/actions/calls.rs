@@ -41,6 +41,28 @@ pub(super) fn user_event(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     Reply::success(id, "Event Sent")
 }
 
+/// `(number, name)` of a `CallerID:` value, as Asterisk's `ast_callerid_parse` reads it:
+/// a quoted name is taken whole, `<` and all; the number is what the last `<…>` after
+/// the name holds. Without brackets the value is a number.
+fn parse_caller_id(value: &str) -> (String, String) {
+    let value = value.trim();
+    let (name, rest) = match value.strip_prefix('"') {
+        Some(quoted) => match quoted.find('"') {
+            Some(end) => (quoted[..end].to_owned(), &quoted[end + 1..]),
+            None => (quoted.to_owned(), ""),
+        },
+        None => match value.rfind('<') {
+            Some(lt) => (value[..lt].trim().to_owned(), &value[lt..]),
+            None => return (value.to_owned(), String::new()),
+        },
+    };
+    let number = match rest.rfind('<') {
+        Some(lt) => rest[lt + 1..].split('>').next().unwrap_or_default().trim(),
+        None => rest.trim(),
+    };
+    (number.to_owned(), name)
+}
+
 pub(super) fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
     let Some(channel) = m.get_str("Channel").map(|c| c.into_owned()) else {
         return Reply::error(id, "Channel not specified");
@@ -59,16 +81,7 @@ pub(super) fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         .map(str::to_string);
     let (cid_num, cid_name) = m.get_str("CallerID").map_or_else(
         || (String::from("<unknown>"), String::from("<unknown>")),
-        |c| {
-            let c = c.into_owned();
-            match c.split_once('<') {
-                Some((name, num)) => (
-                    num.trim_end_matches('>').to_string(),
-                    name.trim().trim_matches('"').to_string(),
-                ),
-                None => (c.clone(), String::new()),
-            }
-        },
+        |c| parse_caller_id(&c),
     );
     // `Variable: NAME=value` headers the test dialplan reads.
     let variable = |name: &str| -> Option<u64> {
@@ -267,5 +280,31 @@ pub(super) fn redirect(core: &Core, m: &Message, id: Option<&[u8]>, blind: bool)
         )
     } else {
         Reply::error(id, "Channel specified does not exist")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_caller_id;
+
+    #[test]
+    fn caller_ids_parse_as_asterisk_parses_them() {
+        let cases = [
+            ("\"Alice Caller\" <1001>", ("1001", "Alice Caller")),
+            (
+                "\"<img src=x onerror=window.__xss=1>\" <7999>",
+                ("7999", "<img src=x onerror=window.__xss=1>"),
+            ),
+            ("Bob <1002>", ("1002", "Bob")),
+            ("6001", ("6001", "")),
+            ("\"No number\"", ("", "No number")),
+        ];
+        for (value, (number, name)) in cases {
+            assert_eq!(
+                parse_caller_id(value),
+                (number.to_owned(), name.to_owned()),
+                "{value}"
+            );
+        }
     }
 }
