@@ -7,9 +7,11 @@
 //! - `fixture`: the recorded Asterisk 22 event stream cut to its events; the end marker.
 //! - `replay`: the loopback server that logs one client in and replays the recording.
 //! - `ingest`: each client under test, one run each, and the interleaved rounds.
+//! - `ajam`: `wrk` on the relay's AJAM Ping against a bare axum handler; WaitEvent wake-ups.
 //! - `stats`: min/median/max over the runs. `machine`: CPU, cores, kernel from /proc.
 //! - `report`: the results page. `plot`: its SVG charts (plotters).
 
+mod ajam;
 mod fixture;
 mod ingest;
 mod machine;
@@ -25,7 +27,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::fixture::Recording;
 use crate::ingest::Peers;
-use crate::report::{IngestSection, Report};
+use crate::report::{AjamSection, IngestSection, Report};
 
 /// AstPanel's benchmarks; see bench/RESULTS.md for what each one measures.
 #[derive(Parser)]
@@ -46,6 +48,9 @@ struct Args {
     /// The recorded `ami-events-stream.txt` (`../shared/fixtures/asterisk/` beside the repository).
     #[arg(long)]
     fixture: PathBuf,
+    /// Debian's `wrk`, for the AJAM Ping.
+    #[arg(long, default_value = "wrk")]
+    wrk: PathBuf,
     /// Where RESULTS.md and plots/ are written.
     #[arg(long)]
     out: PathBuf,
@@ -67,6 +72,24 @@ impl Size {
         match self {
             Size::Tiny => 1,
             Size::Quick => 10,
+            Size::Full => 50,
+        }
+    }
+
+    /// Seconds of each `wrk` run on the AJAM Ping.
+    fn wrk_seconds(self) -> u64 {
+        match self {
+            Size::Tiny => 1,
+            Size::Quick => 5,
+            Size::Full => 10,
+        }
+    }
+
+    /// WaitEvent wake-up rounds, each waking every waiting session once.
+    fn wake_rounds(self) -> usize {
+        match self {
+            Size::Tiny => 3,
+            Size::Quick => 20,
             Size::Full => 50,
         }
     }
@@ -98,6 +121,15 @@ async fn main() -> anyhow::Result<()> {
     let runs = args.size.runs();
     let results = ingest::measure(&peers, &recording, passes, runs).await?;
 
+    let plan = ajam::AjamPlan {
+        wrk: args.wrk,
+        wrk_seconds: args.size.wrk_seconds(),
+        runs,
+        waiters: 100,
+        rounds: args.size.wake_rounds(),
+    };
+    let ajam_results = ajam::measure(&plan).await?;
+
     let plots = args.out.join("plots");
     std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;
     let ingest = IngestSection {
@@ -114,11 +146,26 @@ async fn main() -> anyhow::Result<()> {
         "events/s",
         &ingest.rows(),
     )?;
+    let ajam = AjamSection {
+        wrk_seconds: plan.wrk_seconds,
+        runs,
+        waiters: plan.waiters,
+        rounds: plan.rounds,
+        results: ajam_results,
+        plot: "plots/ajam-ping.svg".to_owned(),
+    };
+    plot::bars(
+        &args.out.join(&ajam.plot),
+        "AJAM rawman?action=Ping under wrk -t2 -c20: requests per second",
+        "requests/s",
+        &ajam.rows(),
+    )?;
     let report = Report {
         command: args.command,
         started,
         machine,
         ingest,
+        ajam,
     };
     let page = report.markdown();
     let path = args.out.join("RESULTS.md");

@@ -2,10 +2,11 @@
 
 use std::fmt::Write as _;
 
+use crate::ajam::AjamResults;
 use crate::ingest::{Client, ClientRates};
 use crate::machine::Machine;
 use crate::plot::human;
-use crate::stats::Spread;
+use crate::stats::{Spread, percentile};
 
 /// Everything one invocation measured, ready to be written out.
 pub struct Report {
@@ -13,6 +14,44 @@ pub struct Report {
     pub started: String,
     pub machine: Machine,
     pub ingest: IngestSection,
+    pub ajam: AjamSection,
+}
+
+/// The legacy AJAM benchmark's figures and its chart's path relative to the page.
+pub struct AjamSection {
+    pub wrk_seconds: u64,
+    pub runs: usize,
+    pub waiters: usize,
+    pub rounds: usize,
+    pub results: AjamResults,
+    pub plot: String,
+}
+
+/// The two Ping listeners' names, in the table's and the chart's order.
+const RELAY_AJAM: &str = "AstPanel relay AJAM listener";
+const BARE_AXUM: &str = "bare axum handler (same answer)";
+
+impl AjamSection {
+    /// The relay's requests/s divided by the bare handler's in the same round.
+    fn ratios(&self) -> Vec<f64> {
+        let r = &self.results;
+        r.relay
+            .iter()
+            .zip(&r.bare)
+            .map(|(ours, bare)| ours / bare)
+            .collect()
+    }
+
+    /// The chart's rows: requests/s of both listeners.
+    pub fn rows(&self) -> Vec<(String, Spread)> {
+        [
+            (RELAY_AJAM, &self.results.relay),
+            (BARE_AXUM, &self.results.bare),
+        ]
+        .into_iter()
+        .filter_map(|(name, rates)| Spread::of(rates).map(|s| (name.to_owned(), s)))
+        .collect()
+    }
 }
 
 /// The ingest benchmark's figures and its chart's path relative to the page.
@@ -66,6 +105,7 @@ impl Report {
             self.command, self.started, self.machine
         );
         self.ingest_markdown(&mut page);
+        self.ajam_markdown(&mut page);
         page.push_str(NOT_YET);
         page
     }
@@ -133,6 +173,79 @@ impl Report {
     }
 }
 
+impl Report {
+    fn ajam_markdown(&self, page: &mut String) {
+        let ajam = &self.ajam;
+        let _ = writeln!(
+            page,
+            "\n## 4. Legacy AJAM\n\n\
+             ### `rawman?action=Ping` requests/s\n\n\
+             `wrk -t2 -c20 -d{}s -H 'Cookie: mansession_id=\"<id>\"'` on \
+             `/asterisk/rawman?action=Ping`, against the relay's AJAM listener (in front of an \
+             in-process pbxsim; the relay answers Ping itself) and against a bare axum handler \
+             in the bench process that returns the same body and headers (`Content-type`, \
+             `Set-Cookie`, `Pragma: SuppressEvents`, `Cache-Control: no-cache, no-store`), \
+             alternating, {} runs each. A run fails on any non-2xx answer or socket error. \
+             wrk runs on the same 2 cores as the listener it measures.\n\n\
+             | listener | req/s min | median | max |\n|---|---:|---:|---:|",
+            ajam.wrk_seconds, ajam.runs
+        );
+        for (name, spread) in ajam.rows() {
+            let _ = writeln!(
+                page,
+                "| {name} | {} | {} | {} |",
+                human(spread.min),
+                human(spread.median),
+                human(spread.max)
+            );
+        }
+        let _ = writeln!(page, "\n![AJAM Ping requests/s]({})\n", ajam.plot);
+        if let Some(ratio) = Spread::of(&ajam.ratios()) {
+            let met = if ratio.median >= 0.5 {
+                "met"
+            } else {
+                "**missed**"
+            };
+            let _ = writeln!(
+                page,
+                "- The relay serves {:.2}× the bare handler's requests/s (median; {:.2}–{:.2} \
+                 over the rounds; target ≥ 0.5×: {met}). A real Asterisk 22.10.1 did \
+                 14,900–17,000/s on a machine of this size.",
+                ratio.median, ratio.min, ratio.max
+            );
+        }
+        let wake = &ajam.results.wake_ms;
+        let _ = writeln!(
+            page,
+            "\n### WaitEvent wake-up latency\n\n\
+             {} AJAM sessions, each logged in on its own, each with a long-polling \
+             `rawman?action=waitevent&timeout=30` on its own connection; then one `UserEvent` \
+             goes to pbxsim on a side AMI session. Per session: the time from sending it to \
+             the complete HTTP answer holding `Event: UserEvent`. {} rounds; a round fails \
+             unless all {} answers hold that round's event.\n",
+            ajam.waiters, ajam.rounds, ajam.waiters
+        );
+        let p = |q| percentile(wake, q).map_or("–".to_owned(), |ms| format!("{ms:.2} ms"));
+        let _ = writeln!(
+            page,
+            "| samples | p50 | p99 | max |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n",
+            wake.len(),
+            p(50.0),
+            p(99.0),
+            p(100.0)
+        );
+        if let Some(p99) = percentile(wake, 99.0) {
+            let met = if p99 <= 2.0 { "met" } else { "**missed**" };
+            let _ = writeln!(
+                page,
+                "- p99 {p99:.2} ms with {} waiters (target ≤ 2 ms: {met}); Asterisk 22.10.1: \
+                 1.2 ms median, 2.0 ms p99 with one waiter.",
+                ajam.waiters
+            );
+        }
+    }
+}
+
 /// The benchmarks of issue 13 this harness does not run yet, and why.
 const NOT_YET: &str = "
 ## Not measured yet
@@ -144,7 +257,6 @@ These parts of issue 13 are not in the harness yet; it leaves them out rather th
 - End to end (pbxsim load mode → relay → N WebSocket clients, latency p50/p99/max, relay CPU and RSS)
   and idle scale (RSS per idle WebSocket at 1,000 and 10,000): the relay's login and delta protocol
   have landed; the load client has not been written.
-- Legacy AJAM (`wrk` on `rawman?action=Ping`, WaitEvent wake-up latency): the AJAM endpoints have not landed.
 - Browser (WASM size, first live data, main-thread busy share) and the scale of the PBX (20 servers):
   not started.
 ";
