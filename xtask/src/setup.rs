@@ -50,6 +50,7 @@ enum Tool {
     Chromium,
     Chromedriver,
     Python,
+    Wrk,
 }
 
 /// What a probe found: a version (empty when the tool has none, like a rustup target).
@@ -67,7 +68,7 @@ pub fn setup(scope: Scope) -> anyhow::Result<Tools> {
         Tool::WasmOpt,
     ];
     if scope == Scope::Test {
-        tools.extend([Tool::Chromium, Tool::Chromedriver, Tool::Python]);
+        tools.extend([Tool::Chromium, Tool::Chromedriver, Tool::Python, Tool::Wrk]);
     }
     let sh_ref = &sh;
     let found: Vec<Found> = std::thread::scope(|scope| {
@@ -199,6 +200,7 @@ impl Tool {
             Tool::Chromium => "chromium",
             Tool::Chromedriver => "chromedriver",
             Tool::Python => "python venv with panoramisk",
+            Tool::Wrk => "wrk",
         }
     }
 
@@ -215,7 +217,7 @@ impl Tool {
             Tool::Trunk => Want::Exact(TRUNK.into()),
             Tool::WasmBindgen => Want::Exact(wasm_bindgen.into()),
             Tool::WasmOpt => Want::Exact(BINARYEN.into()),
-            Tool::Chromium | Tool::Chromedriver => Want::Any,
+            Tool::Chromium | Tool::Chromedriver | Tool::Wrk => Want::Any,
             Tool::Python => Want::Exact(PANORAMISK.into()),
         }
     }
@@ -230,6 +232,7 @@ impl Tool {
             Tool::Chromium => "chromium --version",
             Tool::Chromedriver => "chromedriver --version",
             Tool::Python => "target/tools/py/bin/python3 -c 'import panoramisk'",
+            Tool::Wrk => "command -v wrk",
         }
     }
 
@@ -267,6 +270,8 @@ impl Tool {
                 let out = sh::stdout(Command::new(chromedriver_path(sh)?).arg("--version"))?;
                 out.split_whitespace().nth(1).map(str::to_owned)
             }
+            // `wrk --version` exits with 1; being on the PATH is what counts.
+            Tool::Wrk => sh.which("wrk").map(|_| String::new()),
             Tool::Python => {
                 let python = venv_python(sh);
                 let script = "import importlib.metadata as m; print(m.version('panoramisk'))";
@@ -313,6 +318,7 @@ impl Tool {
             Tool::Chromium | Tool::Chromedriver => {
                 apt_install(sh, &["chromium", "chromium-driver"])
             }
+            Tool::Wrk => apt_install(sh, &["wrk"]),
             Tool::Python => {
                 if sh.which("python3").is_none() {
                     bail!("python3 was not found");
@@ -352,6 +358,7 @@ impl Tool {
             Tool::Python => {
                 "install python3 with its venv module (Debian: `apt-get install python3-venv`)"
             }
+            Tool::Wrk => "install wrk (Debian: `apt-get install wrk`); the AJAM benchmark needs it",
         }
     }
 }
