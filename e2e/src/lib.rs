@@ -7,6 +7,11 @@
 //!
 //! The SPA must have been built into `target/spa` first: `cargo xtask test`
 //! does that before it runs this crate.
+//!
+//! [`nginx::Nginx`] runs a real nginx in front of a relay with the shipped
+//! `deploy/nginx/astpanel.conf`.
+
+pub mod nginx;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,17 +121,18 @@ pub struct Harness {
     pub browser: Browser,
     pub base_url: String,
     addr: SocketAddr,
-    relay: Option<RunningRelay>,
+    relay: Option<DemoRelay>,
 }
 
-/// A relay started by the harness: its shutdown trigger and its task.
-struct RunningRelay {
+/// A relay with the simulated PBX, running in this process: its shutdown trigger and its task.
+pub struct DemoRelay {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
 
-impl RunningRelay {
-    async fn start(listener: TcpListener) -> anyhow::Result<Self> {
+impl DemoRelay {
+    /// Starts the relay (`Config::demo`) on `listener`, which is already accepting.
+    pub async fn start(listener: TcpListener) -> anyhow::Result<Self> {
         let (stop, stopped) = oneshot::channel::<()>();
         let config = relay::config::Config::demo(listener.local_addr()?);
         let task = tokio::spawn(async move {
@@ -138,7 +144,17 @@ impl RunningRelay {
                 eprintln!("relay stopped: {error}");
             }
         });
-        Ok(RunningRelay { stop, task })
+        Ok(DemoRelay { stop, task })
+    }
+
+    /// Shuts the relay down and waits until it has stopped.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        // The relay may already have stopped by itself; then there is nobody to tell.
+        let _ = self.stop.send(());
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .context("the relay did not stop")??;
+        Ok(())
     }
 }
 
@@ -146,7 +162,7 @@ impl Harness {
     pub async fn start() -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let relay = RunningRelay::start(listener).await?;
+        let relay = DemoRelay::start(listener).await?;
         let browser = Browser::start().await?;
         Ok(Harness {
             browser,
@@ -162,20 +178,16 @@ impl Harness {
 
     /// Shuts the relay down, as an operator restarting it would, and waits until it has stopped.
     pub async fn stop_relay(&mut self) -> anyhow::Result<()> {
-        if let Some(RunningRelay { stop, task }) = self.relay.take() {
-            // The relay may already have stopped by itself; then there is nobody to tell.
-            let _ = stop.send(());
-            tokio::time::timeout(WAIT, task)
-                .await
-                .context("the relay did not stop")??;
+        match self.relay.take() {
+            Some(relay) => relay.stop().await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Starts a new relay on the same address, so open pages can find it again.
     pub async fn start_relay(&mut self) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.addr).await?;
-        self.relay = Some(RunningRelay::start(listener).await?);
+        self.relay = Some(DemoRelay::start(listener).await?);
         Ok(())
     }
 
@@ -329,22 +341,22 @@ where
     }
 }
 
-async fn free_port() -> anyhow::Result<u16> {
+pub(crate) async fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port())
 }
 
-async fn wait_for_port(addr: SocketAddr) -> anyhow::Result<()> {
+pub(crate) async fn wait_for_port(addr: SocketAddr) -> anyhow::Result<()> {
     wait_for(&format!("{addr} to accept connections"), || async {
         Ok(TcpStream::connect(addr).await.ok().map(|_| ()))
     })
     .await
 }
 
-/// A fresh Chromium profile directory, removed on drop.
-struct TempDir(PathBuf);
+/// A fresh directory (a Chromium profile, nginx's prefix), removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new() -> anyhow::Result<Self> {
+    pub(crate) fn new() -> anyhow::Result<Self> {
         let path =
             std::env::temp_dir().join(format!("astpanel-e2e-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&path)?;
