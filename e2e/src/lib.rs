@@ -5,8 +5,13 @@
 //! with a headless Chromium. Page objects ([`PanelPage`]) find, act and
 //! check the way a person looks at the page, through `data-testid`s.
 //!
+//! [`nginx::Nginx`] runs a real nginx in front of a relay with the shipped
+//! `deploy/nginx/astpanel.conf`.
+//!
 //! The SPA must have been built into `target/spa` first: `cargo xtask test`
 //! does that before it runs this crate.
+
+pub mod nginx;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,11 +125,11 @@ pub struct Harness {
     addr: SocketAddr,
     pbx: Option<SocketAddr>,
     tweak: Tweak,
-    relay: Option<RunningRelay>,
+    relay: Option<DemoRelay>,
 }
 
-/// A relay started by the harness: its shutdown trigger and its task.
-struct RunningRelay {
+/// A relay running in this process: its shutdown trigger and its task.
+pub struct DemoRelay {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
@@ -132,9 +137,25 @@ struct RunningRelay {
 /// What a test changes in the relay's configuration (kept for a restart).
 pub type Tweak = std::sync::Arc<dyn Fn(&mut relay::config::Config) + Send + Sync>;
 
-impl RunningRelay {
+impl DemoRelay {
+    /// Starts the relay with its own simulated PBX (`Config::demo`) on `listener`.
+    pub async fn start(listener: TcpListener) -> anyhow::Result<Self> {
+        let unchanged: Tweak = std::sync::Arc::new(|_: &mut relay::config::Config| {});
+        Self::start_following(listener, None, &unchanged).await
+    }
+
+    /// Shuts the relay down and waits until it has stopped.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        // The relay may already have stopped by itself; then there is nobody to tell.
+        let _ = self.stop.send(());
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .context("the relay did not stop")??;
+        Ok(())
+    }
+
     /// With `pbx`, the relay follows that pbxsim; without, it runs its own demo PBX.
-    async fn start(
+    async fn start_following(
         listener: TcpListener,
         pbx: Option<SocketAddr>,
         tweak: &Tweak,
@@ -154,7 +175,7 @@ impl RunningRelay {
                 eprintln!("relay stopped: {error}");
             }
         });
-        Ok(RunningRelay { stop, task })
+        Ok(DemoRelay { stop, task })
     }
 }
 
@@ -189,7 +210,7 @@ impl Harness {
     async fn start_on(pbx: Option<SocketAddr>, tweak: Tweak) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let relay = RunningRelay::start(listener, pbx, &tweak).await?;
+        let relay = DemoRelay::start_following(listener, pbx, &tweak).await?;
         let browser = Browser::start().await?;
         Ok(Harness {
             browser,
@@ -207,20 +228,16 @@ impl Harness {
 
     /// Shuts the relay down, as an operator restarting it would, and waits until it has stopped.
     pub async fn stop_relay(&mut self) -> anyhow::Result<()> {
-        if let Some(RunningRelay { stop, task }) = self.relay.take() {
-            // The relay may already have stopped by itself; then there is nobody to tell.
-            let _ = stop.send(());
-            tokio::time::timeout(WAIT, task)
-                .await
-                .context("the relay did not stop")??;
+        match self.relay.take() {
+            Some(relay) => relay.stop().await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Starts a new relay on the same address, so open pages can find it again.
     pub async fn start_relay(&mut self) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.addr).await?;
-        self.relay = Some(RunningRelay::start(listener, self.pbx, &self.tweak).await?);
+        self.relay = Some(DemoRelay::start_following(listener, self.pbx, &self.tweak).await?);
         Ok(())
     }
 
@@ -506,22 +523,22 @@ where
     }
 }
 
-async fn free_port() -> anyhow::Result<u16> {
+pub(crate) async fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port())
 }
 
-async fn wait_for_port(addr: SocketAddr) -> anyhow::Result<()> {
+pub(crate) async fn wait_for_port(addr: SocketAddr) -> anyhow::Result<()> {
     wait_for(&format!("{addr} to accept connections"), || async {
         Ok(TcpStream::connect(addr).await.ok().map(|_| ()))
     })
     .await
 }
 
-/// A fresh Chromium profile directory, removed on drop.
-struct TempDir(PathBuf);
+/// A fresh directory (a Chromium profile, nginx's prefix), removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new() -> anyhow::Result<Self> {
+    pub(crate) fn new() -> anyhow::Result<Self> {
         let path =
             std::env::temp_dir().join(format!("astpanel-e2e-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&path)?;

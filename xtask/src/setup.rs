@@ -51,6 +51,7 @@ enum Tool {
     Chromedriver,
     Python,
     Wrk,
+    Nginx,
 }
 
 /// What a probe found: a version (empty when the tool has none, like a rustup target).
@@ -68,7 +69,13 @@ pub fn setup(scope: Scope) -> anyhow::Result<Tools> {
         Tool::WasmOpt,
     ];
     if scope == Scope::Test {
-        tools.extend([Tool::Chromium, Tool::Chromedriver, Tool::Python, Tool::Wrk]);
+        tools.extend([
+            Tool::Chromium,
+            Tool::Chromedriver,
+            Tool::Python,
+            Tool::Wrk,
+            Tool::Nginx,
+        ]);
     }
     let sh_ref = &sh;
     let found: Vec<Found> = std::thread::scope(|scope| {
@@ -201,6 +208,7 @@ impl Tool {
             Tool::Chromedriver => "chromedriver",
             Tool::Python => "python venv with panoramisk",
             Tool::Wrk => "wrk",
+            Tool::Nginx => "nginx",
         }
     }
 
@@ -217,7 +225,7 @@ impl Tool {
             Tool::Trunk => Want::Exact(TRUNK.into()),
             Tool::WasmBindgen => Want::Exact(wasm_bindgen.into()),
             Tool::WasmOpt => Want::Exact(BINARYEN.into()),
-            Tool::Chromium | Tool::Chromedriver | Tool::Wrk => Want::Any,
+            Tool::Chromium | Tool::Chromedriver | Tool::Wrk | Tool::Nginx => Want::Any,
             Tool::Python => Want::Exact(PANORAMISK.into()),
         }
     }
@@ -233,6 +241,7 @@ impl Tool {
             Tool::Chromedriver => "chromedriver --version",
             Tool::Python => "target/tools/py/bin/python3 -c 'import panoramisk'",
             Tool::Wrk => "command -v wrk",
+            Tool::Nginx => "test -x /usr/sbin/nginx",
         }
     }
 
@@ -272,6 +281,11 @@ impl Tool {
             }
             // `wrk --version` exits with 1; being on the PATH is what counts.
             Tool::Wrk => sh.which("wrk").map(|_| String::new()),
+            // Debian's nginx sits in /usr/sbin, which a user's PATH may lack.
+            Tool::Nginx => sh
+                .which("nginx")
+                .or_else(|| Some(PathBuf::from("/usr/sbin/nginx")).filter(|p| p.is_file()))
+                .map(|_| String::new()),
             Tool::Python => {
                 let python = venv_python(sh);
                 let script = "import importlib.metadata as m; print(m.version('panoramisk'))";
@@ -319,6 +333,7 @@ impl Tool {
                 apt_install(sh, &["chromium", "chromium-driver"])
             }
             Tool::Wrk => apt_install(sh, &["wrk"]),
+            Tool::Nginx => apt_install(sh, &["nginx"]),
             Tool::Python => {
                 if sh.which("python3").is_none() {
                     bail!("python3 was not found");
@@ -359,6 +374,10 @@ impl Tool {
                 "install python3 with its venv module (Debian: `apt-get install python3-venv`)"
             }
             Tool::Wrk => "install wrk (Debian: `apt-get install wrk`); the AJAM benchmark needs it",
+            Tool::Nginx => {
+                "install nginx (Debian: `apt-get install nginx`), or set NGINX to an nginx binary; \
+                 the proxy test runs it"
+            }
         }
     }
 }
