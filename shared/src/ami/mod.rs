@@ -2,6 +2,8 @@
 //!
 //! - [`message`]: [`Message`], an ordered list of `Key: Value` headers over one
 //!   shared buffer, its [`MessageKind`], and its serializer ([`Message::write_to`]).
+//! - [`event`]: [`Event`], the typed events the live model uses, read from a
+//!   [`Message`] without copying its text.
 //! - [`parse`]: [`Parser`], the incremental, bounded parser that the relay's tokio
 //!   codec and pbxsim's reader both wrap.
 //!
@@ -86,11 +88,13 @@
 //! --bench parse` measures it on `ami-events-stream.txt`.
 
 pub mod class;
+pub mod event;
 pub mod message;
 pub mod parse;
 pub mod value;
 
 pub use class::Classes;
+pub use event::{Event, EventError};
 pub use message::{MAX_BUILT_LEN, Message, MessageKind, MessageTooLarge};
 pub use parse::{Banner, DEFAULT_MAX_MESSAGE_LEN, Frame, ParseError, Parser};
 pub use value::{is_true, md5_key};

@@ -7,269 +7,250 @@
 //!
 //! Only `Newchannel` and the list items create a channel; later events about a channel
 //! the model does not hold (one that hung up) change nothing, so a late event cannot
-//! bring back a ghost. Every header is read leniently: a missing or malformed one
-//! becomes empty or zero, never a panic.
+//! bring back a ghost. The reducer reads no header itself: [`Event::parse`] reads them,
+//! leniently (a missing or malformed one is empty or zero, never a panic), and this file
+//! only decides what each typed event does to the model.
 
-use crate::ami::{Message, is_true};
+use crate::ami::Message;
+use crate::ami::event::{
+    BridgeSnapshot, CallerSnapshot, ChannelSnapshot, Event, ExtensionState, MemberSnapshot,
+    ParkedSnapshot, QueueStats, Text,
+};
 
 use super::{
     Call, Caller, Change, Channel, Device, Extension, Mailbox, Member, ParkedCall, Presence, Queue,
     Recording, ServerModel, Spy,
 };
 
-fn text(event: &Message, key: &str) -> String {
-    event
-        .get_str(key)
-        .map(|v| v.into_owned())
-        .unwrap_or_default()
-}
-
-fn number<T: std::str::FromStr + Default>(event: &Message, key: &str) -> T {
-    event
-        .get_str(key)
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_default()
-}
-
-/// `HH:MM:SS` (CoreShowChannel's `Duration`) in seconds.
-fn hms(value: &str) -> i64 {
-    value
-        .split(':')
-        .try_fold(0i64, |total, part| {
-            part.trim().parse::<i64>().ok().map(|n| total * 60 + n)
-        })
-        .unwrap_or(0)
-}
-
 impl ServerModel {
-    /// Applies one AMI event; appends what changed to `changes`. Events the model does
-    /// not use change nothing. Never panics, whatever the headers.
-    pub fn apply_event(&mut self, event: &Message, now_ms: i64, changes: &mut Vec<Change>) {
-        let Some(name) = event.get_str("Event") else {
-            return;
-        };
-        match name.as_ref() {
-            "Newchannel" => self.channel_snapshot(event, "", now_ms, true, changes),
-            "CoreShowChannel" => {
-                let started = now_ms - hms(&text(event, "Duration")) * 1000;
-                self.channel_snapshot(event, "", started, true, changes);
-                let bridge = text(event, "BridgeId");
-                if !bridge.is_empty() {
-                    self.enter_bridge(event, &bridge, now_ms, changes);
+    /// Applies one AMI message; appends what changed to `changes`. Messages that are not
+    /// events the model uses, or that lack the header they are about, change nothing
+    /// (see [`Event::parse`]). Never panics, whatever the headers.
+    pub fn apply_event(&mut self, message: &Message, now_ms: i64, changes: &mut Vec<Change>) {
+        if let Ok(event) = Event::parse(message) {
+            self.apply(event, now_ms, changes);
+        }
+    }
+
+    /// Applies one typed event, for a caller that has parsed it already.
+    pub fn apply(&mut self, event: Event<'_>, now_ms: i64, changes: &mut Vec<Change>) {
+        match event {
+            Event::Newchannel(channel) => self.channel_snapshot(channel, now_ms, true, changes),
+            Event::CoreShowChannel {
+                channel,
+                up_for_s,
+                bridge,
+            } => {
+                let uniqueid = channel.uniqueid.clone();
+                self.channel_snapshot(channel, now_ms - up_for_s * 1000, true, changes);
+                if !bridge.uniqueid.is_empty() {
+                    self.enter_bridge(&uniqueid, bridge, now_ms, changes);
                 }
             }
-            "Newstate" | "NewCallerid" | "NewConnectedLine" | "NewAccountCode" | "Newexten"
-            | "DialBegin" | "DialEnd" => {
-                self.channel_snapshot(event, "", now_ms, false, changes);
-                if name == "DialBegin" {
-                    self.channel_snapshot(event, "Dest", now_ms, false, changes);
+            Event::Newstate(channel)
+            | Event::NewCallerid(channel)
+            | Event::NewConnectedLine(channel)
+            | Event::NewAccountCode(channel)
+            | Event::Newexten(channel)
+            | Event::DialEnd(channel) => self.channel_snapshot(channel, now_ms, false, changes),
+            Event::DialBegin { caller, dest } => {
+                for channel in [caller, dest].into_iter().flatten() {
+                    self.channel_snapshot(channel, now_ms, false, changes);
                 }
             }
-            "Hold" | "Unhold" => self.hold(event, name == "Hold", changes),
-            "Hangup" => self.hangup(&text(event, "Uniqueid"), changes),
-            "BridgeCreate" | "BridgeListItem" => self.bridge(event, now_ms, changes),
-            "BridgeEnter" => {
-                self.channel_snapshot(event, "", now_ms, false, changes);
-                self.enter_bridge(event, &text(event, "BridgeUniqueid"), now_ms, changes);
+            Event::Hold { uniqueid } => self.hold(&uniqueid, true, changes),
+            Event::Unhold { uniqueid } => self.hold(&uniqueid, false, changes),
+            Event::Hangup { uniqueid } => self.hangup(&uniqueid, changes),
+            Event::BridgeCreate(bridge) | Event::BridgeListItem(bridge) => {
+                self.bridge(bridge, now_ms, changes)
             }
-            "BridgeLeave" => {
-                self.leave_bridge(&text(event, "Uniqueid"), changes);
+            Event::BridgeEnter { channel, bridge } => {
+                let uniqueid = channel.uniqueid.clone();
+                self.channel_snapshot(channel, now_ms, false, changes);
+                self.enter_bridge(&uniqueid, bridge, now_ms, changes);
             }
-            "BridgeDestroy" => self.destroy_bridge(&text(event, "BridgeUniqueid"), changes),
-            "QueueParams" => self.queue_params(event, changes),
-            "QueueMember"
-            | "QueueMemberAdded"
-            | "QueueMemberStatus"
-            | "QueueMemberPause"
-            | "QueueMemberPenalty"
-            | "QueueMemberRinginuse" => self.queue_member(event, changes),
-            "QueueMemberRemoved" => {
-                let interface = member_interface(event);
-                self.with_queue(&text(event, "Queue"), changes, |queue| {
-                    queue.members.remove(&interface).is_some()
+            Event::BridgeLeave { uniqueid } => self.leave_bridge(&uniqueid, changes),
+            Event::BridgeDestroy { bridge_uniqueid } => {
+                self.destroy_bridge(&bridge_uniqueid, changes)
+            }
+            Event::QueueParams(stats) => self.queue_params(stats, changes),
+            Event::QueueMember(member)
+            | Event::QueueMemberAdded(member)
+            | Event::QueueMemberStatus(member)
+            | Event::QueueMemberPause(member)
+            | Event::QueueMemberPenalty(member)
+            | Event::QueueMemberRinginuse(member) => self.queue_member(member, changes),
+            Event::QueueMemberRemoved { queue, interface } => {
+                self.with_queue(&queue, changes, |queue| {
+                    queue.members.remove(interface.as_ref()).is_some()
                 });
             }
-            "QueueEntry" => {
-                let joined = now_ms - number::<i64>(event, "Wait") * 1000;
-                self.queue_caller(event, joined, changes);
+            Event::QueueEntry { caller, waited_s } => {
+                self.queue_caller(caller, now_ms - waited_s * 1000, changes)
             }
-            "QueueCallerJoin" => self.queue_caller(event, now_ms, changes),
-            "QueueCallerLeave" | "QueueCallerAbandon" => {
-                let uniqueid = text(event, "Uniqueid");
-                let abandoned = name == "QueueCallerAbandon";
-                self.with_queue(&text(event, "Queue"), changes, |queue| {
-                    let left = queue.callers.remove(&uniqueid).is_some();
-                    if abandoned {
-                        queue.abandoned += 1;
-                    }
-                    queue.calls = queue.callers.len() as u32;
-                    left || abandoned
-                });
+            Event::QueueCallerJoin(caller) => self.queue_caller(caller, now_ms, changes),
+            Event::QueueCallerLeave { queue, uniqueid } => {
+                self.queue_caller_gone(&queue, &uniqueid, false, changes)
             }
-            "AgentComplete" => {
-                self.with_queue(&text(event, "Queue"), changes, |queue| {
+            Event::QueueCallerAbandon { queue, uniqueid } => {
+                self.queue_caller_gone(&queue, &uniqueid, true, changes)
+            }
+            Event::AgentComplete { queue } => {
+                self.with_queue(&queue, changes, |queue| {
                     queue.completed += 1;
                     true
                 });
             }
-            "ParkedCall" => self.parked(event, now_ms, changes),
-            "UnParkedCall" | "ParkedCallGiveUp" | "ParkedCallTimeOut" | "ParkedCallSwap" => {
-                let uniqueid = text(event, "ParkeeUniqueid");
-                if self.parked.remove(&uniqueid).is_some() {
-                    changes.push(Change::ParkedRemoved { uniqueid });
+            Event::ParkedCall(parked) => self.parked(parked, now_ms, changes),
+            Event::UnParkedCall { parkee_uniqueid }
+            | Event::ParkedCallGiveUp { parkee_uniqueid }
+            | Event::ParkedCallTimeOut { parkee_uniqueid }
+            | Event::ParkedCallSwap { parkee_uniqueid } => {
+                if self.parked.remove(parkee_uniqueid.as_ref()).is_some() {
+                    changes.push(Change::ParkedRemoved {
+                        uniqueid: parkee_uniqueid.into_owned(),
+                    });
                 }
             }
-            "ExtensionStatus" => self.extension(event, changes),
-            "DeviceStateChange" => {
+            Event::ExtensionStatus(extension) => self.extension(extension, changes),
+            Event::DeviceStateChange { device, state } => {
                 let device = Device {
-                    device: text(event, "Device"),
-                    state: text(event, "State"),
+                    device: device.into_owned(),
+                    state: state.into_owned(),
                 };
-                if !device.device.is_empty() && self.devices.get(&device.device) != Some(&device) {
+                if self.devices.get(&device.device) != Some(&device) {
                     self.devices.insert(device.device.clone(), device.clone());
                     changes.push(Change::Device(device));
                 }
             }
-            "PresenceStateChange" => {
+            Event::PresenceStateChange {
+                presentity,
+                status,
+                subtype,
+                message,
+            } => {
                 let presence = Presence {
-                    presentity: text(event, "Presentity"),
-                    status: text(event, "Status"),
-                    subtype: text(event, "Subtype"),
-                    message: text(event, "Message"),
+                    presentity: presentity.into_owned(),
+                    status: status.into_owned(),
+                    subtype: subtype.into_owned(),
+                    message: message.into_owned(),
                 };
-                if !presence.presentity.is_empty() {
-                    self.presence
-                        .insert(presence.presentity.clone(), presence.clone());
-                    changes.push(Change::Presence(presence));
-                }
+                self.presence
+                    .insert(presence.presentity.clone(), presence.clone());
+                changes.push(Change::Presence(presence));
             }
-            "MessageWaiting" => {
+            Event::MessageWaiting {
+                mailbox,
+                waiting,
+                new,
+                old,
+            } => {
                 let mailbox = Mailbox {
-                    mailbox: text(event, "Mailbox"),
-                    waiting: event.get("Waiting").is_some_and(is_true)
-                        || number::<u32>(event, "Waiting") > 0,
-                    new: number(event, "New"),
-                    old: number(event, "Old"),
+                    mailbox: mailbox.into_owned(),
+                    waiting,
+                    new,
+                    old,
                 };
-                if !mailbox.mailbox.is_empty() {
-                    self.mailboxes
-                        .insert(mailbox.mailbox.clone(), mailbox.clone());
-                    changes.push(Change::Mailbox(mailbox));
-                }
+                self.mailboxes
+                    .insert(mailbox.mailbox.clone(), mailbox.clone());
+                changes.push(Change::Mailbox(mailbox));
             }
-            "ChanSpyStart" => {
-                let spy = Spy {
-                    spyer_uniqueid: text(event, "SpyerUniqueid"),
-                    spyer_channel: text(event, "SpyerChannel"),
-                    spyee_uniqueid: text(event, "SpyeeUniqueid"),
-                    spyee_channel: text(event, "SpyeeChannel"),
-                };
-                if self.channels.contains_key(&spy.spyer_uniqueid) {
+            Event::ChanSpyStart {
+                spyer_uniqueid,
+                spyer_channel,
+                spyee_uniqueid,
+                spyee_channel,
+            } => {
+                if self.channels.contains_key(spyer_uniqueid.as_ref()) {
+                    let spy = Spy {
+                        spyer_uniqueid: spyer_uniqueid.into_owned(),
+                        spyer_channel: spyer_channel.into_owned(),
+                        spyee_uniqueid: spyee_uniqueid.into_owned(),
+                        spyee_channel: spyee_channel.into_owned(),
+                    };
                     self.spies.insert(spy.spyer_uniqueid.clone(), spy.clone());
                     changes.push(Change::Spy(spy));
                 }
             }
-            "ChanSpyStop" => {
-                let spyer_uniqueid = text(event, "SpyerUniqueid");
-                if self.spies.remove(&spyer_uniqueid).is_some() {
-                    changes.push(Change::SpyRemoved { spyer_uniqueid });
-                }
-            }
-            "MixMonitorStart" | "MixMonitorMute" => {
-                let uniqueid = text(event, "Uniqueid");
-                if !self.channels.contains_key(&uniqueid) {
-                    return;
-                }
-                let mut recording = self
-                    .recordings
-                    .get(&uniqueid)
-                    .cloned()
-                    .unwrap_or(Recording {
-                        uniqueid: uniqueid.clone(),
-                        channel: text(event, "Channel"),
-                        muted: None,
+            Event::ChanSpyStop { spyer_uniqueid } => {
+                if self.spies.remove(spyer_uniqueid.as_ref()).is_some() {
+                    changes.push(Change::SpyRemoved {
+                        spyer_uniqueid: spyer_uniqueid.into_owned(),
                     });
-                if name == "MixMonitorMute" {
-                    let muted = event.get("State").is_some_and(is_true);
-                    recording.muted = muted.then(|| text(event, "Direction"));
-                }
-                self.recordings.insert(uniqueid, recording.clone());
-                changes.push(Change::Recording(recording));
-            }
-            "MixMonitorStop" => {
-                let uniqueid = text(event, "Uniqueid");
-                if self.recordings.remove(&uniqueid).is_some() {
-                    changes.push(Change::RecordingRemoved { uniqueid });
                 }
             }
-            _ => {}
+            Event::MixMonitorStart { uniqueid, channel } => {
+                self.recording(uniqueid, channel, None, changes)
+            }
+            Event::MixMonitorMute {
+                uniqueid,
+                channel,
+                muted,
+                direction,
+            } => {
+                let muted = muted.then(|| direction.into_owned());
+                self.recording(uniqueid, channel, Some(muted), changes)
+            }
+            Event::MixMonitorStop { uniqueid } => {
+                if self.recordings.remove(uniqueid.as_ref()).is_some() {
+                    changes.push(Change::RecordingRemoved {
+                        uniqueid: uniqueid.into_owned(),
+                    });
+                }
+            }
+            Event::Other => {}
         }
     }
 
-    /// Reads the channel snapshot headers (with `prefix`, e.g. `Dest`) into the channel;
-    /// creates it only when `create`.
+    /// Takes a channel snapshot into the model; creates the channel only when `create`.
     fn channel_snapshot(
         &mut self,
-        event: &Message,
-        prefix: &str,
+        snapshot: ChannelSnapshot<'_>,
         started_ms: i64,
         create: bool,
         changes: &mut Vec<Change>,
     ) {
-        let field = |key: &str| text(event, &format!("{prefix}{key}"));
-        let uniqueid = field("Uniqueid");
-        if uniqueid.is_empty() {
-            return;
-        }
-        let existing = self.channels.get(&uniqueid);
+        let existing = self.channels.get(snapshot.uniqueid.as_ref());
         if existing.is_none() && !create {
             return;
         }
         let mut channel = existing.cloned().unwrap_or_else(|| Channel {
-            uniqueid: uniqueid.clone(),
+            uniqueid: snapshot.uniqueid.to_string(),
             started_ms,
             ..Channel::default()
         });
         let before = channel.clone();
-        channel.channel = field("Channel");
-        channel.linkedid = field("Linkedid");
-        channel.state = number(event, &format!("{prefix}ChannelState"));
-        channel.state_desc = field("ChannelStateDesc");
-        channel.caller_id_num = field("CallerIDNum");
-        channel.caller_id_name = field("CallerIDName");
-        channel.connected_num = field("ConnectedLineNum");
-        channel.connected_name = field("ConnectedLineName");
-        channel.context = field("Context");
-        channel.exten = field("Exten");
-        channel.priority = field("Priority");
-        channel.account_code = field("AccountCode");
-        if prefix.is_empty() {
-            // Newexten names the application; the channel list calls it ApplicationData.
-            for (key, data) in [
-                ("Application", "ApplicationData"),
-                ("Application", "AppData"),
-            ] {
-                if let Some(app) = event.get_str(key) {
-                    channel.application = app.into_owned();
-                    channel.application_data = text(event, data);
-                }
-            }
+        channel.channel = snapshot.channel.into_owned();
+        channel.linkedid = snapshot.linkedid.into_owned();
+        channel.state = snapshot.state;
+        channel.state_desc = snapshot.state_desc.into_owned();
+        channel.caller_id_num = snapshot.caller_id_num.into_owned();
+        channel.caller_id_name = snapshot.caller_id_name.into_owned();
+        channel.connected_num = snapshot.connected_num.into_owned();
+        channel.connected_name = snapshot.connected_name.into_owned();
+        channel.context = snapshot.context.into_owned();
+        channel.exten = snapshot.exten.into_owned();
+        channel.priority = snapshot.priority.into_owned();
+        channel.account_code = snapshot.account_code.into_owned();
+        if let Some(application) = snapshot.application {
+            channel.application = application.name.into_owned();
+            channel.application_data = application.data.into_owned();
         }
         if channel != before || existing.is_none() {
-            self.channels.insert(uniqueid, channel.clone());
+            self.channels
+                .insert(snapshot.uniqueid.into_owned(), channel.clone());
             changes.push(Change::Channel(channel));
         }
     }
 
-    fn hold(&mut self, event: &Message, on_hold: bool, changes: &mut Vec<Change>) {
-        if let Some(channel) = self.channels.get_mut(&text(event, "Uniqueid"))
+    fn hold(&mut self, uniqueid: &str, on_hold: bool, changes: &mut Vec<Change>) {
+        if let Some(channel) = self.channels.get_mut(uniqueid)
             && channel.on_hold != on_hold
         {
             channel.on_hold = on_hold;
             changes.push(Change::Channel(channel.clone()));
         }
     }
-
     /// A hung-up channel goes from everywhere: its bridge, queues, parking, spies,
     /// recordings.
     fn hangup(&mut self, uniqueid: &str, changes: &mut Vec<Change>) {
@@ -307,50 +288,56 @@ impl ServerModel {
         }
     }
 
-    fn bridge(&mut self, event: &Message, now_ms: i64, changes: &mut Vec<Change>) {
-        let id = text(event, "BridgeUniqueid");
-        if id.is_empty() {
-            return;
-        }
-        let mut call = self.calls.get(&id).cloned().unwrap_or(Call {
-            id: id.clone(),
+    fn bridge(&mut self, bridge: BridgeSnapshot<'_>, now_ms: i64, changes: &mut Vec<Change>) {
+        let id = bridge.uniqueid.as_ref();
+        let existing = self.calls.get(id);
+        let mut call = existing.cloned().unwrap_or_else(|| Call {
+            id: id.to_owned(),
             started_ms: now_ms,
             ..Call::default()
         });
         let before = call.clone();
-        call.bridge_type = text(event, "BridgeType");
-        call.technology = text(event, "BridgeTechnology");
-        if call != before || !self.calls.contains_key(&id) {
-            self.calls.insert(id, call.clone());
+        call.bridge_type = bridge.bridge_type.into_owned();
+        call.technology = bridge.technology.into_owned();
+        if call != before || existing.is_none() {
+            self.calls
+                .insert(bridge.uniqueid.into_owned(), call.clone());
             changes.push(Change::Call(call));
         }
     }
 
-    fn enter_bridge(&mut self, event: &Message, id: &str, now_ms: i64, changes: &mut Vec<Change>) {
-        let uniqueid = text(event, "Uniqueid");
-        if id.is_empty() || !self.channels.contains_key(&uniqueid) {
+    /// Puts a channel the model holds into a bridge, out of any other.
+    fn enter_bridge(
+        &mut self,
+        uniqueid: &str,
+        bridge: BridgeSnapshot<'_>,
+        now_ms: i64,
+        changes: &mut Vec<Change>,
+    ) {
+        let id = bridge.uniqueid.as_ref();
+        if id.is_empty() || !self.channels.contains_key(uniqueid) {
             return;
         }
         if self
             .channels
-            .get(&uniqueid)
+            .get(uniqueid)
             .and_then(|c| c.bridge.as_deref())
             != Some(id)
         {
-            self.leave_bridge(&uniqueid, changes);
+            self.leave_bridge(uniqueid, changes);
         }
         let call = self.calls.entry(id.to_owned()).or_insert_with(|| Call {
             id: id.to_owned(),
-            bridge_type: text(event, "BridgeType"),
-            technology: text(event, "BridgeTechnology"),
+            bridge_type: bridge.bridge_type.into_owned(),
+            technology: bridge.technology.into_owned(),
             started_ms: now_ms,
             channels: Vec::new(),
         });
-        if !call.channels.contains(&uniqueid) {
-            call.channels.push(uniqueid.clone());
+        if !call.channels.iter().any(|c| c == uniqueid) {
+            call.channels.push(uniqueid.to_owned());
             changes.push(Change::Call(call.clone()));
         }
-        if let Some(channel) = self.channels.get_mut(&uniqueid)
+        if let Some(channel) = self.channels.get_mut(uniqueid)
             && channel.bridge.as_deref() != Some(id)
         {
             channel.bridge = Some(id.to_owned());
@@ -407,16 +394,16 @@ impl ServerModel {
         }
     }
 
-    fn queue_params(&mut self, event: &Message, changes: &mut Vec<Change>) {
-        self.with_queue(&text(event, "Queue"), changes, |queue| {
+    fn queue_params(&mut self, stats: QueueStats<'_>, changes: &mut Vec<Change>) {
+        self.with_queue(&stats.queue, changes, |queue| {
             let before = queue.clone();
-            queue.strategy = text(event, "Strategy");
-            queue.holdtime = number(event, "Holdtime");
-            queue.talktime = number(event, "TalkTime");
-            queue.completed = number(event, "Completed");
-            queue.abandoned = number(event, "Abandoned");
-            queue.service_level = number(event, "ServiceLevel");
-            queue.service_level_perf = number(event, "ServicelevelPerf");
+            queue.strategy = stats.strategy.into_owned();
+            queue.holdtime = stats.holdtime;
+            queue.talktime = stats.talktime;
+            queue.completed = stats.completed;
+            queue.abandoned = stats.abandoned;
+            queue.service_level = stats.service_level;
+            queue.service_level_perf = stats.service_level_perf;
             // `Calls` is not taken: it is the callers waiting, which the `QueueEntry`
             // items that follow (and the live joins and leaves) keep exactly.
             queue.calls = queue.callers.len() as u32;
@@ -424,104 +411,132 @@ impl ServerModel {
         });
     }
 
-    fn queue_member(&mut self, event: &Message, changes: &mut Vec<Change>) {
-        let interface = member_interface(event);
-        if interface.is_empty() {
-            return;
-        }
-        let member = Member {
-            name: event
-                .get_str("MemberName")
-                .or_else(|| event.get_str("Name"))
-                .map(|n| n.into_owned())
-                .unwrap_or_default(),
+    fn queue_member(&mut self, member: MemberSnapshot<'_>, changes: &mut Vec<Change>) {
+        let interface = member.interface.into_owned();
+        let snapshot = Member {
+            name: member.name.into_owned(),
             interface: interface.clone(),
-            state_interface: text(event, "StateInterface"),
-            membership: text(event, "Membership"),
-            penalty: number(event, "Penalty"),
-            calls_taken: number(event, "CallsTaken"),
-            last_call: number(event, "LastCall"),
-            status: number(event, "Status"),
-            paused: event.get("Paused").is_some_and(is_true),
-            paused_reason: text(event, "PausedReason"),
-            in_call: event.get("InCall").is_some_and(is_true),
-            wrapup_time: number(event, "Wrapuptime"),
+            state_interface: member.state_interface.into_owned(),
+            membership: member.membership.into_owned(),
+            penalty: member.penalty,
+            calls_taken: member.calls_taken,
+            last_call: member.last_call,
+            status: member.status,
+            paused: member.paused,
+            paused_reason: member.paused_reason.into_owned(),
+            in_call: member.in_call,
+            wrapup_time: member.wrapup_time,
         };
-        self.with_queue(&text(event, "Queue"), changes, |queue| {
-            if queue.members.get(&interface) == Some(&member) {
+        self.with_queue(&member.queue, changes, |queue| {
+            if queue.members.get(&interface) == Some(&snapshot) {
                 return false;
             }
-            queue.members.insert(interface, member);
+            queue.members.insert(interface, snapshot);
             true
         });
     }
 
-    fn queue_caller(&mut self, event: &Message, joined_ms: i64, changes: &mut Vec<Change>) {
-        let uniqueid = text(event, "Uniqueid");
-        if uniqueid.is_empty() {
-            return;
-        }
-        let caller = Caller {
+    fn queue_caller(
+        &mut self,
+        caller: CallerSnapshot<'_>,
+        joined_ms: i64,
+        changes: &mut Vec<Change>,
+    ) {
+        let uniqueid = caller.uniqueid.into_owned();
+        let snapshot = Caller {
             uniqueid: uniqueid.clone(),
-            channel: text(event, "Channel"),
-            position: number(event, "Position"),
-            caller_id_num: text(event, "CallerIDNum"),
-            caller_id_name: text(event, "CallerIDName"),
+            channel: caller.channel.into_owned(),
+            position: caller.position,
+            caller_id_num: caller.caller_id_num.into_owned(),
+            caller_id_name: caller.caller_id_name.into_owned(),
             joined_ms,
         };
-        self.with_queue(&text(event, "Queue"), changes, |queue| {
-            queue.callers.insert(uniqueid, caller);
+        self.with_queue(&caller.queue, changes, |queue| {
+            queue.callers.insert(uniqueid, snapshot);
             queue.calls = queue.callers.len() as u32;
             true
         });
     }
 
-    fn parked(&mut self, event: &Message, now_ms: i64, changes: &mut Vec<Change>) {
-        let uniqueid = text(event, "ParkeeUniqueid");
-        if uniqueid.is_empty() {
-            return;
-        }
-        let parked = ParkedCall {
-            uniqueid: uniqueid.clone(),
-            channel: text(event, "ParkeeChannel"),
-            caller_id_num: text(event, "ParkeeCallerIDNum"),
-            caller_id_name: text(event, "ParkeeCallerIDName"),
-            lot: text(event, "Parkinglot"),
-            space: text(event, "ParkingSpace"),
-            parker: text(event, "ParkerDialString"),
-            timeout: number(event, "ParkingTimeout"),
-            since_ms: now_ms - number::<i64>(event, "ParkingDuration") * 1000,
-        };
-        self.parked.insert(uniqueid, parked.clone());
-        changes.push(Change::Parked(parked));
+    /// A caller left the queue, answered or not; an abandon counts even for a caller
+    /// the model never saw join.
+    fn queue_caller_gone(
+        &mut self,
+        queue: &str,
+        uniqueid: &str,
+        abandoned: bool,
+        changes: &mut Vec<Change>,
+    ) {
+        self.with_queue(queue, changes, |queue| {
+            let left = queue.callers.remove(uniqueid).is_some();
+            if abandoned {
+                queue.abandoned += 1;
+            }
+            queue.calls = queue.callers.len() as u32;
+            left || abandoned
+        });
     }
 
-    fn extension(&mut self, event: &Message, changes: &mut Vec<Change>) {
-        let extension = Extension {
-            exten: text(event, "Exten"),
-            context: text(event, "Context"),
-            hint: text(event, "Hint"),
-            status: number(event, "Status"),
-            status_text: text(event, "StatusText"),
+    fn parked(&mut self, parked: ParkedSnapshot<'_>, now_ms: i64, changes: &mut Vec<Change>) {
+        let uniqueid = parked.parkee_uniqueid.into_owned();
+        let call = ParkedCall {
+            uniqueid: uniqueid.clone(),
+            channel: parked.parkee_channel.into_owned(),
+            caller_id_num: parked.parkee_caller_id_num.into_owned(),
+            caller_id_name: parked.parkee_caller_id_name.into_owned(),
+            lot: parked.lot.into_owned(),
+            space: parked.space.into_owned(),
+            parker: parked.parker_dial_string.into_owned(),
+            timeout: parked.timeout_s,
+            since_ms: now_ms - parked.parked_for_s * 1000,
         };
-        if extension.exten.is_empty() {
-            return;
-        }
+        self.parked.insert(uniqueid, call.clone());
+        changes.push(Change::Parked(call));
+    }
+
+    fn extension(&mut self, state: ExtensionState<'_>, changes: &mut Vec<Change>) {
+        let extension = Extension {
+            exten: state.exten.into_owned(),
+            context: state.context.into_owned(),
+            hint: state.hint.into_owned(),
+            status: state.status,
+            status_text: state.status_text.into_owned(),
+        };
         let key = format!("{}@{}", extension.exten, extension.context);
         if self.extensions.get(&key) != Some(&extension) {
             self.extensions.insert(key, extension.clone());
             changes.push(Change::Extension(extension));
         }
     }
-}
 
-/// Live member events say `Interface`; the `QueueStatus` list says `Location`.
-fn member_interface(event: &Message) -> String {
-    event
-        .get_str("Interface")
-        .or_else(|| event.get_str("Location"))
-        .map(|i| i.into_owned())
-        .unwrap_or_default()
+    /// Starts a recording of a channel the model holds, or updates its mute: `mute` is
+    /// `None` for a start, which leaves a known recording's mute alone.
+    fn recording(
+        &mut self,
+        uniqueid: Text<'_>,
+        channel: Text<'_>,
+        mute: Option<Option<String>>,
+        changes: &mut Vec<Change>,
+    ) {
+        if !self.channels.contains_key(uniqueid.as_ref()) {
+            return;
+        }
+        let mut recording = self
+            .recordings
+            .get(uniqueid.as_ref())
+            .cloned()
+            .unwrap_or_else(|| Recording {
+                uniqueid: uniqueid.to_string(),
+                channel: channel.into_owned(),
+                muted: None,
+            });
+        if let Some(muted) = mute {
+            recording.muted = muted;
+        }
+        self.recordings
+            .insert(uniqueid.into_owned(), recording.clone());
+        changes.push(Change::Recording(recording));
+    }
 }
 
 #[cfg(test)]
@@ -620,12 +635,5 @@ mod tests {
         }
         model.apply_event(&Message::new(), 0, &mut changes);
         assert!(model.channels.is_empty());
-    }
-
-    #[test]
-    fn durations_parse_as_asterisk_writes_them() {
-        assert_eq!(hms("00:01:05"), 65);
-        assert_eq!(hms("1:00:00"), 3600);
-        assert_eq!(hms("bad"), 0);
     }
 }
