@@ -180,17 +180,16 @@ impl ServerModel {
                 }
             }
             Event::MixMonitorStart { uniqueid, channel } => {
-                self.recording(uniqueid, channel, None, changes)
+                self.with_recording(uniqueid, channel, changes, |_| {})
             }
             Event::MixMonitorMute {
                 uniqueid,
                 channel,
                 muted,
                 direction,
-            } => {
-                let muted = muted.then(|| direction.into_owned());
-                self.recording(uniqueid, channel, Some(muted), changes)
-            }
+            } => self.with_recording(uniqueid, channel, changes, |recording| {
+                recording.muted = muted.then(|| direction.into_owned());
+            }),
             Event::MixMonitorStop { uniqueid } => {
                 if self.recordings.remove(uniqueid.as_ref()).is_some() {
                     changes.push(Change::RecordingRemoved {
@@ -509,14 +508,14 @@ impl ServerModel {
         }
     }
 
-    /// Starts a recording of a channel the model holds, or updates its mute: `mute` is
-    /// `None` for a start, which leaves a known recording's mute alone.
-    fn recording(
+    /// Changes the recording of a channel the model holds, starting it if the model
+    /// has none (a mute may be the first the model hears of a recording), and reports it.
+    fn with_recording(
         &mut self,
         uniqueid: Text<'_>,
         channel: Text<'_>,
-        mute: Option<Option<String>>,
         changes: &mut Vec<Change>,
+        change: impl FnOnce(&mut Recording),
     ) {
         if !self.channels.contains_key(uniqueid.as_ref()) {
             return;
@@ -530,9 +529,7 @@ impl ServerModel {
                 channel: channel.into_owned(),
                 muted: None,
             });
-        if let Some(muted) = mute {
-            recording.muted = muted;
-        }
+        change(&mut recording);
         self.recordings
             .insert(uniqueid.into_owned(), recording.clone());
         changes.push(Change::Recording(recording));
