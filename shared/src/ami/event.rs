@@ -543,13 +543,15 @@ impl<'a> Headers<'a> {
     }
 }
 
-/// `HH:MM:SS` (CoreShowChannel's `Duration`) in seconds; 0 when malformed.
+/// `HH:MM:SS` (CoreShowChannel's `Duration`) in seconds; 0 when malformed, which
+/// includes a value past `i64`, so that no header can make the parse overflow.
 fn hms_seconds(value: &[u8]) -> i64 {
     std::str::from_utf8(value)
         .ok()
         .and_then(|value| {
             value.split(':').try_fold(0i64, |total, part| {
-                part.trim().parse::<i64>().ok().map(|n| total * 60 + n)
+                let n = part.trim().parse::<i64>().ok()?;
+                total.checked_mul(60)?.checked_add(n)
             })
         })
         .unwrap_or(0)
@@ -957,5 +959,6 @@ mod tests {
         assert_eq!(hms_seconds(b"1:00:00"), 3600);
         assert_eq!(hms_seconds(b"bad"), 0);
         assert_eq!(hms_seconds(b"\xff:01"), 0);
+        assert_eq!(hms_seconds(format!("{}:00", i64::MAX).as_bytes()), 0);
     }
 }

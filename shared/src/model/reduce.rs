@@ -22,6 +22,12 @@ use super::{
     Recording, ServerModel, Spy,
 };
 
+/// The time `seconds` before `now_ms`, in ms. Saturating: the seconds come from
+/// headers, and no header may make the reducer panic (or wrap into the future).
+fn seconds_before(now_ms: i64, seconds: i64) -> i64 {
+    now_ms.saturating_sub(seconds.saturating_mul(1000))
+}
+
 impl ServerModel {
     /// Applies one AMI message; appends what changed to `changes`. Messages that are not
     /// events the model uses, or that lack the header they are about, change nothing
@@ -42,7 +48,7 @@ impl ServerModel {
                 bridge,
             } => {
                 let uniqueid = channel.uniqueid.clone();
-                self.channel_snapshot(channel, now_ms - up_for_s * 1000, true, changes);
+                self.channel_snapshot(channel, seconds_before(now_ms, up_for_s), true, changes);
                 if !bridge.uniqueid.is_empty() {
                     self.enter_bridge(&uniqueid, bridge, now_ms, changes);
                 }
@@ -86,7 +92,7 @@ impl ServerModel {
                 });
             }
             Event::QueueEntry { caller, waited_s } => {
-                self.queue_caller(caller, now_ms - waited_s * 1000, changes)
+                self.queue_caller(caller, seconds_before(now_ms, waited_s), changes)
             }
             Event::QueueCallerJoin(caller) => self.queue_caller(caller, now_ms, changes),
             Event::QueueCallerLeave { queue, uniqueid } => {
@@ -97,7 +103,7 @@ impl ServerModel {
             }
             Event::AgentComplete { queue } => {
                 self.with_queue(&queue, changes, |queue| {
-                    queue.completed += 1;
+                    queue.completed = queue.completed.saturating_add(1);
                     true
                 });
             }
@@ -469,7 +475,7 @@ impl ServerModel {
         self.with_queue(queue, changes, |queue| {
             let left = queue.callers.remove(uniqueid).is_some();
             if abandoned {
-                queue.abandoned += 1;
+                queue.abandoned = queue.abandoned.saturating_add(1);
             }
             queue.calls = queue.callers.len() as u32;
             left || abandoned
@@ -487,7 +493,7 @@ impl ServerModel {
             space: parked.space.into_owned(),
             parker: parked.parker_dial_string.into_owned(),
             timeout: parked.timeout_s,
-            since_ms: now_ms - parked.parked_for_s * 1000,
+            since_ms: seconds_before(now_ms, parked.parked_for_s),
         };
         self.parked.insert(uniqueid, call.clone());
         changes.push(Change::Parked(call));
@@ -632,5 +638,52 @@ mod tests {
         }
         model.apply_event(&Message::new(), 0, &mut changes);
         assert!(model.channels.is_empty());
+    }
+
+    #[test]
+    fn huge_numbers_saturate_rather_than_overflow() {
+        let mut model = ServerModel::default();
+        let mut changes = Vec::new();
+        let max = i64::MAX.to_string();
+        for junk in [
+            event(&[
+                ("Event", "CoreShowChannel"),
+                ("Uniqueid", "1.1"),
+                ("Duration", "2000000000000000:00:00"),
+            ]),
+            event(&[
+                ("Event", "CoreShowChannel"),
+                ("Uniqueid", "1.2"),
+                ("Duration", &format!("{max}:00")),
+            ]),
+            event(&[
+                ("Event", "QueueEntry"),
+                ("Queue", "q"),
+                ("Uniqueid", "1.1"),
+                ("Wait", &max),
+            ]),
+            event(&[
+                ("Event", "ParkedCall"),
+                ("ParkeeUniqueid", "1.1"),
+                ("ParkingDuration", &max),
+            ]),
+            event(&[
+                ("Event", "QueueParams"),
+                ("Queue", "q"),
+                ("Completed", "4294967295"),
+                ("Abandoned", "4294967295"),
+            ]),
+            event(&[("Event", "AgentComplete"), ("Queue", "q")]),
+            event(&[("Event", "QueueCallerAbandon"), ("Queue", "q")]),
+        ] {
+            model.apply_event(&junk, i64::MIN / 2, &mut changes);
+        }
+        let now = i64::MIN / 2;
+        assert_eq!(model.channels["1.1"].started_ms, i64::MIN);
+        assert_eq!(model.channels["1.2"].started_ms, now, "past i64: malformed");
+        assert_eq!(model.queues["q"].callers["1.1"].joined_ms, i64::MIN);
+        assert_eq!(model.parked["1.1"].since_ms, i64::MIN);
+        assert_eq!(model.queues["q"].abandoned, u32::MAX);
+        assert_eq!(model.queues["q"].completed, u32::MAX);
     }
 }
