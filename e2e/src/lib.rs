@@ -494,6 +494,22 @@ impl PanelPage {
         .await
     }
 
+    /// The AMI channel names of every `data-testid="channel"` row shown.
+    pub async fn shown_channels(&self) -> anyhow::Result<std::collections::BTreeSet<String>> {
+        Ok(self
+            .attributes("channel", "data-channel")
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// Fails when the page has logged a console error (the suite allows none).
+    pub async fn ensure_no_console_errors(&self) -> anyhow::Result<()> {
+        let errors = self.console_errors().await?;
+        anyhow::ensure!(errors.is_empty(), "console errors: {errors:?}");
+        Ok(())
+    }
+
     /// The browser console's errors so far (Chromium's `SEVERE` log entries).
     pub async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
         let value = self

@@ -2,33 +2,19 @@
 //! test makes: transfers, park and pick-up, queue pause with a reason, listening in, a
 //! PBX restart, a hostile caller ID, and the screen-pop in a CRM page of another origin.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use e2e::{Harness, PanelPage, Pbx, api_state, channel_names, originate, wait_for};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-async fn shown_channels(page: &PanelPage) -> anyhow::Result<BTreeSet<String>> {
-    Ok(page
-        .attributes("channel", "data-channel")
-        .await?
-        .into_iter()
-        .collect())
-}
-
 /// The first shown channel whose name starts with `prefix`.
 async fn shown_starting(page: &PanelPage, prefix: &str) -> anyhow::Result<Option<String>> {
-    Ok(shown_channels(page)
+    Ok(page
+        .shown_channels()
         .await?
         .into_iter()
         .find(|c| c.starts_with(prefix)))
-}
-
-async fn no_console_errors(page: &PanelPage) -> anyhow::Result<()> {
-    let errors = page.console_errors().await?;
-    anyhow::ensure!(errors.is_empty(), "console errors: {errors:?}");
-    Ok(())
 }
 
 /// Waits for the last action's answer and checks it succeeded.
@@ -147,7 +133,7 @@ async fn park_pick_up_and_pause_a_queue_member_with_a_reason() -> anyhow::Result
         .flat_map(|q| q["members"].as_array().into_iter().flatten())
         .any(|m| m["interface"] == "Local/agent1@agents/n" && m["paused_reason"] == "Lunch");
     anyhow::ensure!(paused, "the relay does not hold the pause reason: {state}");
-    no_console_errors(&page).await?;
+    page.ensure_no_console_errors().await?;
     harness.stop().await
 }
 
@@ -223,7 +209,7 @@ async fn blind_and_attended_transfer_from_the_agent_view() -> anyhow::Result<()>
         Ok(shown_starting(&page, "Local/202@test").await?.map(|_| ()))
     })
     .await?;
-    no_console_errors(&page).await?;
+    page.ensure_no_console_errors().await?;
     harness.stop().await
 }
 
@@ -282,7 +268,7 @@ async fn a_supervisor_listens_in_and_a_hostile_caller_id_stays_text() -> anyhow:
             .then_some(()))
     })
     .await?;
-    no_console_errors(&page).await?;
+    page.ensure_no_console_errors().await?;
     harness.stop().await
 }
 
@@ -294,7 +280,7 @@ async fn after_a_pbx_restart_no_channel_of_the_old_run_is_shown() -> anyhow::Res
     page.login_and_wait("admin", "admin-secret").await?;
     page.navigate("Supervisor").await?;
     bridged_call(&pbx, &page, "\"Before Restart\" <1111>").await?;
-    let before = shown_channels(&page).await?;
+    let before = page.shown_channels().await?;
 
     pbx.restart().await?;
     let admin = pbx.admin().await?;
@@ -303,7 +289,7 @@ async fn after_a_pbx_restart_no_channel_of_the_old_run_is_shown() -> anyhow::Res
     // what the new pbxsim has, and none of it is from before.
     wait_for("the screen to show only the new run", || async {
         let api = channel_names(&api_state(&harness.base_url).await?);
-        let shown = shown_channels(&page).await?;
+        let shown = page.shown_channels().await?;
         let new_call = shown.iter().any(|c| c.starts_with("Local/101@test"));
         Ok((new_call && shown == api).then_some(()))
     })

@@ -3,26 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use e2e::{Harness, PanelPage, api_state, channel_names, wait_for};
+use e2e::{Harness, api_state, channel_names, wait_for};
 use thirtyfour::prelude::*;
 
 /// The channels the relay's API holds right now, for `admin`.
 async fn api_channels(base: &str) -> anyhow::Result<BTreeSet<String>> {
     Ok(channel_names(&api_state(base).await?))
-}
-
-async fn shown_channels(page: &PanelPage) -> anyhow::Result<BTreeSet<String>> {
-    Ok(page
-        .attributes("channel", "data-channel")
-        .await?
-        .into_iter()
-        .collect())
-}
-
-async fn no_console_errors(page: &PanelPage) -> anyhow::Result<()> {
-    let errors = page.console_errors().await?;
-    anyhow::ensure!(errors.is_empty(), "console errors: {errors:?}");
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +23,7 @@ async fn a_wrong_secret_is_refused_in_asterisks_words_then_the_login_works() -> 
     page.driver.refresh().await?;
     page.wait_for_attribute("link-state", "data-state", "up")
         .await?;
-    no_console_errors(&page).await?;
+    page.ensure_no_console_errors().await?;
     harness.stop().await
 }
 
@@ -59,11 +45,11 @@ async fn the_supervisor_view_shows_exactly_the_live_channels() -> anyhow::Result
     // what the relay holds, with nothing extra (no ghost rows).
     wait_for("a call on screen equal to the relay's channels", || async {
         let api = api_channels(&harness.base_url).await?;
-        let shown = shown_channels(&page).await?;
+        let shown = page.shown_channels().await?;
         Ok((!api.is_empty() && shown == api).then_some(()))
     })
     .await?;
-    no_console_errors(&page).await?;
+    page.ensure_no_console_errors().await?;
     harness.stop().await
 }
 
@@ -74,7 +60,7 @@ async fn a_hangup_removes_the_call_and_a_viewer_is_not_offered_one() -> anyhow::
     page.login_and_wait("admin", "admin-secret").await?;
     page.navigate("Supervisor").await?;
     let target = wait_for("a channel to hang up", || async {
-        for channel in shown_channels(&page).await? {
+        for channel in page.shown_channels().await? {
             let row = format!("[data-testid='channel'][data-channel='{channel}']");
             if page.click_button_in(&row, "Hang up").await? {
                 return Ok(Some(channel));
@@ -84,7 +70,7 @@ async fn a_hangup_removes_the_call_and_a_viewer_is_not_offered_one() -> anyhow::
     })
     .await?;
     wait_for("the hung-up channel to go", || async {
-        Ok((!shown_channels(&page).await?.contains(&target)).then_some(()))
+        Ok((!page.shown_channels().await?.contains(&target)).then_some(()))
     })
     .await?;
 
@@ -92,7 +78,7 @@ async fn a_hangup_removes_the_call_and_a_viewer_is_not_offered_one() -> anyhow::
     page.login_and_wait("viewer", "viewer-secret").await?;
     page.navigate("Supervisor").await?;
     wait_for("a channel for the viewer", || async {
-        Ok((!shown_channels(&page).await?.is_empty()).then_some(()))
+        Ok((!page.shown_channels().await?.is_empty()).then_some(()))
     })
     .await?;
     let buttons = page
@@ -100,7 +86,7 @@ async fn a_hangup_removes_the_call_and_a_viewer_is_not_offered_one() -> anyhow::
         .find_all(By::XPath("//button[normalize-space()='Hang up']"))
         .await?;
     anyhow::ensure!(buttons.is_empty(), "a viewer was offered Hang up");
-    no_console_errors(&page).await?;
+    page.ensure_no_console_errors().await?;
     harness.stop().await
 }
 
@@ -120,7 +106,7 @@ async fn after_a_relay_restart_the_page_reconnects_and_shows_no_stale_call() -> 
     page.navigate("Supervisor").await?;
     wait_for("the screen to equal the new relay's channels", || async {
         let api = api_channels(&harness.base_url).await?;
-        let shown = shown_channels(&page).await?;
+        let shown = page.shown_channels().await?;
         Ok((shown == api).then_some(()))
     })
     .await?;

@@ -94,6 +94,16 @@ impl Reply {
         }
     }
 
+    /// Asterisk's answer to a method a resource does not take.
+    fn not_implemented(server_name: &str) -> Reply {
+        Reply::page(
+            501,
+            "Not Implemented",
+            "Attempt to use unimplemented / unsupported method",
+            server_name,
+        )
+    }
+
     /// Asterisk's 404 page.
     pub fn not_found(server_name: &str) -> Reply {
         Reply::page(
@@ -180,12 +190,7 @@ impl Legacy {
     async fn manager(&self, format: Format, request: Request) -> Reply {
         let started = Instant::now();
         if request.method == Method::Other {
-            return Reply::page(
-                501,
-                "Not Implemented",
-                "Attempt to use unimplemented / unsupported method",
-                &self.config.server_name,
-            );
+            return Reply::not_implemented(&self.config.server_name);
         }
         // Asterisk reads a POST's body only, a GET's query only.
         let source = if request.method == Method::Post {
@@ -356,12 +361,7 @@ impl Legacy {
 
     fn status_page(&self, request: &Request) -> Reply {
         if !matches!(request.method, Method::Get | Method::Head) {
-            return Reply::page(
-                501,
-                "Not Implemented",
-                "Attempt to use unimplemented / unsupported method",
-                &self.config.server_name,
-            );
+            return Reply::not_implemented(&self.config.server_name);
         }
         let lossy = |pairs: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<(String, String)> {
             pairs
@@ -405,12 +405,7 @@ impl Legacy {
             )
         };
         if !matches!(request.method, Method::Get | Method::Head) {
-            return Reply::page(
-                501,
-                "Not Implemented",
-                "Attempt to use unimplemented / unsupported method",
-                name,
-            );
+            return Reply::not_implemented(name);
         }
         let Some(dir) = &self.config.static_dir else {
             return Reply::not_found(name);
