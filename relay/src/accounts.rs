@@ -410,7 +410,8 @@ async fn watch_link(
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A poison-tolerant lock for maps whose every critical section leaves them whole.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each critical section leaves its map whole, so poison is harmless.
     mutex
         .lock()

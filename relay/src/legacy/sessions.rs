@@ -9,14 +9,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use shared::ami::{Classes, Message};
 use tokio::sync::{Notify, broadcast};
 
-use crate::accounts::Lease;
+use crate::accounts::{Lease, lock};
 use crate::live::LiveServer;
 
 /// Bytes one session may hold queued, whatever the event count: events can be large.
@@ -300,13 +300,6 @@ pub async fn follow(server: Arc<LiveServer>, sessions: Arc<Sessions>) {
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves its value whole, so poison is harmless.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
