@@ -219,8 +219,7 @@ pub struct ChannelSnapshot<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Application<'a> {
     pub name: Text<'a>,
-    /// `AppData`. `CoreShowChannel` calls it `ApplicationData`, which is not read: the
-    /// reducer has always taken `AppData` only, so after a rebuild this is empty.
+    /// `AppData` in `Newexten`, `ApplicationData` in `CoreShowChannel`.
     pub data: Text<'a>,
 }
 
@@ -409,7 +408,10 @@ impl<'a> Headers<'a> {
         let application = if with_application {
             self.message.get("Application").map(|name| Application {
                 name: String::from_utf8_lossy(name),
-                data: self.text("AppData"),
+                data: match self.message.get("AppData") {
+                    Some(_) => self.text("AppData"),
+                    None => self.text("ApplicationData"),
+                },
             })
         } else {
             None
@@ -830,7 +832,10 @@ mod tests {
             panic!("no application")
         };
         assert_eq!(application.name, "Wait");
-        assert_eq!(application.data, "", "only AppData is read");
+        assert_eq!(
+            application.data, "300",
+            "CoreShowChannel says ApplicationData"
+        );
     }
 
     #[test]

@@ -390,11 +390,14 @@ impl ServerModel {
         if name.is_empty() {
             return;
         }
+        let created = !self.queues.contains_key(name);
         let queue = self.queues.entry(name.to_owned()).or_insert_with(|| Queue {
             name: name.to_owned(),
             ..Queue::default()
         });
-        if change(queue) {
+        // A queue first heard of here is news to browsers even if nothing else
+        // changed, or their models would lack it until the next snapshot.
+        if change(queue) || created {
             changes.push(Change::Queue(queue.clone()));
         }
     }
@@ -685,5 +688,31 @@ mod tests {
         assert_eq!(model.parked["1.1"].since_ms, i64::MIN);
         assert_eq!(model.queues["q"].abandoned, u32::MAX);
         assert_eq!(model.queues["q"].completed, u32::MAX);
+    }
+
+    #[test]
+    fn a_queue_first_heard_of_in_a_removal_reaches_browsers() {
+        let mut model = ServerModel::default();
+        let mut changes = Vec::new();
+        for removal in [
+            event(&[
+                ("Event", "QueueMemberRemoved"),
+                ("Queue", "sales"),
+                ("Interface", "PJSIP/201"),
+            ]),
+            event(&[
+                ("Event", "QueueCallerLeave"),
+                ("Queue", "support"),
+                ("Uniqueid", "1.1"),
+            ]),
+        ] {
+            model.apply_event(&removal, 0, &mut changes);
+        }
+        let mut browser = ServerModel::default();
+        for change in changes {
+            browser.apply_change(change);
+        }
+        assert_eq!(browser, model);
+        assert!(browser.queues.contains_key("sales") && browser.queues.contains_key("support"));
     }
 }
