@@ -7,17 +7,6 @@ use shared::model::Channel;
 use crate::components::{Ctx, duration, my_extension};
 use crate::store::{extension_state, state_label};
 
-/// Whether a channel belongs to extension `exten`: its name (`PJSIP/1001-…`,
-/// `Local/1001@…`) or its caller ID.
-fn is_mine(channel: &Channel, exten: &str) -> bool {
-    !exten.is_empty()
-        && (channel.caller_id_num == exten
-            || channel.channel.split_once('/').is_some_and(|(_, rest)| {
-                rest.starts_with(exten)
-                    && !rest[exten.len()..].starts_with(|c: char| c.is_ascii_digit())
-            }))
-}
-
 #[component]
 pub fn Agent() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
@@ -40,7 +29,7 @@ pub fn Agent() -> impl IntoView {
             l.model
                 .channels
                 .values()
-                .filter(|c| is_mine(c, &exten))
+                .filter(|c| c.belongs_to(&exten))
                 .cloned()
                 .collect::<Vec<_>>()
         })

@@ -7,11 +7,18 @@
 //! service session). A [`Lease`] keeps the session; when the last lease is gone the
 //! session lingers for the configured time, so a reload costs no Login, then logs off.
 //!
+//! A person may instead be a relay account (`[[user]]`, see [`crate::users`]): the
+//! relay checks the password itself and leases the AMI account the person is mapped
+//! to; the lease then carries the [`Person`], whose role narrows what it may do.
+//! Every login, either kind, passes the [`LoginThrottle`] first and answers a failure
+//! no sooner than a second after it started, as Asterisk does.
+//!
 //! The browser gets an opaque token from a CSPRNG. The secret stays in memory only,
 //! so that a token can log the account in again after its session was logged off; it
 //! is never logged, written or sent back.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -26,6 +33,8 @@ use crate::ami::{AmiError, SessionEvent, SessionHandle, connect_session};
 use crate::control::{self, ActionLimiter};
 use crate::live::LiveServer;
 use crate::metrics::Metrics;
+use crate::throttle::{Locked, LoginThrottle, delay_failure};
+use crate::users::{Person, Users};
 
 /// Tokens held at once; past it the oldest expired ones go, then logins are refused.
 const MAX_TOKENS: usize = 100_000;
@@ -48,7 +57,13 @@ pub enum LoginError {
     BadToken,
     #[error("too many logins are open on this relay")]
     TooManyTokens,
+    #[error("{0}")]
+    Locked(Locked),
 }
+
+/// What Asterisk says to a wrong secret; a relay account's wrong password gets the
+/// same words, so that the answer does not tell which kind of account a name is.
+const AUTHENTICATION_FAILED: &str = "Authentication failed";
 
 impl LoginError {
     fn from_ami(error: AmiError) -> LoginError {
@@ -74,9 +89,10 @@ pub struct AccountSession {
 }
 
 impl AccountSession {
-    /// Runs one action for this account: on its own AMI session, with its
-    /// permissions, within its limits. Every failure is an answer, never a panic.
-    pub async fn run(&self, request: &ActionRequest) -> ActionResult {
+    /// Runs one action for this account: on its own AMI session, with `permissions`
+    /// (its own, or narrowed by a role), within its limits. Every failure is an
+    /// answer, never a panic.
+    async fn run(&self, request: &ActionRequest, permissions: &Permissions) -> ActionResult {
         if request.server != self.server.name() {
             let message = format!(
                 "this login is for server {:?}, not {:?}",
@@ -92,7 +108,7 @@ impl AccountSession {
         control::execute(
             request,
             &self.session,
-            &self.permissions,
+            permissions,
             &self.server.config.dialing,
         )
         .await
@@ -106,7 +122,38 @@ impl AccountSession {
 /// Keeps an account's AMI session logged in while held.
 pub struct Lease {
     pub account: Arc<AccountSession>,
+    /// The relay account acting through it, if the login was one.
+    pub person: Option<Arc<Person>>,
     pool: Weak<Inner>,
+}
+
+impl Lease {
+    /// The account's permissions, narrowed by the person's role.
+    pub fn permissions(&self) -> Permissions {
+        match &self.person {
+            Some(person) => self.account.permissions.narrowed_to(person.role),
+            None => self.account.permissions.clone(),
+        }
+    }
+
+    /// The name the panel shows: the relay account's, else the AMI user's.
+    pub fn display_name(&self) -> &str {
+        self.person
+            .as_deref()
+            .map_or(&self.account.username, |p| &p.name)
+    }
+
+    /// Runs one action as this lease's person: an agent only on their own calls and
+    /// queue memberships (see [`control::scope`]).
+    pub async fn run(&self, request: &ActionRequest) -> ActionResult {
+        if let Some(person) = &self.person
+            && let Err(refusal) =
+                control::scope::check(&request.action, person, &self.account.server)
+        {
+            return ActionResult::failed(request.id.clone(), refusal);
+        }
+        self.account.run(request, &self.permissions()).await
+    }
 }
 
 impl std::ops::Deref for Lease {
@@ -121,6 +168,7 @@ impl Clone for Lease {
         self.account.users.fetch_add(1, Ordering::AcqRel);
         Lease {
             account: self.account.clone(),
+            person: self.person.clone(),
             pool: self.pool.clone(),
         }
     }
@@ -141,6 +189,7 @@ struct Credentials {
     server: String,
     username: String,
     secret: String,
+    person: Option<Arc<Person>>,
     expires: Instant,
 }
 
@@ -163,6 +212,17 @@ struct Inner {
     linger: Duration,
     token_ttl: Duration,
     metrics: Metrics,
+    users: Users,
+    throttle: LoginThrottle,
+    /// Whether an AMI account's own username and secret may log in.
+    ami_login: bool,
+}
+
+/// How [`Accounts`] checks logins.
+pub struct LoginPolicy {
+    pub users: Users,
+    pub throttle: LoginThrottle,
+    pub ami_login: bool,
 }
 
 impl Accounts {
@@ -171,6 +231,7 @@ impl Accounts {
         linger: Duration,
         token_ttl: Duration,
         metrics: Metrics,
+        policy: LoginPolicy,
     ) -> Accounts {
         Accounts {
             inner: Arc::new(Inner {
@@ -180,8 +241,17 @@ impl Accounts {
                 linger,
                 token_ttl,
                 metrics,
+                users: policy.users,
+                throttle: policy.throttle,
+                ami_login: policy.ami_login,
             }),
         }
+    }
+
+    /// The failed-login ledgers, for the ways in that are not a login (the
+    /// screen-pop's token exchange).
+    pub fn throttle(&self) -> &LoginThrottle {
+        &self.inner.throttle
     }
 
     pub fn servers(&self) -> &[Arc<LiveServer>] {
@@ -192,22 +262,70 @@ impl Accounts {
         self.inner.servers.iter().find(|s| s.name() == name)
     }
 
-    /// Checks the credentials against Asterisk (or the account's open session) and
-    /// returns a lease on the account's shared session.
+    /// Checks the credentials (a relay account's password, or an AMI account's
+    /// secret against Asterisk or the account's open session) and returns a lease on
+    /// the account's shared session. `client` is the address the attempt came from.
     pub async fn login(
         &self,
         server: &str,
         username: &str,
         secret: &str,
+        client: IpAddr,
     ) -> Result<Lease, LoginError> {
-        let result = self.inner.lease(server, username, secret).await;
+        let started = tokio::time::Instant::now();
+        let key = (server.to_owned(), username.to_owned());
+        let throttle = &self.inner.throttle;
+        throttle
+            .check(Some(&key), client)
+            .map_err(LoginError::Locked)?;
+        let result = self.authenticate(server, username, secret).await;
         self.inner.metrics.login(result.is_ok());
+        match &result {
+            Ok(_) => throttle.succeeded(&key),
+            // A PBX that is down says nothing about the secret.
+            Err(LoginError::Refused(_) | LoginError::UnknownServer(_)) => {
+                throttle.failed(Some(&key), client);
+                delay_failure(started).await;
+            }
+            Err(_) => {}
+        }
         result
     }
 
+    async fn authenticate(
+        &self,
+        server: &str,
+        username: &str,
+        secret: &str,
+    ) -> Result<Lease, LoginError> {
+        let inner = &self.inner;
+        if inner.servers.iter().all(|s| s.name() != server) {
+            return Err(LoginError::UnknownServer(server.to_owned()));
+        }
+        if secret.is_empty() {
+            return Err(LoginError::Refused(AUTHENTICATION_FAILED.into()));
+        }
+        let user = inner.users.find(Some(server), username);
+        if user.is_none() && inner.ami_login {
+            return inner.lease(server, username, secret, None).await;
+        }
+        // A relay account, or a name that is none while AMI logins are off: the
+        // password check runs either way, so both take as long.
+        if !inner.users.verify(user, secret).await {
+            return Err(LoginError::Refused(AUTHENTICATION_FAILED.into()));
+        }
+        let Some(user) = user else {
+            return Err(LoginError::Refused(AUTHENTICATION_FAILED.into()));
+        };
+        let person = Arc::new(user.person());
+        inner
+            .lease(server, &user.ami_user, user.ami_secret(), Some(person))
+            .await
+    }
+
     /// A new token for a lease just obtained by [`Accounts::login`].
-    pub fn issue_token(&self, lease: &Lease, secret: &str) -> Result<String, LoginError> {
-        self.insert_token(lease, secret.to_owned(), self.inner.token_ttl)
+    pub fn issue_token(&self, lease: &Lease) -> Result<String, LoginError> {
+        self.insert_token(lease, lease.account.secret.clone(), self.inner.token_ttl)
     }
 
     /// A short-lived token for the same account as `token` (the screen-pop's exchange).
@@ -248,6 +366,7 @@ impl Accounts {
                 server: lease.server.name().to_owned(),
                 username: lease.username.clone(),
                 secret,
+                person: lease.person.clone(),
                 expires: Instant::now() + ttl,
             },
         );
@@ -256,7 +375,7 @@ impl Accounts {
 
     /// The account behind a token, logging it in again if its session was logged off.
     pub async fn resume(&self, token: &str) -> Result<Lease, LoginError> {
-        let (server, username, secret) = {
+        let (server, username, secret, person) = {
             let tokens = lock(&self.inner.tokens);
             let credentials = tokens
                 .get(token)
@@ -266,9 +385,10 @@ impl Accounts {
                 credentials.server.clone(),
                 credentials.username.clone(),
                 credentials.secret.clone(),
+                credentials.person.clone(),
             )
         };
-        self.inner.lease(&server, &username, &secret).await
+        self.inner.lease(&server, &username, &secret, person).await
     }
 
     /// Ends a token; its account's session logs off once nothing else holds it.
@@ -283,6 +403,7 @@ impl Inner {
         server: &str,
         username: &str,
         secret: &str,
+        person: Option<Arc<Person>>,
     ) -> Result<Lease, LoginError> {
         let live = self
             .servers
@@ -296,19 +417,24 @@ impl Inner {
         if let Some(account) = current.as_ref()
             && account.secret_matches(secret)
         {
-            return Ok(self.lease_on(account.clone()));
+            return Ok(self.lease_on(account.clone(), person));
         }
         // No session yet, or another secret: Asterisk decides. A new secret that
         // Asterisk accepts replaces the session; the old one goes with its leases.
         let account = Arc::new(self.open(live, username, secret).await?);
         *current = Some(account.clone());
-        Ok(self.lease_on(account))
+        Ok(self.lease_on(account, person))
     }
 
-    fn lease_on(self: &Arc<Self>, account: Arc<AccountSession>) -> Lease {
+    fn lease_on(
+        self: &Arc<Self>,
+        account: Arc<AccountSession>,
+        person: Option<Arc<Person>>,
+    ) -> Lease {
         account.users.fetch_add(1, Ordering::AcqRel);
         Lease {
             account,
+            person,
             pool: Arc::downgrade(self),
         }
     }

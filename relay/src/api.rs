@@ -16,10 +16,12 @@
 //! carry the cookie from another origin are refused (403): a cookie alone must not
 //! let another site act for the operator.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +32,7 @@ use shared::protocol::{
     ServerState, StateResponse,
 };
 
+use crate::access::ClientAddr;
 use crate::accounts::{Lease, LoginError};
 use crate::app_state::AppState;
 
@@ -52,8 +55,41 @@ impl From<LoginError> for Failure {
             LoginError::Refused(_) | LoginError::BadToken => StatusCode::UNAUTHORIZED,
             LoginError::Unreachable(_) => StatusCode::BAD_GATEWAY,
             LoginError::TooManyTokens => StatusCode::SERVICE_UNAVAILABLE,
+            LoginError::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
         };
         Failure(status, error.to_string())
+    }
+}
+
+/// A failed login as an answer; a lockout also says when to try again.
+fn login_refused(error: LoginError) -> Response {
+    let retry_after = match &error {
+        LoginError::Locked(locked) => Some(locked.retry_after.as_secs().max(1)),
+        _ => None,
+    };
+    let mut response = Failure::from(error).into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// The address of the person behind a request (see [`crate::access::Gate::client_address`]).
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        // Absent only when the router is served without the gate (a test's
+        // `oneshot`): such requests share one ledger entry, the unspecified address.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<ClientAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.0.ip());
+        Ok(ClientIp(state.gate.client_address(peer, &parts.headers)))
     }
 }
 
@@ -147,6 +183,7 @@ pub async fn servers(State(state): State<AppState>) -> Json<Vec<ServerInfo>> {
 
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {
@@ -157,11 +194,15 @@ pub async fn login(
         ));
     }
     let request: LoginRequest = json_body(&body)?;
-    let lease = state
+    let lease = match state
         .accounts
-        .login(&request.server, &request.username, &request.secret)
-        .await?;
-    let token = state.accounts.issue_token(&lease, &request.secret)?;
+        .login(&request.server, &request.username, &request.secret, client)
+        .await
+    {
+        Ok(lease) => lease,
+        Err(error) => return Ok(login_refused(error)),
+    };
+    let token = state.accounts.issue_token(&lease)?;
     let cookie = format!(
         "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
         state.token_ttl.as_secs()
@@ -191,16 +232,35 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Respo
 /// How long a token from the exchange lives: the pop asks again when it expires.
 const EXCHANGED_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-pub async fn exchange(State(state): State<AppState>, body: Bytes) -> Result<Response, Failure> {
+/// The token in the pop's URL is a credential like a password: a wrong one counts as
+/// a failed login of the address it came from.
+pub async fn exchange(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    let started = tokio::time::Instant::now();
     let request: ExchangeRequest = json_body(&body)?;
-    let lease = state.accounts.resume(&request.token).await?;
+    let throttle = state.accounts.throttle();
+    if let Err(locked) = throttle.check(None, client) {
+        return Ok(login_refused(LoginError::Locked(locked)));
+    }
+    let lease = match state.accounts.resume(&request.token).await {
+        Ok(lease) => lease,
+        Err(error @ LoginError::BadToken) => {
+            throttle.failed(None, client);
+            crate::throttle::delay_failure(started).await;
+            return Ok(login_refused(error));
+        }
+        Err(error) => return Ok(login_refused(error)),
+    };
     let token = state
         .accounts
         .exchange(&request.token, &lease, EXCHANGED_TOKEN_TTL)?;
     Ok(Json(LoginResponse {
         token,
         server: lease.server.name().to_owned(),
-        username: lease.username.clone(),
+        username: lease.display_name().to_owned(),
     })
     .into_response())
 }
@@ -214,9 +274,11 @@ pub fn hello(state: &AppState, lease: &Lease) -> Hello {
     Hello {
         protocol: PROTOCOL_VERSION,
         server: lease.server.name().to_owned(),
-        username: lease.username.clone(),
+        username: lease.display_name().to_owned(),
         read: lease.read,
-        permissions: lease.permissions.clone(),
+        permissions: lease.permissions(),
+        role: lease.person.as_ref().map(|p| p.role),
+        extension: lease.person.as_ref().and_then(|p| p.extension.clone()),
         pause_reasons: state.pause_reasons.as_ref().clone(),
         screen_pop: state.screen_pop.as_ref().clone(),
     }

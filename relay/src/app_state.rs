@@ -9,6 +9,7 @@ use shared::protocol::ScreenPop;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Gate;
 use crate::accounts::Accounts;
 use crate::legacy::Legacy;
 use crate::metrics::Metrics;
@@ -29,6 +30,8 @@ pub struct AppState {
     /// `frame-ancestors` of the screen-pop, ready to send.
     pub pop_frame_ancestors: Arc<str>,
     pub metrics: Metrics,
+    /// Network rules and connection counts; also tells a client's address.
+    pub gate: Arc<Gate>,
     /// Fires when the relay shuts down: sockets say goodbye.
     pub closing: CancellationToken,
 }

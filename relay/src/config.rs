@@ -15,7 +15,10 @@ use serde::Deserialize;
 use shared::ami::Classes;
 use shared::protocol::{DemoAccount, ScreenPop};
 
+use crate::access::{GateConfig, NetworkRule, NetworkRules, parse_network};
 use crate::ami::{AmiConfig, AuthMethod};
+use crate::throttle::ThrottleConfig;
+use crate::users::RelayUser;
 
 /// The address the panel listens on when nothing says otherwise.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -70,6 +73,11 @@ pub struct Args {
     /// Log filter, in `tracing` syntax (RUST_LOG wins when set).
     #[arg(long, value_name = "FILTER", default_value = "info")]
     pub log: String,
+
+    /// Read a password from standard input, print its argon2 hash for a `[[user]]`
+    /// entry's `password_hash`, and exit.
+    #[arg(long, exclusive = true)]
+    pub hash_password: bool,
 }
 
 /// Why the relay refuses to start.
@@ -126,6 +134,30 @@ pub struct Config {
     pub pop_frame_ancestors: Vec<String>,
     pub screen_pop: ScreenPop,
     pub legacy: LegacyConfig,
+    pub security: SecurityConfig,
+    /// AstPanel's own accounts (`[[user]]`), each mapped to an AMI account.
+    pub users: Vec<RelayUser>,
+}
+
+/// `[security]`: who may connect, how often a login may fail, which logins exist.
+#[derive(Clone, Debug)]
+pub struct SecurityConfig {
+    pub gate: GateConfig,
+    pub throttle: ThrottleConfig,
+    /// Whether people may log in with an AMI account's own username and secret (as
+    /// with astman.js). Turn it off once everyone has a relay account (`[[user]]`):
+    /// then nobody needs to know an AMI secret.
+    pub ami_login: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            gate: GateConfig::default(),
+            throttle: ThrottleConfig::default(),
+            ami_login: true,
+        }
+    }
 }
 
 /// The AJAM endpoints (`[legacy]`), as Asterisk's http.conf and manager.conf set them.
@@ -194,6 +226,9 @@ pub struct Server {
     /// Accounts the login page names (the demo's); empty for real servers.
     pub demo_accounts: Vec<DemoAccount>,
     pub dialing: Dialing,
+    /// Secrets of further AMI accounts that relay accounts are mapped to (the
+    /// service account's own secret is known already).
+    pub ami_secrets: BTreeMap<String, String>,
 }
 
 /// How click-to-dial, pickup and spy reach a person's phone.
@@ -258,6 +293,16 @@ impl Server {
                 context: "test".into(),
                 parking_context: "test".into(),
             },
+            ami_secrets: BTreeMap::new(),
+        }
+    }
+
+    /// The secret of AMI account `username` on this server, if the relay knows it.
+    pub fn ami_secret_of(&self, username: &str) -> Option<&str> {
+        if username == self.ami.username {
+            Some(&self.ami.secret)
+        } else {
+            self.ami_secrets.get(username).map(String::as_str)
         }
     }
 
@@ -298,6 +343,8 @@ impl Config {
             pop_frame_ancestors: Vec::new(),
             screen_pop: ScreenPop::default(),
             legacy: LegacyConfig::default(),
+            security: SecurityConfig::default(),
+            users: Vec::new(),
         }
     }
 }
@@ -336,6 +383,7 @@ impl Args {
                     read_classes: BTreeMap::new(),
                     demo_accounts: Vec::new(),
                     dialing: Dialing::default(),
+                    ami_secrets: BTreeMap::new(),
                 }]),
                 ..Config::defaults()
             }
@@ -370,6 +418,36 @@ struct File {
     servers: Vec<ServerEntry>,
     screen_pop: Option<ScreenPopEntry>,
     legacy: Option<LegacyEntry>,
+    security: Option<SecurityEntry>,
+    #[serde(default, rename = "user")]
+    users: Vec<UserEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecurityEntry {
+    #[serde(default)]
+    network_rules: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    trusted_proxies: Vec<toml::Spanned<String>>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
+    login_failures_per_account: Option<u32>,
+    login_failures_per_address: Option<u32>,
+    login_window_secs: Option<u64>,
+    login_lockout_secs: Option<u64>,
+    ami_login: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    name: toml::Spanned<String>,
+    password_hash: String,
+    server: String,
+    role: shared::action::Role,
+    extension: Option<String>,
+    ami_user: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,6 +494,8 @@ struct ServerEntry {
     dial_channel: Option<String>,
     dial_context: Option<String>,
     parking_context: Option<String>,
+    #[serde(default)]
+    ami_secrets: BTreeMap<String, String>,
 }
 
 fn default_port() -> u16 {
@@ -454,10 +534,15 @@ pub fn from_toml(
         pop_frame_ancestors: Vec::new(),
         screen_pop: ScreenPop::default(),
         legacy: LegacyConfig::default(),
+        security: SecurityConfig::default(),
+        users: Vec::new(),
     };
     let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
     if let Some(entry) = file.legacy {
         config.legacy = legacy_config(entry, path, &line_of)?;
+    }
+    if let Some(entry) = file.security {
+        config.security = security_config(entry, path, &line_of)?;
     }
     if let Some(pop) = file.screen_pop {
         config.pop_frame_ancestors = pop.frame_ancestors;
@@ -518,8 +603,10 @@ pub fn from_toml(
                     parking_context: entry.parking_context.unwrap_or(defaults.parking_context),
                 }
             },
+            ami_secrets: entry.ami_secrets,
         });
     }
+
     if let Some(name) = &config.legacy.server
         && !servers.iter().any(|s| &s.name == name)
     {
@@ -530,8 +617,120 @@ pub fn from_toml(
         });
     }
     apply_environment(&mut config, &mut servers, env)?;
+    // After the environment, so that a secret given there reaches the users too.
+    for entry in file.users {
+        let line = line_of(entry.name.span().start);
+        let user =
+            relay_user(entry, &servers, &config.users).map_err(|problem| ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                problem,
+            })?;
+        config.users.push(user);
+    }
     config.upstream = Upstream::Asterisk(servers);
     Ok(config)
+}
+
+fn security_config(
+    entry: SecurityEntry,
+    path: &Path,
+    line_of: &impl Fn(usize) -> usize,
+) -> Result<SecurityConfig, ConfigError> {
+    let invalid = |span: std::ops::Range<usize>, problem: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        line: line_of(span.start),
+        problem: format!("[security] {problem}"),
+    };
+    let mut rules = Vec::new();
+    for rule in entry.network_rules {
+        let parsed: NetworkRule = rule
+            .get_ref()
+            .parse()
+            .map_err(|e: crate::access::RuleError| invalid(rule.span(), e.to_string()))?;
+        rules.push(parsed);
+    }
+    let mut trusted_proxies = Vec::new();
+    for proxy in entry.trusted_proxies {
+        let net = parse_network(proxy.get_ref().trim())
+            .map_err(|e| invalid(proxy.span(), e.to_string()))?;
+        trusted_proxies.push(net);
+    }
+    let defaults = SecurityConfig::default();
+    // A limit of zero would lock everyone out: the least is one.
+    let at_least_one = |value: Option<usize>, default: usize| value.unwrap_or(default).max(1);
+    let throttle = ThrottleConfig {
+        failures_per_account: entry
+            .login_failures_per_account
+            .map_or(defaults.throttle.failures_per_account, |n| n.max(1)),
+        failures_per_address: entry
+            .login_failures_per_address
+            .map_or(defaults.throttle.failures_per_address, |n| n.max(1)),
+        window: entry
+            .login_window_secs
+            .map_or(defaults.throttle.window, Duration::from_secs),
+        lockout: entry
+            .login_lockout_secs
+            .map_or(defaults.throttle.lockout, Duration::from_secs),
+    };
+    Ok(SecurityConfig {
+        gate: GateConfig {
+            rules: NetworkRules(rules),
+            trusted_proxies,
+            max_connections: at_least_one(entry.max_connections, defaults.gate.max_connections),
+            max_connections_per_address: at_least_one(
+                entry.max_connections_per_address,
+                defaults.gate.max_connections_per_address,
+            ),
+        },
+        throttle,
+        ami_login: entry.ami_login.unwrap_or(defaults.ami_login),
+    })
+}
+
+/// One `[[user]]`, checked against the servers and the users before it.
+fn relay_user(
+    entry: UserEntry,
+    servers: &[Server],
+    earlier: &[RelayUser],
+) -> Result<RelayUser, String> {
+    let name = entry.name.into_inner();
+    if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "user name {name:?}: no spaces or control characters"
+        ));
+    }
+    if earlier.iter().any(|u| u.name == name) {
+        return Err(format!("user name {name:?} is used twice"));
+    }
+    let server = servers
+        .iter()
+        .find(|s| s.name == entry.server)
+        .ok_or_else(|| {
+            format!(
+                "user {name:?}: server {:?} is not a [[server]] name",
+                entry.server
+            )
+        })?;
+    let ami_user = entry
+        .ami_user
+        .unwrap_or_else(|| server.ami.username.clone());
+    let ami_secret = server.ami_secret_of(&ami_user).ok_or_else(|| {
+        format!(
+            "user {name:?}: no secret for AMI account {ami_user:?}; add it to [server.ami_secrets] of {:?}",
+            server.name
+        )
+    })?;
+    RelayUser::new(
+        name.clone(),
+        &entry.password_hash,
+        server.name.clone(),
+        ami_user,
+        ami_secret.to_owned(),
+        entry.role,
+        entry.extension,
+    )
+    .map_err(|error| format!("user {name:?}: {error}"))
 }
 
 fn legacy_config(
@@ -803,6 +1002,69 @@ exclude_events = []
             message.starts_with("cannot read /nonexistent/astpanel.toml"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn security_settings_and_relay_accounts_are_checked_with_their_line() {
+        let hash = crate::users::hash_password(b"pw").unwrap();
+        let with = |extra: &str| format!("{TWO_SERVERS}\n{extra}");
+        let config = parse(&with(&format!(
+            "[security]\nnetwork_rules = [\"deny 0.0.0.0/0\", \"permit 10.0.0.0/8\"]\nami_login = false\n\n\
+             [[user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nserver = \"main\"\nrole = \"agent\"\n"
+        )))
+        .unwrap();
+        assert!(!config.security.ami_login);
+        assert!(
+            config
+                .security
+                .gate
+                .rules
+                .permits("10.1.1.1".parse().unwrap())
+        );
+        assert!(
+            !config
+                .security
+                .gate
+                .rules
+                .permits("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(
+            config.users[0].ami_user, "astpanel",
+            "the server's own account"
+        );
+        assert_eq!(config.users[0].ami_secret(), "s3cret");
+
+        let message = parse(&with(
+            "[security]\nnetwork_rules = [\"allow 10.0.0.0/8\"]\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        // After the servers: an empty line, the table header, then the key.
+        let rule_line = TWO_SERVERS.lines().count() + 3;
+        assert!(
+            message.starts_with(&format!("astpanel.toml, line {rule_line}: [security]")),
+            "{message}"
+        );
+        let user = |fields: &str| {
+            parse(&with(&format!(
+                "[[user]]\nname = \"bob\"\npassword_hash = \"{hash}\"\nrole = \"agent\"\n{fields}"
+            )))
+            .unwrap_err()
+            .to_string()
+        };
+        let message = user("server = \"nowhere\"\n");
+        let name_line = format!("line {rule_line}:");
+        assert!(
+            message.contains(&name_line) && message.contains("\"nowhere\" is not a [[server]]"),
+            "{message}"
+        );
+        let message = user("server = \"main\"\nami_user = \"agents\"\n");
+        assert!(
+            message.contains("no secret for AMI account \"agents\""),
+            "{message}"
+        );
+        let message = user("server = \"main\"\nrole2 = 1\n");
+        assert!(message.contains("unknown field `role2`"), "{message}");
     }
 
     #[test]

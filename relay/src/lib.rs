@@ -16,6 +16,7 @@
 //! - [`app`]: the axum router; [`app_state`]: what its handlers share.
 //! - [`config`]: the command line and the TOML file, turned into what [`run`] needs.
 
+pub mod access;
 pub mod accounts;
 pub mod ami;
 pub mod api;
@@ -27,6 +28,8 @@ pub mod control;
 pub mod legacy;
 pub mod live;
 pub mod metrics;
+pub mod throttle;
+pub mod users;
 pub mod ws;
 
 use std::future::{Future, IntoFuture};
@@ -105,7 +108,13 @@ pub async fn run_with_legacy(
         config.linger,
         config.token_ttl,
         metrics.clone(),
+        accounts::LoginPolicy {
+            users: users::Users::new(config.users),
+            throttle: throttle::LoginThrottle::new(config.security.throttle),
+            ami_login: config.security.ami_login,
+        },
     );
+    let gate = access::Gate::new(config.security.gate);
     let legacy = config.legacy.enabled.then(|| {
         let shown = legacy_listener
             .as_ref()
@@ -121,6 +130,7 @@ pub async fn run_with_legacy(
             tokio::spawn(legacy::http1::serve(
                 listener,
                 legacy.clone(),
+                gate.clone(),
                 legacy.config.max_connections,
                 closing.clone(),
             ));
@@ -140,15 +150,20 @@ pub async fn run_with_legacy(
             config.pop_frame_ancestors.join(" ").into()
         },
         metrics,
+        gate: gate.clone(),
         closing: closing.clone(),
     };
     let router = app::router(state);
     tracing::info!(addr = ?listener.local_addr().ok(), "serving the panel");
 
     let stopping = CancellationToken::new();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(stopping.clone().cancelled_owned())
-        .into_future();
+    let listener = access::GatedListener::new(listener, gate);
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<access::ClientAddr>(),
+    )
+    .with_graceful_shutdown(stopping.clone().cancelled_owned())
+    .into_future();
     tokio::pin!(server);
     tokio::select! {
         ended = &mut server => return Ok(ended?),

@@ -371,6 +371,11 @@ impl LiveServer {
         self.lock().link.clone()
     }
 
+    /// A look at the whole model as it is now, without copying it.
+    pub fn with_model<R>(&self, look: impl FnOnce(&ServerModel) -> R) -> R {
+        look(&self.lock().model)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Published> {
         // Every update leaves the model whole before it can panic, so poison is harmless.
         self.state

@@ -6,6 +6,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = relay::config::Args::parse();
+    if args.hash_password {
+        return print_password_hash();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&args.log)),
@@ -16,6 +19,19 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("http://{}", listener.local_addr()?);
     println!("AstPanel is serving {url}");
     relay::run(config, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `astpanel --hash-password`: reads one password from standard input (so that it
+/// is not in the shell's history or in `ps`) and prints its `password_hash`.
+fn print_password_hash() -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    let hash = relay::users::hash_password(password.as_bytes())
+        .map_err(|error| anyhow::anyhow!("cannot hash the password: {error}"))?;
+    println!("{hash}");
     Ok(())
 }
 

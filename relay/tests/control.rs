@@ -6,21 +6,6 @@ mod relay_support;
 use relay_support::*;
 use serde_json::{Value, json};
 
-async fn act(relay: &Relay, token: &str, action: Value) -> Value {
-    let response = relay
-        .http()
-        .post(format!("{}/api/v1/actions", relay.base))
-        .bearer_auth(token)
-        .json(&action)
-        .send()
-        .await
-        .expect("action request");
-    assert_eq!(response.status().as_u16(), 200, "{action}");
-    let result: Value = response.json().await.expect("an action_result");
-    assert_eq!(result["type"], "action_result", "{result}");
-    result
-}
-
 fn ok(result: &Value) {
     assert_eq!(result["ok"], true, "{result}");
 }
@@ -60,12 +45,12 @@ async fn admin_actions_change_the_model_as_asterisk_reports_them() {
     let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
 
     // Click-to-dial: the call appears.
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "originate", "from": "100", "to": "200"}),
-    )
-    .await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "originate", "from": "100", "to": "200"}),
+        )
+        .await);
     let state = relay
         .state_until(&admin, "the dialled call", |s| {
             channel_starting(s, "Local/201@test").is_some()
@@ -74,21 +59,21 @@ async fn admin_actions_change_the_model_as_asterisk_reports_them() {
     let callee = channel_starting(&state, "Local/201@test").unwrap();
 
     // Recording starts and stops.
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "record_start", "channel": callee}),
-    )
-    .await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "record_start", "channel": callee}),
+        )
+        .await);
     relay
         .state_until(&admin, "a recording", |s| !part(s, "recordings").is_empty())
         .await;
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "record_stop", "channel": callee}),
-    )
-    .await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "record_stop", "channel": callee}),
+        )
+        .await);
     relay
         .state_until(&admin, "the recording stopped", |s| {
             part(s, "recordings").is_empty()
@@ -96,18 +81,18 @@ async fn admin_actions_change_the_model_as_asterisk_reports_them() {
         .await;
 
     // A supervisor listens in: the spy session appears.
-    ok(&act(&relay, &admin, json!({"server": "pbx", "action": "spy", "target_channel": callee, "from": "101", "mode": "listen"})).await);
+    ok(&relay.act(&admin, json!({"server": "pbx", "action": "spy", "target_channel": callee, "from": "101", "mode": "listen"})).await);
     relay
         .state_until(&admin, "a spy session", |s| !part(s, "spies").is_empty())
         .await;
 
     // Park the call; pick-up takes it.
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "park", "channel": callee}),
-    )
-    .await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "park", "channel": callee}),
+        )
+        .await);
     let parked = relay
         .state_until(&admin, "a parked call", |s| !part(s, "parked").is_empty())
         .await;
@@ -115,12 +100,12 @@ async fn admin_actions_change_the_model_as_asterisk_reports_them() {
         .as_str()
         .unwrap()
         .to_owned();
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "pickup", "space": space, "from": "101"}),
-    )
-    .await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "pickup", "space": space, "from": "101"}),
+        )
+        .await);
     relay
         .state_until(&admin, "the parked call picked up", |s| {
             part(s, "parked").is_empty()
@@ -128,13 +113,13 @@ async fn admin_actions_change_the_model_as_asterisk_reports_them() {
         .await;
 
     // Pause a member with a reason.
-    let paused = act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "queue_pause", "queue": "support",
+    let paused = relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "queue_pause", "queue": "support",
                "interface": "Local/agent1@agents/n", "paused": true, "reason": "Lunch"}),
-    )
-    .await;
+        )
+        .await;
     ok(&paused);
     relay
         .state_until(&admin, "the member paused for Lunch", |s| {
@@ -149,24 +134,24 @@ async fn admin_actions_change_the_model_as_asterisk_reports_them() {
         .await;
 
     // Hang up: the channel goes when Asterisk says so.
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "originate", "from": "100", "to": "200"}),
-    )
-    .await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "originate", "from": "100", "to": "200"}),
+        )
+        .await);
     let state = relay
         .state_until(&admin, "a call to hang up", |s| {
             channel_starting(s, "Local/100@test").is_some()
         })
         .await;
     let caller = channel_starting(&state, "Local/100@test").unwrap();
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "hangup", "channel": caller}),
-    )
-    .await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "hangup", "channel": caller}),
+        )
+        .await);
     relay
         .state_until(&admin, "the caller gone", |s| {
             !channel_names(s).contains(&caller)
@@ -174,12 +159,12 @@ async fn admin_actions_change_the_model_as_asterisk_reports_them() {
         .await;
 
     // Asterisk's own words for a channel that does not exist.
-    let missing = act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "hangup", "channel": "PJSIP/nobody-00000000"}),
-    )
-    .await;
+    let missing = relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "hangup", "channel": "PJSIP/nobody-00000000"}),
+        )
+        .await;
     assert_eq!(missing["ok"], false);
     assert_eq!(missing["message"], "No such channel", "{missing}");
 }
@@ -198,7 +183,7 @@ async fn a_viewer_is_refused_before_asterisk_sees_anything() {
         json!({"server": "pbx", "action": "queue_pause", "interface": "Local/agent1@agents/n", "paused": true}),
         json!({"server": "pbx", "action": "ami", "headers": {"Action": "Hangup", "Channel": "x"}}),
     ] {
-        let result = act(&relay, &viewer, action.clone()).await;
+        let result = relay.act(&viewer, action.clone()).await;
         assert_eq!(result["ok"], false, "{action}");
         assert!(
             result["message"].as_str().unwrap().contains("not allowed"),
@@ -224,7 +209,7 @@ async fn without_the_system_class_the_shell_is_out_of_reach() {
         json!({"server": "pbx", "action": "originate", "from": "100", "to": "200", "caller_id": "${EVAL(${X})}"}),
     ];
     for action in refused {
-        let result = act(&relay, &power, action.clone()).await;
+        let result = relay.act(&power, action.clone()).await;
         assert_eq!(result["ok"], false, "{action}");
         assert!(
             result["message"]
@@ -237,12 +222,12 @@ async fn without_the_system_class_the_shell_is_out_of_reach() {
     assert_eq!(pbx.stats.actions("Command"), 0);
     assert_eq!(pbx.stats.actions("Setvar"), 0);
     // The console itself works, with Asterisk's whole answer.
-    let status = act(
-        &relay,
-        &power,
-        json!({"server": "pbx", "action": "ami", "headers": {"Action": "CoreStatus"}}),
-    )
-    .await;
+    let status = relay
+        .act(
+            &power,
+            json!({"server": "pbx", "action": "ami", "headers": {"Action": "CoreStatus"}}),
+        )
+        .await;
     ok(&status);
     let response = status["response"].as_array().unwrap();
     assert!(
@@ -270,12 +255,12 @@ async fn bad_actions_get_clear_errors() {
             .unwrap();
         assert_eq!(response.status().as_u16(), 400, "{body}");
     }
-    let elsewhere = act(
-        &relay,
-        &admin,
-        json!({"server": "other", "action": "hangup", "channel": "x"}),
-    )
-    .await;
+    let elsewhere = relay
+        .act(
+            &admin,
+            json!({"server": "other", "action": "hangup", "channel": "x"}),
+        )
+        .await;
     assert_eq!(elsewhere["ok"], false);
     assert!(
         elsewhere["message"]
@@ -316,32 +301,32 @@ async fn transfers_queue_membership_and_muting() {
         .await;
     let caller = channel_starting(&state, "Local/100@test").unwrap();
 
-    let consult = act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "atxfer", "channel": caller, "exten": "200"}),
-    )
-    .await;
+    let consult = relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "atxfer", "channel": caller, "exten": "200"}),
+        )
+        .await;
     ok(&consult);
     assert_eq!(consult["message"], "Atxfer successfully queued");
     // pbxsim's transfer, like the recorded one, holds the caller and drops at once
     // (no consultation call); cancelling then is Asterisk's to answer.
-    let cancel = act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "atxfer_cancel", "channel": caller}),
-    )
-    .await;
+    let cancel = relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "atxfer_cancel", "channel": caller}),
+        )
+        .await;
     assert!(cancel["message"].is_string(), "{cancel}");
 
     // Blind transfer of a bridged channel moves the other party on: to 250, which
     // dials Local/202 (the recorded transfer target).
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "redirect", "channel": caller, "exten": "250"}),
-    )
-    .await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "redirect", "channel": caller, "exten": "250"}),
+        )
+        .await);
     relay
         .state_until(&admin, "the transferee dialling 250's phone", |s| {
             channel_starting(s, "Local/202@test").is_some()
@@ -350,13 +335,13 @@ async fn transfers_queue_membership_and_muting() {
 
     // Recording muted on one side, as MixMonitorMute reports it.
     let callee = channel_starting(&relay.state(&admin).await, "Local/201@test").unwrap();
-    ok(&act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "record_start", "channel": callee}),
-    )
-    .await);
-    ok(&act(&relay, &admin, json!({"server": "pbx", "action": "record_mute", "channel": callee, "direction": "read", "mute": true})).await);
+    ok(&relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "record_start", "channel": callee}),
+        )
+        .await);
+    ok(&relay.act(&admin, json!({"server": "pbx", "action": "record_mute", "channel": callee, "direction": "read", "mute": true})).await);
     relay
         .state_until(&admin, "the recording muted", |s| {
             part(s, "recordings").iter().any(|r| r["muted"] == "read")
@@ -374,9 +359,9 @@ async fn transfers_queue_membership_and_muting() {
                     .any(|m| m["interface"] == "Local/105@test")
         })
     };
-    ok(&act(&relay, &admin, json!({"server": "pbx", "action": "queue_add", "queue": "sales", "interface": "Local/105@test", "penalty": 1})).await);
+    ok(&relay.act(&admin, json!({"server": "pbx", "action": "queue_add", "queue": "sales", "interface": "Local/105@test", "penalty": 1})).await);
     relay.state_until(&admin, "the new member", member).await;
-    ok(&act(&relay, &admin, json!({"server": "pbx", "action": "queue_remove", "queue": "sales", "interface": "Local/105@test"})).await);
+    ok(&relay.act(&admin, json!({"server": "pbx", "action": "queue_remove", "queue": "sales", "interface": "Local/105@test"})).await);
     relay
         .state_until(&admin, "the member gone", |s| !member(s))
         .await;
@@ -389,12 +374,12 @@ async fn an_action_on_a_server_that_is_down_fails_clearly() {
     relay.state(&admin).await;
     // Take the PBX away: stop it and keep its port closed.
     pbx.stop();
-    let result = act(
-        &relay,
-        &admin,
-        json!({"server": "pbx", "action": "hangup", "channel": "Local/100@test-00000000;1"}),
-    )
-    .await;
+    let result = relay
+        .act(
+            &admin,
+            json!({"server": "pbx", "action": "hangup", "channel": "Local/100@test-00000000;1"}),
+        )
+        .await;
     assert_eq!(result["ok"], false, "{result}");
     assert!(
         result["message"]

@@ -277,6 +277,62 @@ impl Permissions {
     pub fn allows(&self, action: &Action) -> bool {
         self.actions.contains(action.name())
     }
+
+    /// What is left of these permissions for a person with `role`: a role only ever
+    /// takes away, so an agent mapped to a powerful AMI account is still an agent.
+    pub fn narrowed_to(&self, role: Role) -> Permissions {
+        Permissions {
+            actions: self
+                .actions
+                .iter()
+                .filter(|action| role.may_use(action))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
+/// What a person logged in to AstPanel itself (a relay account) is, whatever the
+/// AMI account behind them allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Their own calls and their own queue memberships.
+    Agent,
+    /// Also anyone's calls and members: listen, whisper, barge, pause, record.
+    Supervisor,
+    /// Also the raw AMI console.
+    Admin,
+}
+
+/// The panel actions an agent may use, each on their own calls only.
+const AGENT_ACTIONS: &[&str] = &[
+    "hangup",
+    "redirect",
+    "atxfer",
+    "atxfer_complete",
+    "atxfer_cancel",
+    "originate",
+    "park",
+    "pickup",
+    "queue_pause",
+];
+
+impl Role {
+    /// Whether the role may use the panel action `name` at all.
+    pub fn may_use(self, name: &str) -> bool {
+        match self {
+            Role::Admin => true,
+            Role::Supervisor => name != "ami",
+            Role::Agent => AGENT_ACTIONS.contains(&name),
+        }
+    }
+
+    /// Whether the role may act on calls and queue members that are not its own.
+    pub fn acts_for_others(self) -> bool {
+        self != Role::Agent
+    }
 }
 
 #[cfg(test)]
@@ -339,5 +395,37 @@ mod tests {
         assert!(!permissions.allows(&Action::Hangup {
             channel: "x".into()
         }));
+    }
+
+    #[test]
+    fn a_role_only_takes_away() {
+        let all = Permissions::from_list_commands(
+            [
+                ("Hangup", "Hangup channel.  (Priv: system,call,all)"),
+                ("Originate", "Originate a call.  (Priv: originate,all)"),
+                (
+                    "QueuePause",
+                    "Makes a queue member temporarily unavailable.  (Priv: agent,all)",
+                ),
+            ]
+            .into_iter(),
+        );
+        let everything = |p: &Permissions| p.actions.iter().cloned().collect::<Vec<_>>();
+        assert_eq!(everything(&all.narrowed_to(Role::Admin)), everything(&all));
+        let supervisor = all.narrowed_to(Role::Supervisor);
+        assert!(supervisor.actions.contains("spy") && !supervisor.actions.contains("ami"));
+        let agent = all.narrowed_to(Role::Agent);
+        assert_eq!(
+            everything(&agent),
+            [
+                "atxfer_complete",
+                "hangup",
+                "originate",
+                "pickup",
+                "queue_pause"
+            ],
+            "no spy, no console; nothing the AMI account lacks either"
+        );
+        assert_eq!(agent.write, all.write);
     }
 }

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::{ActionRequest, ActionResult, Permissions};
+use crate::action::{ActionRequest, ActionResult, Permissions, Role};
 use crate::ami::{Classes, Message};
 use crate::model::{Change, ServerModel};
 
@@ -113,8 +113,16 @@ pub struct Hello {
     pub username: String,
     /// The AMI read classes: which parts of the model this account sees.
     pub read: Classes,
-    /// The actions this account may use (from Asterisk's `ListCommands`).
+    /// The actions this account may use (from Asterisk's `ListCommands`, narrowed by
+    /// the role of a relay account).
     pub permissions: Permissions,
+    /// A relay account's role; `None` for a login with an AMI account itself.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// A relay account's own extension: the agent view shows it and the relay lets
+    /// an agent act on its calls only.
+    #[serde(default)]
+    pub extension: Option<String>,
     /// The reasons offered when pausing in a queue.
     pub pause_reasons: Vec<String>,
     /// How the screen-pop talks to the CRM around it.

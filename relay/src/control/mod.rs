@@ -8,6 +8,7 @@
 
 pub mod guard;
 mod limits;
+pub mod scope;
 
 use shared::action::{
     Action, ActionRequest, ActionResult, HeaderValue, MuteDirection, Permissions, SpyMode,

@@ -6,6 +6,7 @@
 //! 100 headers, 40960 bytes of body; a malformed `Content-Length` is a 400 and closes
 //! the connection, as in Asterisk, and so does every wait that runs out.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{Legacy, MAX_BODY, Method, Reply, Request};
+use crate::access::Gate;
 
 /// Asterisk's line buffer: a line, its LF included, must fit in one byte less.
 const MAX_LINE: usize = 4096;
@@ -32,6 +34,7 @@ const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn serve(
     listener: TcpListener,
     legacy: Arc<Legacy>,
+    gate: Arc<Gate>,
     max_connections: usize,
     closing: CancellationToken,
 ) {
@@ -44,9 +47,9 @@ pub async fn serve(
             },
             () = closing.cancelled() => return,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, say: back off instead of spinning.
                     tracing::warn!(%error, "AJAM accept failed");
@@ -56,12 +59,20 @@ pub async fn serve(
             },
             () = closing.cancelled() => return,
         };
+        // The same network rules and per-address counts as the panel's listener.
+        let admission = match gate.admit(peer.ip()) {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                tracing::debug!(%refusal, "AJAM connection refused");
+                continue;
+            }
+        };
         let legacy = legacy.clone();
         let closing = closing.clone();
         tokio::spawn(async move {
-            let _permit = permit;
+            let _held = (permit, admission);
             tokio::select! {
-                () = connection(stream, &legacy) => {}
+                () = connection(stream, peer.ip(), &legacy) => {}
                 () = closing.cancelled() => {}
             }
         });
@@ -77,7 +88,7 @@ enum Read {
     Refuse(Reply),
 }
 
-async fn connection(mut stream: TcpStream, legacy: &Legacy) {
+async fn connection(mut stream: TcpStream, client: IpAddr, legacy: &Legacy) {
     let mut buffer = BytesMut::with_capacity(4096);
     let mut first = true;
     loop {
@@ -87,7 +98,8 @@ async fn connection(mut stream: TcpStream, legacy: &Legacy) {
             KEEP_ALIVE_TIMEOUT
         };
         first = false;
-        let (reply, head) = match read_request(&mut stream, &mut buffer, wait, legacy).await {
+        let (reply, head) = match read_request(&mut stream, &mut buffer, wait, legacy, client).await
+        {
             Read::Gone => return,
             Read::Refuse(reply) => (reply, false),
             Read::Request(request, close) => {
@@ -111,6 +123,7 @@ async fn read_request(
     buffer: &mut BytesMut,
     wait: Duration,
     legacy: &Legacy,
+    client: IpAddr,
 ) -> Read {
     let name = &legacy.config.server_name;
     let bad = |text: &str| Read::Refuse(Reply::refused(400, "Bad Request", text, name));
@@ -211,6 +224,7 @@ async fn read_request(
             body,
             cookie,
             if_none_match,
+            client,
         },
         close,
     )

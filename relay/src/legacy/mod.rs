@@ -16,12 +16,14 @@ pub mod http1;
 pub mod render;
 pub mod sessions;
 
+use std::net::IpAddr;
 use std::path::{Component, Path};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::response::IntoResponse;
 use bytes::Bytes;
+use shared::action::Role;
 use shared::ami::{Classes, Message};
 
 use crate::accounts::{Accounts, LoginError};
@@ -67,6 +69,8 @@ pub struct Request {
     /// The last `Cookie:` header, as Asterisk reads only that one.
     pub cookie: Option<String>,
     pub if_none_match: Option<String>,
+    /// Whom the request came from, for the failed-login ledgers.
+    pub client: std::net::IpAddr,
 }
 
 /// One answer, written by either listener. The header lines come after `Server`,
@@ -209,7 +213,13 @@ impl Legacy {
             .as_ref()
             .map_or_else(|| self.sessions.new_id(), |s| s.id);
         let text = self
-            .answer(&action, session.as_ref(), &mut cookie, started)
+            .answer(
+                &action,
+                session.as_ref(),
+                &mut cookie,
+                started,
+                request.client,
+            )
             .await;
         let param = |name: &str| {
             params
@@ -246,6 +256,7 @@ impl Legacy {
         session: Option<&Arc<HttpSession>>,
         cookie: &mut u32,
         started: Instant,
+        client: IpAddr,
     ) -> Vec<u8> {
         let id = action.action_id().filter(|id| !id.is_empty());
         let name = action
@@ -257,7 +268,7 @@ impl Legacy {
         };
         match (name.as_str(), session) {
             ("login", Some(_)) => response("Success", id, "Already authenticated"),
-            ("login", None) => self.login(action, id, cookie, started).await,
+            ("login", None) => self.login(action, id, cookie, started, client).await,
             ("logoff", _) => {
                 if let Some(session) = session {
                     self.sessions.remove(session.id);
@@ -278,6 +289,7 @@ impl Legacy {
         id: Option<&[u8]>,
         cookie: &mut u32,
         started: Instant,
+        client: IpAddr,
     ) -> Vec<u8> {
         let text = |key: &str| action.get_str(key).unwrap_or_default().into_owned();
         let server = match action.get_str("Server") {
@@ -300,9 +312,13 @@ impl Legacy {
         };
         let lease = match self
             .accounts
-            .login(&server, &username, &text("Secret"))
+            .login(&server, &username, &text("Secret"), client)
             .await
         {
+            // AJAM is raw AMI, the console: a relay account must be an admin.
+            Ok(lease) if lease.person.as_ref().is_some_and(|p| p.role != Role::Admin) => {
+                return failed("Authentication failed").await;
+            }
             Ok(lease) => lease,
             Err(LoginError::Refused(_)) => return failed("Authentication failed").await,
             Err(other) => {
@@ -472,6 +488,7 @@ impl Legacy {
 /// origin (hyper writes the header names its own way there).
 pub async fn on_panel_router(
     axum::extract::State(state): axum::extract::State<crate::app_state::AppState>,
+    crate::api::ClientIp(client): crate::api::ClientIp,
     request: axum::extract::Request,
 ) -> axum::response::Response {
     use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -500,6 +517,7 @@ pub async fn on_panel_router(
                     body,
                     cookie: last(header::COOKIE),
                     if_none_match: last(header::IF_NONE_MATCH),
+                    client,
                 })
                 .await
         }

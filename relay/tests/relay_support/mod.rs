@@ -232,6 +232,22 @@ impl Relay {
         response.json().await.expect("state JSON")
     }
 
+    /// Runs one action through `POST /api/v1/actions`; its `action_result`.
+    pub async fn act(&self, token: &str, action: Value) -> Value {
+        let response = self
+            .http()
+            .post(format!("{}/api/v1/actions", self.base))
+            .bearer_auth(token)
+            .json(&action)
+            .send()
+            .await
+            .expect("action request");
+        assert_eq!(response.status().as_u16(), 200, "{action}");
+        let result: Value = response.json().await.expect("an action_result");
+        assert_eq!(result["type"], "action_result", "{result}");
+        result
+    }
+
     /// Polls the state until `check` holds (the relay applies events asynchronously).
     pub async fn state_until(
         &self,

@@ -83,6 +83,25 @@ pub struct Channel {
     pub started_ms: i64,
 }
 
+impl Channel {
+    /// Whether this channel is extension `exten`'s, by its name or its caller ID:
+    /// what a person sees as "my calls". Not for deciding who may act on it (a caller
+    /// ID is whatever the caller says); see [`names_extension`] for that.
+    pub fn belongs_to(&self, exten: &str) -> bool {
+        !exten.is_empty() && (self.caller_id_num == exten || names_extension(&self.channel, exten))
+    }
+}
+
+/// Whether a channel or interface name is extension `exten`'s device: `PJSIP/201`,
+/// `PJSIP/201-00000001`, `Local/201@agents/n`, but not `PJSIP/2010`.
+pub fn names_extension(name: &str, exten: &str) -> bool {
+    !exten.is_empty()
+        && name.split_once('/').is_some_and(|(_, rest)| {
+            rest.strip_prefix(exten)
+                .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        })
+}
+
 /// A bridge: the channels talking to each other.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
@@ -377,5 +396,38 @@ impl ServerModel {
                 BTreeMap::new()
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extension_is_named_by_its_devices_only() {
+        for name in [
+            "PJSIP/201",
+            "PJSIP/201-0000000a",
+            "Local/201@agents/n",
+            "Local/201@agents-00000001;2",
+        ] {
+            assert!(names_extension(name, "201"), "{name}");
+        }
+        for name in [
+            "PJSIP/2010-00000001",
+            "PJSIP/20",
+            "201",
+            "Local/1201@agents/n",
+            "PJSIP/201x",
+        ] {
+            assert!(!names_extension(name, "201"), "{name}");
+        }
+        assert!(!names_extension("PJSIP/201", ""));
+        let by_caller_id = Channel {
+            channel: "Local/q@queues-1;1".into(),
+            caller_id_num: "201".into(),
+            ..Channel::default()
+        };
+        assert!(by_caller_id.belongs_to("201") && !names_extension(&by_caller_id.channel, "201"));
     }
 }

@@ -1,0 +1,127 @@
+//! Which calls and queue members a relay account's role lets it act on.
+//!
+//! Asterisk only knows the AMI account, which many people may share, so the relay
+//! narrows it per person: an agent acts on their own calls (a channel of their
+//! extension's device, or one bridged with such a channel) and their own queue
+//! memberships, and dials from their own phone only. Supervisors and admins act on
+//! anyone's. Ownership is decided by channel and interface names, never by caller
+//! ID, which is whatever the caller says.
+
+use shared::action::Action;
+use shared::model::{ServerModel, names_extension};
+
+use crate::live::LiveServer;
+use crate::users::Person;
+
+/// `Ok` when `person` may perform `action`, else the reason, as the person reads it.
+pub fn check(action: &Action, person: &Person, server: &LiveServer) -> Result<(), String> {
+    if person.role.acts_for_others() {
+        return Ok(());
+    }
+    let Some(exten) = person.extension.as_deref() else {
+        return Err("no extension is configured for this account".into());
+    };
+    let own_phone = |from: &str| from == exten || names_extension(from, exten);
+    let allowed = match action {
+        Action::Hangup { channel }
+        | Action::Redirect { channel, .. }
+        | Action::Atxfer { channel, .. }
+        | Action::AtxferComplete { channel }
+        | Action::AtxferCancel { channel }
+        | Action::Park { channel } => server.with_model(|model| is_own_call(model, channel, exten)),
+        Action::Originate { from, .. } | Action::Pickup { from, .. } => own_phone(from),
+        Action::QueuePause { interface, .. } => names_extension(interface, exten),
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(format!(
+            "an agent may {} only on extension {exten}'s own calls and queues",
+            action.name()
+        ))
+    }
+}
+
+/// Whether `channel` (an AMI channel name) is one of extension `exten`'s, or talks to
+/// one of them in a bridge.
+fn is_own_call(model: &ServerModel, channel: &str, exten: &str) -> bool {
+    let Some(target) = model.channels.values().find(|c| c.channel == channel) else {
+        return false;
+    };
+    if names_extension(&target.channel, exten) {
+        return true;
+    }
+    let Some(call) = target.bridge.as_ref().and_then(|id| model.calls.get(id)) else {
+        return false;
+    };
+    call.channels.iter().any(|uniqueid| {
+        model
+            .channels
+            .get(uniqueid)
+            .is_some_and(|c| names_extension(&c.channel, exten))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::model::{Call, Channel};
+
+    use super::*;
+
+    fn model() -> ServerModel {
+        let mut model = ServerModel::default();
+        for (uniqueid, name, bridge) in [
+            ("1", "PJSIP/201-00000001", Some("b1")),
+            ("2", "PJSIP/7000-00000002", Some("b1")),
+            ("3", "PJSIP/202-00000003", Some("b2")),
+            ("4", "PJSIP/7001-00000004", Some("b2")),
+            ("5", "PJSIP/7002-00000005", None),
+        ] {
+            model.channels.insert(
+                uniqueid.into(),
+                Channel {
+                    uniqueid: uniqueid.into(),
+                    channel: name.into(),
+                    // A caller claiming to be 201 owns nothing by it.
+                    caller_id_num: "201".into(),
+                    bridge: bridge.map(Into::into),
+                    ..Channel::default()
+                },
+            );
+        }
+        for (id, channels) in [("b1", ["1", "2"]), ("b2", ["3", "4"])] {
+            model.calls.insert(
+                id.into(),
+                Call {
+                    id: id.into(),
+                    channels: channels.iter().map(|c| c.to_string()).collect(),
+                    ..Call::default()
+                },
+            );
+        }
+        model
+    }
+
+    #[test]
+    fn an_agents_calls_are_its_channels_and_their_bridge_peers() {
+        let model = model();
+        assert!(is_own_call(&model, "PJSIP/201-00000001", "201"));
+        assert!(
+            is_own_call(&model, "PJSIP/7000-00000002", "201"),
+            "the caller I talk to"
+        );
+        assert!(
+            !is_own_call(&model, "PJSIP/7001-00000004", "201"),
+            "someone else's caller"
+        );
+        assert!(
+            !is_own_call(&model, "PJSIP/7002-00000005", "201"),
+            "caller ID proves nothing"
+        );
+        assert!(
+            !is_own_call(&model, "PJSIP/201-gone", "201"),
+            "a channel that is not there"
+        );
+    }
+}
