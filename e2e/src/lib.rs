@@ -11,6 +11,7 @@
 //! The SPA must have been built into `target/spa` first: `cargo xtask test`
 //! does that before it runs this crate.
 
+pub mod logs;
 pub mod nginx;
 
 use std::net::SocketAddr;
@@ -160,6 +161,7 @@ impl DemoRelay {
         pbx: Option<SocketAddr>,
         tweak: &Tweak,
     ) -> anyhow::Result<Self> {
+        logs::capture();
         let (stop, stopped) = oneshot::channel::<()>();
         let mut config = relay::config::Config::demo(listener.local_addr()?);
         if let Some(pbx) = pbx {

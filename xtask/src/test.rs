@@ -94,6 +94,14 @@ fn stages(tools: &Tools) -> Vec<(&'static str, Vec<Command>)> {
         // pbxsim's panoramisk interop test runs this Python; without it, the test skips.
         native_tests.env("ASTPANEL_PYTHON", python);
     }
+    // The e2e run keeps its logs, and the relay's must hold no configured secret. A
+    // previous run's logs would prove nothing about this one.
+    let e2e_logs = sh.root().join("target/e2e-logs");
+    let _ = std::fs::remove_dir_all(&e2e_logs);
+    let mut e2e_tests = cargo(&["test", "-p", "e2e"]);
+    e2e_tests.env("ASTPANEL_E2E_LOG_DIR", &e2e_logs);
+    let mut secrets_in_logs = cargo(&["run", "-q", "-p", "e2e", "--bin", "secrets-in-logs"]);
+    secrets_in_logs.env("ASTPANEL_E2E_LOG_DIR", &e2e_logs);
     let wasm_tests = |package: &str| {
         let mut cmd = cargo(&["test", "--target", "wasm32-unknown-unknown", "-p", package]);
         wasm_test_env(&mut cmd, sh.root());
@@ -128,7 +136,7 @@ fn stages(tools: &Tools) -> Vec<(&'static str, Vec<Command>)> {
         ),
         ("test", vec![native_tests]),
         ("wasm", vec![wasm_tests("shared"), wasm_tests("frontend")]),
-        ("e2e", vec![cargo(&["test", "-p", "e2e"])]),
+        ("e2e", vec![e2e_tests, secrets_in_logs]),
         // Every benchmark still runs (tiny sizes, under target/); numbers come from `cargo xtask bench`.
         ("bench", vec![cargo(&["xtask", "bench", "--smoke"])]),
     ]
