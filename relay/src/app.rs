@@ -15,8 +15,10 @@ use shared::protocol::{LinkState, LinkStatus};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
+use std::sync::Arc;
+
 use crate::app_state::AppState;
-use crate::{api, assets, legacy, ws};
+use crate::{api, assets, csp, legacy, ws};
 
 /// Request bodies of the API are small JSON objects.
 const MAX_BODY: usize = 64 * 1024;
@@ -42,16 +44,18 @@ pub fn router(state: AppState) -> Router {
             .route(prefix, any(legacy::on_panel_router))
             .route(&format!("{prefix}/{{*rest}}"), any(legacy::on_panel_router));
     }
+    let hashes = csp::inline_script_hashes(&assets::index_html());
+    let policies = Arc::new(Policies {
+        page: HeaderValue::from_str(&csp::policy(&hashes, "'none'")).ok(),
+        pop: HeaderValue::from_str(&csp::policy(&hashes, &state.pop_frame_ancestors)).ok(),
+    });
     router
         .route("/ws", get(ws::upgrade))
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(spa)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            security_headers,
-        ))
+        .layer(middleware::from_fn_with_state(policies, security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
@@ -62,21 +66,32 @@ fn request_span(request: &Request) -> tracing::Span {
     tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
-/// Headers every answer carries. Only the screen-pop may be framed, and only by the
-/// configured CRM origins; MIME sniffing is off and no URL leaks in a Referer.
-async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The Content-Security-Policy of the pages and of the screen-pop, made once.
+struct Policies {
+    page: Option<HeaderValue>,
+    pop: Option<HeaderValue>,
+}
+
+/// Headers every answer carries: the Content-Security-Policy (see [`csp`]), under
+/// which only the screen-pop may be framed, and only by the configured CRM origins;
+/// MIME sniffing is off and no URL leaks in a Referer.
+async fn security_headers(
+    State(policies): State<Arc<Policies>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let is_pop = request.uri().path() == "/pop";
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    let ancestors = if is_pop {
-        &*state.pop_frame_ancestors
+    let policy = if is_pop {
+        &policies.pop
     } else {
-        "'none'"
+        &policies.page
     };
-    if let Ok(policy) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}")) {
-        headers.insert(CONTENT_SECURITY_POLICY, policy);
+    if let Some(policy) = policy {
+        headers.insert(CONTENT_SECURITY_POLICY, policy.clone());
     }
     if !is_pop {
         headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -14,6 +14,13 @@ struct Spa;
 
 const INDEX: &str = "index.html";
 
+/// The embedded `index.html`, for the Content-Security-Policy's script hashes.
+pub fn index_html() -> String {
+    Spa::get(INDEX)
+        .map(|file| String::from_utf8_lossy(&file.data).into_owned())
+        .unwrap_or_default()
+}
+
 /// Serves a file of the SPA, or its `index.html` for any other path so that
 /// client-side routes survive a reload.
 pub async fn serve(uri: Uri) -> Response {

@@ -25,6 +25,7 @@ pub mod app_state;
 pub mod assets;
 pub mod config;
 pub mod control;
+pub mod csp;
 pub mod legacy;
 pub mod live;
 pub mod metrics;
