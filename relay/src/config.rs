@@ -126,6 +126,28 @@ pub struct Config {
     pub pop_frame_ancestors: Vec<String>,
     pub screen_pop: ScreenPop,
     pub legacy: LegacyConfig,
+    /// HTTPS and WSS on `listen` (`[tls]`); plain HTTP when `None`.
+    pub tls: Option<ListenerTls>,
+}
+
+/// The panel's certificate (`[tls]`), read at startup and again on SIGHUP.
+#[derive(Clone, Debug)]
+pub struct ListenerTls {
+    /// PEM: the server certificate first, then its intermediates.
+    pub cert: PathBuf,
+    /// PEM: its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// AMI over TLS to one server (`tls = true`), as Asterisk's `tlsenable` serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerTls {
+    /// PEM file of the CAs to trust; the system's roots when `None`.
+    pub ca: Option<PathBuf>,
+    /// Verify the certificate (the default); off only by an explicit `tls_verify = false`.
+    pub verify: bool,
+    /// The name the certificate must carry, when not the host's.
+    pub server_name: Option<String>,
 }
 
 /// The AJAM endpoints (`[legacy]`), as Asterisk's http.conf and manager.conf set them.
@@ -194,6 +216,8 @@ pub struct Server {
     /// Accounts the login page names (the demo's); empty for real servers.
     pub demo_accounts: Vec<DemoAccount>,
     pub dialing: Dialing,
+    /// TLS on the AMI link; `crate::run` builds it into `ami.tls` at startup.
+    pub tls: Option<ServerTls>,
 }
 
 /// How click-to-dial, pickup and spy reach a person's phone.
@@ -258,6 +282,7 @@ impl Server {
                 context: "test".into(),
                 parking_context: "test".into(),
             },
+            tls: None,
         }
     }
 
@@ -298,6 +323,7 @@ impl Config {
             pop_frame_ancestors: Vec::new(),
             screen_pop: ScreenPop::default(),
             legacy: LegacyConfig::default(),
+            tls: None,
         }
     }
 }
@@ -336,6 +362,7 @@ impl Args {
                     read_classes: BTreeMap::new(),
                     demo_accounts: Vec::new(),
                     dialing: Dialing::default(),
+                    tls: None,
                 }]),
                 ..Config::defaults()
             }
@@ -370,6 +397,14 @@ struct File {
     servers: Vec<ServerEntry>,
     screen_pop: Option<ScreenPopEntry>,
     legacy: Option<LegacyEntry>,
+    tls: Option<TlsEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsEntry {
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -401,8 +436,8 @@ struct ScreenPopEntry {
 struct ServerEntry {
     name: toml::Spanned<String>,
     host: String,
-    #[serde(default = "default_port")]
-    port: u16,
+    /// 5038, or 5039 with `tls`.
+    port: Option<u16>,
     username: String,
     secret: String,
     #[serde(default)]
@@ -416,11 +451,19 @@ struct ServerEntry {
     dial_channel: Option<String>,
     dial_context: Option<String>,
     parking_context: Option<String>,
+    #[serde(default)]
+    tls: bool,
+    tls_ca: Option<PathBuf>,
+    tls_verify: Option<bool>,
+    tls_server_name: Option<String>,
 }
 
 fn default_port() -> u16 {
     5038
 }
+
+/// Asterisk's `tlsbindaddr` port.
+const DEFAULT_TLS_PORT: u16 = 5039;
 
 /// Parses a configuration file's text; `env` supplies the `ASTPANEL_*` overrides.
 pub fn from_toml(
@@ -454,6 +497,10 @@ pub fn from_toml(
         pop_frame_ancestors: Vec::new(),
         screen_pop: ScreenPop::default(),
         legacy: LegacyConfig::default(),
+        tls: file.tls.map(|entry| ListenerTls {
+            cert: entry.cert,
+            key: entry.key,
+        }),
     };
     let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
     if let Some(entry) = file.legacy {
@@ -469,6 +516,7 @@ pub fn from_toml(
     let mut servers: Vec<Server> = Vec::new();
     for entry in file.servers {
         let line = line_of(entry.name.span().start);
+        let tls = server_tls(&entry);
         let name = entry.name.into_inner();
         let invalid = |problem: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -487,8 +535,14 @@ pub fn from_toml(
         if servers.iter().any(|s| s.name == name) {
             return Err(invalid(format!("server name {name:?} is used twice")));
         }
+        let tls = tls.map_err(invalid)?;
+        let port = entry.port.unwrap_or(if tls.is_some() {
+            DEFAULT_TLS_PORT
+        } else {
+            default_port()
+        });
         let mut ami = AmiConfig::new(
-            format!("{}:{}", entry.host, entry.port),
+            format!("{}:{port}", entry.host),
             entry.username,
             entry.secret,
         );
@@ -518,6 +572,7 @@ pub fn from_toml(
                     parking_context: entry.parking_context.unwrap_or(defaults.parking_context),
                 }
             },
+            tls,
         });
     }
     if let Some(name) = &config.legacy.server
@@ -532,6 +587,22 @@ pub fn from_toml(
     apply_environment(&mut config, &mut servers, env)?;
     config.upstream = Upstream::Asterisk(servers);
     Ok(config)
+}
+
+/// A `[[server]]`'s TLS keys; the `tls_*` keys without `tls = true` would be ignored,
+/// so they are refused.
+fn server_tls(entry: &ServerEntry) -> Result<Option<ServerTls>, String> {
+    if !entry.tls {
+        return match (&entry.tls_ca, entry.tls_verify, &entry.tls_server_name) {
+            (None, None, None) => Ok(None),
+            _ => Err("tls_ca, tls_verify and tls_server_name need tls = true".into()),
+        };
+    }
+    Ok(Some(ServerTls {
+        ca: entry.tls_ca.clone(),
+        verify: entry.tls_verify.unwrap_or(true),
+        server_name: entry.tls_server_name.clone(),
+    }))
 }
 
 fn legacy_config(
@@ -803,6 +874,63 @@ exclude_events = []
             message.starts_with("cannot read /nonexistent/astpanel.toml"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn tls_keys_on_the_listener_and_on_a_server() {
+        let text = format!(
+            "{TWO_SERVERS}\ntls = true\ntls_ca = \"/etc/astpanel/pbx-ca.pem\"\n\
+             tls_server_name = \"pbx.example.com\"\n\
+             [tls]\ncert = \"/etc/astpanel/panel.pem\"\nkey = \"/etc/astpanel/panel.key\"\n"
+        )
+        .replace("port = 5039\n", "");
+        let config = parse(&text).unwrap();
+        let listener = config.tls.expect("[tls]");
+        assert_eq!(listener.cert, Path::new("/etc/astpanel/panel.pem"));
+        assert_eq!(listener.key, Path::new("/etc/astpanel/panel.key"));
+        let Upstream::Asterisk(servers) = &config.upstream else {
+            panic!("servers")
+        };
+        assert_eq!(servers[0].tls, None);
+        assert_eq!(servers[0].ami.addr, "pbx1.example.com:5038");
+        assert_eq!(
+            servers[1].tls,
+            Some(ServerTls {
+                ca: Some("/etc/astpanel/pbx-ca.pem".into()),
+                verify: true,
+                server_name: Some("pbx.example.com".into()),
+            })
+        );
+        // Asterisk's TLS port when none is given.
+        assert_eq!(servers[1].ami.addr, "10.0.0.2:5039");
+
+        let lax = format!("{TWO_SERVERS}\ntls = true\ntls_verify = false\n")
+            .replace("port = 5039", "port = 6000");
+        let lax = parse(&lax).unwrap();
+        let Upstream::Asterisk(servers) = &lax.upstream else {
+            panic!("servers")
+        };
+        assert!(servers[1].tls.as_ref().is_some_and(|t| !t.verify));
+        assert_eq!(
+            servers[1].ami.addr, "10.0.0.2:6000",
+            "an explicit port stays"
+        );
+        assert!(lax.tls.is_none());
+    }
+
+    #[test]
+    fn tls_settings_without_tls_are_refused() {
+        let message = parse(&format!("{TWO_SERVERS}\ntls_verify = false\n"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            "astpanel.toml, line 18: tls_ca, tls_verify and tls_server_name need tls = true"
+        );
+        let message = parse(&format!("{TWO_SERVERS}\n[tls]\ncert = \"c.pem\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("missing field `key`"), "{message}");
     }
 
     #[test]
