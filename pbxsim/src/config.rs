@@ -1,5 +1,6 @@
 //! Simulator settings: manager users, traffic profile, seed, limits; read from a `manager.conf`-style file.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::directory::Directory;
@@ -92,6 +93,8 @@ pub struct SimConfig {
     pub stats: Stats,
     /// Phones with hints, presence, voicemail; and agents and queues unless the fixtures'.
     pub directory: Directory,
+    /// Serve AMI over TLS with this configuration (Asterisk's `tlsenable`); plain TCP if `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The three users of the fixtures' `manager.conf`.
@@ -130,6 +133,7 @@ impl SimConfig {
             faults: Faults::default(),
             stats: Stats::default(),
             directory: Directory::recorded(),
+            tls: None,
         }
     }
 

@@ -24,6 +24,7 @@
 //! - privilege classes (`read=`/`write=`) are `shared::ami::Classes`.
 //! - [`fault`]: [`Faults`], switches for failure tests; [`stats`]: [`Stats`], counters tests read.
 //! - `clock`: date formats of the recordings.
+//! - [`tls`]: AMI over TLS (port 5039 in Asterisk) from PEM files.
 
 mod actions;
 pub mod bench;
@@ -41,6 +42,7 @@ pub mod server;
 mod session;
 mod state;
 pub mod stats;
+pub mod tls;
 pub mod traffic;
 
 pub use config::{SimConfig, Traffic, User};

@@ -50,6 +50,13 @@ struct Args {
     /// replace the demo call centre's).
     #[arg(long)]
     queues: Option<usize>,
+    /// Serve AMI over TLS (as Asterisk's `tlsenable` on port 5039) with this PEM
+    /// certificate chain.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -93,6 +100,9 @@ async fn main() -> anyhow::Result<()> {
     config.noise &= !args.no_noise;
     if args.agents.is_some() || args.queues.is_some() {
         config.fixture_queues(args.agents, args.queues);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(pbxsim::tls::server_config(cert, key)?);
     }
     if let Some(secs) = args.measure {
         let report = pbxsim::bench::measure(config, std::time::Duration::from_secs(secs)).await?;

@@ -1,4 +1,4 @@
-//! The TCP server: accepts clients and runs the traffic driver that moves the PBX clock.
+//! The TCP server: accepts clients (over TLS if configured) and runs the traffic driver that moves the PBX clock.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
+use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
 use crate::config::{SimConfig, Traffic};
@@ -25,6 +26,9 @@ static RUNS: AtomicU64 = AtomicU64::new(0);
 
 /// Channels and Uniqueids each run may number before it reaches the next run's block.
 const IDS_PER_RUN: u64 = 1 << 20;
+
+/// How long a client gets to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Something that stops the server.
 #[derive(Debug, thiserror::Error)]
@@ -81,10 +85,21 @@ pub async fn serve(
                         warn!(%peer, "too many clients, refusing connection");
                         continue;
                     };
+                    let _ = stream.set_nodelay(true);
                     let core = core.clone();
                     let stop = stop_rx.clone();
+                    let tls = core.config.tls.clone().map(TlsAcceptor::from);
                     tokio::spawn(async move {
-                        session::run(core, stream, peer, stop).await;
+                        match tls {
+                            None => session::run(core, stream, peer, stop).await,
+                            Some(acceptor) => {
+                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(stream)) => session::run(core, stream, peer, stop).await,
+                                    Ok(Err(error)) => warn!(%peer, %error, "TLS handshake failed"),
+                                    Err(_) => warn!(%peer, "TLS handshake timed out"),
+                                }
+                            }
+                        }
                         drop(permit);
                     });
                 }

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use shared::ami::{Frame, Message, ParseError, Parser};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -37,14 +36,13 @@ enum End {
 /// Serves one client until it leaves, misbehaves or the server stops.
 pub(crate) async fn run(
     core: Arc<Core>,
-    stream: TcpStream,
+    stream: impl AsyncRead + AsyncWrite + Unpin,
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
 ) {
     let id = session_id(&core);
     let span = info_span!("session", id, %peer);
     async move {
-        let _ = stream.set_nodelay(true);
         core.config.stats.connection_opened();
         let mut session = Session::new(id, peer);
         let end = serve_client(&core, &mut session, stream, stop).await;
@@ -62,7 +60,7 @@ pub(crate) async fn run(
 async fn serve_client(
     core: &Core,
     session: &mut Session,
-    mut stream: TcpStream,
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
     mut stop: watch::Receiver<bool>,
 ) -> End {
     let faults = &core.config.faults;
@@ -199,12 +197,21 @@ async fn recv(rx: &mut Option<broadcast::Receiver<Arc<Wire>>>) -> Result<Arc<Wir
 }
 
 /// Writes `out` within the write timeout (slowed down by the fault switch if set).
-async fn flush(core: &Core, stream: &mut TcpStream, out: &mut BytesMut) -> Result<(), End> {
+async fn flush(
+    core: &Core,
+    stream: &mut (impl AsyncWrite + Unpin),
+    out: &mut BytesMut,
+) -> Result<(), End> {
     if let Some(delay) = core.config.faults.write_delay() {
         tokio::time::sleep(delay).await;
     }
     let limit: Duration = core.config.write_timeout;
-    match tokio::time::timeout(limit, stream.write_all(out)).await {
+    // A TLS stream holds records back until flushed; for TCP the flush is free.
+    let write = async {
+        stream.write_all(out).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(limit, write).await {
         Ok(Ok(())) => {
             out.clear();
             Ok(())

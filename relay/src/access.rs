@@ -28,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::accounts::lock;
+use crate::tls::TlsListener;
 
 /// Whether a rule lets an address in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,6 +285,13 @@ pub struct ClientAddr(pub SocketAddr);
 
 impl Connected<IncomingStream<'_, GatedListener>> for ClientAddr {
     fn connect_info(stream: IncomingStream<'_, GatedListener>) -> Self {
+        *stream.remote_addr()
+    }
+}
+
+/// TLS over the gate: the same peer.
+impl Connected<IncomingStream<'_, TlsListener<GatedListener>>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, TlsListener<GatedListener>>) -> Self {
         *stream.remote_addr()
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! - `GET /api/v1/servers`: the servers the login page offers.
 //! - `POST /api/v1/login` `{"server", "username", "secret"}`: 200 `{"token", ...}` and
-//!   the `astpanel_session` cookie (HttpOnly, SameSite=Strict); 401 with Asterisk's
+//!   the `astpanel_session` cookie (HttpOnly, SameSite=Strict, Secure under TLS); 401 with Asterisk's
 //!   own words as `{"error"}`.
 //! - `POST /api/v1/logout`: ends the token.
 //! - `POST /api/v1/exchange` `{"token"}`: the screen-pop trades the token from its URL
@@ -204,8 +204,9 @@ pub async fn login(
     };
     let token = state.accounts.issue_token(&lease)?;
     let cookie = format!(
-        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        state.token_ttl.as_secs()
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        state.token_ttl.as_secs(),
+        if state.secure_cookies { "; Secure" } else { "" }
     );
     let mut response = Json(LoginResponse {
         token,

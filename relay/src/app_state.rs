@@ -34,4 +34,6 @@ pub struct AppState {
     pub gate: Arc<Gate>,
     /// Fires when the relay shuts down: sockets say goodbye.
     pub closing: CancellationToken,
+    /// The panel is served over TLS: the login cookie gets `Secure`.
+    pub secure_cookies: bool,
 }

@@ -137,6 +137,28 @@ pub struct Config {
     pub security: SecurityConfig,
     /// AstPanel's own accounts (`[[user]]`), each mapped to an AMI account.
     pub users: Vec<RelayUser>,
+    /// HTTPS and WSS on `listen` (`[tls]`); plain HTTP when `None`.
+    pub tls: Option<ListenerTls>,
+}
+
+/// The panel's certificate (`[tls]`), read at startup and again on SIGHUP.
+#[derive(Clone, Debug)]
+pub struct ListenerTls {
+    /// PEM: the server certificate first, then its intermediates.
+    pub cert: PathBuf,
+    /// PEM: its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// AMI over TLS to one server (`tls = true`), as Asterisk's `tlsenable` serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerTls {
+    /// PEM file of the CAs to trust; the system's roots when `None`.
+    pub ca: Option<PathBuf>,
+    /// Verify the certificate (the default); off only by an explicit `tls_verify = false`.
+    pub verify: bool,
+    /// The name the certificate must carry, when not the host's.
+    pub server_name: Option<String>,
 }
 
 /// `[security]`: who may connect, how often a login may fail, which logins exist.
@@ -229,6 +251,8 @@ pub struct Server {
     /// Secrets of further AMI accounts that relay accounts are mapped to (the
     /// service account's own secret is known already).
     pub ami_secrets: BTreeMap<String, String>,
+    /// TLS on the AMI link; `crate::run` builds it into `ami.tls` at startup.
+    pub tls: Option<ServerTls>,
 }
 
 /// How click-to-dial, pickup and spy reach a person's phone.
@@ -293,6 +317,7 @@ impl Server {
                 context: "test".into(),
                 parking_context: "test".into(),
             },
+            tls: None,
             ami_secrets: BTreeMap::new(),
         }
     }
@@ -345,6 +370,7 @@ impl Config {
             legacy: LegacyConfig::default(),
             security: SecurityConfig::default(),
             users: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -384,6 +410,7 @@ impl Args {
                     demo_accounts: Vec::new(),
                     dialing: Dialing::default(),
                     ami_secrets: BTreeMap::new(),
+                    tls: None,
                 }]),
                 ..Config::defaults()
             }
@@ -421,6 +448,7 @@ struct File {
     security: Option<SecurityEntry>,
     #[serde(default, rename = "user")]
     users: Vec<UserEntry>,
+    tls: Option<TlsEntry>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -452,6 +480,13 @@ struct UserEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct TlsEntry {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LegacyEntry {
     enabled: Option<bool>,
     prefix: Option<toml::Spanned<String>>,
@@ -479,8 +514,8 @@ struct ScreenPopEntry {
 struct ServerEntry {
     name: toml::Spanned<String>,
     host: String,
-    #[serde(default = "default_port")]
-    port: u16,
+    /// 5038, or 5039 with `tls`.
+    port: Option<u16>,
     username: String,
     secret: String,
     #[serde(default)]
@@ -496,11 +531,19 @@ struct ServerEntry {
     parking_context: Option<String>,
     #[serde(default)]
     ami_secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    tls: bool,
+    tls_ca: Option<PathBuf>,
+    tls_verify: Option<bool>,
+    tls_server_name: Option<String>,
 }
 
 fn default_port() -> u16 {
     5038
 }
+
+/// Asterisk's `tlsbindaddr` port.
+const DEFAULT_TLS_PORT: u16 = 5039;
 
 /// Parses a configuration file's text; `env` supplies the `ASTPANEL_*` overrides.
 pub fn from_toml(
@@ -536,6 +579,10 @@ pub fn from_toml(
         legacy: LegacyConfig::default(),
         security: SecurityConfig::default(),
         users: Vec::new(),
+        tls: file.tls.map(|entry| ListenerTls {
+            cert: entry.cert,
+            key: entry.key,
+        }),
     };
     let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
     if let Some(entry) = file.legacy {
@@ -554,6 +601,7 @@ pub fn from_toml(
     let mut servers: Vec<Server> = Vec::new();
     for entry in file.servers {
         let line = line_of(entry.name.span().start);
+        let tls = server_tls(&entry);
         let name = entry.name.into_inner();
         let invalid = |problem: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -572,8 +620,14 @@ pub fn from_toml(
         if servers.iter().any(|s| s.name == name) {
             return Err(invalid(format!("server name {name:?} is used twice")));
         }
+        let tls = tls.map_err(invalid)?;
+        let port = entry.port.unwrap_or(if tls.is_some() {
+            DEFAULT_TLS_PORT
+        } else {
+            default_port()
+        });
         let mut ami = AmiConfig::new(
-            format!("{}:{}", entry.host, entry.port),
+            format!("{}:{port}", entry.host),
             entry.username,
             entry.secret,
         );
@@ -604,6 +658,7 @@ pub fn from_toml(
                 }
             },
             ami_secrets: entry.ami_secrets,
+            tls,
         });
     }
 
@@ -731,6 +786,22 @@ fn relay_user(
         entry.extension,
     )
     .map_err(|error| format!("user {name:?}: {error}"))
+}
+
+/// A `[[server]]`'s TLS keys; the `tls_*` keys without `tls = true` would be ignored,
+/// so they are refused.
+fn server_tls(entry: &ServerEntry) -> Result<Option<ServerTls>, String> {
+    if !entry.tls {
+        return match (&entry.tls_ca, entry.tls_verify, &entry.tls_server_name) {
+            (None, None, None) => Ok(None),
+            _ => Err("tls_ca, tls_verify and tls_server_name need tls = true".into()),
+        };
+    }
+    Ok(Some(ServerTls {
+        ca: entry.tls_ca.clone(),
+        verify: entry.tls_verify.unwrap_or(true),
+        server_name: entry.tls_server_name.clone(),
+    }))
 }
 
 fn legacy_config(
@@ -1065,6 +1136,63 @@ exclude_events = []
         );
         let message = user("server = \"main\"\nrole2 = 1\n");
         assert!(message.contains("unknown field `role2`"), "{message}");
+    }
+
+    #[test]
+    fn tls_keys_on_the_listener_and_on_a_server() {
+        let text = format!(
+            "{TWO_SERVERS}\ntls = true\ntls_ca = \"/etc/astpanel/pbx-ca.pem\"\n\
+             tls_server_name = \"pbx.example.com\"\n\
+             [tls]\ncert = \"/etc/astpanel/panel.pem\"\nkey = \"/etc/astpanel/panel.key\"\n"
+        )
+        .replace("port = 5039\n", "");
+        let config = parse(&text).unwrap();
+        let listener = config.tls.expect("[tls]");
+        assert_eq!(listener.cert, Path::new("/etc/astpanel/panel.pem"));
+        assert_eq!(listener.key, Path::new("/etc/astpanel/panel.key"));
+        let Upstream::Asterisk(servers) = &config.upstream else {
+            panic!("servers")
+        };
+        assert_eq!(servers[0].tls, None);
+        assert_eq!(servers[0].ami.addr, "pbx1.example.com:5038");
+        assert_eq!(
+            servers[1].tls,
+            Some(ServerTls {
+                ca: Some("/etc/astpanel/pbx-ca.pem".into()),
+                verify: true,
+                server_name: Some("pbx.example.com".into()),
+            })
+        );
+        // Asterisk's TLS port when none is given.
+        assert_eq!(servers[1].ami.addr, "10.0.0.2:5039");
+
+        let lax = format!("{TWO_SERVERS}\ntls = true\ntls_verify = false\n")
+            .replace("port = 5039", "port = 6000");
+        let lax = parse(&lax).unwrap();
+        let Upstream::Asterisk(servers) = &lax.upstream else {
+            panic!("servers")
+        };
+        assert!(servers[1].tls.as_ref().is_some_and(|t| !t.verify));
+        assert_eq!(
+            servers[1].ami.addr, "10.0.0.2:6000",
+            "an explicit port stays"
+        );
+        assert!(lax.tls.is_none());
+    }
+
+    #[test]
+    fn tls_settings_without_tls_are_refused() {
+        let message = parse(&format!("{TWO_SERVERS}\ntls_verify = false\n"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            "astpanel.toml, line 18: tls_ca, tls_verify and tls_server_name need tls = true"
+        );
+        let message = parse(&format!("{TWO_SERVERS}\n[tls]\ncert = \"c.pem\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("missing field `key`"), "{message}");
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! - [`assets`]: the SPA, embedded in the binary at build time.
 //! - [`app`]: the axum router; [`app_state`]: what its handlers share.
 //! - [`config`]: the command line and the TOML file, turned into what [`run`] needs.
+//! - [`tls`]: PEM files, the panel's HTTPS/WSS listener and its reload on SIGHUP (the
+//!   AMI side is [`ami::tls`]).
 
 pub mod access;
 pub mod accounts;
@@ -30,10 +32,12 @@ pub mod legacy;
 pub mod live;
 pub mod metrics;
 pub mod throttle;
+pub mod tls;
 pub mod users;
 pub mod ws;
 
 use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +61,12 @@ pub enum RunError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    /// A certificate, key or CA file of `[tls]` or a `[[server]]` cannot be used.
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
+    /// The SIGHUP handler that reloads the certificate could not be installed.
+    #[error("cannot listen for SIGHUP: {0}")]
+    Hangup(#[source] std::io::Error),
     /// The HTTP server failed while serving.
     #[error("HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
@@ -90,10 +100,26 @@ pub async fn run_with_legacy(
 ) -> Result<(), RunError> {
     // Dropping this sender stops the in-process demo PBX, if there is one.
     let (stop_demo, demo_stopped) = tokio::sync::watch::channel(());
-    let servers = match config.upstream {
+    let mut servers = match config.upstream {
         Upstream::Demo => vec![start_demo(demo_stopped).await?],
         Upstream::Asterisk(servers) => servers,
     };
+    // Every file is read before anything connects: a bad one stops the start, named.
+    for server in &mut servers {
+        if let Some(settings) = &server.tls {
+            let host = server
+                .ami
+                .addr
+                .rsplit_once(':')
+                .map_or(server.ami.addr.as_str(), |(host, _)| host);
+            server.ami.tls = Some(ami::AmiTls::new(settings, host)?);
+        }
+    }
+    let certificate = config
+        .tls
+        .as_ref()
+        .map(tls::ListenerCertificate::load)
+        .transpose()?;
     let metrics = metrics::Metrics::new();
     let closing = CancellationToken::new();
     let mut live_servers = Vec::new();
@@ -153,19 +179,22 @@ pub async fn run_with_legacy(
         metrics,
         gate: gate.clone(),
         closing: closing.clone(),
+        secure_cookies: certificate.is_some(),
     };
     let router = app::router(state);
-    tracing::info!(addr = ?listener.local_addr().ok(), "serving the panel");
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = certificate.is_some(), "serving the panel");
 
     let stopping = CancellationToken::new();
     let listener = access::GatedListener::new(listener, gate);
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<access::ClientAddr>(),
-    )
-    .with_graceful_shutdown(stopping.clone().cancelled_owned())
-    .into_future();
-    tokio::pin!(server);
+    let mut server = match certificate {
+        Some(certificate) => {
+            tls::reload_on_hangup(certificate.clone(), closing.clone())
+                .map_err(RunError::Hangup)?;
+            let listener = tls::TlsListener::new(listener, &certificate)?;
+            serve(listener, router, stopping.clone())
+        }
+        None => serve(listener, router, stopping.clone()),
+    };
     tokio::select! {
         ended = &mut server => return Ok(ended?),
         _ = shutdown => {}
@@ -185,6 +214,27 @@ pub async fn run_with_legacy(
             Ok(())
         }
     }
+}
+
+/// axum serving `router` on `listener` until `stop` fires, whichever listener it is.
+fn serve<L>(
+    listener: L,
+    router: axum::Router,
+    stop: CancellationToken,
+) -> Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>
+where
+    L: axum::serve::Listener<Addr = access::ClientAddr>,
+    for<'a> access::ClientAddr:
+        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    Box::pin(
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<access::ClientAddr>(),
+        )
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .into_future(),
+    )
 }
 
 /// Starts pbxsim in this process on a loopback port and returns how to reach it.

@@ -1,4 +1,5 @@
-//! The `astpanel` binary: parses the command line and calls [`relay::run`].
+//! The `astpanel` binary: parses the command line and calls [`relay::run`] (which also
+//! reloads the TLS certificate on SIGHUP).
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -16,7 +17,12 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = args.into_config()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{}", listener.local_addr()?);
     println!("AstPanel is serving {url}");
     relay::run(config, listener, shutdown_signal()).await?;
     Ok(())

@@ -7,9 +7,14 @@ use shared::ami::{Frame, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
+use tokio_util::either::Either;
 
 use super::codec::AmiCodec;
 use super::error::AmiError;
+use super::tls::AmiTls;
+
+/// The socket under an AMI connection: plain TCP (port 5038) or TLS (5039).
+pub type AmiStream = Either<TcpStream, tokio_rustls::client::TlsStream<TcpStream>>;
 
 /// Bytes asked of the socket per read: big enough that a busy server's events arrive
 /// dozens per system call. Parsed messages share these chunks (zero copy), so one
@@ -28,12 +33,28 @@ pub struct Connection<T> {
     write_timeout: Duration,
 }
 
-impl Connection<TcpStream> {
-    /// Dials `addr` and reads the `Asterisk Call Manager/x.y.z` banner, both within `timeout`.
-    pub async fn connect(addr: &str, timeout: Duration, max_len: usize) -> Result<Self, AmiError> {
+impl Connection<AmiStream> {
+    /// Dials `addr`, makes the TLS handshake if `tls` says so, and reads the `Asterisk
+    /// Call Manager/x.y.z` banner, all within `timeout`.
+    pub async fn connect(
+        addr: &str,
+        tls: Option<&AmiTls>,
+        timeout: Duration,
+        max_len: usize,
+    ) -> Result<Self, AmiError> {
         let dial = async {
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
+            let stream = match tls {
+                None => Either::Left(stream),
+                Some(tls) => {
+                    Either::Right(tls.wrap(stream).await.map_err(|source| AmiError::Tls {
+                        addr: addr.to_owned(),
+                        hint: tls_hint(&source),
+                        source,
+                    })?)
+                }
+            };
             Connection::handshake(stream, max_len).await
         };
         tokio::time::timeout(timeout, dial)
@@ -42,6 +63,20 @@ impl Connection<TcpStream> {
                 addr: addr.to_owned(),
                 after: timeout,
             })?
+    }
+}
+
+/// What to check when the certificate was refused for one of the two usual reasons.
+fn tls_hint(error: &std::io::Error) -> &'static str {
+    use rustls::{CertificateError, Error};
+    match error.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+        Some(Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
+            " (no CA in tls_ca, or in the system's roots without it, signed this certificate)"
+        }
+        Some(Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        )) => " (set tls_server_name to a name the certificate carries)",
+        _ => "",
     }
 }
 

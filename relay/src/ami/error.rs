@@ -19,6 +19,17 @@ pub enum AmiError {
         /// The configured connect timeout.
         after: Duration,
     },
+    /// The TLS handshake failed: the certificate is not trusted (`tls_ca`), does not name
+    /// the server (`tls_server_name`), or the port does not speak TLS. Retried with backoff.
+    #[error("TLS handshake with {addr} failed: {source}{hint}")]
+    Tls {
+        /// The address being dialled.
+        addr: String,
+        /// rustls's reason, inside the I/O error the handshake returns.
+        source: std::io::Error,
+        /// Which setting to look at, for the usual reasons; empty otherwise.
+        hint: &'static str,
+    },
     /// The server's first line was not an AMI greeting; check the address and port.
     #[error("not an AMI server: first line was {0:?}")]
     NotAmi(String),

@@ -1,7 +1,7 @@
 //! The AMI client, in layers like mini-redis: [`codec`] (bytes ⇄ frames, over
 //! `shared::ami`'s parser), [`connection`] (one framed socket and its banner),
-//! [`session`] (login, ActionID correlation, event lists, keepalive, reconnect) and
-//! [`error`]. The wire format and Asterisk's quirks are described in [`shared::ami`].
+//! [`session`] (login, ActionID correlation, event lists, keepalive, reconnect),
+//! [`tls`] (AMI over TLS: trust and server name) and [`error`]. The wire format and Asterisk's quirks are described in [`shared::ami`].
 //!
 //! Start with [`spawn_session`]. It returns a [`SessionHandle`] for actions and a
 //! bounded channel of [`SessionEvent`]s:
@@ -27,11 +27,13 @@ pub mod codec;
 pub mod connection;
 pub mod error;
 pub mod session;
+pub mod tls;
 
 pub use codec::AmiCodec;
-pub use connection::Connection;
+pub use connection::{AmiStream, Connection};
 pub use error::AmiError;
 pub use session::{
     ActionResult, AmiConfig, AuthMethod, SessionEvent, SessionHandle, SlowConsumer,
     connect_session, spawn_session,
 };
+pub use tls::AmiTls;

@@ -13,14 +13,14 @@ use std::time::Duration;
 use futures::FutureExt;
 use rand::Rng;
 use shared::ami::{DEFAULT_MAX_MESSAGE_LEN, Message, MessageKind, is_true, md5_key};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::Instrument;
 
-use super::connection::Connection;
+use super::connection::{AmiStream, Connection};
 use super::error::AmiError;
+use super::tls::AmiTls;
 
 /// Messages handled in one go once the socket has data, before commands and timers
 /// get a look in: large enough to amortise the `select!`, small enough to stay fair.
@@ -66,8 +66,10 @@ pub enum SlowConsumer {
 /// Where and how to connect, and every bound the session works within.
 #[derive(Clone)]
 pub struct AmiConfig {
-    /// `host:port` of the AMI listener, usually port 5038.
+    /// `host:port` of the AMI listener, usually port 5038 (5039 with TLS).
     pub addr: String,
+    /// TLS on the link (Asterisk's `tlsenable`), or plain TCP when `None`.
+    pub tls: Option<AmiTls>,
     /// The manager.conf user.
     pub username: String,
     /// The user's secret.
@@ -119,6 +121,7 @@ impl AmiConfig {
     ) -> Self {
         AmiConfig {
             addr: addr.into(),
+            tls: None,
             username: username.into(),
             secret: secret.into(),
             auth: AuthMethod::Plain,
@@ -144,6 +147,7 @@ impl fmt::Debug for AmiConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AmiConfig")
             .field("addr", &self.addr)
+            .field("tls", &self.tls)
             .field("username", &self.username)
             .field("auth", &self.auth)
             .field("events", &self.events)
@@ -370,7 +374,7 @@ impl Session {
     }
 
     /// Runs the session, starting on `first` if the caller already logged in.
-    async fn run(mut self, mut first: Option<Connection<TcpStream>>) {
+    async fn run(mut self, mut first: Option<Connection<AmiStream>>) {
         let mut backoff = self.config.backoff_initial;
         loop {
             let attempt = match first.take() {
@@ -448,12 +452,16 @@ impl Session {
         }
     }
 
-    async fn connect(&mut self) -> Result<Connection<TcpStream>, AmiError> {
+    async fn connect(&mut self) -> Result<Connection<AmiStream>, AmiError> {
         let config = &self.config;
-        let mut conn =
-            Connection::connect(&config.addr, config.connect_timeout, config.max_message_len)
-                .await?
-                .with_write_timeout(config.write_timeout);
+        let mut conn = Connection::connect(
+            &config.addr,
+            config.tls.as_ref(),
+            config.connect_timeout,
+            config.max_message_len,
+        )
+        .await?
+        .with_write_timeout(config.write_timeout);
         let limit = config.action_timeout;
         timeout(limit, self.login(&mut conn))
             .await
@@ -461,7 +469,7 @@ impl Session {
         Ok(conn)
     }
 
-    async fn login(&self, conn: &mut Connection<TcpStream>) -> Result<(), AmiError> {
+    async fn login(&self, conn: &mut Connection<AmiStream>) -> Result<(), AmiError> {
         let config = &self.config;
         let mut login = Message::new()
             .with("Action", "Login")
@@ -486,7 +494,7 @@ impl Session {
     /// Sends one action before the session is up and waits for its response.
     async fn exchange(
         &self,
-        conn: &mut Connection<TcpStream>,
+        conn: &mut Connection<AmiStream>,
         action: Message,
         tag: &str,
     ) -> Result<Message, AmiError> {
@@ -507,7 +515,7 @@ impl Session {
     }
 
     /// Runs a logged-in connection until it fails (`Some`) or the session should stop (`None`).
-    async fn serve(&mut self, conn: &mut Connection<TcpStream>) -> Option<AmiError> {
+    async fn serve(&mut self, conn: &mut Connection<AmiStream>) -> Option<AmiError> {
         let mut pending: HashMap<Vec<u8>, Pending> = HashMap::new();
         let failure = self.serve_loop(conn, &mut pending).await;
         for (_, waiting) in pending.drain() {
@@ -527,7 +535,7 @@ impl Session {
 
     async fn serve_loop(
         &mut self,
-        conn: &mut Connection<TcpStream>,
+        conn: &mut Connection<AmiStream>,
         pending: &mut HashMap<Vec<u8>, Pending>,
     ) -> Option<AmiError> {
         let interval = self.config.ping_interval;
@@ -605,7 +613,7 @@ impl Session {
     /// Registers and writes one caller's action.
     async fn start(
         &self,
-        conn: &mut Connection<TcpStream>,
+        conn: &mut Connection<AmiStream>,
         command: Command,
         seq: u64,
         pending: &mut HashMap<Vec<u8>, Pending>,

@@ -1,9 +1,10 @@
 //! A relay on real sockets in front of real pbxsim instances, and clients for it:
-//! HTTP for the API, WebSockets for the push.
+//! HTTP for the API, WebSockets for the push (HTTPS and WSS when the relay has `[tls]`).
 
 #![allow(dead_code)] // each test file uses part of this
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -11,7 +12,8 @@ use relay::ami::{AmiConfig, SessionHandle, spawn_session};
 use relay::config::{Config, Server, Upstream};
 use serde_json::Value;
 use shared::ami::{Classes, Message};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite;
 
@@ -132,6 +134,8 @@ pub struct Relay {
     pub addr: SocketAddr,
     /// The AJAM listener with Asterisk's exact header lines.
     pub legacy_addr: SocketAddr,
+    /// Whom the clients trust when the relay serves TLS (`base` is then `https://`).
+    pub trust: Option<Arc<rustls::ClientConfig>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -146,6 +150,11 @@ impl Relay {
         config.upstream = Upstream::Asterisk(servers);
         config.linger = Duration::from_millis(300);
         tweak(&mut config);
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async move {
@@ -156,9 +165,10 @@ impl Relay {
                 .expect("relay ran");
         });
         Relay {
-            base: format!("http://{addr}"),
+            base: format!("{scheme}://{addr}"),
             addr,
             legacy_addr,
+            trust: None,
             stop: Some(stop),
             task: Some(task),
         }
@@ -178,6 +188,57 @@ impl Relay {
             .timeout(PATIENCE)
             .build()
             .expect("HTTP client")
+    }
+
+    /// A TLS connection to the relay, trusting what [`Relay::trust`] trusts.
+    async fn tls_stream(&self) -> tokio_rustls::client::TlsStream<TcpStream> {
+        let trust = self.trust.clone().expect("a relay with TLS and a trust");
+        let tcp = TcpStream::connect(self.addr).await.expect("TCP connect");
+        let name = rustls::pki_types::ServerName::from(self.addr.ip());
+        tokio_rustls::TlsConnector::from(trust)
+            .connect(name, tcp)
+            .await
+            .expect("TLS handshake")
+    }
+
+    /// POSTs `body` as JSON over HTTPS (hyper's client on one connection); the status,
+    /// the `Set-Cookie` header and the JSON answer.
+    pub async fn https_post(&self, path: &str, body: &Value) -> (u16, String, Value) {
+        use http_body_util::BodyExt;
+        let io = hyper_util::rt::TokioIo::new(self.tls_stream().await);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .expect("HTTP/1.1 over TLS");
+        tokio::spawn(connection);
+        let request = hyper::Request::post(path)
+            .header("host", self.addr.to_string())
+            .header("origin", &self.base)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))
+            .expect("request");
+        let response = tokio::time::timeout(PATIENCE, sender.send_request(request))
+            .await
+            .expect("an answer in time")
+            .expect("an answer");
+        let status = response.status().as_u16();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = tokio::time::timeout(PATIENCE, response.into_body().collect())
+            .await
+            .expect("a body in time")
+            .expect("a body")
+            .to_bytes();
+        (
+            status,
+            cookie,
+            serde_json::from_slice(&bytes).expect("a JSON body"),
+        )
     }
 
     pub async fn get_text(&self, path: &str) -> String {
@@ -269,8 +330,27 @@ impl Relay {
     }
 
     pub async fn socket(&self, token: &str) -> Socket {
+        let (socket, _) = tokio_tungstenite::connect_async(self.socket_request("ws", token))
+            .await
+            .expect("ws connect");
+        Socket { socket }
+    }
+
+    /// A WebSocket over TLS, trusting what [`Relay::trust`] trusts.
+    pub async fn secure_socket(
+        &self,
+        token: &str,
+    ) -> Socket<tokio_rustls::client::TlsStream<TcpStream>> {
+        let tls = self.tls_stream().await;
+        let (socket, _) = tokio_tungstenite::client_async(self.socket_request("wss", token), tls)
+            .await
+            .expect("wss connect");
+        Socket { socket }
+    }
+
+    fn socket_request(&self, scheme: &str, token: &str) -> tungstenite::handshake::client::Request {
         let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
-            "ws://{}/ws",
+            "{scheme}://{}/ws",
             self.addr
         ))
         .expect("ws request");
@@ -283,10 +363,7 @@ impl Relay {
         request
             .headers_mut()
             .insert("origin", self.base.parse().expect("origin header"));
-        let (socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("ws connect");
-        Socket { socket }
+        request
     }
 }
 
@@ -313,13 +390,11 @@ pub fn channel_names(state: &Value) -> Vec<String> {
     names
 }
 
-pub struct Socket {
-    pub socket: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+pub struct Socket<S = tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+    pub socket: tokio_tungstenite::WebSocketStream<S>,
 }
 
-impl Socket {
+impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     /// The next JSON message (pings are answered by tungstenite and skipped).
     pub async fn next(&mut self) -> Value {
         loop {

@@ -1,0 +1,268 @@
+//! TLS with rustls (ring): PEM files, the panel's reloadable certificate and its HTTPS/WSS listener.
+//!
+//! The listener side serves the panel from `[tls] cert` and `key`. The certificate is
+//! read again on SIGHUP ([`reload_on_hangup`]): handshakes after that present the new one,
+//! while established connections keep the keys they agreed, so no browser is dropped. A
+//! file that cannot be used is refused with its path, at startup and at a reload (which
+//! then keeps the old certificate). The AMI side (`tls = true` on a `[[server]]`) is
+//! [`crate::ami::tls`], on the same PEM readers and provider.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use axum::serve::Listener;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{Error as PemError, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ListenerTls;
+
+/// Handshakes the listener runs at once; past it, new connections wait in the kernel's
+/// backlog, so clients that open sockets and never speak cannot make it hold more.
+const MAX_HANDSHAKES: usize = 256;
+
+/// How long a client gets to finish its handshake before its socket is closed.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TLS setting the relay cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file is missing, unreadable or holds no usable item: fix the file or the path.
+    #[error("{path}: {problem}")]
+    Pem { path: PathBuf, problem: String },
+    /// rustls refused the certificate, the key or the pair (a key of another
+    /// certificate, say): check that the two files belong together.
+    #[error("{cert} with {key}: {source}")]
+    Certificate {
+        cert: PathBuf,
+        key: PathBuf,
+        source: rustls::Error,
+    },
+    /// No trusted roots could be read from the system: install its CA bundle or set `tls_ca`.
+    #[error("no trusted root certificates found on this system ({0}); set tls_ca")]
+    NoSystemRoots(String),
+    /// The name a server's certificate must carry is neither a DNS name nor an IP
+    /// address: set `tls_server_name`.
+    #[error("TLS server name {0:?} is not a DNS name or an IP address")]
+    ServerName(String),
+    /// rustls refused the configuration itself (no protocol version in common).
+    #[error("TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// The one crypto provider, named in every configuration rather than installed process-wide.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Every certificate in a PEM file, in order; none is an error.
+pub(crate) fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem_error = |error: PemError| TlsError::Pem {
+        path: path.to_owned(),
+        problem: pem_problem(error),
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(pem_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_error)?;
+    if certs.is_empty() {
+        return Err(TlsError::Pem {
+            path: path.to_owned(),
+            problem: "no CERTIFICATE block found".into(),
+        });
+    }
+    Ok(certs)
+}
+
+/// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
+fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|error| TlsError::Pem {
+        path: path.to_owned(),
+        problem: match error {
+            PemError::NoItemsFound => "no PRIVATE KEY block found".into(),
+            other => pem_problem(other),
+        },
+    })
+}
+
+/// The parser's complaint in words: its own text shows an end marker as bytes.
+fn pem_problem(error: PemError) -> String {
+    match error {
+        PemError::MissingSectionEnd { end_marker } => format!(
+            "no \"-----END {}-----\" line: the PEM block is cut short",
+            String::from_utf8_lossy(&end_marker)
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The panel's certificate, as rustls asks for it at each handshake, replaceable while
+/// serving.
+#[derive(Debug)]
+pub struct ListenerCertificate {
+    files: ListenerTls,
+    provider: Arc<CryptoProvider>,
+    /// A std lock: nothing awaits under it, and a handshake only clones the `Arc`.
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ListenerCertificate {
+    /// Reads the certificate chain and key named in `[tls]`.
+    pub fn load(files: &ListenerTls) -> Result<Arc<Self>, TlsError> {
+        let provider = provider();
+        let current = RwLock::new(Arc::new(read_pair(files, &provider)?));
+        Ok(Arc::new(ListenerCertificate {
+            files: files.clone(),
+            provider,
+            current,
+        }))
+    }
+
+    /// Reads the files again; the next handshakes use what they hold now. On an error
+    /// the certificate in use stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = Arc::new(read_pair(&self.files, &self.provider)?);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+
+    /// The rustls configuration of the listener, answering with this certificate.
+    fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let mut config = rustls::ServerConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(self.clone());
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+impl ResolvesServerCert for ListenerCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        )
+    }
+}
+
+fn read_pair(files: &ListenerTls, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
+    let chain = certificates(&files.cert)?;
+    let key = private_key(&files.key)?;
+    CertifiedKey::from_der(chain, key, provider).map_err(|source| TlsError::Certificate {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+        source,
+    })
+}
+
+/// Reloads `certificate` on every SIGHUP until `closing` fires. The handler is installed
+/// before this returns, so a SIGHUP sent once the relay serves never kills the process.
+pub fn reload_on_hangup(
+    certificate: Arc<ListenerCertificate>,
+    closing: CancellationToken,
+) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = closing.cancelled() => return,
+                    received = hangups.recv() => if received.is_none() { return },
+                }
+                let reloading = certificate.clone();
+                // Reading two small files is quick, but it is blocking I/O all the same.
+                match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                    Ok(Ok(())) => {
+                        tracing::info!(cert = %certificate.files.cert.display(), "SIGHUP: TLS certificate reloaded")
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "SIGHUP: TLS certificate not reloaded; the old one stays")
+                    }
+                    Err(error) => tracing::error!(%error, "SIGHUP: the reload task failed"),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop((certificate, closing));
+    Ok(())
+}
+
+/// A listener whose connections are TLS, handshaken off the accept path: a slow client
+/// delays only itself. Wraps any listener, so filters on the plain socket (who may
+/// connect) run before a handshake costs anything.
+pub struct TlsListener<L: Listener> {
+    inner: L,
+    acceptor: TlsAcceptor,
+    /// Each ends with the connection, or `None` if its handshake failed.
+    handshakes: JoinSet<Option<Handshaken<L>>>,
+}
+
+/// A connection whose handshake is done, with its peer's address.
+type Handshaken<L> = (TlsStream<<L as Listener>::Io>, <L as Listener>::Addr);
+
+impl<L: Listener> TlsListener<L>
+where
+    L::Addr: std::fmt::Debug + 'static,
+{
+    /// Serves `certificate` on the connections `inner` accepts.
+    pub fn new(inner: L, certificate: &Arc<ListenerCertificate>) -> Result<Self, TlsError> {
+        Ok(TlsListener {
+            inner,
+            acceptor: TlsAcceptor::from(certificate.server_config()?),
+            handshakes: JoinSet::new(),
+        })
+    }
+}
+
+impl<L: Listener> Listener for TlsListener<L>
+where
+    L::Addr: std::fmt::Debug + 'static,
+{
+    type Io = TlsStream<L::Io>;
+    type Addr = L::Addr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            tokio::select! {
+                (io, peer) = self.inner.accept(), if self.handshakes.len() < MAX_HANDSHAKES => {
+                    let acceptor = self.acceptor.clone();
+                    self.handshakes.spawn(async move {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
+                            Ok(Ok(stream)) => Some((stream, peer)),
+                            Ok(Err(error)) => {
+                                tracing::debug!(?peer, %error, "TLS handshake failed");
+                                None
+                            }
+                            Err(_) => {
+                                tracing::debug!(?peer, "TLS handshake timed out");
+                                None
+                            }
+                        }
+                    });
+                }
+                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    if let Ok(Some(connection)) = done {
+                        return connection;
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
