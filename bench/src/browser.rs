@@ -104,10 +104,13 @@ pub async fn measure(plan: &BrowserPlan) -> anyhow::Result<BrowserResults> {
     let browser = e2e::Browser::start().await?;
     let result = run(plan, &relay, &side, &faults, &browser).await;
     faults.hold_traffic(false);
-    browser.stop().await?;
+    // The run's own error says more than a browser that then failed to close.
+    let closed = browser.stop().await;
     let _ = relay_stop.send(());
     let _ = pbx_stop.send(());
-    result
+    let results = result?;
+    closed?;
+    Ok(results)
 }
 
 async fn run(

@@ -67,8 +67,11 @@ pub async fn measure(plan: &ReducerPlan, recording: &Recording) -> anyhow::Resul
     let browser = e2e::Browser::start().await?;
     let result = run(plan, &events, recording.count, &browser, &url).await;
     let _ = stop.send(());
-    browser.stop().await?;
-    result
+    // The run's own error says more than a browser that then failed to close.
+    let closed = browser.stop().await;
+    let results = result?;
+    closed?;
+    Ok(results)
 }
 
 async fn run(
