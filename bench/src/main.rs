@@ -8,14 +8,23 @@
 //! - `replay`: the loopback server that logs one client in and replays the recording.
 //! - `ingest`: each client under test, one run each, and the interleaved rounds.
 //! - `ajam`: `wrk` on the relay's AJAM Ping against a bare axum handler; WaitEvent wake-ups.
+//! - `bundle`: the release SPA's size, raw, brotli and as the relay serves it.
+//! - `browser`: the panel in headless Chromium on pbxsim's load: first live data, busy
+//!   main thread, rows against pbxsim's channels. `reducer`: the shared reducer's events/s
+//!   natively and as WASM in Chromium (`bench/reducer` is the code both run).
+//!   `browser_report`: their sections of the page.
 //! - `stats`: min/median/max over the runs. `machine`: CPU, cores, kernel from /proc.
 //! - `report`: the results page. `plot`: its SVG charts (plotters).
 
 mod ajam;
+mod browser;
+mod browser_report;
+mod bundle;
 mod fixture;
 mod ingest;
 mod machine;
 mod plot;
+mod reducer;
 mod replay;
 mod report;
 mod stats;
@@ -25,6 +34,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
+use crate::browser_report::{BrowserSection, ReducerSection};
 use crate::fixture::Recording;
 use crate::ingest::Peers;
 use crate::report::{AjamSection, IngestSection, Report};
@@ -54,6 +64,12 @@ struct Args {
     /// Where RESULTS.md and plots/ are written.
     #[arg(long)]
     out: PathBuf,
+    /// Trunk's release build of the SPA (`target/spa`), the one the relay embeds.
+    #[arg(long)]
+    spa: PathBuf,
+    /// wasm-bindgen's output for `bench/reducer` built for wasm32.
+    #[arg(long)]
+    reducer_pkg: PathBuf,
     /// The command the page names as the way to get these figures again.
     #[arg(long, default_value = "cargo xtask bench")]
     command: String,
@@ -94,6 +110,42 @@ impl Size {
         }
     }
 
+    /// Seconds of each main-thread busy window in the browser.
+    fn busy_seconds(self) -> u64 {
+        match self {
+            Size::Tiny => 2,
+            Size::Quick => 10,
+            Size::Full => 20,
+        }
+    }
+
+    /// Live channels pbxsim should have before the browser runs (its load mode levels off
+    /// at 400 to 500).
+    fn warm_channels(self) -> usize {
+        match self {
+            Size::Tiny => 0,
+            Size::Quick | Size::Full => 400,
+        }
+    }
+
+    /// pbxsim's cap under the browser: the 1,000 events/s, except that the tiny
+    /// size only checks the code runs, at a pace any page keeps up with.
+    fn browser_events_per_sec(self) -> u64 {
+        match self {
+            Size::Tiny => 100,
+            Size::Quick | Size::Full => 1_000,
+        }
+    }
+
+    /// Passes of the recording per reducer run.
+    fn reducer_passes(self) -> u32 {
+        match self {
+            Size::Tiny => 2,
+            Size::Quick => 50,
+            Size::Full => 200,
+        }
+    }
+
     /// Runs of every contender.
     fn runs(self) -> usize {
         match self {
@@ -130,6 +182,33 @@ async fn main() -> anyhow::Result<()> {
     };
     let ajam_results = ajam::measure(&plan).await?;
 
+    let browser_plan = browser::BrowserPlan {
+        spa: args.spa,
+        runs,
+        window: std::time::Duration::from_secs(args.size.busy_seconds()),
+        events_per_sec: args.size.browser_events_per_sec(),
+        warm_channels: args.size.warm_channels(),
+    };
+    let browser = BrowserSection {
+        runs,
+        window_seconds: args.size.busy_seconds(),
+        events_per_sec: browser_plan.events_per_sec,
+        warm_channels: browser_plan.warm_channels,
+        results: browser::measure(&browser_plan).await?,
+    };
+    let reducer_plan = reducer::ReducerPlan {
+        pkg: args.reducer_pkg,
+        passes: args.size.reducer_passes(),
+        runs,
+    };
+    let reducer = ReducerSection {
+        passes: reducer_plan.passes,
+        events_per_pass: recording.count,
+        runs,
+        results: reducer::measure(&reducer_plan, &recording).await?,
+        plot: "plots/reducer.svg".to_owned(),
+    };
+
     let plots = args.out.join("plots");
     std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;
     let ingest = IngestSection {
@@ -160,12 +239,20 @@ async fn main() -> anyhow::Result<()> {
         "requests/s",
         &ajam.rows(),
     )?;
+    plot::bars(
+        &args.out.join(&reducer.plot),
+        "The shared reducer on the recorded stream: events applied per second",
+        "events/s",
+        &reducer.rows(),
+    )?;
     let report = Report {
         command: args.command,
         started,
         machine,
         ingest,
         ajam,
+        browser,
+        reducer,
     };
     let page = report.markdown();
     let path = args.out.join("RESULTS.md");

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::ajam::AjamResults;
+use crate::browser_report::{BrowserSection, ReducerSection};
 use crate::ingest::{Client, ClientRates};
 use crate::machine::Machine;
 use crate::plot::human;
@@ -15,6 +16,8 @@ pub struct Report {
     pub machine: Machine,
     pub ingest: IngestSection,
     pub ajam: AjamSection,
+    pub browser: BrowserSection,
+    pub reducer: ReducerSection,
 }
 
 /// The legacy AJAM benchmark's figures and its chart's path relative to the page.
@@ -106,6 +109,8 @@ impl Report {
         );
         self.ingest_markdown(&mut page);
         self.ajam_markdown(&mut page);
+        self.browser.markdown(&mut page);
+        self.reducer.markdown(&mut page);
         page.push_str(NOT_YET);
         page
     }
@@ -252,11 +257,8 @@ const NOT_YET: &str = "
 
 These parts of issue 13 are not in the harness yet; it leaves them out rather than fake them:
 
-- Reducer events/s: measured natively by criterion (`cargo bench -p shared --bench reducer`),
-  not yet here side by side; in WASM not yet.
 - End to end (pbxsim load mode → relay → N WebSocket clients, latency p50/p99/max, relay CPU and RSS)
   and idle scale (RSS per idle WebSocket at 1,000 and 10,000): the relay's login and delta protocol
   have landed; the load client has not been written.
-- Browser (WASM size, first live data, main-thread busy share) and the scale of the PBX (20 servers):
-  not started.
+- The scale of the PBX (20 servers): not started.
 ";

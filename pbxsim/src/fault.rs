@@ -1,4 +1,5 @@
-//! Fault switches for tests: stall, abrupt close, restart, garbage, oversized message, slow writes.
+//! Fault switches for tests: stall, abrupt close, restart, garbage, oversized message, slow
+//! writes, and a held traffic generator.
 //!
 //! A test keeps a clone of [`Faults`] (it is inside `SimConfig`) and flips switches while
 //! clients are connected. Sessions look at the switches on every loop turn and at least
@@ -21,6 +22,7 @@ struct State {
     oversized: AtomicU64,
     oversized_len: AtomicU64,
     restart: AtomicU64,
+    hold_traffic: AtomicBool,
 }
 
 /// Shared fault switches. Cloning shares them.
@@ -85,6 +87,17 @@ impl Faults {
     pub fn restart(&self) {
         self.0.restart.fetch_add(1, Ordering::SeqCst);
         self.close_all();
+    }
+
+    /// Hold load mode's traffic: virtual time stops, so every call stays as it is and no
+    /// event is made until it is released (what a check of "the screen shows exactly the
+    /// PBX's channels" needs). Sessions still answer actions.
+    pub fn hold_traffic(&self, on: bool) {
+        self.0.hold_traffic.store(on, Ordering::SeqCst);
+    }
+
+    pub(crate) fn traffic_held(&self) -> bool {
+        self.0.hold_traffic.load(Ordering::SeqCst)
     }
 
     pub(crate) fn reads_stalled(&self) -> bool {

@@ -76,11 +76,21 @@ pub(crate) async fn drive(core: &Core, stop: &mut watch::Receiver<bool>, cap: Op
     // 600 calls a virtual minute keeps ~200 calls up: a busy call centre, small maps.
     let mut generator = Generator::new(core.config.seed, 600.0);
     let high_water = core.config.max_lag_events / 2;
-    let started = Instant::now();
+    let mut started = Instant::now();
     let mut sent: u64 = 0;
     loop {
         if *stop.borrow() {
             return;
+        }
+        if core.config.faults.traffic_held() {
+            let held = Instant::now();
+            tokio::select! {
+                _ = stopped(stop) => return,
+                _ = tokio::time::sleep(crate::fault::POLL) => {}
+            }
+            // The cap counts from the release, not in a burst that makes up for the hold.
+            started += held.elapsed();
+            continue;
         }
         let events = {
             let mut pbx = core.lock();

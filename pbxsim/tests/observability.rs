@@ -204,3 +204,41 @@ async fn the_load_measurement_times_the_stamps_it_receives() {
     assert!(report.stamp_latency(0.5) <= report.stamp_latency(0.99));
     assert!(report.to_string().contains("stamps, latency p50"));
 }
+
+#[tokio::test]
+async fn held_traffic_keeps_every_channel_as_it_is_until_released() {
+    let config = SimConfig::load_at(5_000);
+    let faults = config.faults.clone();
+    let sim = start(config).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    c.event("BridgeEnter").await;
+    let mut lists = 0;
+    let mut channels = async move || {
+        lists += 1;
+        let id = format!("c{lists}");
+        let (_, items, _) = c
+            .list(
+                &format!("Action: CoreShowChannels\r\nActionID: {id}\r\n\r\n"),
+                &id,
+            )
+            .await;
+        items
+            .iter()
+            .filter_map(|m| m.get_str("Channel").map(String::from))
+            .collect::<BTreeSet<String>>()
+    };
+    faults.hold_traffic(true);
+    // The batch the driver was making when the switch flipped still goes out.
+    tokio::time::sleep(pbxsim::fault::POLL).await;
+    let held = channels().await;
+    assert!(!held.is_empty(), "calls were up when the traffic was held");
+    // At 5,000 events/s, 300 ms of running traffic changes the channel list.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(channels().await, held, "nothing moves while held");
+    faults.hold_traffic(false);
+    let until = Instant::now() + WAIT;
+    while channels().await == held {
+        assert!(Instant::now() < until, "the traffic did not resume");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -2,6 +2,9 @@
 //! harness in release. Only the full run writes `bench/RESULTS.md`; `--quick` (a couple of
 //! minutes) and `--smoke` (tiny sizes, what `cargo xtask test` runs to check every
 //! benchmark still works) write under `target/`, so the committed page stays a full run.
+//! The browser benchmarks use the SPA in `target/spa` (built by `cargo xtask spa` or `test`)
+//! and Chromium with chromedriver as `cargo xtask test`'s set-up installs them; the reducer's
+//! WASM side (`bench/reducer`) is built here.
 
 use anyhow::{Context, bail};
 
@@ -10,6 +13,8 @@ use crate::sh::{self, Sh};
 /// The bench's own venv and node_modules, relative to the root (under the ignored target/).
 const PY_VENV: &str = "target/tools/bench/py";
 const NODE_DIR: &str = "target/tools/bench/node";
+/// wasm-bindgen's output for `bench/reducer`, relative to the root.
+const REDUCER_PKG: &str = "target/bench-reducer";
 
 pub fn bench(args: &[String]) -> anyhow::Result<()> {
     let (size, out, command) = match args {
@@ -28,6 +33,11 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
     let fixture = sh
         .root()
         .join("../shared/fixtures/asterisk/ami-events-stream.txt");
+    let spa = sh.root().join("target/spa");
+    if !spa.join("index.html").is_file() {
+        bail!("the browser benchmarks need the SPA: run `cargo xtask spa` first");
+    }
+    reducer_wasm(&sh)?;
     sh::run(
         sh.cmd("cargo")
             .args(["run", "--release", "-p", "bench", "--", "--size", size])
@@ -37,8 +47,33 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
             .arg(&node_modules)
             .arg("--fixture")
             .arg(&fixture)
+            .arg("--spa")
+            .arg(&spa)
+            .args(["--reducer-pkg", REDUCER_PKG])
             .args(["--out", out, "--command", command]),
     )
+}
+
+/// `bench/reducer` for wasm32 in release (opt-level 3, as the native side), through the
+/// wasm-bindgen CLI that `setup` installed at Cargo.lock's version.
+fn reducer_wasm(sh: &Sh) -> anyhow::Result<()> {
+    sh::run(sh.cmd("cargo").args([
+        "build",
+        "--release",
+        "--quiet",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "bench-reducer",
+    ]))?;
+    sh::run(sh.cmd("wasm-bindgen").args([
+        "--target",
+        "web",
+        "--no-typescript",
+        "--out-dir",
+        REDUCER_PKG,
+        "target/wasm32-unknown-unknown/release/bench_reducer.wasm",
+    ]))
 }
 
 /// A venv with bench/peers/requirements.txt, installed by pip unless it is there already.
