@@ -1,8 +1,14 @@
 //! The WebSocket to the relay: it feeds relay messages to the page's [`Live`] state,
 //! sends the page's requests, and reconnects by itself, with capped backoff, whenever
 //! the socket closes; each new socket starts with a fresh snapshot.
+//!
+//! Deltas are applied to the model as they arrive, but the page is redrawn at most
+//! once per [`REDRAW_EVERY`]: a busy PBX sends up to fifty deltas a second, and
+//! redrawing for each kept the main thread saturated with a few hundred calls, while
+//! nobody reads faster than a few screens a second. Everything else (snapshots, link
+//! changes, action results) is drawn at once.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -13,6 +19,9 @@ use crate::store::{Follow, Live};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// The most often deltas redraw the page.
+pub const REDRAW_EVERY: Duration = Duration::from_millis(200);
 
 /// The state of the browser's own link to the relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +83,7 @@ pub fn connect(
         state,
         token: Rc::new(token),
         current: Rc::default(),
+        redraw_due: Rc::default(),
     };
     let sender = Sender {
         current: link.current.clone(),
@@ -90,6 +100,8 @@ struct Link {
     state: RwSignal<SocketState>,
     token: Rc<Option<String>>,
     current: Rc<RefCell<Option<Connection>>>,
+    /// Whether a redraw for deltas already applied is scheduled.
+    redraw_due: Rc<Cell<bool>>,
 }
 
 impl Link {
@@ -103,6 +115,7 @@ impl Link {
         };
         let on_open = Closure::<dyn FnMut()>::new(move || state.set(SocketState::Open));
         let current = self.current.clone();
+        let redraw_due = self.redraw_due.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let Some(text) = event.data().as_string() else {
                 return;
@@ -110,7 +123,20 @@ impl Link {
             match serde_json::from_str::<ServerMessage>(&text) {
                 Ok(message) => {
                     let mut follow = Follow::Nothing;
-                    live.update(|live| follow = live.receive(message));
+                    let is_delta = matches!(message, ServerMessage::Delta { .. });
+                    live.update_untracked(|live| follow = live.receive(message));
+                    if !is_delta {
+                        live.notify();
+                    } else if !redraw_due.replace(true) {
+                        let redraw_due = redraw_due.clone();
+                        set_timeout(
+                            move || {
+                                redraw_due.set(false);
+                                live.notify();
+                            },
+                            REDRAW_EVERY,
+                        );
+                    }
                     if follow == Follow::Resync {
                         let sender = Sender {
                             current: current.clone(),
