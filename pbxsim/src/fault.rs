@@ -55,7 +55,8 @@ impl Faults {
         self.0.stall_reads.store(on, Ordering::SeqCst);
     }
 
-    /// Stop writing to clients (events queue up until the lag bound drops them).
+    /// Stop writing to clients, as a hung Asterisk would: nothing goes out, answers to
+    /// actions included (they wait), and events queue up until the lag bound drops them.
     pub fn stall_writes(&self, on: bool) {
         self.0.stall_writes.store(on, Ordering::SeqCst);
     }

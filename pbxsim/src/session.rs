@@ -71,7 +71,10 @@ async fn serve_client(
     let mut out = BytesMut::with_capacity(WRITE_BATCH);
     out.put_slice(BANNER);
     loop {
+        // A stall holds everything back, answers to actions (a Ping's Pong) included:
+        // that is what a hung Asterisk looks like, and only a keepalive can tell.
         if !out.is_empty()
+            && !faults.writes_stalled()
             && let Err(end) = flush(core, &mut stream, &mut out).await
         {
             return end;
@@ -136,7 +139,8 @@ async fn serve_client(
                 };
             }
         }
-        if !out.is_empty() {
+        // Answers to write go out first; while stalled they wait for the switch.
+        if !out.is_empty() && writing {
             continue;
         }
         tokio::select! {

@@ -128,6 +128,13 @@ pub fn server(name: &str, pbx: &Pbx) -> Server {
     server
 }
 
+/// Where [`Relay::start_at`] listens; `None`: a free port.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ports {
+    pub panel: Option<SocketAddr>,
+    pub legacy: Option<SocketAddr>,
+}
+
 /// A relay serving on a loopback port until dropped.
 pub struct Relay {
     pub base: String,
@@ -142,9 +149,29 @@ pub struct Relay {
 
 impl Relay {
     pub async fn start(servers: Vec<Server>, tweak: impl FnOnce(&mut Config)) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        Relay::start_at(servers, Ports::default(), tweak).await
+    }
+
+    /// [`Relay::start`] on given ports (a restart on the same ones), else fresh ones.
+    pub async fn start_at(
+        servers: Vec<Server>,
+        ports: Ports,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Relay {
+        let bind = |addr: Option<SocketAddr>| async move {
+            let addr = addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            // A port just given up may take a moment to be free again.
+            for _ in 0..100 {
+                if let Ok(listener) = TcpListener::bind(addr).await {
+                    return listener;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("cannot bind {addr}")
+        };
+        let listener = bind(ports.panel).await;
         let addr = listener.local_addr().expect("relay addr");
-        let legacy = TcpListener::bind("127.0.0.1:0").await.expect("bind AJAM");
+        let legacy = bind(ports.legacy).await;
         let legacy_addr = legacy.local_addr().expect("AJAM addr");
         let mut config = Config::demo(addr);
         config.upstream = Upstream::Asterisk(servers);
