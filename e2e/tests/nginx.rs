@@ -64,9 +64,22 @@ async fn healthz_answers_through_nginx() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ajam_login_then_ping_with_the_session_cookie() -> anyhow::Result<()> {
     with_stack(async |stack| {
+        // At the host's root and under the /astpanel/ prefix alike.
+        for prefix in ["", "/astpanel"] {
+            ajam_login_then_ping(stack, prefix).await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn ajam_login_then_ping(stack: &Stack, prefix: &str) -> anyhow::Result<()> {
+    {
         let http = http()?;
         let login = http
-            .get(stack.url("/asterisk/rawman?action=login&username=admin&secret=admin-secret"))
+            .get(stack.url(&format!(
+                "{prefix}/asterisk/rawman?action=login&username=admin&secret=admin-secret"
+            )))
             .send()
             .await?;
         assert_eq!(login.status(), reqwest::StatusCode::OK);
@@ -91,7 +104,7 @@ async fn ajam_login_then_ping_with_the_session_cookie() -> anyhow::Result<()> {
         );
 
         let ping = http
-            .get(stack.url("/asterisk/rawman?action=ping"))
+            .get(stack.url(&format!("{prefix}/asterisk/rawman?action=ping")))
             .header(reqwest::header::COOKIE, format!("mansession_id={cookie}"))
             .send()
             .await?
@@ -102,8 +115,7 @@ async fn ajam_login_then_ping_with_the_session_cookie() -> anyhow::Result<()> {
             "ping answered {ping:?}"
         );
         Ok(())
-    })
-    .await
+    }
 }
 
 /// A token from the panel's login API, asked through nginx.
@@ -189,7 +201,21 @@ async fn the_panel_logs_in_and_goes_live_in_chromium_through_nginx() -> anyhow::
             let page = browser.open_panel(&stack.url("/")).await?;
             // Up means the SPA, the login API (cookie and Origin) and the WebSocket all
             // went through nginx.
-            page.login_and_wait("admin", "admin-secret").await
+            page.login_and_wait("admin", "admin-secret").await?;
+            // Under the prefix, straight to a view: the page, its assets, the API and
+            // the socket are all asked for below /astpanel/.
+            let prefixed = browser
+                .open_panel(&stack.url("/astpanel/supervisor"))
+                .await?;
+            prefixed
+                .wait_for_attribute("link-state", "data-state", "up")
+                .await?;
+            // The navigation stays below the prefix too.
+            prefixed.navigate("Wallboard").await?;
+            prefixed
+                .wait_for_attribute("link-state", "data-state", "up")
+                .await?;
+            prefixed.ensure_no_console_errors().await
         }
         .await;
         browser.stop().await?;

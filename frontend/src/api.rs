@@ -46,11 +46,11 @@ async fn answer<T: serde::de::DeserializeOwned>(
 }
 
 pub async fn servers() -> Result<Vec<ServerInfo>, ApiFailure> {
-    answer(Request::get("/api/v1/servers").send().await).await
+    answer(Request::get("api/v1/servers").send().await).await
 }
 
 pub async fn me(token: Option<&str>) -> Result<Hello, ApiFailure> {
-    let mut request = Request::get("/api/v1/me");
+    let mut request = Request::get("api/v1/me");
     if let Some(token) = token {
         request = request.header("Authorization", &format!("Bearer {token}"));
     }
@@ -58,7 +58,7 @@ pub async fn me(token: Option<&str>) -> Result<Hello, ApiFailure> {
 }
 
 pub async fn login(request: &LoginRequest) -> Result<LoginResponse, ApiFailure> {
-    let sent = match Request::post("/api/v1/login").json(request) {
+    let sent = match Request::post("api/v1/login").json(request) {
         Ok(request) => request.send().await,
         Err(_) => return Err(ApiFailure::Unreachable),
     };
@@ -69,7 +69,7 @@ pub async fn exchange(token: &str) -> Result<LoginResponse, ApiFailure> {
     let body = ExchangeRequest {
         token: token.to_owned(),
     };
-    let sent = match Request::post("/api/v1/exchange").json(&body) {
+    let sent = match Request::post("api/v1/exchange").json(&body) {
         Ok(request) => request.send().await,
         Err(_) => return Err(ApiFailure::Unreachable),
     };
@@ -78,5 +78,5 @@ pub async fn exchange(token: &str) -> Result<LoginResponse, ApiFailure> {
 
 pub async fn logout() {
     // Whatever the answer, the page shows the login form again.
-    let _ = Request::post("/api/v1/logout").send().await;
+    let _ = Request::post("api/v1/logout").send().await;
 }

@@ -194,5 +194,9 @@ fn socket_url(token: Option<&str>) -> Option<String> {
         "ws"
     };
     let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
-    Some(format!("{scheme}://{}/ws{query}", location.host().ok()?))
+    Some(format!(
+        "{scheme}://{}{}ws{query}",
+        location.host().ok()?,
+        crate::components::base_path()
+    ))
 }
