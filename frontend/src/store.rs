@@ -4,10 +4,7 @@
 
 use shared::action::ActionResult;
 use shared::model::ServerModel;
-use shared::protocol::{Hello, LinkState, LinkStatus, RawEvent, ServerMessage};
-
-/// Raw events kept for the event log.
-pub const EVENT_LOG_SIZE: usize = 500;
+use shared::protocol::{Hello, LinkState, LinkStatus, ServerMessage};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Live {
@@ -18,7 +15,10 @@ pub struct Live {
     pub model: ServerModel,
     /// The answer to the last action, shown to the person.
     pub last_result: Option<ActionResult>,
-    pub events: Vec<RawEvent>,
+    /// The id of the console's action awaiting its answer, and that answer: kept apart
+    /// from `last_result`, so the console's answer does not pop up as a toast.
+    pub console_id: Option<String>,
+    pub console_result: Option<ActionResult>,
 }
 
 /// What the page must do after a message.
@@ -52,12 +52,16 @@ impl Live {
                 _ => return Follow::Resync,
             },
             ServerMessage::Link(link) => self.link = Some(link),
-            ServerMessage::Events { events, .. } => {
-                self.events.extend(events);
-                let excess = self.events.len().saturating_sub(EVENT_LOG_SIZE);
-                self.events.drain(..excess);
+            // The socket hands these to the event log, a signal of its own, so a busy
+            // log does not re-run every view of the model.
+            ServerMessage::Events { .. } => {}
+            ServerMessage::ActionResult(result) => {
+                if result.id.is_some() && result.id == self.console_id {
+                    self.console_result = Some(result);
+                } else {
+                    self.last_result = Some(result);
+                }
             }
-            ServerMessage::ActionResult(result) => self.last_result = Some(result),
             ServerMessage::Error { message } => {
                 leptos::logging::warn!("the relay could not use a message: {message}");
             }
@@ -149,6 +153,29 @@ mod tests {
         assert!(live.model.channels.contains_key("new"));
         assert_eq!(live.receive(delta(8, "gap")), Follow::Resync);
         assert!(!live.model.channels.contains_key("gap"));
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn the_consoles_answer_goes_to_the_console_and_others_to_the_toast() {
+        let mut live = Live {
+            console_id: Some("a2".into()),
+            ..Live::default()
+        };
+        let answer = |id: &str| ServerMessage::ActionResult(ActionResult::ok(Some(id.into()), ""));
+        live.receive(answer("a1"));
+        assert!(live.console_result.is_none());
+        assert_eq!(
+            live.last_result.as_ref().and_then(|r| r.id.as_deref()),
+            Some("a1")
+        );
+        live.last_result = None;
+        live.receive(answer("a2"));
+        assert!(live.last_result.is_none(), "no toast for the console");
+        assert_eq!(
+            live.console_result.and_then(|r| r.id).as_deref(),
+            Some("a2")
+        );
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
