@@ -1,6 +1,7 @@
 //! The supervisor's tools in Chromium: the extension grid of a 2,000-phone PBX drawn in
-//! part and searched, the raw event log (open, filter, pause), and the AMI console
-//! (answered for `admin`, refused in Asterisk's words, absent for `viewer`).
+//! part and searched, the call list of a thousand channels drawn in part, the raw event
+//! log (open, filter, pause), and the AMI console (answered for `admin`, refused in
+//! Asterisk's words, absent for `viewer`).
 
 use e2e::{Harness, PanelPage, Pbx, originate, wait_for};
 use pbxsim::directory::{Agent, Directory, Phone, QueueDef};
@@ -124,6 +125,47 @@ async fn two_thousand_extensions_draw_a_window_and_search_finds_the_last() -> an
     )
     .await?;
     anyhow::ensure!(tiles(&page).await?.len() < PHONES);
+    page.ensure_no_console_errors().await?;
+    harness.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_channels_draw_a_window_of_the_call_list() -> anyhow::Result<()> {
+    const CALLS: usize = 250;
+    let pbx = Pbx::start().await?;
+    let admin = pbx.admin().await?;
+    let (harness, page) = admin_on(&pbx, "Supervisor").await?;
+    // Calls to `200` in the test dialplan: four Local channels each.
+    for n in 0..CALLS {
+        let caller = format!("\"Caller {n}\" <{}>", 2000 + n);
+        originate(&admin, "100", "200", &caller, 600).await?;
+    }
+    let live = wait_for("every call on the relay", || async {
+        let names = e2e::channel_names(&e2e::api_state(&harness.base_url).await?);
+        Ok((names.len() >= 4 * CALLS).then_some(names))
+    })
+    .await?;
+    page.wait_for_text_containing("channel-count", &format!("{} channels", live.len()))
+        .await?;
+    let top = page.shown_channels().await?;
+    anyhow::ensure!(
+        !top.is_empty() && top.len() < 300 && top.is_subset(&live),
+        "{} of {} channels drawn at the top",
+        top.len(),
+        live.len()
+    );
+    page.driver
+        .execute(
+            "const box = document.querySelector('.scroll-box.calls'); box.scrollTop = box.scrollHeight;",
+            Vec::new(),
+        )
+        .await?;
+    let bottom = wait_for("other rows drawn at the bottom", || async {
+        let shown = page.shown_channels().await?;
+        Ok((!shown.is_empty() && shown.is_disjoint(&top)).then_some(shown))
+    })
+    .await?;
+    anyhow::ensure!(bottom.len() < 300 && bottom.is_subset(&live), "{bottom:?}");
     page.ensure_no_console_errors().await?;
     harness.stop().await
 }

@@ -44,36 +44,45 @@ pub fn rows(model: &ServerModel) -> Vec<Row> {
     bridged.chain(alone).collect()
 }
 
-/// A call's id (empty: not bridged) and its channels that are drawn.
-pub type Group = (String, Vec<Channel>);
-
-/// What a row shows that can change: channel, state, caller, connected line, hold.
-type Shown = (String, u8, String, String, bool);
-
-/// Consecutive rows of one call, as the list draws them together.
-pub fn grouped(rows: &[Row]) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    for row in rows {
-        match groups.last_mut() {
-            Some((call, members)) if *call == row.call => members.push(row.channel.clone()),
-            _ => groups.push((row.call.clone(), vec![row.channel.clone()])),
-        }
-    }
-    groups
+/// A drawn row: whether it starts its call's run of rows (a line above it), its call,
+/// and the channel. Keyed by all of it, so a change redraws that row alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Drawn {
+    first: bool,
+    call: String,
+    channel: Channel,
 }
 
-/// What a drawn group shows: it is drawn again when any of it changes.
-fn group_key(group: &Group) -> (String, Vec<Shown>) {
-    let shown = group.1.iter().map(|c| {
-        (
-            c.channel.clone(),
-            c.state,
-            c.caller_id_num.clone(),
-            c.connected_num.clone(),
-            c.on_hold,
-        )
-    });
-    (group.0.clone(), shown.collect())
+/// The rows `range` of `rows`, each marked when it starts a call's run.
+fn drawn(rows: &[Row], range: std::ops::Range<usize>) -> Vec<Drawn> {
+    let start = range.start;
+    rows.get(range)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, row)| Drawn {
+            first: i == 0 || rows[start + i - 1].call != row.call,
+            call: row.call.clone(),
+            channel: row.channel.clone(),
+        })
+        .collect()
+}
+
+/// What a row shows that can change: call, line above, channel, state, caller,
+/// connected line, hold.
+type Shown = (String, bool, String, u8, String, String, bool);
+
+fn row_key(row: &Drawn) -> Shown {
+    let c = &row.channel;
+    (
+        row.call.clone(),
+        row.first,
+        c.channel.clone(),
+        c.state,
+        c.caller_id_num.clone(),
+        c.connected_num.clone(),
+        c.on_hold,
+    )
 }
 
 #[component]
@@ -92,9 +101,9 @@ pub fn Calls(mine: RwSignal<String>) -> impl IntoView {
         let (above, below) = padding(&range, count, pitch);
         (range.start, range.end, above as i64, below as i64)
     });
-    let groups = move || {
+    let shown = move || {
         let (start, end, ..) = window.get();
-        all.with(|rows| rows.get(start..end).map(grouped).unwrap_or_default())
+        all.with(|rows| drawn(rows, start..end))
     };
     view! {
         <Show when=move || all.with(Vec::is_empty)>
@@ -102,25 +111,27 @@ pub fn Calls(mine: RwSignal<String>) -> impl IntoView {
         </Show>
         <div class="scroll-box calls" node_ref=scroll.node on:scroll=move |_| scroll.measure()
             tabindex="0" role="region" aria-label="Call list">
-            <div style:padding-top=move || format!("{}px", window.get().2)
+            <ul class="channels"
+                style:padding-top=move || format!("{}px", window.get().2)
                 style:padding-bottom=move || format!("{}px", window.get().3)>
-                <For each=groups key=group_key let:group>
-                    <div class="call" data-bridge=group.0.clone()
-                        aria-label=if group.0.is_empty() { "Not bridged" } else { "Call" }>
-                        <ul class="channels">
-                            {group.1.into_iter().map(|channel| view! { <ChannelRow channel mine /> }).collect_view()}
-                        </ul>
-                    </div>
+                <For each=shown key=row_key let:row>
+                    <ChannelRow channel=row.channel call=row.call first=row.first mine />
                 </For>
-            </div>
+            </ul>
         </div>
-        <p class="muted" role="status">{move || format!("{} channels", all.with(Vec::len))}</p>
+        <p class="muted" data-testid="channel-count" role="status">{move || format!("{} channels", all.with(Vec::len))}</p>
     }
 }
 
-/// One channel row with its actions.
+/// One channel row with its actions; `call` is its bridge (empty: none), `first` when
+/// it starts its call's run of rows.
 #[component]
-pub fn ChannelRow(channel: Channel, mine: RwSignal<String>) -> impl IntoView {
+fn ChannelRow(
+    channel: Channel,
+    call: String,
+    first: bool,
+    mine: RwSignal<String>,
+) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let name = StoredValue::new(channel.channel.clone());
     let id = StoredValue::new(channel.uniqueid.clone());
@@ -151,7 +162,8 @@ pub fn ChannelRow(channel: Channel, mine: RwSignal<String>) -> impl IntoView {
     };
     let connected = channel.connected_num.clone();
     view! {
-        <li class="channel" data-testid="channel" data-channel=channel.channel.clone() data-state=channel.state_desc.clone()>
+        <li class="channel" class:first=first data-testid="channel" data-channel=channel.channel.clone()
+            data-state=channel.state_desc.clone() data-bridge=call>
             <span class="about">
                 <span class="name">{channel.channel.clone()}</span>
                 <span class="caller">{caller}</span>
@@ -192,9 +204,13 @@ mod tests {
         }
     }
 
+    fn drawn_firsts(rows: &[Row], range: std::ops::Range<usize>) -> Vec<bool> {
+        drawn(rows, range).iter().map(|d| d.first).collect()
+    }
+
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     #[cfg_attr(not(target_arch = "wasm32"), test)]
-    fn rows_come_call_by_call_then_the_lone_channels_and_group_back() {
+    fn rows_come_call_by_call_then_the_lone_channels_and_each_call_starts_a_run() {
         let mut model = ServerModel::default();
         for c in [
             channel("a", Some("b1")),
@@ -218,12 +234,15 @@ mod tests {
             .map(|r| (r.call.as_str(), r.channel.uniqueid.as_str()))
             .collect();
         assert_eq!(order, [("b1", "a"), ("b1", "b"), ("b2", "d"), ("", "c")]);
-        let groups = grouped(&rows[1..]);
-        let sizes: Vec<(&str, usize)> = groups.iter().map(|(c, m)| (c.as_str(), m.len())).collect();
         assert_eq!(
-            sizes,
-            [("b1", 1), ("b2", 1), ("", 1)],
-            "a window may cut a call"
+            drawn_firsts(&rows, 1..4),
+            [true, true, true],
+            "a window may start inside a call; each new call starts a run"
+        );
+        assert_eq!(
+            drawn_firsts(&rows, 0..2),
+            [true, false],
+            "the second channel of a call continues its run"
         );
     }
 }

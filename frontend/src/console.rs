@@ -127,7 +127,7 @@ fn ConsoleForm() -> impl IntoView {
                     <input data-testid="console-action" required autocomplete="off" spellcheck="false"
                         prop:value=move || action.get() on:input=move |ev| action.set(event_target_value(&ev)) />
                 </label>
-                <label>"Headers, one "<code>"Key: Value"</code>" a line"
+                <label><span>"Headers, one "<code>"Key: Value"</code>" a line"</span>
                     <textarea data-testid="console-headers" rows="5" spellcheck="false" placeholder="Channel: PJSIP/1001-00000001"
                         prop:value=move || lines.get() on:input=move |ev| lines.set(event_target_value(&ev))></textarea>
                 </label>
