@@ -210,6 +210,11 @@ fn ExtensionTile(
     let ctx = expect_context::<Ctx>();
     let exten = StoredValue::new(tile.exten.clone());
     let label = format!("Call {}", tile.exten);
+    // The whole state, for when the tile is too narrow to show it.
+    let title = match &tile.presence {
+        Some(presence) => format!("{} · {presence}", state_label(tile.state)),
+        None => state_label(tile.state).to_owned(),
+    };
     let call = move |_| {
         let from = mine.get_untracked();
         if !from.is_empty() {
@@ -228,7 +233,7 @@ fn ExtensionTile(
             </span>
             <span class="name">{tile.name.clone()}</span>
             <span class="line">
-                <span class="state">{state_label(tile.state)}{tile.presence.map(|p| view! { <span class="presence">" · "{p}</span> })}</span>
+                <span class="state" title=title>{state_label(tile.state)}{tile.presence.map(|p| view! { <span class="presence">" · "{p}</span> })}</span>
                 <Show when=move || dial() && !mine.get().is_empty()>
                     <button class="small" aria-label=label.clone() on:click=call>"Call"</button>
                 </Show>
