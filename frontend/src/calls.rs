@@ -7,7 +7,7 @@ use shared::action::{Action, SpyMode};
 use shared::model::{Channel, ServerModel};
 
 use crate::components::{Ctx, duration};
-use crate::windowing::{ScrollBox, padding, visible_rows};
+use crate::windowing::{ScrollBox, padding, row_height, visible_rows};
 
 /// Channels drawn in full before the list windows itself: a few hundred rows are
 /// cheap, and every channel stays in the DOM for whoever reads the page whole.
@@ -16,22 +16,24 @@ pub const UNWINDOWED_ROWS: usize = 300;
 /// Used until a row has been drawn once: CSS fixes a row's height.
 const FALLBACK_PITCH: f64 = 56.0;
 
-/// One row of the list: a channel and the call it belongs to (empty: not bridged).
+/// One row of the list: a channel's uniqueid and the call it belongs to (empty: not
+/// bridged). Only ids, so the list's order costs little to rebuild on every change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     pub call: String,
-    pub channel: Channel,
+    pub uniqueid: String,
 }
 
 /// Every channel, call by call, then the channels in no call.
 pub fn rows(model: &ServerModel) -> Vec<Row> {
     let bridged = model.calls.values().flat_map(|call| {
-        call.channels.iter().filter_map(|id| {
-            Some(Row {
+        call.channels
+            .iter()
+            .filter(|id| model.channels.contains_key(*id))
+            .map(|id| Row {
                 call: call.id.clone(),
-                channel: model.channels.get(id)?.clone(),
+                uniqueid: id.clone(),
             })
-        })
     });
     let alone = model
         .channels
@@ -39,7 +41,7 @@ pub fn rows(model: &ServerModel) -> Vec<Row> {
         .filter(|c| c.bridge.is_none())
         .map(|channel| Row {
             call: String::new(),
-            channel: channel.clone(),
+            uniqueid: channel.uniqueid.clone(),
         });
     bridged.chain(alone).collect()
 }
@@ -53,17 +55,20 @@ struct Drawn {
     channel: Channel,
 }
 
-/// The rows `range` of `rows`, each marked when it starts a call's run.
-fn drawn(rows: &[Row], range: std::ops::Range<usize>) -> Vec<Drawn> {
+/// The rows `range` of `rows` with their channels, each marked when it starts a
+/// call's run.
+fn drawn(rows: &[Row], range: std::ops::Range<usize>, model: &ServerModel) -> Vec<Drawn> {
     let start = range.start;
     rows.get(range)
         .unwrap_or_default()
         .iter()
         .enumerate()
-        .map(|(i, row)| Drawn {
-            first: i == 0 || rows[start + i - 1].call != row.call,
-            call: row.call.clone(),
-            channel: row.channel.clone(),
+        .filter_map(|(i, row)| {
+            Some(Drawn {
+                first: i == 0 || rows[start + i - 1].call != row.call,
+                call: row.call.clone(),
+                channel: model.channels.get(&row.uniqueid)?.clone(),
+            })
         })
         .collect()
 }
@@ -89,21 +94,28 @@ fn row_key(row: &Drawn) -> Shown {
 pub fn Calls(mine: RwSignal<String>) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let all = Memo::new(move |_| ctx.live.with(|l| rows(&l.model)));
-    let scroll = ScrollBox::new();
+    let scroll = ScrollBox::new(|list| Some((1, row_height(list, ".channel")?)));
+    // The first rows drawn give the pitch.
+    Effect::new(move |_| {
+        if !all.with(Vec::is_empty) {
+            scroll.measure_if_unmeasured();
+        }
+    });
     // (first row, last row, padding above, padding below).
     let window = Memo::new(move |_| {
         let count = all.with(Vec::len);
         if count <= UNWINDOWED_ROWS {
             return (0, count, 0, 0);
         }
-        let pitch = scroll.row_height(".channel").unwrap_or(FALLBACK_PITCH);
-        let range = visible_rows(scroll.viewport.get(), pitch, count);
+        let viewport = scroll.viewport.get();
+        let pitch = viewport.pitch.unwrap_or(FALLBACK_PITCH);
+        let range = visible_rows(viewport, pitch, count);
         let (above, below) = padding(&range, count, pitch);
         (range.start, range.end, above as i64, below as i64)
     });
     let shown = move || {
         let (start, end, ..) = window.get();
-        all.with(|rows| drawn(rows, start..end))
+        all.with(|rows| ctx.live.with(|l| drawn(rows, start..end, &l.model)))
     };
     view! {
         <Show when=move || all.with(Vec::is_empty)>
@@ -204,8 +216,11 @@ mod tests {
         }
     }
 
-    fn drawn_firsts(rows: &[Row], range: std::ops::Range<usize>) -> Vec<bool> {
-        drawn(rows, range).iter().map(|d| d.first).collect()
+    fn drawn_firsts(model: &ServerModel, range: std::ops::Range<usize>) -> Vec<bool> {
+        drawn(&rows(model), range, model)
+            .iter()
+            .map(|d| d.first)
+            .collect()
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -231,16 +246,16 @@ mod tests {
         let rows = rows(&model);
         let order: Vec<(&str, &str)> = rows
             .iter()
-            .map(|r| (r.call.as_str(), r.channel.uniqueid.as_str()))
+            .map(|r| (r.call.as_str(), r.uniqueid.as_str()))
             .collect();
         assert_eq!(order, [("b1", "a"), ("b1", "b"), ("b2", "d"), ("", "c")]);
         assert_eq!(
-            drawn_firsts(&rows, 1..4),
+            drawn_firsts(&model, 1..4),
             [true, true, true],
             "a window may start inside a call; each new call starts a run"
         );
         assert_eq!(
-            drawn_firsts(&rows, 0..2),
+            drawn_firsts(&model, 0..2),
             [true, false],
             "the second channel of a call continues its run"
         );

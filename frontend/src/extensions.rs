@@ -2,7 +2,6 @@
 //! messages, searchable by number, name or hint and filterable by state, and windowed
 //! (only the tiles in view are drawn), so a PBX of 2,000 phones stays quick.
 
-use leptos::html::Ul;
 use leptos::prelude::*;
 use shared::action::Action;
 use shared::model::ServerModel;
@@ -11,6 +10,7 @@ use std::collections::BTreeMap;
 use crate::components::Ctx;
 use crate::store::{extension_state, state_label};
 use crate::windowing::{ScrollBox, padding, pixels, visible_rows};
+use web_sys::HtmlDivElement;
 
 /// The states the filter offers, in the order a supervisor scans for them.
 const STATES: [&str; 8] = [
@@ -37,17 +37,33 @@ pub struct Tile {
     pub state: &'static str,
     pub presence: Option<String>,
     pub messages: u32,
+    /// Number, name, hint and state in lower case: what a search looks in.
+    search: String,
 }
 
 impl Tile {
+    pub fn new(
+        exten: String,
+        hint: String,
+        name: String,
+        state: &'static str,
+        presence: Option<String>,
+        messages: u32,
+    ) -> Tile {
+        Tile {
+            search: format!("{exten}\n{name}\n{hint}\n{state}").to_lowercase(),
+            exten,
+            hint,
+            name,
+            state,
+            presence,
+            messages,
+        }
+    }
+
     /// Whether the tile matches a search (lower case) and a state (empty: any).
     pub fn matches(&self, needle: &str, state: &str) -> bool {
-        (state.is_empty() || self.state == state)
-            && (needle.is_empty()
-                || self.exten.contains(needle)
-                || self.name.to_lowercase().contains(needle)
-                || self.hint.to_lowercase().contains(needle)
-                || self.state.contains(needle))
+        (state.is_empty() || self.state == state) && self.search.contains(needle)
     }
 }
 
@@ -89,14 +105,14 @@ pub fn tiles(model: &ServerModel) -> Vec<Tile> {
                 .mailboxes
                 .get(&format!("{}@default", e.exten))
                 .map_or(0, |m| m.new);
-            Tile {
-                exten: e.exten.clone(),
-                hint: e.hint.clone(),
-                name: name.to_owned(),
-                state: extension_state(e.status, paused),
+            Tile::new(
+                e.exten.clone(),
+                e.hint.clone(),
+                name.to_owned(),
+                extension_state(e.status, paused),
                 presence,
                 messages,
-            }
+            )
         })
         .collect()
 }
@@ -107,7 +123,12 @@ pub fn Extensions(mine: RwSignal<String>) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let search = RwSignal::new(String::new());
     let state = RwSignal::new(String::new());
-    let all = Memo::new(move |_| ctx.live.with(|l| tiles(&l.model)));
+    // Rebuilt only when something a tile shows changed, not on every channel's change.
+    let revision = Memo::new(move |_| ctx.live.with(|l| l.tiles_revision));
+    let all = Memo::new(move |_| {
+        revision.track();
+        ctx.live.with_untracked(|l| tiles(&l.model))
+    });
     let matching = Memo::new(move |_| {
         let needle = search.get().trim().to_lowercase();
         let state = state.get();
@@ -146,35 +167,34 @@ pub fn Extensions(mine: RwSignal<String>) -> impl IntoView {
     }
 }
 
-/// The grid's columns and row pitch, read from its computed style (CSS decides them).
-fn grid_metrics(grid: NodeRef<Ul>) -> (usize, f64) {
-    let style = grid
-        .get_untracked()
-        .and_then(|g| web_sys::window()?.get_computed_style(&g).ok().flatten());
-    let Some(style) = style else {
-        return (1, FALLBACK_PITCH);
-    };
+/// The grid's columns and row pitch, read from its computed style (CSS decides them,
+/// and they hold before any tile is drawn).
+fn grid_metrics(scroll_box: &HtmlDivElement) -> Option<(usize, f64)> {
+    let grid = scroll_box.first_element_child()?;
+    let style = web_sys::window()?
+        .get_computed_style(&grid)
+        .ok()
+        .flatten()?;
     let value = |name: &str| style.get_property_value(name).unwrap_or_default();
     let columns = value("grid-template-columns")
         .split_whitespace()
         .count()
         .max(1);
-    let pitch = match (pixels(&value("grid-auto-rows")), pixels(&value("row-gap"))) {
-        (Some(row), gap) => row + gap.unwrap_or_default(),
-        (None, _) => FALLBACK_PITCH,
-    };
-    (columns, pitch)
+    let row = pixels(&value("grid-auto-rows"))?;
+    Some((columns, row + pixels(&value("row-gap")).unwrap_or_default()))
 }
 
 #[component]
 fn ExtensionGrid(matching: Memo<Vec<Tile>>, mine: RwSignal<String>) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let scroll = ScrollBox::new();
-    let grid = NodeRef::<Ul>::new();
+    let scroll = ScrollBox::new(grid_metrics);
     // (first tile, last tile, padding above, padding below).
     let window = Memo::new(move |_| {
         let viewport = scroll.viewport.get();
-        let (columns, pitch) = grid_metrics(grid);
+        let (columns, pitch) = (
+            viewport.columns.max(1),
+            viewport.pitch.unwrap_or(FALLBACK_PITCH),
+        );
         let count = matching.with(Vec::len);
         let rows = count.div_ceil(columns);
         let range = visible_rows(viewport, pitch, rows);
@@ -186,11 +206,13 @@ fn ExtensionGrid(matching: Memo<Vec<Tile>>, mine: RwSignal<String>) -> impl Into
         let (start, end, ..) = window.get();
         matching.with(|m| m.get(start..end).map(<[Tile]>::to_vec).unwrap_or_default())
     };
-    let dial = ctx.may("originate");
+    // One subscription to the permissions, not one per tile.
+    let may_dial = Memo::new(move |_| ctx.may("originate")());
+    let dial = move || may_dial.get();
     view! {
         <div class="scroll-box extensions" node_ref=scroll.node on:scroll=move |_| scroll.measure()
             tabindex="0" role="region" aria-label="Extension grid">
-            <ul class="grid" role="list" node_ref=grid
+            <ul class="grid" role="list"
                 style:padding-top=move || format!("{}px", window.get().2)
                 style:padding-bottom=move || format!("{}px", window.get().3)>
                 <For each=shown key=|t| t.clone() let:tile>
@@ -247,14 +269,14 @@ mod tests {
     use super::*;
 
     fn tile(exten: &str, name: &str, state: &'static str) -> Tile {
-        Tile {
-            exten: exten.into(),
-            hint: format!("PJSIP/{exten}"),
-            name: name.into(),
+        Tile::new(
+            exten.into(),
+            format!("PJSIP/{exten}"),
+            name.into(),
             state,
-            presence: None,
-            messages: 0,
-        }
+            None,
+            0,
+        )
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

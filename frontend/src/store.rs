@@ -3,7 +3,7 @@
 //! `ServerModel::apply_change`, and says when the page must ask for a resync.
 
 use shared::action::ActionResult;
-use shared::model::ServerModel;
+use shared::model::{Change, ServerModel};
 use shared::protocol::{Hello, LinkState, LinkStatus, ServerMessage};
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -19,6 +19,10 @@ pub struct Live {
     /// from `last_result`, so the console's answer does not pop up as a toast.
     pub console_id: Option<String>,
     pub console_result: Option<ActionResult>,
+    /// Counts the messages that changed what an extension tile shows (extensions,
+    /// queues, presence, mailboxes), so the grid rebuilds its 2,000 tiles only then
+    /// and not on every channel's change.
+    pub tiles_revision: u64,
 }
 
 /// What the page must do after a message.
@@ -39,12 +43,16 @@ impl Live {
                 self.seq = Some(seq);
                 self.link = Some(link);
                 self.model = model;
+                self.tiles_revision += 1;
             }
             ServerMessage::Delta { seq, changes, .. } => match self.seq {
                 // Already in the snapshot.
                 Some(held) if seq <= held => {}
                 Some(held) if seq == held + 1 => {
                     self.seq = Some(seq);
+                    if changes.iter().any(changes_a_tile) {
+                        self.tiles_revision += 1;
+                    }
                     for change in changes {
                         self.model.apply_change(change);
                     }
@@ -79,6 +87,14 @@ impl Live {
     pub fn link_state(&self) -> Option<LinkState> {
         self.link.as_ref().map(|l| l.state)
     }
+}
+
+/// Whether `change` touches what an extension tile shows.
+fn changes_a_tile(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::Extension(_) | Change::Queue(_) | Change::Presence(_) | Change::Mailbox(_)
+    )
 }
 
 /// How a person reads an extension state word.
@@ -147,12 +163,25 @@ mod tests {
             },
             model: ServerModel::default(),
         });
+        let revision = live.tiles_revision;
         assert_eq!(live.receive(delta(5, "old")), Follow::Nothing);
         assert!(live.model.channels.is_empty(), "seq 5 is in the snapshot");
         assert_eq!(live.receive(delta(6, "new")), Follow::Nothing);
         assert!(live.model.channels.contains_key("new"));
+        assert_eq!(live.tiles_revision, revision, "a channel changes no tile");
         assert_eq!(live.receive(delta(8, "gap")), Follow::Resync);
         assert!(!live.model.channels.contains_key("gap"));
+        let extension = ServerMessage::Delta {
+            server: "demo".into(),
+            seq: 7,
+            changes: vec![Change::Extension(shared::model::Extension::default())],
+        };
+        live.receive(extension);
+        assert_eq!(
+            live.tiles_revision,
+            revision + 1,
+            "an extension's change does"
+        );
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

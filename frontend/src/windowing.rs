@@ -2,25 +2,35 @@
 //! are in the DOM, with padding standing in for the rest, so 2,000 extensions or 500
 //! calls cost what one screenful costs.
 //!
-//! [`visible_rows`] is the arithmetic; [`ScrollBox`] follows one box's scroll position
-//! and size; the views measure their own rows' height, which CSS fixes.
+//! [`visible_rows`] is the arithmetic; [`ScrollBox`] follows one box's scroll position,
+//! size and row pitch (which CSS fixes), reading the DOM only when the box scrolls or the
+//! window resizes, never while the list redraws, so a busy list forces no layout.
 
 use std::ops::Range;
 
 use leptos::html::Div;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
+use web_sys::HtmlDivElement;
 
 /// Rows drawn beyond each edge of the box, so a quick scroll shows no blank.
 pub const OVERSCAN_ROWS: usize = 4;
 
-/// Where a scroll box is scrolled to and how big it is, in CSS pixels.
+/// Where a scroll box is scrolled to and how big it is, in CSS pixels, and how its
+/// rows are laid out.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Viewport {
     pub top: f64,
     pub height: f64,
     pub width: f64,
+    /// Items per row (tiles in a grid; 1 in a list).
+    pub columns: usize,
+    /// From one row's top to the next's; `None` until a row has been drawn.
+    pub pitch: Option<f64>,
 }
+
+/// Reads a box's columns and row pitch from what it has drawn, if it has drawn a row.
+pub type Metrics = fn(&HtmlDivElement) -> Option<(usize, f64)>;
 
 /// The rows at least partly inside `viewport`, plus [`OVERSCAN_ROWS`] on each side,
 /// out of `rows` rows each `pitch` pixels apart.
@@ -50,15 +60,18 @@ pub fn padding(range: &Range<usize>, rows: usize, pitch: f64) -> (f64, f64) {
 pub struct ScrollBox {
     pub node: NodeRef<Div>,
     pub viewport: RwSignal<Viewport>,
+    metrics: Metrics,
 }
 
 impl ScrollBox {
     /// A box measured once it is on the page and again whenever the window resizes;
-    /// the view calls [`ScrollBox::measure`] from the box's `scroll` event.
-    pub fn new() -> ScrollBox {
+    /// the view calls [`ScrollBox::measure`] from the box's `scroll` event, and once
+    /// more when its first rows are drawn.
+    pub fn new(metrics: Metrics) -> ScrollBox {
         let scroll = ScrollBox {
             node: NodeRef::new(),
             viewport: RwSignal::new(Viewport::default()),
+            metrics,
         };
         scroll.node.on_load(move |_| scroll.measure());
         let resize = window_event_listener(leptos::ev::resize, move |_| scroll.measure());
@@ -76,26 +89,35 @@ impl ScrollBox {
             .and_then(|w| w.inner_height().ok())
             .and_then(|h| h.as_f64())
             .unwrap_or_default();
+        let (columns, pitch) = match (self.metrics)(&element) {
+            Some((columns, pitch)) => (columns, Some(pitch)),
+            None => self
+                .viewport
+                .with_untracked(|v| (v.columns.max(1), v.pitch)),
+        };
         self.viewport.set(Viewport {
             top: f64::from(element.scroll_top()),
             height: f64::from(element.client_height()).max(window_height),
             width: f64::from(element.client_width()),
+            columns,
+            pitch,
         });
     }
 
-    /// The height of the first element matching `selector` in the box, if one is drawn.
-    pub fn row_height(self, selector: &str) -> Option<f64> {
-        let element = self.node.get_untracked()?;
-        let row = element.query_selector(selector).ok().flatten()?;
-        let height = row.dyn_into::<web_sys::HtmlElement>().ok()?.offset_height();
-        (height > 0).then_some(f64::from(height))
+    /// Measures again if no row had been drawn when it last did; for the view to call
+    /// once it has rows.
+    pub fn measure_if_unmeasured(self) {
+        if self.viewport.with_untracked(|v| v.pitch.is_none()) {
+            self.measure();
+        }
     }
 }
 
-impl Default for ScrollBox {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The height of the first element matching `selector` in `element`, if one is drawn.
+pub fn row_height(element: &HtmlDivElement, selector: &str) -> Option<f64> {
+    let row = element.query_selector(selector).ok().flatten()?;
+    let height = row.dyn_into::<web_sys::HtmlElement>().ok()?.offset_height();
+    (height > 0).then_some(f64::from(height))
 }
 
 /// A length in CSS pixels from a computed style (`"96px"`), if it is one. The browser's
@@ -114,6 +136,7 @@ mod tests {
             top,
             height,
             width: 800.0,
+            ..Viewport::default()
         }
     }
 
