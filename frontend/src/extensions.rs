@@ -156,7 +156,8 @@ pub fn Extensions(mine: RwSignal<String>) -> impl IntoView {
             <select aria-label="Filter by state" data-testid="extension-state-filter"
                 prop:value=move || state.get() on:change=move |ev| state.set(event_target_value(&ev))>
                 <option value="">"Any state"</option>
-                {STATES.map(|s| view! { <option value=s>{state_label(s)}</option> })}
+                // Owned strings: the same view type as the pause reasons' options.
+                {STATES.into_iter().map(|s| view! { <option value=s.to_owned()>{state_label(s).to_owned()}</option> }).collect_view()}
             </select>
             <label class="muted">"My phone "
                 <input class="short" aria-label="My extension" prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
