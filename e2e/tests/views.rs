@@ -12,14 +12,14 @@ const PHONES: usize = 2_000;
 const FAR: &str = "2999";
 const FAR_NAME: &str = "Zoe Farthest";
 
-/// 2,000 phones 1000…2999 on `PJSIP/…`, the last one unregistered and the only member
-/// of `support`, so it has a name.
+/// 2,000 phones 1000…2999 on custom devices (whose state a test sets), the last one
+/// unavailable and the only member of `support`, so it has a name.
 fn many_phones() -> Directory {
     let phones = (0..PHONES)
         .map(|i| {
             let exten = (1000 + i).to_string();
             Phone {
-                hint: format!("PJSIP/{exten}"),
+                hint: format!("Custom:{exten}"),
                 exten,
                 name: String::new(),
                 mailbox: None,
@@ -28,10 +28,10 @@ fn many_phones() -> Directory {
         .collect();
     Directory {
         phones,
-        device_states: vec![(format!("PJSIP/{FAR}"), "UNAVAILABLE".into())],
+        device_states: vec![(format!("Custom:{FAR}"), "UNAVAILABLE".into())],
         agents: vec![Agent {
             name: FAR_NAME.into(),
-            device: format!("PJSIP/{FAR}"),
+            device: format!("Custom:{FAR}"),
         }],
         queues: vec![QueueDef {
             name: "support".into(),
@@ -61,7 +61,10 @@ async fn two_thousand_extensions_draw_a_window_and_search_finds_the_last() -> an
     let mut config = pbxsim::SimConfig::quiet();
     config.directory = many_phones();
     let pbx = Pbx::start_configured(config).await?;
+    let admin = pbx.admin().await?;
     let (harness, page) = admin_on(&pbx, "Supervisor").await?;
+    // Loaded by its address, the view is there before the first snapshot.
+    page.driver.refresh().await?;
     page.wait_for_text_containing("extension-count", &format!("{PHONES} extensions"))
         .await?;
     let drawn = page
@@ -115,6 +118,15 @@ async fn two_thousand_extensions_draw_a_window_and_search_finds_the_last() -> an
     })
     .await?;
     page.wait_for_attribute("extension", "data-state", "unavailable")
+        .await?;
+    // A state Asterisk reports later shows on the tile.
+    let in_use = shared::ami::Message::new()
+        .with("Action", "Setvar")
+        .with("Variable", format!("DEVICE_STATE(Custom:{FAR})"))
+        .with("Value", "INUSE");
+    admin.send_until_response(in_use).await?;
+    page.fill(state, "inuse").await?;
+    page.wait_for_attributes("the tile in use", "extension", "data-exten", |t| t == [FAR])
         .await?;
     page.fill(state, "").await?;
     page.wait_for_attributes(

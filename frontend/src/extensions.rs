@@ -126,7 +126,9 @@ pub fn Extensions(mine: RwSignal<String>) -> impl IntoView {
     // Rebuilt only when something a tile shows changed, not on every channel's change.
     let revision = Memo::new(move |_| ctx.live.with(|l| l.tiles_revision));
     let all = Memo::new(move |_| {
-        revision.track();
+        // Read, not only tracked: a Memo that is only tracked is never computed, so it
+        // would never learn of a change.
+        revision.get();
         ctx.live.with_untracked(|l| tiles(&l.model))
     });
     let matching = Memo::new(move |_| {
@@ -233,11 +235,6 @@ fn ExtensionTile(
     let ctx = expect_context::<Ctx>();
     let exten = StoredValue::new(tile.exten.clone());
     let label = format!("Call {}", tile.exten);
-    // The whole state, for when the tile is too narrow to show it.
-    let title = match &tile.presence {
-        Some(presence) => format!("{} · {presence}", state_label(tile.state)),
-        None => state_label(tile.state).to_owned(),
-    };
     let call = move |_| {
         let from = mine.get_untracked();
         if !from.is_empty() {
@@ -252,11 +249,14 @@ fn ExtensionTile(
     view! {
         <li class="tile" data-testid="extension" data-exten=tile.exten.clone() data-state=tile.state>
             <span class="exten">{tile.exten.clone()}
-                {(tile.messages > 0).then(|| view! { <span class="mwi" title="New voicemail">{tile.messages}" ✉"</span> })}
+                <span class="badges">
+                    {tile.presence.map(|p| view! { <span class="presence" title="Presence">{p}</span> })}
+                    {(tile.messages > 0).then(|| view! { <span class="mwi" title="New voicemail">{tile.messages}" ✉"</span> })}
+                </span>
             </span>
             <span class="name">{tile.name.clone()}</span>
             <span class="line">
-                <span class="state" title=title>{state_label(tile.state)}{tile.presence.map(|p| view! { <span class="presence">" · "{p}</span> })}</span>
+                <span class="state">{state_label(tile.state)}</span>
                 <Show when=move || dial() && !mine.get().is_empty()>
                     <button class="small" aria-label=label.clone() on:click=call>"Call"</button>
                 </Show>
