@@ -93,7 +93,8 @@ fn row_key(row: &Drawn) -> Shown {
 #[component]
 pub fn Calls(mine: RwSignal<String>) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let all = Memo::new(move |_| ctx.live.with(|l| rows(&l.model)));
+    // Re-sorted only when a row moves; a row's content is read as it is drawn.
+    let all = ctx.model_memo(|l| l.rows_revision, rows);
     let scroll = ScrollBox::new(|list| Some((1, row_height(list, ".channel")?)));
     // The first rows drawn give the pitch.
     Effect::new(move |_| {

@@ -79,6 +79,23 @@ impl Ctx {
         None
     }
 
+    /// `build` over the model, rebuilt only when `revision` (a counter in [`Live`] of the
+    /// changes that matter to it) moves, not on every delta.
+    pub fn model_memo<T: PartialEq + Send + Sync + 'static>(
+        self,
+        revision: fn(&Live) -> u64,
+        build: fn(&shared::model::ServerModel) -> T,
+    ) -> Memo<T> {
+        let live = self.live;
+        let moved = Memo::new(move |_| live.with(revision));
+        Memo::new(move |_| {
+            // Read, not only tracked: a Memo that is only tracked is never computed, so
+            // it would never learn of a change.
+            moved.get();
+            live.with_untracked(|l| build(&l.model))
+        })
+    }
+
     pub fn may(self, action: &'static str) -> impl Fn() -> bool + Copy + 'static {
         let live = self.live;
         move || live.with(|l| l.may(action))

@@ -124,13 +124,7 @@ pub fn Extensions(mine: RwSignal<String>) -> impl IntoView {
     let search = RwSignal::new(String::new());
     let state = RwSignal::new(String::new());
     // Rebuilt only when something a tile shows changed, not on every channel's change.
-    let revision = Memo::new(move |_| ctx.live.with(|l| l.tiles_revision));
-    let all = Memo::new(move |_| {
-        // Read, not only tracked: a Memo that is only tracked is never computed, so it
-        // would never learn of a change.
-        revision.get();
-        ctx.live.with_untracked(|l| tiles(&l.model))
-    });
+    let all = ctx.model_memo(|l| l.tiles_revision, tiles);
     let matching = Memo::new(move |_| {
         let needle = search.get().trim().to_lowercase();
         let state = state.get();

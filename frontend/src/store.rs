@@ -23,6 +23,9 @@ pub struct Live {
     /// queues, presence, mailboxes), so the grid rebuilds its 2,000 tiles only then
     /// and not on every channel's change.
     pub tiles_revision: u64,
+    /// Counts the messages that changed the call list's order (a channel came, went or
+    /// changed call; a call changed), so the list re-sorts only then.
+    pub rows_revision: u64,
 }
 
 /// What the page must do after a message.
@@ -44,6 +47,7 @@ impl Live {
                 self.link = Some(link);
                 self.model = model;
                 self.tiles_revision += 1;
+                self.rows_revision += 1;
             }
             ServerMessage::Delta { seq, changes, .. } => match self.seq {
                 // Already in the snapshot.
@@ -52,6 +56,9 @@ impl Live {
                     self.seq = Some(seq);
                     if changes.iter().any(changes_a_tile) {
                         self.tiles_revision += 1;
+                    }
+                    if changes.iter().any(|c| reorders_calls(&self.model, c)) {
+                        self.rows_revision += 1;
                     }
                     for change in changes {
                         self.model.apply_change(change);
@@ -95,6 +102,18 @@ fn changes_a_tile(change: &Change) -> bool {
         change,
         Change::Extension(_) | Change::Queue(_) | Change::Presence(_) | Change::Mailbox(_)
     )
+}
+
+/// Whether `change`, not yet applied to `model`, moves a row of the call list.
+fn reorders_calls(model: &ServerModel, change: &Change) -> bool {
+    match change {
+        Change::Channel(channel) => model
+            .channels
+            .get(&channel.uniqueid)
+            .is_none_or(|old| old.bridge != channel.bridge),
+        Change::ChannelRemoved { .. } | Change::Call(_) | Change::CallRemoved { .. } => true,
+        _ => false,
+    }
 }
 
 /// How a person reads an extension state word.
@@ -169,11 +188,34 @@ mod tests {
         assert_eq!(live.receive(delta(6, "new")), Follow::Nothing);
         assert!(live.model.channels.contains_key("new"));
         assert_eq!(live.tiles_revision, revision, "a channel changes no tile");
-        assert_eq!(live.receive(delta(8, "gap")), Follow::Resync);
+        let rows = live.rows_revision;
+        let mut answered = live.model.channels["new"].clone();
+        answered.state = 6;
+        live.receive(ServerMessage::Delta {
+            server: "demo".into(),
+            seq: 7,
+            changes: vec![Change::Channel(answered.clone())],
+        });
+        assert_eq!(
+            live.rows_revision, rows,
+            "a channel's new state moves no row"
+        );
+        answered.bridge = Some("b1".into());
+        live.receive(ServerMessage::Delta {
+            server: "demo".into(),
+            seq: 8,
+            changes: vec![Change::Channel(answered)],
+        });
+        assert_eq!(
+            live.rows_revision,
+            rows + 1,
+            "a channel joining a call does"
+        );
+        assert_eq!(live.receive(delta(10, "gap")), Follow::Resync);
         assert!(!live.model.channels.contains_key("gap"));
         let extension = ServerMessage::Delta {
             server: "demo".into(),
-            seq: 7,
+            seq: 9,
             changes: vec![Change::Extension(shared::model::Extension::default())],
         };
         live.receive(extension);
