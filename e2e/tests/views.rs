@@ -194,10 +194,15 @@ async fn event_texts(page: &PanelPage) -> anyhow::Result<Vec<String>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_event_log_shows_events_while_open_and_filters_and_pauses() -> anyhow::Result<()> {
+async fn the_event_log_shows_events_while_open_filters_pauses_and_stops_when_left()
+-> anyhow::Result<()> {
     let pbx = Pbx::start().await?;
     let admin = pbx.admin().await?;
-    let (harness, page) = admin_on(&pbx, "Events").await?;
+    let (harness, page) = admin_on(&pbx, "Agent").await?;
+    page.driver
+        .execute(SPY_ON_EVENT_REQUESTS, Vec::new())
+        .await?;
+    page.navigate("Events").await?;
     originate(&admin, "100", "200", "\"Log Test\" <1001>", 300).await?;
     page.wait_for_attributes("a Newchannel in the log", "event", "data-event", |e| {
         e.iter().any(|e| e == "Newchannel")
@@ -254,9 +259,29 @@ async fn the_event_log_shows_events_while_open_and_filters_and_pauses() -> anyho
             .then_some(()))
     })
     .await?;
+    // Leaving the view stops the relay's raw events: the page asked for them only
+    // while the log was open and not paused.
+    page.navigate("Supervisor").await?;
+    wait_for("the page to stop the events", || async {
+        let asked: Vec<bool> = page
+            .driver
+            .execute("return window.__eventsAsked", Vec::new())
+            .await?
+            .convert()?;
+        Ok((asked == [true, false, true, false]).then_some(()))
+    })
+    .await?;
     page.ensure_no_console_errors().await?;
     harness.stop().await
 }
+
+/// Records every `{"type": "events", "enabled": …}` the page sends on its socket.
+const SPY_ON_EVENT_REQUESTS: &str = "window.__eventsAsked = [];\
+    const send = WebSocket.prototype.send;\
+    WebSocket.prototype.send = function (data) {\
+      try { const m = JSON.parse(data); if (m.type === 'events') window.__eventsAsked.push(m.enabled); } catch (e) {}\
+      return send.call(this, data);\
+    };";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_answers_admin_and_is_not_offered_to_a_viewer() -> anyhow::Result<()> {
