@@ -255,30 +255,40 @@ impl Harness {
 pub struct Pbx {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
+    config: pbxsim::SimConfig,
 }
 
 impl Pbx {
     pub async fn start() -> anyhow::Result<Pbx> {
-        Ok(Pbx::serve_on(TcpListener::bind("127.0.0.1:0").await?))
+        Self::start_configured(pbxsim::SimConfig::quiet()).await
     }
 
-    fn serve_on(listener: TcpListener) -> Pbx {
+    /// A pbxsim set up by the test (more phones, other queues); a restart keeps it.
+    pub async fn start_configured(config: pbxsim::SimConfig) -> anyhow::Result<Pbx> {
+        Ok(Pbx::serve_on(
+            TcpListener::bind("127.0.0.1:0").await?,
+            config,
+        ))
+    }
+
+    fn serve_on(listener: TcpListener, config: pbxsim::SimConfig) -> Pbx {
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let (stop, stopped) = oneshot::channel::<()>();
+        let serving = config.clone();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(error) = pbxsim::serve(listener, pbxsim::SimConfig::quiet(), shutdown).await
-            {
+            if let Err(error) = pbxsim::serve(listener, serving, shutdown).await {
                 eprintln!("pbxsim stopped: {error}");
             }
         });
         Pbx {
             addr,
             stop: Some(stop),
+            config,
         }
     }
 
@@ -292,7 +302,7 @@ impl Pbx {
             Ok(TcpListener::bind(self.addr).await.ok())
         })
         .await?;
-        *self = Pbx::serve_on(listener);
+        *self = Pbx::serve_on(listener, self.config.clone());
         Ok(())
     }
 
@@ -411,6 +421,12 @@ impl PanelPage {
         Ok(value.convert()?)
     }
 
+    /// Clicks the element `testid` (the first, if several).
+    pub async fn click(&self, testid: &str) -> anyhow::Result<()> {
+        self.driver.find(Self::by(testid)).await?.click().await?;
+        Ok(())
+    }
+
     /// Sets the field matching `css` as typing would (an `input` event for the app).
     pub async fn fill(&self, css: &str, value: &str) -> anyhow::Result<()> {
         let script = "const field = document.querySelector(arguments[0]); if (!field) return false;\
@@ -475,6 +491,22 @@ impl PanelPage {
         wait_for(&format!("{testid} {attribute}={expected:?}"), || async {
             let values = self.attributes(testid, attribute).await.unwrap_or_default();
             Ok(values.iter().any(|v| v == expected).then_some(()))
+        })
+        .await
+    }
+
+    /// Waits until the `attribute` of the elements `testid` satisfies `check`, and
+    /// returns them.
+    pub async fn wait_for_attributes(
+        &self,
+        what: &str,
+        testid: &str,
+        attribute: &str,
+        check: impl Fn(&[String]) -> bool,
+    ) -> anyhow::Result<Vec<String>> {
+        wait_for(what, || async {
+            let values = self.attributes(testid, attribute).await?;
+            Ok(check(&values).then_some(values))
         })
         .await
     }

@@ -43,8 +43,10 @@ async fn bridged_call(pbx: &Pbx, page: &PanelPage, caller_id: &str) -> anyhow::R
         let bridges = page
             .driver
             .execute(
-                "return Array.from(document.querySelectorAll('.call[data-bridge]'))\
-                 .filter(c => c.getAttribute('data-bridge') !== '' && c.querySelectorAll(\"[data-testid='channel']\").length >= 2).length",
+                "const calls = {};\
+                 for (const c of document.querySelectorAll(\"[data-testid='channel'][data-bridge]\")) {\
+                   const bridge = c.getAttribute('data-bridge'); if (bridge) calls[bridge] = (calls[bridge] || 0) + 1; }\
+                 return Object.values(calls).filter(n => n >= 2).length",
                 Vec::new(),
             )
             .await?

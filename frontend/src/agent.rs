@@ -11,6 +11,17 @@ use crate::store::{extension_state, state_label};
 pub fn Agent() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let mine = my_extension();
+    // A relay account comes with its extension: that one, and not editable, since the
+    // relay lets an agent act on its own phone's calls only.
+    let assigned = move || {
+        ctx.live
+            .with(|l| l.hello.as_ref().and_then(|h| h.extension.clone()))
+    };
+    Effect::new(move |_| {
+        if let Some(extension) = assigned() {
+            mine.set(extension);
+        }
+    });
     let number = RwSignal::new(String::new());
     let my_state = move || {
         let exten = mine.get();
@@ -51,7 +62,7 @@ pub fn Agent() -> impl IntoView {
             <section class="card" aria-label="My phone">
                 <h2>"My phone"</h2>
                 <label>"Extension "
-                    <input class="short" aria-label="My extension" prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
+                    <input class="short" aria-label="My extension" prop:readonly=move || assigned().is_some() prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
                 </label>
                 <p class="big-state" data-testid="my-state" data-state=my_state>{move || state_label(my_state())}</p>
                 <Show when=ctx.may("originate")>

@@ -1,6 +1,7 @@
 //! The page's frame: login, the top bar with the link state, and the routes.
 //!
-//! Routes: `/` the agent view, `/supervisor`, `/wallboard`, `/pop` (the CRM's
+//! Routes: `/` the agent view, `/supervisor`, `/wallboard`, `/events` (the raw event
+//! log), `/console` (the AMI console, for accounts allowed it), `/pop` (the CRM's
 //! screen-pop). A tiny router over `history.pushState` keeps the bundle small.
 
 use leptos::prelude::*;
@@ -11,14 +12,17 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use crate::api::{self, ApiFailure};
+use crate::event_log::{EventLog, EventLogView};
 use crate::socket::{self, Sender, SocketState};
 use crate::store::Live;
-use crate::{agent, pop, supervisor, wallboard};
+use crate::{agent, console, pop, supervisor, wallboard};
 
 /// What every view reads and how it acts; `Copy`, so closures take it freely.
 #[derive(Clone, Copy)]
 pub struct Ctx {
     pub live: RwSignal<Live>,
+    /// Raw events, only while the event log is open.
+    pub log: RwSignal<EventLog>,
     pub socket: RwSignal<SocketState>,
     pub sender: StoredValue<Sender, LocalStorage>,
     /// Milliseconds since the epoch, ticking once a second for live durations.
@@ -29,30 +33,67 @@ pub struct Ctx {
 impl Ctx {
     /// Sends an action for the logged-in server; its answer shows in the toast.
     pub fn act(self, action: Action) {
-        let Some(server) = self
+        self.send_action(action);
+    }
+
+    /// Sends an action for the console, whose answer shows there instead.
+    pub fn ask_console(self, action: Action) {
+        let id = self.send_action(action);
+        self.live.update(|l| {
+            l.console_id = id;
+            l.console_result = None;
+        });
+    }
+
+    /// Starts or stops the raw events the event log shows.
+    pub fn subscribe_events(self, enabled: bool) {
+        // Also called from a cleanup, when the page may already be gone.
+        let _ = self.sender.try_with_value(|s| s.want_events(enabled));
+    }
+
+    /// Sends an action; its id, or `None` (and a failed answer) when it could not go.
+    fn send_action(self, action: Action) -> Option<String> {
+        let server = self
             .live
-            .with_untracked(|l| l.hello.as_ref().map(|h| h.server.clone()))
-        else {
-            return;
-        };
+            .with_untracked(|l| l.hello.as_ref().map(|h| h.server.clone()))?;
         let n = self.next_id.get_value() + 1;
         self.next_id.set_value(n);
+        let id = format!("a{n}");
         let request = ActionRequest {
-            id: Some(format!("a{n}")),
+            id: Some(id.clone()),
             server,
             action,
         };
         let sent = self
             .sender
             .with_value(|s| s.send(&ClientMessage::Action(request)));
-        if !sent {
-            self.live.update(|l| {
-                l.last_result = Some(shared::action::ActionResult::failed(
-                    None,
-                    "Not connected to the relay",
-                ))
-            });
+        if sent {
+            return Some(id);
         }
+        self.live.update(|l| {
+            l.last_result = Some(shared::action::ActionResult::failed(
+                None,
+                "Not connected to the relay",
+            ))
+        });
+        None
+    }
+
+    /// `build` over the model, rebuilt only when `revision` (a counter in [`Live`] of the
+    /// changes that matter to it) moves, not on every delta.
+    pub fn model_memo<T: PartialEq + Send + Sync + 'static>(
+        self,
+        revision: fn(&Live) -> u64,
+        build: fn(&shared::model::ServerModel) -> T,
+    ) -> Memo<T> {
+        let live = self.live;
+        let moved = Memo::new(move |_| live.with(revision));
+        Memo::new(move |_| {
+            // Read, not only tracked: a Memo that is only tracked is never computed, so
+            // it would never learn of a change.
+            moved.get();
+            live.with_untracked(|l| build(&l.model))
+        })
     }
 
     pub fn may(self, action: &'static str) -> impl Fn() -> bool + Copy + 'static {
@@ -149,8 +190,9 @@ pub fn App() -> impl IntoView {
 /// Starts the socket and the clock, and hands them to the views.
 pub fn start(token: Option<String>) -> Ctx {
     let live = RwSignal::new(Live::default());
+    let log = RwSignal::new(EventLog::default());
     let state = RwSignal::new(SocketState::Connecting);
-    let sender = socket::connect(live, state, token);
+    let sender = socket::connect(live, log, state, token);
     let now = RwSignal::new(js_sys::Date::now());
     set_interval(
         move || now.set(js_sys::Date::now()),
@@ -158,6 +200,7 @@ pub fn start(token: Option<String>) -> Ctx {
     );
     Ctx {
         live,
+        log,
         socket: state,
         sender: StoredValue::new_local(sender),
         now,
@@ -299,7 +342,10 @@ fn Panel(on_logout: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     view! {
         <header class="topbar">
             <h1>"AstPanel"</h1>
-            <nav aria-label="Views">{nav("/", "Agent")}{nav("/supervisor", "Supervisor")}{nav("/wallboard", "Wallboard")}</nav>
+            <nav aria-label="Views">
+                {nav("/", "Agent")}{nav("/supervisor", "Supervisor")}{nav("/wallboard", "Wallboard")}{nav("/events", "Events")}
+                <Show when=ctx.may("ami")>{nav("/console", "Console")}</Show>
+            </nav>
             <span class="pill" data-testid="link-state" data-state=link role="status">{link}</span>
             <span class="muted who">{who}</span>
             <button class="ghost" on:click=logout>"Log out"</button>
@@ -311,6 +357,8 @@ fn Panel(on_logout: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
         {move || match route.0.get().as_str() {
             "/supervisor" => view! { <supervisor::Supervisor /> }.into_any(),
             "/wallboard" => view! { <wallboard::Wallboard /> }.into_any(),
+            "/events" => view! { <EventLogView /> }.into_any(),
+            "/console" => view! { <console::Console /> }.into_any(),
             "/" => view! { <agent::Agent /> }.into_any(),
             other => view! { <p class="card centre">"There is no page "{other.to_owned()}" here."</p> }.into_any(),
         }}

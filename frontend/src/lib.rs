@@ -8,15 +8,22 @@
 //! - [`socket`]: the WebSocket, with reconnect and backoff.
 //! - [`store`]: the page's state and how relay messages change it.
 //! - [`components`]: the frame: login, top bar, routes, shared helpers.
-//! - [`agent`], [`supervisor`], [`wallboard`], [`pop`]: the views.
+//! - [`windowing`]: long lists drawn only where they are scrolled to.
+//! - [`agent`], [`supervisor`] (with [`extensions`] and [`calls`]), [`wallboard`],
+//!   [`event_log`], [`console`], [`pop`]: the views.
 
 pub mod agent;
 pub mod api;
+pub mod calls;
 pub mod components;
+pub mod console;
+pub mod event_log;
+pub mod extensions;
 pub mod pop;
 pub mod socket;
 pub mod store;
 pub mod supervisor;
 pub mod wallboard;
+pub mod windowing;
 
 pub use components::App;

@@ -1,6 +1,7 @@
-//! The WebSocket to the relay: it feeds relay messages to the page's [`Live`] state,
-//! sends the page's requests, and reconnects by itself, with capped backoff, whenever
-//! the socket closes; each new socket starts with a fresh snapshot.
+//! The WebSocket to the relay: it feeds relay messages to the page's [`Live`] state
+//! (raw events to the [`EventLog`]), sends the page's requests, and reconnects by
+//! itself, with capped backoff, whenever the socket closes; each new socket starts with
+//! a fresh snapshot, and asks for raw events again if the event log was open.
 //!
 //! Deltas are applied to the model as they arrive, but the page is redrawn at most
 //! once per [`REDRAW_EVERY`]: a busy PBX sends up to fifty deltas a second, and
@@ -15,6 +16,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use shared::protocol::{ClientMessage, ServerMessage};
 
+use crate::event_log::EventLog;
 use crate::store::{Follow, Live};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -56,9 +58,18 @@ struct Connection {
 #[derive(Clone)]
 pub struct Sender {
     current: Rc<RefCell<Option<Connection>>>,
+    /// Whether the event log wants raw events: a new socket starts without them.
+    events_wanted: Rc<Cell<bool>>,
 }
 
 impl Sender {
+    /// Starts or stops the relay's raw events, now and on every socket to come.
+    pub fn want_events(&self, enabled: bool) {
+        if self.events_wanted.replace(enabled) != enabled {
+            self.send(&ClientMessage::Events { enabled });
+        }
+    }
+
     /// Sends one request; false when no socket is open (the page says so).
     pub fn send(&self, message: &ClientMessage) -> bool {
         let Ok(text) = serde_json::to_string(message) else {
@@ -75,19 +86,22 @@ impl Sender {
 /// lifetime. `token` is for the screen-pop, which has no cookie inside an iframe.
 pub fn connect(
     live: RwSignal<Live>,
+    log: RwSignal<EventLog>,
     state: RwSignal<SocketState>,
     token: Option<String>,
 ) -> Sender {
     let link = Link {
         live,
+        log,
         state,
         token: Rc::new(token),
-        current: Rc::default(),
+        sender: Sender {
+            current: Rc::default(),
+            events_wanted: Rc::default(),
+        },
         redraw_due: Rc::default(),
     };
-    let sender = Sender {
-        current: link.current.clone(),
-    };
+    let sender = link.sender.clone();
     link.open(0);
     sender
 }
@@ -97,34 +111,53 @@ pub fn connect(
 #[derive(Clone)]
 struct Link {
     live: RwSignal<Live>,
+    log: RwSignal<EventLog>,
     state: RwSignal<SocketState>,
     token: Rc<Option<String>>,
-    current: Rc<RefCell<Option<Connection>>>,
+    sender: Sender,
     /// Whether a redraw for deltas already applied is scheduled.
     redraw_due: Rc<Cell<bool>>,
 }
 
 impl Link {
     fn open(self, attempt: u32) {
-        let Link { live, state, .. } = self;
+        let Link {
+            live, log, state, ..
+        } = self;
         state.set(SocketState::Connecting);
         let url = socket_url(self.token.as_deref());
         let Some(socket) = url.and_then(|url| WebSocket::new(&url).ok()) else {
             self.retry(attempt);
             return;
         };
-        let on_open = Closure::<dyn FnMut()>::new(move || state.set(SocketState::Open));
-        let current = self.current.clone();
+        let sender = self.sender.clone();
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            state.set(SocketState::Open);
+            if sender.events_wanted.get() {
+                sender.send(&ClientMessage::Events { enabled: true });
+            }
+        });
+        let sender = self.sender.clone();
         let redraw_due = self.redraw_due.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let Some(text) = event.data().as_string() else {
                 return;
             };
             match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(ServerMessage::Events {
+                    events, dropped, ..
+                }) => log.update(|log| log.receive(events, dropped)),
                 Ok(message) => {
                     let mut follow = Follow::Nothing;
                     let is_delta = matches!(message, ServerMessage::Delta { .. });
-                    live.update_untracked(|live| follow = live.receive(message));
+                    // A socket of a page state already gone (after a logout) may still
+                    // deliver a message: there is nothing left to update.
+                    if live
+                        .try_update_untracked(|live| follow = live.receive(message))
+                        .is_none()
+                    {
+                        return;
+                    }
                     if !is_delta {
                         live.notify();
                     } else if !redraw_due.replace(true) {
@@ -132,15 +165,14 @@ impl Link {
                         set_timeout(
                             move || {
                                 redraw_due.set(false);
-                                live.notify();
+                                if !live.is_disposed() {
+                                    live.notify();
+                                }
                             },
                             REDRAW_EVERY,
                         );
                     }
                     if follow == Follow::Resync {
-                        let sender = Sender {
-                            current: current.clone(),
-                        };
                         sender.send(&ClientMessage::Resync);
                     }
                 }
@@ -162,7 +194,7 @@ impl Link {
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        let previous = self.current.borrow_mut().replace(Connection {
+        let previous = self.sender.current.borrow_mut().replace(Connection {
             socket,
             _on_open: on_open,
             _on_message: on_message,

@@ -3,11 +3,8 @@
 //! `ServerModel::apply_change`, and says when the page must ask for a resync.
 
 use shared::action::ActionResult;
-use shared::model::ServerModel;
-use shared::protocol::{Hello, LinkState, LinkStatus, RawEvent, ServerMessage};
-
-/// Raw events kept for the event log.
-pub const EVENT_LOG_SIZE: usize = 500;
+use shared::model::{Change, ServerModel};
+use shared::protocol::{Hello, LinkState, LinkStatus, ServerMessage};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Live {
@@ -18,7 +15,17 @@ pub struct Live {
     pub model: ServerModel,
     /// The answer to the last action, shown to the person.
     pub last_result: Option<ActionResult>,
-    pub events: Vec<RawEvent>,
+    /// The id of the console's action awaiting its answer, and that answer: kept apart
+    /// from `last_result`, so the console's answer does not pop up as a toast.
+    pub console_id: Option<String>,
+    pub console_result: Option<ActionResult>,
+    /// Counts the messages that changed what an extension tile shows (extensions,
+    /// queues, presence, mailboxes), so the grid rebuilds its 2,000 tiles only then
+    /// and not on every channel's change.
+    pub tiles_revision: u64,
+    /// Counts the messages that changed the call list's order (a channel came, went or
+    /// changed call; a call changed), so the list re-sorts only then.
+    pub rows_revision: u64,
 }
 
 /// What the page must do after a message.
@@ -39,12 +46,20 @@ impl Live {
                 self.seq = Some(seq);
                 self.link = Some(link);
                 self.model = model;
+                self.tiles_revision += 1;
+                self.rows_revision += 1;
             }
             ServerMessage::Delta { seq, changes, .. } => match self.seq {
                 // Already in the snapshot.
                 Some(held) if seq <= held => {}
                 Some(held) if seq == held + 1 => {
                     self.seq = Some(seq);
+                    if changes.iter().any(changes_a_tile) {
+                        self.tiles_revision += 1;
+                    }
+                    if changes.iter().any(|c| reorders_calls(&self.model, c)) {
+                        self.rows_revision += 1;
+                    }
                     for change in changes {
                         self.model.apply_change(change);
                     }
@@ -52,12 +67,16 @@ impl Live {
                 _ => return Follow::Resync,
             },
             ServerMessage::Link(link) => self.link = Some(link),
-            ServerMessage::Events { events, .. } => {
-                self.events.extend(events);
-                let excess = self.events.len().saturating_sub(EVENT_LOG_SIZE);
-                self.events.drain(..excess);
+            // The socket hands these to the event log, a signal of its own, so a busy
+            // log does not re-run every view of the model.
+            ServerMessage::Events { .. } => {}
+            ServerMessage::ActionResult(result) => {
+                if result.id.is_some() && result.id == self.console_id {
+                    self.console_result = Some(result);
+                } else {
+                    self.last_result = Some(result);
+                }
             }
-            ServerMessage::ActionResult(result) => self.last_result = Some(result),
             ServerMessage::Error { message } => {
                 leptos::logging::warn!("the relay could not use a message: {message}");
             }
@@ -74,6 +93,26 @@ impl Live {
 
     pub fn link_state(&self) -> Option<LinkState> {
         self.link.as_ref().map(|l| l.state)
+    }
+}
+
+/// Whether `change` touches what an extension tile shows.
+fn changes_a_tile(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::Extension(_) | Change::Queue(_) | Change::Presence(_) | Change::Mailbox(_)
+    )
+}
+
+/// Whether `change`, not yet applied to `model`, moves a row of the call list.
+fn reorders_calls(model: &ServerModel, change: &Change) -> bool {
+    match change {
+        Change::Channel(channel) => model
+            .channels
+            .get(&channel.uniqueid)
+            .is_none_or(|old| old.bridge != channel.bridge),
+        Change::ChannelRemoved { .. } | Change::Call(_) | Change::CallRemoved { .. } => true,
+        _ => false,
     }
 }
 
@@ -143,12 +182,71 @@ mod tests {
             },
             model: ServerModel::default(),
         });
+        let revision = live.tiles_revision;
         assert_eq!(live.receive(delta(5, "old")), Follow::Nothing);
         assert!(live.model.channels.is_empty(), "seq 5 is in the snapshot");
         assert_eq!(live.receive(delta(6, "new")), Follow::Nothing);
         assert!(live.model.channels.contains_key("new"));
-        assert_eq!(live.receive(delta(8, "gap")), Follow::Resync);
+        assert_eq!(live.tiles_revision, revision, "a channel changes no tile");
+        let rows = live.rows_revision;
+        let mut answered = live.model.channels["new"].clone();
+        answered.state = 6;
+        live.receive(ServerMessage::Delta {
+            server: "demo".into(),
+            seq: 7,
+            changes: vec![Change::Channel(answered.clone())],
+        });
+        assert_eq!(
+            live.rows_revision, rows,
+            "a channel's new state moves no row"
+        );
+        answered.bridge = Some("b1".into());
+        live.receive(ServerMessage::Delta {
+            server: "demo".into(),
+            seq: 8,
+            changes: vec![Change::Channel(answered)],
+        });
+        assert_eq!(
+            live.rows_revision,
+            rows + 1,
+            "a channel joining a call does"
+        );
+        assert_eq!(live.receive(delta(10, "gap")), Follow::Resync);
         assert!(!live.model.channels.contains_key("gap"));
+        let extension = ServerMessage::Delta {
+            server: "demo".into(),
+            seq: 9,
+            changes: vec![Change::Extension(shared::model::Extension::default())],
+        };
+        live.receive(extension);
+        assert_eq!(
+            live.tiles_revision,
+            revision + 1,
+            "an extension's change does"
+        );
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn the_consoles_answer_goes_to_the_console_and_others_to_the_toast() {
+        let mut live = Live {
+            console_id: Some("a2".into()),
+            ..Live::default()
+        };
+        let answer = |id: &str| ServerMessage::ActionResult(ActionResult::ok(Some(id.into()), ""));
+        live.receive(answer("a1"));
+        assert!(live.console_result.is_none());
+        assert_eq!(
+            live.last_result.as_ref().and_then(|r| r.id.as_deref()),
+            Some("a1")
+        );
+        live.last_result = None;
+        live.receive(answer("a2"));
+        assert!(live.last_result.is_none(), "no toast for the console");
+        assert_eq!(
+            live.console_result.and_then(|r| r.id).as_deref(),
+            Some("a2")
+        );
     }
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

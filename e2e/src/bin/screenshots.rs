@@ -1,5 +1,6 @@
-//! Screenshots of a running panel: the agent, supervisor and wallboard views at phone,
-//! tablet and desktop sizes, light and dark, logged in as the demo's `admin`.
+//! Screenshots of a running panel: the agent, supervisor, wallboard, event log and
+//! console views at phone, tablet and desktop sizes, light and dark, logged in as the
+//! demo's `admin`.
 //!
 //! `cargo run -p e2e --bin screenshots -- [URL] [OUT_DIR]`
 //! (defaults: http://127.0.0.1:8080 and target/screenshots, which git ignores).
@@ -17,10 +18,18 @@ const SIZES: &[(&str, u32, u32)] = &[
     ("desktop", 1440, 900),
 ];
 
-const VIEWS: &[(&str, &str)] = &[
-    ("agent", "Agent"),
-    ("supervisor", "Supervisor"),
-    ("wallboard", "Wallboard"),
+/// Each view: its file name, its link in the navigation, and what shows it has live
+/// data (empty: the frame is enough).
+const VIEWS: &[(&str, &str, &str)] = &[
+    ("agent", "Agent", ""),
+    (
+        "supervisor",
+        "Supervisor",
+        "[data-testid='extension'], [data-testid='queue']",
+    ),
+    ("wallboard", "Wallboard", "[data-testid='queue']"),
+    ("events", "Events", "[data-testid='event']"),
+    ("console", "Console", "[data-testid='console-answer']"),
 ];
 
 #[tokio::main]
@@ -54,15 +63,19 @@ async fn main() -> anyhow::Result<()> {
                 .driver
                 .set_window_rect(0, 0, *width, *height)
                 .await?;
-            for (view, label) in VIEWS {
+            for (view, label, ready) in VIEWS {
                 page.navigate(label).await?;
+                if *view == "console" {
+                    // An answer on screen: Asterisk's reply to a Ping.
+                    page.click("console-send").await?;
+                }
                 // Live data on screen, not only the frame.
                 wait_for("live data", || async {
-                    let tiles = page
-                        .driver
-                        .find_all(By::Css("[data-testid='extension'], [data-testid='queue']"))
-                        .await?;
-                    Ok((!tiles.is_empty() || *view == "agent").then_some(()))
+                    let shown = match *ready {
+                        "" => true,
+                        css => !page.driver.find_all(By::Css(css)).await?.is_empty(),
+                    };
+                    Ok(shown.then_some(()))
                 })
                 .await?;
                 tokio::time::sleep(std::time::Duration::from_millis(400)).await;
