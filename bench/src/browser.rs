@@ -332,7 +332,7 @@ async fn rows_match(page: &e2e::PanelPage, side: &Side) -> anyhow::Result<(usize
     let deadline = Instant::now() + SETTLE;
     loop {
         // A page still catching up may not answer a script: that is "not yet".
-        let shown = page.shown_channels().await.unwrap_or_default();
+        let shown = page.all_listed_channels().await.unwrap_or_default();
         if shown == live {
             return Ok((shown.len(), held.elapsed().as_secs_f64()));
         }

@@ -537,6 +537,62 @@ impl PanelPage {
             .collect())
     }
 
+    /// Every channel row of the supervisor's call list, also those the windowed list
+    /// draws only when scrolled to: it is scrolled through, half a screen at a time.
+    /// For a page that stands still (the traffic held).
+    pub async fn all_listed_channels(&self) -> anyhow::Result<std::collections::BTreeSet<String>> {
+        // Scrolls to `top` and waits until the rows drawn cover the box (the scroll
+        // event comes a frame later and the rows after it, later still on a busy
+        // machine), then answers the rows, whether the end is in view, and the box's height.
+        let scroll = |top: i64| {
+            format!(
+                r#"const box = document.querySelector('.scroll-box.calls');
+                // The rows drawn before the scroll may still cover the box: wait for the
+                // scroll event the list redraws on, then for the frames after it.
+                const scrolled = new Promise(go => {{
+                  if (!box || box.scrollTop === {top}) return go();
+                  box.addEventListener('scroll', () => go(), {{ once: true }});
+                  setTimeout(go, 1000);
+                  box.scrollTop = {top};
+                }}).then(() => new Promise(go => requestAnimationFrame(() => requestAnimationFrame(go))));
+                return scrolled.then(() => new Promise(done => {{
+                  const started = performance.now();
+                  const check = () => {{
+                    const rows = Array.from(document.querySelectorAll('[data-testid="channel"]'));
+                    let covered = true;
+                    if (box && rows.length) {{
+                      const b = box.getBoundingClientRect();
+                      covered = rows[0].getBoundingClientRect().top <= b.top + 1
+                        && rows[rows.length - 1].getBoundingClientRect().bottom >= b.bottom - 1;
+                    }}
+                    if (covered || performance.now() - started > 3000) {{
+                      done([rows.map(e => e.dataset.channel),
+                            !box || box.scrollTop + box.clientHeight >= box.scrollHeight - 1,
+                            box ? box.clientHeight : 0]);
+                    }} else {{
+                      setTimeout(check, 30);
+                    }}
+                  }};
+                  check();
+                }}));"#
+            )
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut top = 0i64;
+        loop {
+            let answer = self.driver.execute(&scroll(top), Vec::new()).await?;
+            let (rows, at_end, height): (Vec<String>, bool, i64) =
+                serde_json::from_value(answer.json().clone())?;
+            seen.extend(rows);
+            if at_end || height <= 0 {
+                break;
+            }
+            top += (height / 4).max(1);
+        }
+        self.driver.execute(&scroll(0), Vec::new()).await?;
+        Ok(seen)
+    }
+
     /// Fails when the page has logged a console error (the suite allows none).
     pub async fn ensure_no_console_errors(&self) -> anyhow::Result<()> {
         let errors = self.console_errors().await?;

@@ -26,24 +26,39 @@ pub struct Row {
 
 /// Every channel, call by call, then the channels in no call.
 pub fn rows(model: &ServerModel) -> Vec<Row> {
-    let bridged = model.calls.values().flat_map(|call| {
-        call.channels
-            .iter()
-            .filter(|id| model.channels.contains_key(*id))
-            .map(|id| Row {
-                call: call.id.clone(),
-                uniqueid: id.clone(),
-            })
-    });
+    // Every live channel gets exactly one row: in its own call's run when the call
+    // lists it, else among the lone channels. A call's list and a channel's `bridge`
+    // come from different events, so the one never hides or doubles the other.
+    let in_its_call = |id: &String, call: &str| {
+        model
+            .channels
+            .get(id)
+            .is_some_and(|c| c.bridge.as_deref() == Some(call))
+    };
+    let mut placed = std::collections::HashSet::new();
+    let bridged: Vec<Row> = model
+        .calls
+        .values()
+        .flat_map(|call| {
+            call.channels
+                .iter()
+                .filter(move |id| in_its_call(id, &call.id))
+                .map(|id| Row {
+                    call: call.id.clone(),
+                    uniqueid: id.clone(),
+                })
+        })
+        .filter(|row| placed.insert(row.uniqueid.clone()))
+        .collect();
     let alone = model
         .channels
         .values()
-        .filter(|c| c.bridge.is_none())
+        .filter(|c| !placed.contains(&c.uniqueid))
         .map(|channel| Row {
             call: String::new(),
             uniqueid: channel.uniqueid.clone(),
         });
-    bridged.chain(alone).collect()
+    bridged.into_iter().chain(alone).collect()
 }
 
 /// A drawn row: whether it starts its call's run of rows (a line above it), its call,
