@@ -276,4 +276,41 @@ mod tests {
             "the second channel of a call continues its run"
         );
     }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn every_channel_has_one_row_when_calls_and_channels_disagree() {
+        let mut model = ServerModel::default();
+        for c in [
+            // Listed by b1 and by b2, but in b2 by its own word.
+            channel("a", Some("b2")),
+            // In b1 by its own word, but b1 does not list it (yet).
+            channel("b", Some("b1")),
+            // In a call the model does not have.
+            channel("c", Some("b9")),
+        ] {
+            model.channels.insert(c.uniqueid.clone(), c);
+        }
+        for (id, members) in [("b1", vec!["a"]), ("b2", vec!["a", "a"])] {
+            let call = Call {
+                id: id.into(),
+                channels: members.into_iter().map(String::from).collect(),
+                ..Call::default()
+            };
+            model.calls.insert(id.into(), call);
+        }
+        let mut order: Vec<(String, String)> = rows(&model)
+            .into_iter()
+            .map(|r| (r.call, r.uniqueid))
+            .collect();
+        order.sort();
+        assert_eq!(
+            order,
+            [
+                ("".into(), "b".into()),
+                ("".into(), "c".into()),
+                ("b2".into(), "a".into()),
+            ]
+        );
+    }
 }
