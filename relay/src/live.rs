@@ -57,12 +57,15 @@ pub struct Delta {
     pub server: Arc<str>,
     pub seq: u64,
     pub changes: Vec<Change>,
-    encoded: [OnceLock<Option<Utf8Bytes>>; View::COUNT],
+    encoded: [OnceLock<Utf8Bytes>; View::COUNT],
 }
 
 impl Delta {
-    /// The delta as `view` may see it, as a JSON frame; `None` when nothing in it is visible.
-    pub fn encoded(&self, view: View) -> Option<Utf8Bytes> {
+    /// The delta as `view` may see it, as a JSON frame. One with nothing visible in it
+    /// is still sent, with no changes: a browser takes a gap in `seq` for a lost frame
+    /// and asks for a snapshot, so a viewer would resynchronise on every tick that
+    /// only changed queues.
+    pub fn encoded(&self, view: View) -> Utf8Bytes {
         self.encoded[view.0]
             .get_or_init(|| {
                 let changes: Vec<Change> = self
@@ -71,12 +74,10 @@ impl Delta {
                     .filter(|change| change.visible_to(view.classes()))
                     .cloned()
                     .collect();
-                (!changes.is_empty()).then(|| {
-                    encode(&ServerMessage::Delta {
-                        server: self.server.to_string(),
-                        seq: self.seq,
-                        changes,
-                    })
+                encode(&ServerMessage::Delta {
+                    server: self.server.to_string(),
+                    seq: self.seq,
+                    changes,
                 })
             })
             .clone()

@@ -159,9 +159,7 @@ where
                 update = updates.recv() => match update {
                     Ok(Update::Delta(delta)) if delta.seq > browser.seq => {
                         browser.seq = delta.seq;
-                        if let Some(frame) = delta.encoded(browser.view) {
-                            browser.send(frame).await?;
-                        }
+                        browser.send(delta.encoded(browser.view)).await?;
                     }
                     Ok(Update::Delta(_)) => {}
                     Ok(Update::Link(link)) => browser.send(encode(&ServerMessage::Link(link))).await?,

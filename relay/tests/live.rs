@@ -421,3 +421,27 @@ fn metric(text: &str, name: &str) -> f64 {
         .and_then(|value| value.parse().ok())
         .unwrap_or(0.0)
 }
+
+#[tokio::test]
+async fn a_viewer_gets_every_seq_even_when_it_sees_nothing_of_a_delta() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    let viewer = relay.login("pbx", "viewer", "viewer-secret").await.unwrap();
+    relay
+        .state_until(&viewer, "the model live", |s| {
+            s["servers"][0]["link"]["state"] == "up"
+        })
+        .await;
+    let mut socket = relay.socket(&viewer).await;
+    let snapshot = socket.next_of("snapshot").await;
+    let seq = snapshot["seq"].as_u64().expect("seq");
+    // A queue change only: a viewer (read=call) sees none of it.
+    let pause = json!({"server": "pbx", "action": "queue_pause", "queue": "support",
+        "interface": "Local/agent1@agents/n", "paused": true, "reason": "Lunch"});
+    assert_eq!(relay.act(&admin, pause).await["ok"], true);
+    let next = socket.next().await;
+    assert_eq!(next["type"], "delta", "no gap, so no snapshot: {next}");
+    assert_eq!(next["seq"], seq + 1, "{next}");
+    assert_eq!(next["changes"], json!([]), "{next}");
+}
