@@ -136,6 +136,15 @@ impl Lease {
         }
     }
 
+    /// The extension an agent's view is narrowed to (`Some("")` for an agent without
+    /// one: it sees no call); `None` for everyone else, who sees the whole model.
+    pub fn agent_extension(&self) -> Option<&str> {
+        self.person
+            .as_deref()
+            .filter(|p| p.role == shared::action::Role::Agent)
+            .map(|p| p.extension.as_deref().unwrap_or_default())
+    }
+
     /// The name the panel shows: the relay account's, else the AMI user's.
     pub fn display_name(&self) -> &str {
         self.person

@@ -287,7 +287,10 @@ pub fn hello(state: &AppState, lease: &Lease) -> Hello {
 
 pub async fn state(auth: Authenticated) -> Json<StateResponse> {
     let server = &auth.lease.server;
-    let (seq, link, model) = server.snapshot(auth.lease.read);
+    let (seq, link, mut model) = server.snapshot(auth.lease.read);
+    if let Some(exten) = auth.lease.agent_extension() {
+        model = crate::live::AgentView::new(exten, auth.lease.read).scope(model);
+    }
     Json(StateResponse {
         servers: vec![ServerState {
             name: server.name().to_owned(),

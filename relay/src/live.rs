@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
 use shared::ami::{Classes, Message};
+use shared::model::scope::Scoped;
 use shared::model::{Change, ServerModel, resync};
 use shared::protocol::{LinkState, LinkStatus, ServerMessage};
 use tokio::sync::{broadcast, mpsc};
@@ -81,6 +82,60 @@ impl Delta {
                 })
             })
             .clone()
+    }
+}
+
+/// One agent socket's view (see `shared::model::scope`): the scoped parts it last
+/// sent, so that each tick sends what changed in what the agent sees. An agent's
+/// deltas are made for that socket alone; the unscoped parts of the tick's changes
+/// (parking, extension and device states, presence, voicemail) pass through.
+pub struct AgentView {
+    exten: String,
+    read: Classes,
+    sent: Scoped,
+}
+
+impl AgentView {
+    pub fn new(exten: &str, read: Classes) -> AgentView {
+        AgentView {
+            exten: exten.to_owned(),
+            read,
+            sent: Scoped::default(),
+        }
+    }
+
+    /// The agent's part of `model`, which is already seen through its read classes.
+    pub fn scope(&mut self, model: ServerModel) -> ServerModel {
+        self.sent = Scoped::of(&model, &self.exten);
+        self.sent.clone().into_model(model)
+    }
+
+    /// The agent's delta for this tick.
+    pub fn delta(&mut self, server: &LiveServer, delta: &Delta) -> Utf8Bytes {
+        let mut now = server.with_model(|model| Scoped::of(model, &self.exten));
+        if !self.read.intersects(Classes::AGENT) {
+            now.queues.clear();
+        }
+        if !self.read.intersects(Classes::CALL) {
+            now = Scoped {
+                queues: now.queues,
+                ..Scoped::default()
+            };
+        }
+        let mut changes = now.changes_since(&self.sent);
+        changes.extend(
+            delta
+                .changes
+                .iter()
+                .filter(|c| c.is_unscoped() && c.visible_to(self.read))
+                .cloned(),
+        );
+        self.sent = now;
+        encode(&ServerMessage::Delta {
+            server: delta.server.to_string(),
+            seq: delta.seq,
+            changes,
+        })
     }
 }
 

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::accounts::Lease;
 use crate::api::{Failure, origin_allowed, token_of};
 use crate::app_state::AppState;
-use crate::live::{Update, View, encode};
+use crate::live::{AgentView, Update, View, encode};
 
 /// Browsers only send small control messages; anything larger closes the socket.
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
@@ -125,6 +125,8 @@ struct Browser<W> {
     seq: u64,
     lag_snapshots: VecDeque<Instant>,
     raw: Option<broadcast::Receiver<shared::ami::Message>>,
+    /// An agent's own view of the model, instead of the shared deltas.
+    agent: Option<AgentView>,
 }
 
 /// Runs one browser's session until it closes, fails, or the relay shuts down.
@@ -138,6 +140,9 @@ where
     // Subscribe before the snapshot, so no delta falls between the two.
     let mut updates = server.subscribe();
     let closing = state.closing.clone();
+    let agent = lease
+        .agent_extension()
+        .map(|exten| AgentView::new(exten, lease.read));
     let mut browser = Browser {
         sink,
         view: View::of(lease.read),
@@ -146,6 +151,7 @@ where
         seq: 0,
         lag_snapshots: VecDeque::new(),
         raw: None,
+        agent,
     };
     let (results_tx, mut results) = mpsc::channel(16);
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
@@ -159,7 +165,11 @@ where
                 update = updates.recv() => match update {
                     Ok(Update::Delta(delta)) if delta.seq > browser.seq => {
                         browser.seq = delta.seq;
-                        browser.send(delta.encoded(browser.view)).await?;
+                        let frame = match &mut browser.agent {
+                            Some(agent) => agent.delta(&server, &delta),
+                            None => delta.encoded(browser.view),
+                        };
+                        browser.send(frame).await?;
                     }
                     Ok(Update::Delta(_)) => {}
                     Ok(Update::Link(link)) => browser.send(encode(&ServerMessage::Link(link))).await?,
@@ -227,7 +237,10 @@ where
 {
     async fn snapshot(&mut self) -> Result<(), Ended> {
         let server = &self.lease.server;
-        let (seq, link, model) = server.snapshot(self.lease.read);
+        let (seq, link, mut model) = server.snapshot(self.lease.read);
+        if let Some(agent) = &mut self.agent {
+            model = agent.scope(model);
+        }
         self.seq = seq;
         let message = ServerMessage::Snapshot {
             server: server.name().to_owned(),

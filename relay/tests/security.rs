@@ -269,6 +269,38 @@ async fn relay_accounts_act_within_their_role() {
         .find(|n| n.starts_with("Local/101@test"))
         .unwrap();
 
+    // Alice sees her own call and whom she talks to, not 101's call: by the API and
+    // on her socket, whose deltas are hers alone.
+    let seen = relay.state(&alice).await;
+    let hers_seen = channel_names(&seen);
+    assert!(
+        hers_seen.iter().any(|n| n.starts_with("Local/100@test"))
+            && !hers_seen.iter().any(|n| n.starts_with("Local/101@test")),
+        "an agent's view: {hers_seen:?}"
+    );
+    let mut socket = relay.socket(&alice).await;
+    let snapshot = socket.next_of("snapshot").await;
+    let channels_of = |model: &Value| -> Vec<(String, String)> {
+        model["channels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                Some((
+                    c["uniqueid"].as_str()?.to_owned(),
+                    c["channel"].as_str()?.to_owned(),
+                ))
+            })
+            .collect()
+    };
+    let mut held: std::collections::BTreeMap<String, String> =
+        channels_of(&snapshot["model"]).into_iter().collect();
+    assert!(
+        held.values().any(|n| n.starts_with("Local/100@test"))
+            && !held.values().any(|n| n.starts_with("Local/101@test")),
+        "{held:?}"
+    );
+
     let refused = relay
         .act(
             &alice,
@@ -285,6 +317,29 @@ async fn relay_accounts_act_within_their_role() {
         )
         .await;
     assert_eq!(hung_up["ok"], true, "{hung_up}");
+    // Her socket's deltas take her call away, and never bring 101's.
+    let deadline = Instant::now() + relay_support::PATIENCE;
+    while held.values().any(|n| n.starts_with("Local/100@test")) {
+        assert!(
+            Instant::now() < deadline,
+            "her call never left her socket: {held:?}"
+        );
+        let delta = socket.next_of("delta").await;
+        for change in delta["changes"].as_array().expect("changes") {
+            match change["kind"].as_str() {
+                Some("channel") => {
+                    let name = change["channel"].as_str().unwrap_or_default();
+                    assert!(!name.starts_with("Local/101@test"), "{change}");
+                    let id = change["uniqueid"].as_str().unwrap_or_default();
+                    held.insert(id.to_owned(), name.to_owned());
+                }
+                Some("channel_removed") => {
+                    held.remove(change["uniqueid"].as_str().unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+    }
     let supervised = relay
         .act(
             &sam,

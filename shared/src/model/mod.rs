@@ -15,6 +15,7 @@
 mod list;
 pub mod reduce;
 pub mod resync;
+pub mod scope;
 
 use std::collections::BTreeMap;
 
