@@ -8,19 +8,38 @@
 //! - `replay`: the loopback server that logs one client in and replays the recording.
 //! - `ingest`: each client under test, one run each, and the interleaved rounds.
 //! - `ajam`: `wrk` on the relay's AJAM Ping against a bare axum handler; WaitEvent wake-ups.
+//! - `endtoend`: pbxsim load → the relay process → N panels: latency, CPU, RSS.
+//! - `throughput`: the relay under pbxsim's uncapped load (issue 9's 200,000 events/s).
+//! - `idle`: the relay's RSS per idle logged-in WebSocket. `fleet`: 20 servers at once.
+//! - `profile`: a flat `perf` profile of the relay process.
+//! - `relay_process`: `astpanel` as a child process, its file, /metrics and /proc.
+//! - `pbx`: in-process pbxsim servers; `tap`: when pbxsim wrote each `Hangup`;
+//!   `panel_client`: the Rust load client (login, `/ws`, counting what arrives).
 //! - `stats`: min/median/max over the runs. `machine`: CPU, cores, kernel from /proc.
-//! - `report`: the results page. `plot`: its SVG charts (plotters).
+//! - `report`: the results page; `report_live`: its sections on the relay process.
+//! - `plot`: its SVG charts (plotters).
 
 mod ajam;
+mod endtoend;
 mod fixture;
+mod fleet;
+mod idle;
 mod ingest;
 mod machine;
+mod panel_client;
+mod pbx;
 mod plot;
+mod profile;
+mod relay_process;
 mod replay;
 mod report;
+mod report_live;
 mod stats;
+mod tap;
+mod throughput;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -28,6 +47,7 @@ use clap::{Parser, ValueEnum};
 use crate::fixture::Recording;
 use crate::ingest::Peers;
 use crate::report::{AjamSection, IngestSection, Report};
+use crate::report_live::LiveSection;
 
 /// AstPanel's benchmarks; see bench/RESULTS.md for what each one measures.
 #[derive(Parser)]
@@ -51,12 +71,30 @@ struct Args {
     /// Debian's `wrk`, for the AJAM Ping.
     #[arg(long, default_value = "wrk")]
     wrk: PathBuf,
+    /// The release `astpanel` binary, run as a process of its own so /proc shows its
+    /// CPU time and memory alone.
+    #[arg(long)]
+    relay: PathBuf,
+    /// Only these benchmarks (comma separated); the page then shows only them.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Bench>,
     /// Where RESULTS.md and plots/ are written.
     #[arg(long)]
     out: PathBuf,
     /// The command the page names as the way to get these figures again.
     #[arg(long, default_value = "cargo xtask bench")]
     command: String,
+}
+
+/// The benchmarks, for `--only`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Bench {
+    Ingest,
+    Ajam,
+    EndToEnd,
+    Throughput,
+    Idle,
+    Fleet,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,40 +105,63 @@ enum Size {
 }
 
 impl Size {
+    /// The value for this size out of `[tiny, quick, full]`.
+    fn pick<T>(self, [tiny, quick, full]: [T; 3]) -> T {
+        match self {
+            Size::Tiny => tiny,
+            Size::Quick => quick,
+            Size::Full => full,
+        }
+    }
+
     /// Passes of the recording per ingest run (4,038 events each).
     fn ingest_passes(self) -> u64 {
-        match self {
-            Size::Tiny => 1,
-            Size::Quick => 10,
-            Size::Full => 50,
-        }
+        self.pick([1, 10, 50])
     }
 
     /// Seconds of each `wrk` run on the AJAM Ping.
     fn wrk_seconds(self) -> u64 {
-        match self {
-            Size::Tiny => 1,
-            Size::Quick => 5,
-            Size::Full => 10,
-        }
+        self.pick([1, 5, 10])
     }
 
     /// WaitEvent wake-up rounds, each waking every waiting session once.
     fn wake_rounds(self) -> usize {
-        match self {
-            Size::Tiny => 3,
-            Size::Quick => 20,
-            Size::Full => 50,
-        }
+        self.pick([3, 20, 50])
     }
 
     /// Runs of every contender.
     fn runs(self) -> usize {
-        match self {
-            Size::Tiny => 1,
-            Size::Quick => 3,
-            Size::Full => 7,
-        }
+        self.pick([1, 3, 7])
+    }
+
+    /// Runs of each benchmark that starts a relay process and pbxsim anew each time.
+    fn live_runs(self) -> usize {
+        self.pick([1, 2, 5])
+    }
+
+    /// How long the relay is measured in each such run.
+    fn live_window(self) -> Duration {
+        Duration::from_secs(self.pick([2, 4, 8]))
+    }
+
+    /// Panels of the end-to-end runs.
+    fn panels(self) -> Vec<usize> {
+        self.pick([vec![5], vec![10, 100, 1_000], vec![10, 100, 1_000, 5_000]])
+    }
+
+    /// Events/s pbxsim offers in the end-to-end runs.
+    fn end_to_end_rate(self) -> u64 {
+        self.pick([500, 1_000, 1_000])
+    }
+
+    /// Idle sockets held open.
+    fn idle_sockets(self) -> Vec<usize> {
+        self.pick([vec![50], vec![1_000], vec![1_000, 10_000]])
+    }
+
+    /// pbxsim servers the fleet run follows, and the events/s of each.
+    fn fleet(self) -> (usize, u64) {
+        self.pick([(2, 500), (20, 5_000), (20, 5_000)])
     }
 }
 
@@ -108,30 +169,89 @@ impl Size {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let runs = |bench| args.only.is_empty() || args.only.contains(&bench);
     let started = utc_now();
     let machine = machine::Machine::probe();
+    let file_limit = relay_process::raise_file_limit()?;
+    let plots = args.out.join("plots");
+    std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;
+    let mut report = Report {
+        command: args.command.clone(),
+        started,
+        machine,
+        ingest: None,
+        ajam: None,
+        live: None,
+    };
+    if runs(Bench::Ingest) {
+        report.ingest = Some(ingest_section(&args).await?);
+    }
+    if runs(Bench::Ajam) {
+        report.ajam = Some(ajam_section(&args).await?);
+    }
+    let size = args.size;
+    let (live_runs, window) = (size.live_runs(), size.live_window());
+    let mut live = LiveSection::new(file_limit, live_runs, window);
+    if runs(Bench::EndToEnd) {
+        let plan = endtoend::Plan {
+            relay: args.relay.clone(),
+            clients: size.panels(),
+            events_per_sec: size.end_to_end_rate(),
+            window,
+            runs: live_runs,
+        };
+        live.end_to_end = Some((size.end_to_end_rate(), endtoend::measure(&plan).await?));
+    }
+    if runs(Bench::Throughput) {
+        let plan = throughput::Plan {
+            relay: args.relay.clone(),
+            panels: 4,
+            window,
+            runs: live_runs,
+        };
+        let (runs, profile) = throughput::measure(&plan).await?;
+        live.throughput = Some((plan.panels, runs));
+        live.profile = Some(profile);
+    }
+    if runs(Bench::Idle) {
+        let plan = idle::Plan {
+            relay: args.relay.clone(),
+            sockets: size.idle_sockets(),
+            runs: live_runs,
+        };
+        live.idle = Some(idle::measure(&plan).await?);
+    }
+    if runs(Bench::Fleet) {
+        let (servers, events_per_sec_each) = size.fleet();
+        let plan = fleet::Plan {
+            relay: args.relay.clone(),
+            servers,
+            events_per_sec_each,
+            window,
+            runs: live_runs,
+        };
+        live.fleet = Some((servers, events_per_sec_each, fleet::measure(&plan).await?));
+    }
+    live.plot(&args.out)?;
+    report.live = Some(live);
+    let page = report.markdown();
+    let path = args.out.join("RESULTS.md");
+    std::fs::write(&path, &page).with_context(|| format!("writing {}", path.display()))?;
+    println!("{page}\nwritten to {}", path.display());
+    Ok(())
+}
+
+async fn ingest_section(args: &Args) -> anyhow::Result<IngestSection> {
     let peers = Peers {
-        python: args.python,
-        node: args.node,
-        node_modules: args.node_modules,
+        python: args.python.clone(),
+        node: args.node.clone(),
+        node_modules: args.node_modules.clone(),
         scripts: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers"),
     };
     let recording = Recording::load(&args.fixture)?;
     let passes = args.size.ingest_passes();
     let runs = args.size.runs();
     let results = ingest::measure(&peers, &recording, passes, runs).await?;
-
-    let plan = ajam::AjamPlan {
-        wrk: args.wrk,
-        wrk_seconds: args.size.wrk_seconds(),
-        runs,
-        waiters: 100,
-        rounds: args.size.wake_rounds(),
-    };
-    let ajam_results = ajam::measure(&plan).await?;
-
-    let plots = args.out.join("plots");
-    std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;
     let ingest = IngestSection {
         events_per_run: recording.count * passes,
         passes,
@@ -146,6 +266,19 @@ async fn main() -> anyhow::Result<()> {
         "events/s",
         &ingest.rows(),
     )?;
+    Ok(ingest)
+}
+
+async fn ajam_section(args: &Args) -> anyhow::Result<AjamSection> {
+    let runs = args.size.runs();
+    let plan = ajam::AjamPlan {
+        wrk: args.wrk.clone(),
+        wrk_seconds: args.size.wrk_seconds(),
+        runs,
+        waiters: 100,
+        rounds: args.size.wake_rounds(),
+    };
+    let ajam_results = ajam::measure(&plan).await?;
     let ajam = AjamSection {
         wrk_seconds: plan.wrk_seconds,
         runs,
@@ -160,18 +293,7 @@ async fn main() -> anyhow::Result<()> {
         "requests/s",
         &ajam.rows(),
     )?;
-    let report = Report {
-        command: args.command,
-        started,
-        machine,
-        ingest,
-        ajam,
-    };
-    let page = report.markdown();
-    let path = args.out.join("RESULTS.md");
-    std::fs::write(&path, &page).with_context(|| format!("writing {}", path.display()))?;
-    println!("{page}\nwritten to {}", path.display());
-    Ok(())
+    Ok(ajam)
 }
 
 /// The current UTC time as `date -u` prints it, or "at an unknown time" without `date`.

@@ -1,0 +1,130 @@
+//! End to end: pbxsim's load mode at a steady rate → the relay, a process of its own
+//! (AMI, model, deltas) → N panels over WebSocket. Latency from the tap reading a
+//! `Hangup` to each panel holding the delta that removes its channel; the relay's
+//! events/s in, CPU and RSS over the same window.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use crate::panel_client::{BUSY_SILENCE, Panels};
+use crate::pbx::{self, Pbx};
+use crate::relay_process::{RelayProcess, Upstream};
+use crate::stats::{interleaved, percentile};
+use crate::tap::Tap;
+
+/// Time for the panels' first deltas before the window opens.
+pub const WARM_UP: Duration = Duration::from_secs(1);
+/// Time after the window for its last removals to arrive.
+pub const DRAIN: Duration = Duration::from_secs(3);
+
+/// How much of the end-to-end benchmark to run.
+pub struct Plan {
+    pub relay: PathBuf,
+    pub clients: Vec<usize>,
+    pub events_per_sec: u64,
+    pub window: Duration,
+    pub runs: usize,
+}
+
+/// One run with one number of panels.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub clients: usize,
+    pub events_per_sec_in: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub cores: f64,
+    pub rss: u64,
+    /// Cores the bench process (pbxsim, tap, panels) used meanwhile.
+    pub bench_cores: f64,
+    pub hangups: usize,
+    /// Panels the relay had to give a fresh snapshot for falling behind.
+    pub lagged: usize,
+    /// The tap's own lag behind pbxsim's `SentUs`, p99, microseconds.
+    pub tap_lag_p99_us: f64,
+}
+
+/// Every run of every size, by number of panels (runs interleaved: each size once,
+/// then again).
+pub async fn measure(plan: &Plan) -> anyhow::Result<Vec<Vec<Run>>> {
+    interleaved(&plan.clients, plan.runs, |run, clients| async move {
+        let result = once(plan, clients).await?;
+        eprintln!(
+            "end to end run {run}/{}: {clients:>5} panels, {:>6.0} events/s in, \
+             p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.2} cores, {:.0} MiB, {} lagged",
+            plan.runs,
+            result.events_per_sec_in,
+            result.p50_ms,
+            result.p99_ms,
+            result.max_ms,
+            result.cores,
+            result.rss as f64 / 1_048_576.0,
+            result.lagged
+        );
+        Ok(result)
+    })
+    .await
+}
+
+async fn once(plan: &Plan, clients: usize) -> anyhow::Result<Run> {
+    let pbx = Pbx::start(pbx::load(Some(plan.events_per_sec))).await?;
+    let tap = Tap::start(pbx.addr).await?;
+    let upstream = Upstream {
+        name: "pbx".into(),
+        addr: pbx.addr,
+    };
+    let relay = RelayProcess::start(&plan.relay, &[upstream]).await?;
+    let recorded = tap.recorded.clone();
+    let panels = Panels::open(
+        relay.addr,
+        "pbx",
+        clients,
+        Some(recorded.clone()),
+        Some(BUSY_SILENCE),
+    )
+    .await?;
+    tokio::time::sleep(WARM_UP).await;
+    let before = relay.sample().await?;
+    recorded.set_recording(true);
+    tokio::time::sleep(plan.window).await;
+    recorded.set_recording(false);
+    let window = before.until(&relay.sample().await?);
+    tokio::time::sleep(DRAIN).await;
+    let tallies = panels.finish().await?;
+    let hangups = recorded.hangups();
+    if hangups == 0 {
+        bail!("pbxsim hung up no call in the {:?} window", plan.window);
+    }
+    let mut lagged = 0;
+    let mut latencies = Vec::with_capacity(hangups * clients);
+    for (i, tally) in tallies.into_iter().enumerate() {
+        if tally.lag_snapshots > 0 {
+            lagged += 1;
+        } else if tally.gaps > 0 || tally.matched != hangups as u64 {
+            bail!(
+                "panel {i} of {clients} saw {} of the {hangups} hang-ups removed, with {} gaps \
+                 in seq and no snapshot for lag: the relay lost deltas",
+                tally.matched,
+                tally.gaps
+            );
+        }
+        latencies.extend(tally.latencies_ms);
+    }
+    let p = |q| percentile(&latencies, q).unwrap_or(f64::NAN);
+    Ok(Run {
+        clients,
+        events_per_sec_in: window.events_per_sec,
+        p50_ms: p(50.0),
+        p99_ms: p(99.0),
+        max_ms: p(100.0),
+        cores: window.cores,
+        rss: window.rss,
+        bench_cores: window.bench_cores,
+        hangups,
+        lagged,
+        tap_lag_p99_us: percentile(&recorded.stamp_lag_us(), 99.0).unwrap_or(f64::NAN),
+    })
+}

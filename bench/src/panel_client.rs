@@ -1,0 +1,285 @@
+//! The load client: a panel that logs in through `POST /api/v1/login`, opens `/ws` with
+//! its bearer token and counts what it receives, as a browser would see it.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::tap::Recorded;
+
+/// A panel socket open and logged in.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A socket that stays silent this long while the PBX is busy has failed the run.
+pub const BUSY_SILENCE: Duration = Duration::from_secs(15);
+
+/// The account every panel logs in as: the fixtures' `agent` (read=call,agent), so
+/// every client of a run shares one AMI session, by design.
+const USER: &str = "agent";
+const SECRET: &str = "agent-secret";
+
+/// Logs in to `server` on the relay; the token.
+pub async fn login(
+    http: &reqwest::Client,
+    relay: SocketAddr,
+    server: &str,
+) -> anyhow::Result<String> {
+    #[derive(Deserialize)]
+    struct Answer {
+        token: String,
+    }
+    let response = http
+        .post(format!("http://{relay}/api/v1/login"))
+        .json(&serde_json::json!({"server": server, "username": USER, "secret": SECRET}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .context("POST /api/v1/login")?;
+    let status = response.status();
+    let body = response.text().await.context("reading the login answer")?;
+    if !status.is_success() {
+        bail!("login refused with {status}: {body}");
+    }
+    let answer: Answer = serde_json::from_str(&body).context("the login answer")?;
+    Ok(answer.token)
+}
+
+/// Opens `/ws` with `token` as a bearer. Small read buffers, as the relay's: the
+/// harness holds up to ten thousand of these.
+pub async fn connect(relay: SocketAddr, token: &str) -> anyhow::Result<Socket> {
+    let mut request = format!("ws://{relay}/ws")
+        .into_client_request()
+        .context("the /ws request")?;
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .context("the bearer header")?,
+    );
+    let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0);
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(30), connect)
+        .await
+        .context("the WebSocket upgrade in time")?
+        .context("the WebSocket upgrade")?;
+    Ok(socket)
+}
+
+/// What one panel received.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub frames: u64,
+    pub bytes: u64,
+    pub deltas: u64,
+    /// Snapshots after the first: the relay's answer to a panel that fell behind.
+    pub lag_snapshots: u64,
+    /// Deltas whose `seq` was not the last one plus one, with no snapshot between.
+    pub gaps: u64,
+    /// Removals of hang-ups the tap recorded, each counted once.
+    pub matched: u64,
+    /// Tap to panel, milliseconds, one per matched removal.
+    pub latencies_ms: Vec<f64>,
+}
+
+/// The parts of a relay frame the client looks at; serde skips the rest.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    seq: Option<u64>,
+    #[serde(default, borrow)]
+    changes: Vec<ChangeHead<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChangeHead<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    uniqueid: Option<Cow<'a, str>>,
+}
+
+/// Reads `socket` until `stop` turns true: hello, one snapshot (then counts itself in
+/// `synced`), deltas; fails after `silence` without a frame, if given. Each `channel_removed` of a hang-up the tap recorded is a latency
+/// sample; one read before the tap noted its hang-up waits for the end to be timed.
+pub async fn follow(
+    mut socket: Socket,
+    tap: Option<Arc<Recorded>>,
+    silence: Option<Duration>,
+    synced: Arc<AtomicUsize>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<Tally> {
+    // Idle panels wait for as long as the run lasts.
+    let silence = silence.unwrap_or(Duration::from_secs(24 * 3600));
+    let mut tally = Tally::default();
+    let mut seq: Option<u64> = None;
+    let mut early: Vec<(String, Instant)> = Vec::new();
+    loop {
+        let message = tokio::select! {
+            message = tokio::time::timeout(silence, socket.next()) => message,
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        };
+        let at = Instant::now();
+        let text = match message {
+            Err(_) => bail!("no frame for {silence:?} (seq {seq:?})"),
+            Ok(None) => bail!("the relay closed the socket (seq {seq:?})"),
+            Ok(Some(Err(error))) => bail!("the socket failed: {error}"),
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(Message::Close(frame)))) => bail!("the relay closed the socket: {frame:?}"),
+            Ok(Some(Ok(_))) => continue,
+        };
+        tally.frames += 1;
+        tally.bytes += text.len() as u64;
+        let frame: Frame =
+            serde_json::from_str(&text).context("a frame that is not the protocol's")?;
+        match frame.kind.as_ref() {
+            "snapshot" => {
+                if seq.is_some() {
+                    tally.lag_snapshots += 1;
+                } else {
+                    synced.fetch_add(1, Ordering::AcqRel);
+                }
+                seq = frame.seq;
+            }
+            "delta" => {
+                let (Some(last), Some(this)) = (seq, frame.seq) else {
+                    bail!("a delta before the snapshot, or without seq");
+                };
+                if this <= last {
+                    continue;
+                }
+                if this != last + 1 {
+                    tally.gaps += 1;
+                }
+                seq = Some(this);
+                tally.deltas += 1;
+                let Some(tap) = &tap else { continue };
+                for change in &frame.changes {
+                    if let ("channel_removed", Some(uniqueid)) =
+                        (change.kind.as_ref(), &change.uniqueid)
+                    {
+                        match tap.hangup_at(uniqueid) {
+                            Some(hung_up) => tally.sample(at, hung_up),
+                            None if tap.recording() => early.push((uniqueid.to_string(), at)),
+                            None => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(tap) = &tap {
+        for (uniqueid, at) in early {
+            if let Some(hung_up) = tap.hangup_at(&uniqueid) {
+                tally.sample(at, hung_up);
+            }
+        }
+    }
+    Ok(tally)
+}
+
+impl Tally {
+    fn sample(&mut self, at: Instant, hung_up: Instant) {
+        self.matched += 1;
+        let ms = at
+            .checked_duration_since(hung_up)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+        self.latencies_ms.push(ms);
+    }
+}
+
+/// Logs `count` panels in to `server` and opens their sockets, a few dozen at a time.
+pub async fn open_many(
+    http: &reqwest::Client,
+    relay: SocketAddr,
+    server: &str,
+    count: usize,
+) -> anyhow::Result<Vec<Socket>> {
+    futures::stream::iter(0..count)
+        .map(|_| async move {
+            let token = login(http, relay, server).await?;
+            connect(relay, &token).await
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<anyhow::Result<Socket>>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Panels following the relay, each in its own task.
+pub struct Panels {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Tally>>>,
+}
+
+impl Panels {
+    /// Logs `count` panels in to `server`, opens their sockets and waits until each
+    /// holds its snapshot; `silence` as [`follow`] takes it.
+    pub async fn open(
+        relay: SocketAddr,
+        server: &str,
+        count: usize,
+        tap: Option<Arc<Recorded>>,
+        silence: Option<Duration>,
+    ) -> anyhow::Result<Panels> {
+        let http = reqwest::Client::new();
+        let sockets = open_many(&http, relay, server, count).await?;
+        let synced = Arc::new(AtomicUsize::new(0));
+        let (stop, stopped) = watch::channel(false);
+        let tasks = sockets
+            .into_iter()
+            .map(|socket| {
+                tokio::spawn(follow(
+                    socket,
+                    tap.clone(),
+                    silence,
+                    synced.clone(),
+                    stopped.clone(),
+                ))
+            })
+            .collect();
+        let panels = Panels { stop, tasks };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while synced.load(Ordering::Acquire) < count {
+            if Instant::now() > deadline {
+                bail!(
+                    "only {} of {count} panels got their snapshot in time",
+                    synced.load(Ordering::Acquire)
+                );
+            }
+            if panels.tasks.iter().any(|t| t.is_finished()) {
+                // A panel that ended this early failed; finish() says why.
+                panels.finish().await?;
+                bail!("a panel ended before the run started");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(panels)
+    }
+
+    /// Stops every panel; what each received, or the first failure.
+    pub async fn finish(self) -> anyhow::Result<Vec<Tally>> {
+        let _ = self.stop.send(true);
+        let mut tallies = Vec::with_capacity(self.tasks.len());
+        for task in self.tasks {
+            tallies.push(task.await.context("a panel task panicked")??);
+        }
+        Ok(tallies)
+    }
+}
