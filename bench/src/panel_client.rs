@@ -203,25 +203,6 @@ impl Tally {
     }
 }
 
-/// Logs `count` panels in to `server` and opens their sockets, a few dozen at a time.
-pub async fn open_many(
-    http: &reqwest::Client,
-    relay: SocketAddr,
-    server: &str,
-    count: usize,
-) -> anyhow::Result<Vec<Socket>> {
-    futures::stream::iter(0..count)
-        .map(|_| async move {
-            let token = login(http, relay, server).await?;
-            connect(relay, &token).await
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<anyhow::Result<Socket>>>()
-        .await
-        .into_iter()
-        .collect()
-}
-
 /// Panels following the relay, each in its own task.
 pub struct Panels {
     stop: watch::Sender<bool>,
@@ -239,21 +220,30 @@ impl Panels {
         silence: Option<Duration>,
     ) -> anyhow::Result<Panels> {
         let http = reqwest::Client::new();
-        let sockets = open_many(&http, relay, server, count).await?;
         let synced = Arc::new(AtomicUsize::new(0));
         let (stop, stopped) = watch::channel(false);
-        let tasks = sockets
-            .into_iter()
-            .map(|socket| {
-                tokio::spawn(follow(
-                    socket,
-                    tap.clone(),
-                    silence,
-                    synced.clone(),
-                    stopped.clone(),
-                ))
+        // Each panel reads from the moment its socket is open: one left unread while the
+        // others log in would fill its socket and be dropped by the relay's send timeout.
+        // On an error, dropping `stop` ends the panels already following.
+        let mut opening = futures::stream::iter(0..count)
+            .map(|_| {
+                let http = &http;
+                async move {
+                    let token = login(http, relay, server).await?;
+                    connect(relay, &token).await
+                }
             })
-            .collect();
+            .buffer_unordered(32);
+        let mut tasks = Vec::with_capacity(count);
+        while let Some(socket) = opening.next().await {
+            tasks.push(tokio::spawn(follow(
+                socket?,
+                tap.clone(),
+                silence,
+                synced.clone(),
+                stopped.clone(),
+            )));
+        }
         let panels = Panels { stop, tasks };
         let deadline = Instant::now() + Duration::from_secs(60);
         while synced.load(Ordering::Acquire) < count {
