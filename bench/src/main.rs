@@ -13,7 +13,7 @@
 //! - `idle`: the relay's RSS per idle logged-in WebSocket. `fleet`: 20 servers at once.
 //! - `profile`: a flat `perf` profile of the relay process.
 //! - `relay_process`: `astpanel` as a child process, its file, /metrics and /proc.
-//! - `pbx`: in-process pbxsim servers; `tap`: when pbxsim wrote each `Hangup`;
+//! - `pbx`: in-process pbxsim servers; `isolated`: a thread and runtime of their own; `tap`: when pbxsim wrote each `Hangup`;
 //!   `panel_client`: the Rust load client (login, `/ws`, counting what arrives).
 //! - `stats`: min/median/max over the runs. `machine`: CPU, cores, kernel from /proc.
 //! - `report`: the results page; `report_live`: its sections on the relay process.
@@ -25,6 +25,7 @@ mod fixture;
 mod fleet;
 mod idle;
 mod ingest;
+mod isolated;
 mod machine;
 mod panel_client;
 mod pbx;

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -95,32 +95,56 @@ pub struct Tally {
     pub latencies_ms: Vec<f64>,
 }
 
-/// The parts of a relay frame the client looks at; serde skips the rest.
+/// Any frame but a delta, parsed in full (they are rare): its type and `seq`.
 #[derive(Deserialize)]
-struct Frame<'a> {
+struct Other<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     seq: Option<u64>,
-    #[serde(default, borrow)]
-    changes: Vec<ChangeHead<'a>>,
 }
 
-#[derive(Deserialize)]
-struct ChangeHead<'a> {
-    #[serde(borrow)]
-    kind: Cow<'a, str>,
-    #[serde(borrow)]
-    uniqueid: Option<Cow<'a, str>>,
+/// How a delta frame starts, and how each removed channel's change does (the type tag
+/// first: `shared`'s serde shapes, checked by a test below).
+const DELTA: &str = r#"{"type":"delta","#;
+const CHANNEL_REMOVED: &str = r#"{"kind":"channel_removed","uniqueid":""#;
+
+/// A delta's `seq` and the uniqueids of its `channel_removed` changes, read without
+/// parsing the whole frame: a thousand panels read every delta on the relay's 2 cores,
+/// and a full parse would make them the bottleneck. `None` for any other frame.
+fn scan_delta(text: &str) -> Option<(u64, Vec<&str>)> {
+    let rest = text.strip_prefix(DELTA)?;
+    // The server's name comes first and holds no quote, so this is the delta's own.
+    let digits = &rest[rest.find(r#""seq":"#)? + 6..];
+    let seq = digits[..digits.find(|c: char| !c.is_ascii_digit())?]
+        .parse()
+        .ok()?;
+    let removed = memchr::memmem::find_iter(rest.as_bytes(), CHANNEL_REMOVED)
+        .filter_map(|at| {
+            let uniqueid = &rest[at + CHANNEL_REMOVED.len()..];
+            uniqueid.find('"').map(|end| &uniqueid[..end])
+        })
+        .collect();
+    Some((seq, removed))
+}
+
+/// What the panels of one run report as they go, for the harness to wait on.
+#[derive(Default)]
+pub struct Progress {
+    /// Panels holding their first snapshot.
+    synced: AtomicUsize,
+    /// Removals timed, over every panel.
+    matched: AtomicU64,
 }
 
 /// Reads `socket` until `stop` turns true: hello, one snapshot (then counts itself in
-/// `synced`), deltas; fails after `silence` without a frame, if given. Each `channel_removed` of a hang-up the tap recorded is a latency
-/// sample; one read before the tap noted its hang-up waits for the end to be timed.
+/// `progress`), deltas; fails after `silence` without a frame, if given. Each
+/// `channel_removed` of a hang-up the tap recorded is a latency sample; one read
+/// before the tap noted its hang-up is timed at the end.
 pub async fn follow(
     mut socket: Socket,
     tap: Option<Arc<Recorded>>,
     silence: Option<Duration>,
-    synced: Arc<AtomicUsize>,
+    progress: Arc<Progress>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Tally> {
     // Idle panels wait for as long as the run lasts.
@@ -144,43 +168,40 @@ pub async fn follow(
         };
         tally.frames += 1;
         tally.bytes += text.len() as u64;
-        let frame: Frame =
-            serde_json::from_str(&text).context("a frame that is not the protocol's")?;
-        match frame.kind.as_ref() {
-            "snapshot" => {
+        let Some((this, removed)) = scan_delta(&text) else {
+            let other: Other =
+                serde_json::from_str(&text).context("a frame that is not the protocol's")?;
+            if other.kind == "snapshot" {
                 if seq.is_some() {
                     tally.lag_snapshots += 1;
                 } else {
-                    synced.fetch_add(1, Ordering::AcqRel);
+                    progress.synced.fetch_add(1, Ordering::AcqRel);
                 }
-                seq = frame.seq;
+                seq = other.seq;
             }
-            "delta" => {
-                let (Some(last), Some(this)) = (seq, frame.seq) else {
-                    bail!("a delta before the snapshot, or without seq");
-                };
-                if this <= last {
-                    continue;
+            continue;
+        };
+        let Some(last) = seq else {
+            bail!("a delta before the snapshot");
+        };
+        if this <= last {
+            continue;
+        }
+        if this != last + 1 {
+            tally.gaps += 1;
+        }
+        seq = Some(this);
+        tally.deltas += 1;
+        let Some(tap) = &tap else { continue };
+        for uniqueid in removed {
+            match tap.hangup_at(uniqueid) {
+                Some(hung_up) => {
+                    tally.sample(at, hung_up);
+                    progress.matched.fetch_add(1, Ordering::AcqRel);
                 }
-                if this != last + 1 {
-                    tally.gaps += 1;
-                }
-                seq = Some(this);
-                tally.deltas += 1;
-                let Some(tap) = &tap else { continue };
-                for change in &frame.changes {
-                    if let ("channel_removed", Some(uniqueid)) =
-                        (change.kind.as_ref(), &change.uniqueid)
-                    {
-                        match tap.hangup_at(uniqueid) {
-                            Some(hung_up) => tally.sample(at, hung_up),
-                            None if tap.recording() => early.push((uniqueid.to_string(), at)),
-                            None => {}
-                        }
-                    }
-                }
+                None if tap.recording() => early.push((uniqueid.to_owned(), at)),
+                None => {}
             }
-            _ => {}
         }
     }
     if let Some(tap) = &tap {
@@ -207,6 +228,7 @@ impl Tally {
 pub struct Panels {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Tally>>>,
+    progress: Arc<Progress>,
 }
 
 impl Panels {
@@ -220,7 +242,7 @@ impl Panels {
         silence: Option<Duration>,
     ) -> anyhow::Result<Panels> {
         let http = reqwest::Client::new();
-        let synced = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(Progress::default());
         let (stop, stopped) = watch::channel(false);
         // Each panel reads from the moment its socket is open: one left unread while the
         // others log in would fill its socket and be dropped by the relay's send timeout.
@@ -240,17 +262,21 @@ impl Panels {
                 socket?,
                 tap.clone(),
                 silence,
-                synced.clone(),
+                progress.clone(),
                 stopped.clone(),
             )));
         }
-        let panels = Panels { stop, tasks };
+        let panels = Panels {
+            stop,
+            tasks,
+            progress,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while synced.load(Ordering::Acquire) < count {
+        while panels.progress.synced.load(Ordering::Acquire) < count {
             if Instant::now() > deadline {
                 bail!(
                     "only {} of {count} panels got their snapshot in time",
-                    synced.load(Ordering::Acquire)
+                    panels.progress.synced.load(Ordering::Acquire)
                 );
             }
             if panels.tasks.iter().any(|t| t.is_finished()) {
@@ -263,6 +289,15 @@ impl Panels {
         Ok(panels)
     }
 
+    /// Waits until the panels have timed `removals` removals in all, or for `patience`.
+    pub async fn wait_for_removals(&self, removals: u64, patience: Duration) {
+        let deadline = Instant::now() + patience;
+        while self.progress.matched.load(Ordering::Acquire) < removals && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops every panel; what each received, or the first failure.
     pub async fn finish(self) -> anyhow::Result<Vec<Tally>> {
         let _ = self.stop.send(true);
@@ -271,5 +306,43 @@ impl Panels {
             tallies.push(task.await.context("a panel task panicked")??);
         }
         Ok(tallies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::model::Change;
+    use shared::protocol::ServerMessage;
+
+    use super::scan_delta;
+
+    #[test]
+    fn reads_seq_and_removals_from_the_relays_own_encoding() {
+        let delta = ServerMessage::Delta {
+            server: "pbx".into(),
+            seq: 812,
+            changes: vec![
+                Change::CallRemoved { id: "b1".into() },
+                Change::ChannelRemoved {
+                    uniqueid: "1764750000.1".into(),
+                },
+                Change::ParkedRemoved {
+                    uniqueid: "1764750000.9".into(),
+                },
+                Change::ChannelRemoved {
+                    uniqueid: "1764750000.2".into(),
+                },
+            ],
+        };
+        let text = serde_json::to_string(&delta).expect("a delta encodes");
+        assert_eq!(
+            scan_delta(&text),
+            Some((812, vec!["1764750000.1", "1764750000.2"]))
+        );
+        let error = ServerMessage::Error {
+            message: "no".into(),
+        };
+        let text = serde_json::to_string(&error).expect("an error encodes");
+        assert_eq!(scan_delta(&text), None, "only deltas are scanned");
     }
 }

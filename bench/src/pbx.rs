@@ -1,11 +1,13 @@
-//! pbxsim instances served from this process over loopback, stopped when dropped.
+//! pbxsim instances served from this process over loopback, each on a thread of its own
+//! (see `isolated`), stopped when dropped.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use pbxsim::{SimConfig, Traffic};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+use crate::isolated;
 
 /// One simulated Asterisk on a loopback port.
 pub struct Pbx {
@@ -15,19 +17,25 @@ pub struct Pbx {
 
 impl Pbx {
     pub async fn start(config: SimConfig) -> anyhow::Result<Pbx> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding pbxsim")?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding pbxsim")?;
+        listener
+            .set_nonblocking(true)
+            .context("a non-blocking listener")?;
         let addr = listener.local_addr().context("pbxsim's address")?;
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
+        isolated::spawn("pbxsim", move || async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(error) = pbxsim::serve(listener, config, shutdown).await {
-                eprintln!("pbxsim stopped: {error}");
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    if let Err(error) = pbxsim::serve(listener, config, shutdown).await {
+                        eprintln!("pbxsim stopped: {error}");
+                    }
+                }
+                Err(error) => eprintln!("pbxsim's listener: {error}"),
             }
-        });
+        })?;
         Ok(Pbx {
             addr,
             stop: Some(stop),

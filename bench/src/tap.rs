@@ -16,6 +16,9 @@ use bytes::BytesMut;
 use shared::ami::{Frame, Parser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use crate::isolated;
 
 /// What the tap saw while recording, shared with every client that looks up a hang-up.
 #[derive(Default)]
@@ -61,42 +64,43 @@ impl Recorded {
     }
 }
 
-/// The tap's reader task, ended when dropped.
+/// The tap's reader, on a thread of its own (see `isolated`), ended when dropped.
 pub struct Tap {
     pub recorded: Arc<Recorded>,
-    task: tokio::task::JoinHandle<()>,
+    _stop: oneshot::Sender<()>,
 }
 
 impl Tap {
     /// Logs in to pbxsim at `addr` as `admin` and reads until dropped.
-    pub async fn start(addr: SocketAddr) -> anyhow::Result<Tap> {
-        let mut stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
-            .await
-            .context("connecting the tap in time")?
-            .context("connecting the tap")?;
-        stream.set_nodelay(true).context("TCP_NODELAY")?;
-        stream
-            .write_all(b"Action: Login\r\nUsername: admin\r\nSecret: admin-secret\r\n\r\n")
-            .await
-            .context("the tap's login")?;
+    pub fn start(addr: SocketAddr) -> anyhow::Result<Tap> {
         let recorded = Arc::new(Recorded::default());
         let shared = recorded.clone();
-        let task = tokio::spawn(async move {
-            if let Err(error) = read(stream, &shared).await {
-                eprintln!("the tap stopped: {error:#}");
+        let (stop, stopped) = oneshot::channel::<()>();
+        isolated::spawn("tap", move || async move {
+            tokio::select! {
+                read = read(addr, &shared) => if let Err(error) = read {
+                    eprintln!("the tap stopped: {error:#}");
+                },
+                _ = stopped => {}
             }
-        });
-        Ok(Tap { recorded, task })
+        })?;
+        Ok(Tap {
+            recorded,
+            _stop: stop,
+        })
     }
 }
 
-impl Drop for Tap {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn read(mut stream: TcpStream, recorded: &Recorded) -> anyhow::Result<()> {
+async fn read(addr: SocketAddr, recorded: &Recorded) -> anyhow::Result<()> {
+    let mut stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
+        .await
+        .context("connecting the tap in time")?
+        .context("connecting the tap")?;
+    stream.set_nodelay(true).context("TCP_NODELAY")?;
+    stream
+        .write_all(b"Action: Login\r\nUsername: admin\r\nSecret: admin-secret\r\n\r\n")
+        .await
+        .context("the tap's login")?;
     let mut parser = Parser::new().expecting_banner();
     let mut buf = BytesMut::with_capacity(256 * 1024);
     loop {
