@@ -10,6 +10,7 @@ use anyhow::bail;
 
 use crate::panel_client::{BUSY_SILENCE, Panels};
 use crate::pbx::{self, Pbx};
+use crate::profile;
 use crate::relay_process::{RelayProcess, Upstream};
 use crate::stats::{interleaved, percentile};
 use crate::tap::Tap;
@@ -44,33 +45,52 @@ pub struct Run {
     pub hangups: usize,
     /// Panels the relay had to give a fresh snapshot for falling behind.
     pub lagged: usize,
+    /// What the panels read in the window, all together, bytes/s.
+    pub delivered: f64,
+    /// Deltas each panel read in the window, per second (median panel).
+    pub deltas_per_sec: f64,
     /// The tap's own lag behind pbxsim's `SentUs`, p99, microseconds.
     pub tap_lag_p99_us: f64,
 }
 
 /// Every run of every size, by number of panels (runs interleaved: each size once,
-/// then again).
-pub async fn measure(plan: &Plan) -> anyhow::Result<Vec<Vec<Run>>> {
-    interleaved(&plan.clients, plan.runs, |run, clients| async move {
-        let result = once(plan, clients).await?;
-        eprintln!(
-            "end to end run {run}/{}: {clients:>5} panels, {:>6.0} events/s in, \
-             p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.2} cores, {:.0} MiB, {} lagged",
-            plan.runs,
-            result.events_per_sec_in,
-            result.p50_ms,
-            result.p99_ms,
-            result.max_ms,
-            result.cores,
-            result.rss as f64 / 1_048_576.0,
-            result.lagged
-        );
-        Ok(result)
+/// then again), and a `perf` profile of the relay with the most panels, taken in the
+/// last run after its window (so that perf's cost is in no figure), or why there is none.
+pub async fn measure(plan: &Plan) -> anyhow::Result<(Vec<Vec<Run>>, String)> {
+    let most = plan.clients.iter().copied().max().unwrap_or(0);
+    let profile = std::cell::RefCell::new(String::new());
+    let by_size = interleaved(&plan.clients, plan.runs, |run, clients| {
+        let profile = (run == plan.runs && clients == most).then_some(&profile);
+        async move {
+            let result = once(plan, clients, profile).await?;
+            eprintln!(
+                "end to end run {run}/{}: {clients:>5} panels, {:>6.0} events/s in, \
+                 p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.2} cores, {:.0} MiB, {} lagged, \
+                 {:.1} deltas/s a panel, {:.1} MiB/s to all, bench {:.2} cores",
+                plan.runs,
+                result.events_per_sec_in,
+                result.p50_ms,
+                result.p99_ms,
+                result.max_ms,
+                result.cores,
+                result.rss as f64 / 1_048_576.0,
+                result.lagged,
+                result.deltas_per_sec,
+                result.delivered / 1_048_576.0,
+                result.bench_cores
+            );
+            Ok(result)
+        }
     })
-    .await
+    .await?;
+    Ok((by_size, profile.into_inner()))
 }
 
-async fn once(plan: &Plan, clients: usize) -> anyhow::Result<Run> {
+async fn once(
+    plan: &Plan,
+    clients: usize,
+    profile: Option<&std::cell::RefCell<String>>,
+) -> anyhow::Result<Run> {
     let pbx = Pbx::start(pbx::load(Some(plan.events_per_sec))).await?;
     let tap = Tap::start(pbx.addr)?;
     let upstream = Upstream {
@@ -97,12 +117,20 @@ async fn once(plan: &Plan, clients: usize) -> anyhow::Result<Run> {
     panels
         .wait_for_removals((hangups * clients) as u64, DRAIN)
         .await;
+    if let Some(profile) = profile {
+        *profile.borrow_mut() = profile::relay(relay.pid(), plan.window)
+            .await
+            .unwrap_or_else(|error| format!("no profile: {error:#}"));
+    }
     let tallies = panels.finish().await?;
     if hangups == 0 {
         bail!("pbxsim hung up no call in the {:?} window", plan.window);
     }
     let mut lagged = 0;
     let mut latencies = Vec::with_capacity(hangups * clients);
+    let window_secs = plan.window.as_secs_f64();
+    let delivered = tallies.iter().map(|t| t.window_bytes as f64).sum::<f64>() / window_secs;
+    let deltas: Vec<f64> = tallies.iter().map(|t| t.deltas as f64).collect();
     for (i, tally) in tallies.into_iter().enumerate() {
         if tally.lag_snapshots > 0 {
             lagged += 1;
@@ -126,6 +154,8 @@ async fn once(plan: &Plan, clients: usize) -> anyhow::Result<Run> {
         cores: window.cores,
         rss: window.rss,
         bench_cores: window.bench_cores,
+        delivered,
+        deltas_per_sec: percentile(&deltas, 50.0).unwrap_or(0.0) / window_secs,
         hangups,
         lagged,
         tap_lag_p99_us: percentile(&recorded.stamp_lag_us(), 99.0).unwrap_or(f64::NAN),

@@ -201,7 +201,9 @@ async fn main() -> anyhow::Result<()> {
             window,
             runs: live_runs,
         };
-        live.end_to_end = Some((size.end_to_end_rate(), endtoend::measure(&plan).await?));
+        let (by_size, profile) = endtoend::measure(&plan).await?;
+        live.end_to_end = Some((size.end_to_end_rate(), by_size));
+        live.end_to_end_profile = Some(profile);
     }
     if runs(Bench::Throughput) {
         let plan = throughput::Plan {
@@ -212,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let (runs, profile) = throughput::measure(&plan).await?;
         live.throughput = Some((plan.panels, runs));
-        live.profile = Some(profile);
+        live.throughput_profile = Some(profile);
     }
     if runs(Bench::Idle) {
         let plan = idle::Plan {

@@ -84,7 +84,11 @@ pub async fn connect(relay: SocketAddr, token: &str) -> anyhow::Result<Socket> {
 pub struct Tally {
     pub frames: u64,
     pub bytes: u64,
+    /// Bytes of the frames read while the tap recorded: the window's traffic.
+    pub window_bytes: u64,
     pub deltas: u64,
+    /// Deltas read while the tap recorded.
+    pub window_deltas: u64,
     /// Snapshots after the first: the relay's answer to a panel that fell behind.
     pub lag_snapshots: u64,
     /// Deltas whose `seq` was not the last one plus one, with no snapshot between.
@@ -168,6 +172,9 @@ pub async fn follow(
         };
         tally.frames += 1;
         tally.bytes += text.len() as u64;
+        if tap.as_ref().is_some_and(|tap| tap.recording()) {
+            tally.window_bytes += text.len() as u64;
+        }
         let Some((this, removed)) = scan_delta(&text) else {
             let other: Other =
                 serde_json::from_str(&text).context("a frame that is not the protocol's")?;
@@ -193,6 +200,9 @@ pub async fn follow(
         seq = Some(this);
         tally.deltas += 1;
         let Some(tap) = &tap else { continue };
+        if tap.recording() {
+            tally.window_deltas += 1;
+        }
         for uniqueid in removed {
             match tap.hangup_at(uniqueid) {
                 Some(hung_up) => {

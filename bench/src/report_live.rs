@@ -24,8 +24,10 @@ pub struct LiveSection {
     pub idle: Option<Vec<Vec<idle::Run>>>,
     /// Servers, events/s each, the runs.
     pub fleet: Option<(usize, u64, Vec<Window>)>,
+    /// `perf report`'s top of the relay with the most panels, or why there is none.
+    pub end_to_end_profile: Option<String>,
     /// `perf report`'s top of the relay under the throughput load, or why there is none.
-    pub profile: Option<String>,
+    pub throughput_profile: Option<String>,
 }
 
 /// "median (min–max)" of a figure over the runs, or "–".
@@ -51,7 +53,8 @@ impl LiveSection {
             throughput: None,
             idle: None,
             fleet: None,
-            profile: None,
+            end_to_end_profile: None,
+            throughput_profile: None,
         }
     }
 
@@ -130,8 +133,8 @@ impl LiveSection {
              pbxsim and relay; cells are median (min–max) over the runs; the bench process \
              (pbxsim, the tap, the panels) shares the machine's 2 cores with the relay, and \
              its CPU is the `bench cores` column.\n\n\
-             | panels | events/s in | p50 ms | p99 ms | max ms | relay cores | relay RSS MiB | bench cores | lagged panels | hang-ups timed a run | tap lag p99 µs |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+             | panels | events/s in | p50 ms | p99 ms | max ms | relay cores | relay RSS MiB | to all panels MiB/s | bench cores | lagged panels | hang-ups timed a run | tap lag p99 µs |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             self.file_limit,
             self.window.as_secs(),
             self.runs
@@ -142,7 +145,7 @@ impl LiveSection {
             let ms = |v: f64| format!("{v:.1}");
             let _ = writeln!(
                 page,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 first.clients,
                 cell(&of(|r| r.events_per_sec_in), human),
                 cell(&of(|r| r.p50_ms), ms),
@@ -150,6 +153,7 @@ impl LiveSection {
                 cell(&of(|r| r.max_ms), ms),
                 cell(&of(|r| r.cores), |v| format!("{v:.2}")),
                 cell(&of(|r| r.rss as f64 / MIB), |v| format!("{v:.0}")),
+                cell(&of(|r| r.delivered / MIB), |v| format!("{v:.1}")),
                 cell(&of(|r| r.bench_cores), |v| format!("{v:.2}")),
                 cell(&of(|r| r.lagged as f64), |v| format!("{v:.0}")),
                 cell(&of(|r| r.hangups as f64), human),
@@ -157,6 +161,16 @@ impl LiveSection {
             );
         }
         let _ = writeln!(page, "\n![latency by number of panels]({LATENCY_PLOT})\n");
+        if let Some(profile) = &self.end_to_end_profile {
+            let most = by_size
+                .iter()
+                .filter_map(|r| r.first())
+                .map(|r| r.clients)
+                .max()
+                .unwrap_or(0);
+            self.profile_markdown(page, &format!("with {most} panels"), profile);
+            page.push('\n');
+        }
         for target in [1_000, 5_000] {
             let Some(runs) = by_size
                 .iter()
@@ -245,16 +259,20 @@ impl LiveSection {
             }
             let _ = writeln!(page, "{line}");
         }
-        if let Some(profile) = &self.profile {
-            let _ = writeln!(
-                page,
-                "\nWhere the relay's time goes under this load: `perf record -F 499 -p <relay>` \
-                 for {} s right after the last run's window (so perf's cost is in no figure \
-                 above), `perf report --no-children --sort dso,symbol`, symbols of at least \
-                 1.5% of the samples:\n\n```text\n{profile}\n```",
-                self.window.as_secs()
-            );
+        if let Some(profile) = &self.throughput_profile {
+            self.profile_markdown(page, "under this load", profile);
         }
+    }
+
+    fn profile_markdown(&self, page: &mut String, when: &str, profile: &str) {
+        let _ = writeln!(
+            page,
+            "\nWhere the relay's time goes {when}: `perf record -F 499 -p <relay>` for {} s \
+             after the last run's window (so perf's cost is in no figure above), `perf report \
+             --no-children --sort dso,symbol`, symbols of at least 1.5% of the samples:\n\n\
+             ```text\n{profile}\n```",
+            self.window.as_secs()
+        );
     }
 
     fn idle_markdown(&self, page: &mut String, by_size: &[Vec<idle::Run>]) {

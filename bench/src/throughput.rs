@@ -72,10 +72,9 @@ async fn once(plan: &Plan, profile: Option<&mut String>) -> anyhow::Result<(Wind
     tokio::time::sleep(plan.window).await;
     let window = before.until(&relay.sample().await?);
     if let Some(profile) = profile {
-        *profile = match profile::relay(relay.pid(), plan.window).await {
-            Ok(top) => top,
-            Err(error) => format!("no profile: {error:#}"),
-        };
+        *profile = profile::relay(relay.pid(), plan.window)
+            .await
+            .unwrap_or_else(|error| format!("no profile: {error:#}"));
     }
     let tallies = panels.finish().await?;
     let mut lagged = 0;
