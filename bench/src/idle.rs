@@ -76,7 +76,10 @@ async fn once(plan: &Plan, sockets: usize) -> anyhow::Result<Run> {
     if open != sockets as f64 {
         bail!("the relay counts {open} browsers, not {sockets}");
     }
-    panels.finish().await?;
+    let finished = panels.finish().await?;
+    if let Some(why) = finished.dropped.first() {
+        bail!("{} idle panels were dropped: {why}", finished.dropped.len());
+    }
     Ok(Run {
         sockets,
         baseline,

@@ -79,6 +79,16 @@ pub async fn connect(relay: SocketAddr, token: &str) -> anyhow::Result<Socket> {
     Ok(socket)
 }
 
+/// The relay dropped a panel or left it without a frame: an overload the page reports,
+/// not a miscount.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Dropped(String);
+
+fn dropped(what: String) -> anyhow::Error {
+    anyhow::Error::new(Dropped(what))
+}
+
 /// What one panel received.
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -163,11 +173,17 @@ pub async fn follow(
         };
         let at = Instant::now();
         let text = match message {
-            Err(_) => bail!("no frame for {silence:?} (seq {seq:?})"),
-            Ok(None) => bail!("the relay closed the socket (seq {seq:?})"),
-            Ok(Some(Err(error))) => bail!("the socket failed: {error}"),
+            Err(_) => return Err(dropped(format!("no frame for {silence:?} (seq {seq:?})"))),
+            Ok(None) => {
+                return Err(dropped(format!(
+                    "the relay closed the socket (seq {seq:?})"
+                )));
+            }
+            Ok(Some(Err(error))) => return Err(dropped(format!("the socket failed: {error}"))),
             Ok(Some(Ok(Message::Text(text)))) => text,
-            Ok(Some(Ok(Message::Close(frame)))) => bail!("the relay closed the socket: {frame:?}"),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Err(dropped(format!("the relay closed the socket: {frame:?}")));
+            }
             Ok(Some(Ok(_))) => continue,
         };
         tally.frames += 1;
@@ -232,6 +248,13 @@ impl Tally {
             .map_or(0.0, |d| d.as_secs_f64() * 1e3);
         self.latencies_ms.push(ms);
     }
+}
+
+/// The panels of a run once stopped.
+pub struct Finished {
+    pub tallies: Vec<Tally>,
+    /// Why each dropped panel was, in the relay's or the socket's words.
+    pub dropped: Vec<String>,
 }
 
 /// Panels following the relay, each in its own task.
@@ -308,14 +331,24 @@ impl Panels {
         }
     }
 
-    /// Stops every panel; what each received, or the first failure.
-    pub async fn finish(self) -> anyhow::Result<Vec<Tally>> {
+    /// Stops every panel: what each received and why any was dropped, or the first
+    /// failure that is not the relay dropping a panel.
+    pub async fn finish(self) -> anyhow::Result<Finished> {
         let _ = self.stop.send(true);
-        let mut tallies = Vec::with_capacity(self.tasks.len());
+        let mut finished = Finished {
+            tallies: Vec::with_capacity(self.tasks.len()),
+            dropped: Vec::new(),
+        };
         for task in self.tasks {
-            tallies.push(task.await.context("a panel task panicked")??);
+            match task.await.context("a panel task panicked")? {
+                Ok(tally) => finished.tallies.push(tally),
+                Err(error) => match error.downcast::<Dropped>() {
+                    Ok(Dropped(why)) => finished.dropped.push(why),
+                    Err(error) => return Err(error),
+                },
+            }
         }
-        Ok(tallies)
+        Ok(finished)
     }
 }
 

@@ -89,6 +89,8 @@ pub struct Metrics {
     pub link_up: BTreeMap<String, f64>,
     pub browsers: f64,
     pub lag_snapshots: f64,
+    /// `astpanel_model_resyncs_total` over every server: one per link brought up.
+    pub resyncs: f64,
 }
 
 impl Metrics {
@@ -127,6 +129,7 @@ impl Metrics {
                     metrics.link_up.insert(server, value);
                 }
                 ("astpanel_browsers", None) => metrics.browsers = value,
+                ("astpanel_model_resyncs_total", Some(_)) => metrics.resyncs += value,
                 ("astpanel_lag_snapshots_total", None) => metrics.lag_snapshots = value,
                 _ => {}
             }
@@ -339,11 +342,13 @@ mod tests {
                     astpanel_ami_events_total{server=\"s2\"} 30\n\
                     astpanel_ami_link_up{server=\"s1\"} 1\n\
                     astpanel_browsers 7\n\
-                    astpanel_lag_snapshots_total 2\n";
+                    astpanel_lag_snapshots_total 2\n\
+                    astpanel_model_resyncs_total{server=\"s1\"} 1\n\
+                    astpanel_model_resyncs_total{server=\"s2\"} 2\n";
         let m = Metrics::parse(text);
         assert_eq!(m.events_in.get("s1"), Some(&120.0));
         assert_eq!(m.events_in.get("s2"), Some(&30.0));
         assert_eq!(m.link_up.get("s1"), Some(&1.0));
-        assert_eq!((m.browsers, m.lag_snapshots), (7.0, 2.0));
+        assert_eq!((m.browsers, m.lag_snapshots, m.resyncs), (7.0, 2.0, 3.0));
     }
 }

@@ -25,7 +25,7 @@ pub struct Plan {
 #[derive(Clone, Debug)]
 pub struct Run {
     pub relay: Window,
-    /// Panels the relay gave a fresh snapshot for falling behind.
+    /// Panels the relay gave a fresh snapshot for falling behind, or dropped.
     pub lagged: usize,
     /// Events/s pbxsim's load mode delivers to one raw socket reader: the ceiling.
     pub pbxsim_alone: f64,
@@ -76,9 +76,9 @@ async fn once(plan: &Plan, profile: Option<&mut String>) -> anyhow::Result<(Wind
             .await
             .unwrap_or_else(|error| format!("no profile: {error:#}"));
     }
-    let tallies = panels.finish().await?;
-    let mut lagged = 0;
-    for (i, tally) in tallies.iter().enumerate() {
+    let finished = panels.finish().await?;
+    let mut lagged = finished.dropped.len();
+    for (i, tally) in finished.tallies.iter().enumerate() {
         if tally.lag_snapshots > 0 {
             lagged += 1;
         } else if tally.gaps > 0 || tally.deltas == 0 {
