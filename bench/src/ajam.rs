@@ -14,6 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+use crate::pbx::Pbx;
+
 /// Every wait of this benchmark but wrk's own run ends within this.
 const PATIENCE: Duration = Duration::from_secs(15);
 /// Asterisk's answer to a Ping, byte for byte, as recorded in `ajam-rawman-ping.txt`.
@@ -43,24 +45,13 @@ pub struct AjamResults {
 /// Runs both parts against one relay in front of one in-process pbxsim.
 pub async fn measure(plan: &AjamPlan) -> anyhow::Result<AjamResults> {
     let (stop, stopped) = oneshot::channel::<()>();
-    let pbx = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding pbxsim")?;
-    let pbx_addr = pbx.local_addr().context("pbxsim's address")?;
-    let (pbx_stop, pbx_stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = pbx_stopped.await;
-        };
-        if let Err(error) = pbxsim::serve(pbx, pbxsim::SimConfig::quiet(), shutdown).await {
-            eprintln!("pbxsim stopped: {error}");
-        }
-    });
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await?;
+    let pbx_addr = pbx.addr;
     let relay = start_relay(pbx_addr, stopped).await?;
     let bare = start_bare().await?;
     let result = run(plan, relay, bare, pbx_addr).await;
     let _ = stop.send(());
-    let _ = pbx_stop.send(());
+    drop(pbx);
     result
 }
 

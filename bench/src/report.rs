@@ -7,6 +7,7 @@ use crate::browser_report::{BrowserSection, ReducerSection};
 use crate::ingest::{Client, ClientRates};
 use crate::machine::Machine;
 use crate::plot::human;
+use crate::report_live::LiveSection;
 use crate::stats::{Spread, percentile};
 
 /// Everything one invocation measured, ready to be written out.
@@ -14,10 +15,11 @@ pub struct Report {
     pub command: String,
     pub started: String,
     pub machine: Machine,
-    pub ingest: IngestSection,
-    pub ajam: AjamSection,
-    pub browser: BrowserSection,
-    pub reducer: ReducerSection,
+    pub ingest: Option<IngestSection>,
+    pub ajam: Option<AjamSection>,
+    pub live: Option<LiveSection>,
+    pub browser: Option<BrowserSection>,
+    pub reducer: Option<ReducerSection>,
 }
 
 /// The legacy AJAM benchmark's figures and its chart's path relative to the page.
@@ -107,16 +109,31 @@ impl Report {
              of each, ...), and the ratios are what to quote.\n\n## Machine\n\n{}",
             self.command, self.started, self.machine
         );
-        self.ingest_markdown(&mut page);
-        self.ajam_markdown(&mut page);
-        self.browser.markdown(&mut page);
-        self.reducer.markdown(&mut page);
-        page.push_str(NOT_YET);
+        if let Some(ingest) = &self.ingest {
+            ingest.markdown(&mut page);
+        }
+        if let Some(live) = &self.live {
+            live.markdown_before_ajam(&mut page);
+        }
+        if let Some(ajam) = &self.ajam {
+            ajam.markdown(&mut page);
+        }
+        if let Some(live) = &self.live {
+            live.markdown_after_ajam(&mut page);
+        }
+        if let Some(browser) = &self.browser {
+            browser.markdown(&mut page);
+        }
+        if let Some(reducer) = &self.reducer {
+            reducer.markdown(&mut page);
+        }
         page
     }
+}
 
-    fn ingest_markdown(&self, page: &mut String) {
-        let ingest = &self.ingest;
+impl IngestSection {
+    fn markdown(&self, page: &mut String) {
+        let ingest = self;
         let _ = writeln!(
             page,
             "\n## 1. AMI ingest, side by side\n\n\
@@ -178,9 +195,9 @@ impl Report {
     }
 }
 
-impl Report {
-    fn ajam_markdown(&self, page: &mut String) {
-        let ajam = &self.ajam;
+impl AjamSection {
+    fn markdown(&self, page: &mut String) {
+        let ajam = self;
         let _ = writeln!(
             page,
             "\n## 4. Legacy AJAM\n\n\
@@ -250,15 +267,3 @@ impl Report {
         }
     }
 }
-
-/// The benchmarks of issue 13 this harness does not run yet, and why.
-const NOT_YET: &str = "
-## Not measured yet
-
-These parts of issue 13 are not in the harness yet; it leaves them out rather than fake them:
-
-- End to end (pbxsim load mode → relay → N WebSocket clients, latency p50/p99/max, relay CPU and RSS)
-  and idle scale (RSS per idle WebSocket at 1,000 and 10,000): the relay's login and delta protocol
-  have landed; the load client has not been written.
-- The scale of the PBX (20 servers): not started.
-";

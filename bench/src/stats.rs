@@ -1,4 +1,7 @@
-//! Min, median and max of a figure measured over several runs.
+//! Min, median and max of a figure measured over several runs; the runs themselves,
+//! interleaved by size.
+
+use std::future::Future;
 
 use serde::Serialize;
 
@@ -30,6 +33,26 @@ impl Spread {
             max: sorted[sorted.len() - 1],
         })
     }
+}
+
+/// Runs `once` for every size, then again, `runs` times (so that a slow spell of the
+/// shared machine spreads over the sizes): the results by size, in `sizes`' order.
+pub async fn interleaved<T, F, Fut>(
+    sizes: &[usize],
+    runs: usize,
+    mut once: F,
+) -> anyhow::Result<Vec<Vec<T>>>
+where
+    F: FnMut(usize, usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let mut by_size: Vec<Vec<T>> = sizes.iter().map(|_| Vec::with_capacity(runs)).collect();
+    for run in 1..=runs {
+        for (i, &size) in sizes.iter().enumerate() {
+            by_size[i].push(once(run, size).await?);
+        }
+    }
+    Ok(by_size)
 }
 
 /// The `p`-th percentile (0 to 100) of `values` by nearest rank, or `None` when there are none.

@@ -1,5 +1,6 @@
-//! `cargo xtask bench [--quick | --smoke]`: installs the pinned peers, then runs the bench
-//! harness in release. Only the full run writes `bench/RESULTS.md`; `--quick` (a couple of
+//! `cargo xtask bench [--quick | --smoke]`: installs the pinned peers, builds the release
+//! relay (which the harness runs as a process of its own), then runs the bench harness in
+//! release. Only the full run writes `bench/RESULTS.md`; `--quick` (a couple of
 //! minutes) and `--smoke` (tiny sizes, what `cargo xtask test` runs to check every
 //! benchmark still works) write under `target/`, so the committed page stays a full run.
 //! The browser benchmarks use the SPA in `target/spa` (built by `cargo xtask spa` or `test`)
@@ -38,9 +39,17 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         bail!("the browser benchmarks need the SPA: run `cargo xtask spa` first");
     }
     reducer_wasm(&sh)?;
+    // The relay runs as a process of its own, so that /proc shows its CPU and memory alone.
+    sh::run(
+        sh.cmd("cargo")
+            .args(["build", "--release", "-p", "relay", "--bin", "astpanel"]),
+    )?;
+    let relay = sh.root().join("target/release/astpanel");
     sh::run(
         sh.cmd("cargo")
             .args(["run", "--release", "-p", "bench", "--", "--size", size])
+            .arg("--relay")
+            .arg(&relay)
             .arg("--python")
             .arg(&python)
             .arg("--node-modules")
