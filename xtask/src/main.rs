@@ -8,10 +8,12 @@
 //!   prints the release WASM size, raw and brotli-compressed.
 //! - `run`: `setup`, `spa`, then `astpanel --demo` with the caller's extra flags.
 //! - `test`: full `setup`, `spa`, then every check stage, and a one-line-per-stage summary.
+//! - `fuzz`: nightly and cargo-fuzz, seed corpora, every target in `fuzz/` for a bounded time.
 //! - `sh`: spawning commands with the project's PATH, and naming them in errors.
 //! - `tidy` (tests only): repository-wide conventions, such as the `//!` line atop each file.
 
 mod bench;
+mod fuzz;
 mod run;
 mod setup;
 mod sh;
@@ -34,6 +36,8 @@ commands:
   setup [--test] only install missing tools (--test: also the browser and Python ones)
   spa            only build the SPA into target/spa and print the WASM size
   bench [--quick|--smoke] install the pinned peers, run the benchmarks; the full run writes bench/RESULTS.md
+  fuzz [--seconds N] install nightly and cargo-fuzz if missing, run every fuzz target
+                 in fuzz/ for N seconds (default 60) and print executions per target
   help           print this text
 ";
 
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref() {
         Some("run") => run::run(&rest),
         Some("bench") => bench::bench(&rest),
+        Some("fuzz") => fuzz::fuzz(&rest),
         Some("test") if rest.is_empty() => test::test(),
         Some("setup") if rest.is_empty() => setup::setup(setup::Scope::Build).map(drop),
         Some("setup") if rest == ["--test"] => setup::setup(setup::Scope::Test).map(drop),

@@ -426,15 +426,7 @@ impl Legacy {
         let Some(dir) = &self.config.static_dir else {
             return Reply::not_found(name);
         };
-        let first = file.bytes().next().unwrap_or(b' ');
-        if first < 33 || b"./|~@#$%^&*() \t".contains(&first) || file.contains("/..") {
-            return forbidden();
-        }
-        // Only plain names: no `..`, no root, whatever the platform makes of the rest.
-        if !Path::new(file)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-        {
+        if !is_plain_static_name(file) {
             return forbidden();
         }
         // Asterisk looks for `/private/` in the whole path, the directory included.
@@ -672,8 +664,21 @@ fn decode(part: &[u8]) -> Vec<u8> {
     percent_encoding::percent_decode(&spaced).collect()
 }
 
+/// Whether a name under `static/` may be served: Asterisk's refusals of a first byte
+/// and of `/..`, and then only plain components, so that no name leaves the directory
+/// whatever the platform makes of the rest.
+pub fn is_plain_static_name(file: &str) -> bool {
+    let first = file.bytes().next().unwrap_or(b' ');
+    if first < 33 || b"./|~@#$%^&*() \t".contains(&first) || file.contains("/..") {
+        return false;
+    }
+    Path::new(file)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+}
+
 /// The cookies of a `Cookie:` header, as Asterisk splits them (quotes stripped).
-fn parse_cookies(header: &str) -> Vec<(String, String)> {
+pub fn parse_cookies(header: &str) -> Vec<(String, String)> {
     let mut cookies: Vec<(String, String)> = header
         .split(';')
         .filter_map(|part| {
@@ -693,7 +698,7 @@ fn parse_cookies(header: &str) -> Vec<(String, String)> {
 }
 
 /// The session id of a `mansession_id` cookie (hex, quoted as Asterisk sets it).
-fn cookie_id(header: Option<&str>) -> Option<u32> {
+pub fn cookie_id(header: Option<&str>) -> Option<u32> {
     let cookies = parse_cookies(header?);
     let (_, value) = cookies.iter().find(|(name, _)| name == "mansession_id")?;
     let hex: String = value.chars().take_while(char::is_ascii_hexdigit).collect();
