@@ -327,6 +327,27 @@ mod tests {
     }
 
     #[test]
+    fn an_audit_page_reads_as_protocol_md_shows_it() {
+        let json = r#"{"records": [{"id": 812, "time": "2026-12-03T14:10:00.123Z", "person": "alice",
+          "ami_user": "agents", "role": "agent", "client": "10.0.0.7", "server": "main",
+          "via": "panel", "action": "hangup", "arguments": {"channel": "PJSIP/1001-00000001"},
+          "ok": true, "message": "Channel Hungup"}],
+         "status": {"storage": "/var/lib/astpanel/audit.db", "error": null, "written": 5120, "lost": 0}}"#;
+        let page: AuditPage = serde_json::from_str(json).unwrap();
+        let record = &page.records[0];
+        assert_eq!(
+            (record.role, record.via, record.ok),
+            (Some(Role::Agent), AuditVia::Panel, true)
+        );
+        assert_eq!(record.arguments["channel"], "PJSIP/1001-00000001");
+        let back = serde_json::to_value(&page).unwrap();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
+    }
+
+    #[test]
     fn the_state_response_lists_channels_per_server() {
         let state = StateResponse {
             servers: vec![ServerState {
