@@ -18,7 +18,6 @@
 //! is never logged, written or sent back.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -30,6 +29,7 @@ use subtle::ConstantTimeEq;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::ami::{AmiError, SessionEvent, SessionHandle, connect_session};
+use crate::audit::{self, Audit, Caller, Who};
 use crate::control::{self, ActionLimiter};
 use crate::live::LiveServer;
 use crate::metrics::Metrics;
@@ -84,6 +84,7 @@ pub struct AccountSession {
     pub limiter: ActionLimiter,
     secret: String,
     users: AtomicUsize,
+    audit: Audit,
     /// Stops the task that watches this session's link when the session goes.
     _watch: DropGuard,
 }
@@ -153,8 +154,20 @@ impl Lease {
     }
 
     /// Runs one action as this lease's person: an agent only on their own calls and
-    /// queue memberships (see [`control::scope`]).
-    pub async fn run(&self, request: &ActionRequest) -> ActionResult {
+    /// queue memberships (see [`control::scope`]). Every action, refused or not, goes
+    /// to the audit log with `caller`.
+    pub async fn run(&self, request: &ActionRequest, caller: Caller) -> ActionResult {
+        let result = self.run_unaudited(request).await;
+        self.audit(
+            caller,
+            request.action.name(),
+            audit::arguments_of(&request.action),
+            (result.ok, &result.message),
+        );
+        result
+    }
+
+    async fn run_unaudited(&self, request: &ActionRequest) -> ActionResult {
         if let Some(person) = &self.person
             && let Err(refusal) =
                 control::scope::check(&request.action, person, &self.account.server)
@@ -162,6 +175,25 @@ impl Lease {
             return ActionResult::failed(request.id.clone(), refusal);
         }
         self.account.run(request, &self.permissions()).await
+    }
+
+    /// Records an action of this lease's person (AJAM's run outside [`Lease::run`]).
+    pub fn audit(
+        &self,
+        caller: Caller,
+        action: &str,
+        arguments: serde_json::Value,
+        answer: (bool, &str),
+    ) {
+        let who = Who {
+            person: self.display_name(),
+            ami_user: &self.account.username,
+            role: self.person.as_ref().map(|p| p.role),
+            server: self.account.server.name(),
+        };
+        self.account
+            .audit
+            .record(audit::entry(caller, who, action, arguments, answer));
     }
 }
 
@@ -225,6 +257,7 @@ struct Inner {
     throttle: LoginThrottle,
     /// Whether an AMI account's own username and secret may log in.
     ami_login: bool,
+    audit: Audit,
 }
 
 /// How [`Accounts`] checks logins.
@@ -241,6 +274,7 @@ impl Accounts {
         token_ttl: Duration,
         metrics: Metrics,
         policy: LoginPolicy,
+        audit: Audit,
     ) -> Accounts {
         Accounts {
             inner: Arc::new(Inner {
@@ -253,6 +287,7 @@ impl Accounts {
                 users: policy.users,
                 throttle: policy.throttle,
                 ami_login: policy.ami_login,
+                audit,
             }),
         }
     }
@@ -273,15 +308,56 @@ impl Accounts {
 
     /// Checks the credentials (a relay account's password, or an AMI account's
     /// secret against Asterisk or the account's open session) and returns a lease on
-    /// the account's shared session. `client` is the address the attempt came from.
+    /// the account's shared session. `caller` says where the attempt came from; the
+    /// attempt goes to the audit log (without its secret).
     pub async fn login(
         &self,
         server: &str,
         username: &str,
         secret: &str,
-        client: IpAddr,
+        caller: Caller,
+    ) -> Result<Lease, LoginError> {
+        let result = self.login_unaudited(server, username, secret, caller).await;
+        let (who, answer) = match &result {
+            Ok(lease) => (
+                Who {
+                    person: lease.display_name(),
+                    ami_user: &lease.account.username,
+                    role: lease.person.as_ref().map(|p| p.role),
+                    server,
+                },
+                (true, "Authentication accepted".to_owned()),
+            ),
+            Err(error) => (
+                Who {
+                    person: username,
+                    ami_user: username,
+                    role: None,
+                    server,
+                },
+                (false, error.to_string()),
+            ),
+        };
+        let arguments = serde_json::json!({ "username": username });
+        self.inner.audit.record(audit::entry(
+            caller,
+            who,
+            "login",
+            arguments,
+            (answer.0, &answer.1),
+        ));
+        result
+    }
+
+    async fn login_unaudited(
+        &self,
+        server: &str,
+        username: &str,
+        secret: &str,
+        caller: Caller,
     ) -> Result<Lease, LoginError> {
         let started = tokio::time::Instant::now();
+        let client = caller.client;
         let key = (server.to_owned(), username.to_owned());
         let throttle = &self.inner.throttle;
         throttle
@@ -488,6 +564,7 @@ impl Inner {
             limiter: ActionLimiter::new(ACTIONS_IN_FLIGHT, ACTIONS_PER_SECOND),
             secret: secret.to_owned(),
             users: AtomicUsize::new(0),
+            audit: self.audit.clone(),
             _watch: stop.drop_guard(),
         })
     }

@@ -11,6 +11,8 @@
 //! - `GET /api/v1/me`: who the token is, as the socket's `hello`.
 //! - `GET /api/v1/state`: the account's snapshot, per server.
 //! - `POST /api/v1/actions`: one action, answered with its `ActionResult`.
+//! - `GET /api/v1/audit`, `GET /api/v1/audit.csv`: the audit log, for admins (in
+//!   [`crate::audit::http`]).
 //!
 //! A token comes as the cookie or as `Authorization: Bearer <token>`. Requests that
 //! carry the cookie from another origin are refused (403): a cookie alone must not
@@ -35,6 +37,8 @@ use shared::protocol::{
 use crate::access::ClientAddr;
 use crate::accounts::{Lease, LoginError};
 use crate::app_state::AppState;
+use crate::audit::Caller;
+use shared::protocol::AuditVia;
 
 /// The login cookie's name.
 pub const COOKIE_NAME: &str = "astpanel_session";
@@ -78,6 +82,16 @@ fn login_refused(error: LoginError) -> Response {
 
 /// The address of the person behind a request (see [`crate::access::Gate::client_address`]).
 pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// The audit log's caller for a request that came in `via`.
+    pub fn caller(&self, via: AuditVia) -> Caller {
+        Caller {
+            client: self.0,
+            via,
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Failure;
@@ -183,7 +197,7 @@ pub async fn servers(State(state): State<AppState>) -> Json<Vec<ServerInfo>> {
 
 pub async fn login(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    client: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {
@@ -196,7 +210,12 @@ pub async fn login(
     let request: LoginRequest = json_body(&body)?;
     let lease = match state
         .accounts
-        .login(&request.server, &request.username, &request.secret, client)
+        .login(
+            &request.server,
+            &request.username,
+            &request.secret,
+            client.caller(AuditVia::Api),
+        )
         .await
     {
         Ok(lease) => lease,
@@ -301,9 +320,13 @@ pub async fn state(auth: Authenticated) -> Json<StateResponse> {
     })
 }
 
-pub async fn actions(auth: Authenticated, body: Bytes) -> Result<Response, Failure> {
+pub async fn actions(
+    client: ClientIp,
+    auth: Authenticated,
+    body: Bytes,
+) -> Result<Response, Failure> {
     let request: ActionRequest = json_body(&body)?;
-    let result = auth.lease.run(&request).await;
+    let result = auth.lease.run(&request, client.caller(AuditVia::Api)).await;
     // The same JSON as on the socket, `"type": "action_result"` included.
     Ok(Json(shared::protocol::ServerMessage::ActionResult(result)).into_response())
 }

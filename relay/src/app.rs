@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 use std::sync::Arc;
 
 use crate::app_state::AppState;
-use crate::{api, assets, csp, legacy, ws};
+use crate::{api, assets, audit, csp, legacy, ws};
 
 /// Request bodies of the API are small JSON objects.
 const MAX_BODY: usize = 64 * 1024;
@@ -36,6 +36,8 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(api::me))
         .route("/state", get(api::state))
         .route("/actions", post(api::actions))
+        .route("/audit", get(audit::http::json))
+        .route("/audit.csv", get(audit::http::csv))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     let mut router = Router::new();
     if let Some(legacy) = &state.legacy {

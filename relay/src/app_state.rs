@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::Gate;
 use crate::accounts::Accounts;
+use crate::audit::Audit;
 use crate::legacy::Legacy;
 use crate::metrics::Metrics;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     /// `frame-ancestors` of the screen-pop, ready to send.
     pub pop_frame_ancestors: Arc<str>,
     pub metrics: Metrics,
+    /// The audit log, read by admins at `/api/v1/audit`.
+    pub audit: Audit,
     /// Network rules and connection counts; also tells a client's address.
     pub gate: Arc<Gate>,
     /// Fires when the relay shuts down: sockets say goodbye.

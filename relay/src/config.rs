@@ -17,6 +17,7 @@ use shared::protocol::{DemoAccount, ScreenPop};
 
 use crate::access::{GateConfig, NetworkRule, NetworkRules, parse_network};
 use crate::ami::{AmiConfig, AuthMethod};
+pub use crate::audit::AuditConfig;
 use crate::throttle::ThrottleConfig;
 use crate::users::RelayUser;
 
@@ -139,6 +140,8 @@ pub struct Config {
     pub users: Vec<RelayUser>,
     /// HTTPS and WSS on `listen` (`[tls]`); plain HTTP when `None`.
     pub tls: Option<ListenerTls>,
+    /// `[audit]`: where the audit log is kept (in memory when no `path` is set).
+    pub audit: AuditConfig,
 }
 
 /// The panel's certificate (`[tls]`), read at startup and again on SIGHUP.
@@ -371,6 +374,7 @@ impl Config {
             security: SecurityConfig::default(),
             users: Vec::new(),
             tls: None,
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -449,6 +453,15 @@ struct File {
     #[serde(default, rename = "user")]
     users: Vec<UserEntry>,
     tls: Option<TlsEntry>,
+    audit: Option<AuditEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditEntry {
+    path: Option<PathBuf>,
+    retention_days: Option<u64>,
+    max_records: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -583,6 +596,7 @@ pub fn from_toml(
             cert: entry.cert,
             key: entry.key,
         }),
+        audit: file.audit.map_or_else(AuditConfig::default, audit_config),
     };
     let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
     if let Some(entry) = file.legacy {
@@ -685,6 +699,17 @@ pub fn from_toml(
     }
     config.upstream = Upstream::Asterisk(servers);
     Ok(config)
+}
+
+fn audit_config(entry: AuditEntry) -> AuditConfig {
+    let defaults = AuditConfig::default();
+    AuditConfig {
+        path: entry.path.or(defaults.path),
+        retention: entry.retention_days.map_or(defaults.retention, |days| {
+            Duration::from_secs(days.max(1).saturating_mul(86_400))
+        }),
+        max_records: entry.max_records.unwrap_or(defaults.max_records).max(1),
+    }
 }
 
 fn security_config(
@@ -1200,5 +1225,22 @@ exclude_events = []
         let text = include_str!("../../astpanel.example.toml");
         let config = parse(text).unwrap();
         assert!(matches!(config.upstream, Upstream::Asterisk(ref s) if !s.is_empty()));
+        assert_eq!(
+            config.audit,
+            AuditConfig {
+                path: Some("/var/lib/astpanel/audit.db".into()),
+                retention: Duration::from_secs(400 * 86_400),
+                max_records: 1_000_000,
+            }
+        );
+    }
+
+    #[test]
+    fn without_an_audit_section_the_log_is_in_memory() {
+        let text = "[[server]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";
+        assert_eq!(parse(text).unwrap().audit, AuditConfig::default());
+        assert_eq!(AuditConfig::default().path, None);
+        let unknown = format!("{text}[audit]\nretention = 5\n");
+        assert!(parse(&unknown).is_err(), "an unknown key is an error");
     }
 }

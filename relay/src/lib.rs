@@ -7,6 +7,7 @@
 //! - [`live`]: per server, the live model kept from the relay's own service session,
 //!   rebuilt on every reconnect and published as deltas per tick.
 //! - [`accounts`]: logins, tokens and the pool of per-account AMI sessions.
+//! - [`audit`]: the audit log of every action and login, in SQLite, for admins.
 //! - [`control`]: call-control actions, with Asterisk's permissions and our guards.
 //! - [`ws`]: one browser's WebSocket: hello, snapshot, deltas, actions.
 //! - [`api`]: the HTTP API beside it (login, state, actions).
@@ -25,6 +26,7 @@ pub mod api;
 pub mod app;
 pub mod app_state;
 pub mod assets;
+pub mod audit;
 pub mod config;
 pub mod control;
 pub mod csp;
@@ -130,6 +132,7 @@ pub async fn run_with_legacy(
         followers.push(live.follow(session, events, closing.clone()));
         live_servers.push(live);
     }
+    let audit = audit::Audit::start(config.audit, metrics.clone());
     let accounts = accounts::Accounts::new(
         live_servers,
         config.linger,
@@ -140,6 +143,7 @@ pub async fn run_with_legacy(
             throttle: throttle::LoginThrottle::new(config.security.throttle),
             ami_login: config.security.ami_login,
         },
+        audit.clone(),
     );
     let gate = access::Gate::new(config.security.gate);
     let legacy = config.legacy.enabled.then(|| {
@@ -177,6 +181,7 @@ pub async fn run_with_legacy(
             config.pop_frame_ancestors.join(" ").into()
         },
         metrics,
+        audit,
         gate: gate.clone(),
         closing: closing.clone(),
         secure_cookies: certificate.is_some(),

@@ -2,7 +2,7 @@
 //!
 //! What an operator needs to see the relay is healthy and keeping up: AMI links up,
 //! events in per server, model rebuilds, browsers connected, deltas published and
-//! the snapshots sent to browsers that fell behind.
+//! the snapshots sent to browsers that fell behind, and audit records written or lost.
 
 use std::sync::Arc;
 
@@ -15,6 +15,21 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ServerLabel {
     server: String,
+}
+
+/// What became of an audit record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditOutcome {
+    Written,
+    /// The writer's queue was full.
+    Dropped,
+    /// The database refused the write.
+    Failed,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
 }
 
 /// Cheap to clone: every clone counts into the same registry.
@@ -33,6 +48,7 @@ struct Inner {
     lag_snapshots: Counter,
     logins: Counter,
     failed_logins: Counter,
+    audit_records: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -53,6 +69,7 @@ impl Metrics {
             lag_snapshots: Counter::default(),
             logins: Counter::default(),
             failed_logins: Counter::default(),
+            audit_records: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -86,6 +103,11 @@ impl Metrics {
             "failed_logins",
             "Refused logins",
             inner.failed_logins.clone(),
+        );
+        registry.register(
+            "audit_records",
+            "Audit records by outcome: written; dropped (the writer's queue was full); failed (the database refused the write: full disk, read-only file)",
+            inner.audit_records.clone(),
         );
         Metrics {
             inner: Arc::new(Inner { registry, ..inner }),
@@ -138,6 +160,20 @@ impl Metrics {
         } else {
             self.inner.failed_logins.inc();
         }
+    }
+
+    /// Counts `records` audit records that ended as `outcome`.
+    pub fn audit_records(&self, outcome: AuditOutcome, records: u64) {
+        self.inner
+            .audit_records
+            .get_or_create(&OutcomeLabel {
+                outcome: match outcome {
+                    AuditOutcome::Written => "written",
+                    AuditOutcome::Dropped => "dropped",
+                    AuditOutcome::Failed => "failed",
+                },
+            })
+            .inc_by(records);
     }
 
     /// The text exposition format.

@@ -22,8 +22,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use crate::accounts::Lease;
-use crate::api::{Failure, origin_allowed, token_of};
+use crate::api::{ClientIp, Failure, origin_allowed, token_of};
 use crate::app_state::AppState;
+use crate::audit::Caller;
 use crate::live::{AgentView, Update, View, encode};
 
 /// Browsers only send small control messages; anything larger closes the socket.
@@ -62,6 +63,7 @@ pub struct TokenQuery {
 pub async fn upgrade(
     upgrade: WebSocketUpgrade,
     State(state): State<AppState>,
+    client: ClientIp,
     headers: HeaderMap,
     Query(query): Query<TokenQuery>,
 ) -> Response {
@@ -97,7 +99,8 @@ pub async fn upgrade(
         .on_upgrade(move |socket: WebSocket| async move {
             let _open = state.metrics.browser_opened();
             let (sink, stream) = socket.split();
-            browser_session(sink, stream, state, lease).await;
+            let caller = client.caller(shared::protocol::AuditVia::Panel);
+            browser_session(sink, stream, state, lease, caller).await;
             drop(permit);
         })
 }
@@ -120,6 +123,8 @@ struct Browser<W> {
     sink: W,
     state: AppState,
     lease: Lease,
+    /// Where the browser is, for the audit log of its actions.
+    caller: Caller,
     view: View,
     /// The `seq` the browser holds: deltas at or below it are already in its snapshot.
     seq: u64,
@@ -130,8 +135,13 @@ struct Browser<W> {
 }
 
 /// Runs one browser's session until it closes, fails, or the relay shuts down.
-pub async fn browser_session<W, R, E>(sink: W, mut stream: R, state: AppState, lease: Lease)
-where
+pub async fn browser_session<W, R, E>(
+    sink: W,
+    mut stream: R,
+    state: AppState,
+    lease: Lease,
+    caller: Caller,
+) where
     W: Sink<Message> + Unpin,
     W::Error: std::fmt::Display,
     R: Stream<Item = Result<Message, E>> + Unpin,
@@ -148,6 +158,7 @@ where
         view: View::of(lease.read),
         state,
         lease,
+        caller,
         seq: 0,
         lag_snapshots: VecDeque::new(),
         raw: None,
@@ -278,10 +289,11 @@ where
             Ok(ClientMessage::Resync) => self.snapshot().await,
             Ok(ClientMessage::Action(request)) => {
                 let lease = self.lease.clone();
+                let caller = self.caller;
                 let results = results.clone();
                 // The account's limiter bounds how many of these run at once.
                 tokio::spawn(async move {
-                    let result = lease.run(&request).await;
+                    let result = lease.run(&request, caller).await;
                     let _ = results.send(result).await;
                 });
                 Ok(())

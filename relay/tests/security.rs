@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use relay::access::{GateConfig, NetworkRules};
 use relay::throttle::ThrottleConfig;
-use relay::users::{RelayUser, hash_password};
+use relay::users::RelayUser;
 use relay_support::{Pbx, Relay, channel_names, server};
 use serde_json::{Value, json};
 use shared::action::Role;
@@ -132,19 +132,7 @@ async fn a_wrong_pop_token_counts_against_its_address() {
 /// alice (agent, phone 100) and bob (agent, queue member agent1) and sam
 /// (supervisor) share pbxsim's `admin` AMI account; root is an admin.
 fn relay_users() -> Vec<RelayUser> {
-    let user = |name: &str, role, extension: &str| {
-        let hash = hash_password(format!("{name}-password").as_bytes()).expect("hash");
-        RelayUser::new(
-            name.into(),
-            hash.as_str(),
-            "pbx".into(),
-            "admin".into(),
-            "admin-secret".into(),
-            role,
-            Some(extension.into()),
-        )
-        .expect("user")
-    };
+    let user = relay_support::relay_user;
     vec![
         user("alice", Role::Agent, "100"),
         user("bob", Role::Agent, "agent1"),

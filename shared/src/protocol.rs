@@ -217,6 +217,64 @@ pub struct ServerState {
     pub model: ServerModel,
 }
 
+/// Where an audited action came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditVia {
+    /// The panel's WebSocket.
+    Panel,
+    /// The HTTP API (`/api/v1/...`), the SPA's login included.
+    Api,
+    /// Asterisk's AJAM endpoints (`/asterisk/rawman`, ...).
+    Ajam,
+}
+
+/// One action or login in the audit log (`GET /api/v1/audit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Grows with every record: the `before` of the next page.
+    pub id: i64,
+    /// UTC, RFC 3339 with milliseconds: `2026-12-03T14:10:00.123Z`.
+    pub time: String,
+    /// The relay account's name, else the AMI user's (as typed, for a failed login).
+    pub person: String,
+    /// The AMI account the action ran on.
+    pub ami_user: String,
+    /// The relay account's role; `None` for an AMI login.
+    pub role: Option<Role>,
+    /// The client's address (behind a trusted proxy, from `X-Forwarded-For`).
+    pub client: String,
+    pub server: String,
+    pub via: AuditVia,
+    /// The panel's action name (`hangup`), the AJAM action as sent (`Originate`), or `login`.
+    pub action: String,
+    /// The action's fields or AMI headers, secrets masked (see `SECURITY.md`).
+    pub arguments: serde_json::Value,
+    pub ok: bool,
+    /// Asterisk's words, or the relay's reason for refusing.
+    pub message: String,
+}
+
+/// Whether the audit log is being written, for the admin view.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditStatus {
+    /// The database file, or `:memory:`.
+    pub storage: String,
+    /// Why the last write failed (a full disk, a read-only file); `None` while writes succeed.
+    pub error: Option<String>,
+    /// Records written since the relay started.
+    pub written: u64,
+    /// Records lost since the relay started: the queue was full or a write failed.
+    pub lost: u64,
+}
+
+/// `GET /api/v1/audit`: newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub records: Vec<AuditRecord>,
+    pub status: AuditStatus,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +324,27 @@ mod tests {
         };
         assert_eq!(request.server, "demo");
         assert_eq!(request.id.as_deref(), Some("a1"));
+    }
+
+    #[test]
+    fn an_audit_page_reads_as_protocol_md_shows_it() {
+        let json = r#"{"records": [{"id": 812, "time": "2026-12-03T14:10:00.123Z", "person": "alice",
+          "ami_user": "agents", "role": "agent", "client": "10.0.0.7", "server": "main",
+          "via": "panel", "action": "hangup", "arguments": {"channel": "PJSIP/1001-00000001"},
+          "ok": true, "message": "Channel Hungup"}],
+         "status": {"storage": "/var/lib/astpanel/audit.db", "error": null, "written": 5120, "lost": 0}}"#;
+        let page: AuditPage = serde_json::from_str(json).unwrap();
+        let record = &page.records[0];
+        assert_eq!(
+            (record.role, record.via, record.ok),
+            (Some(Role::Agent), AuditVia::Panel, true)
+        );
+        assert_eq!(record.arguments["channel"], "PJSIP/1001-00000001");
+        let back = serde_json::to_value(&page).unwrap();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
     }
 
     #[test]

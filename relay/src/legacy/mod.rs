@@ -25,9 +25,11 @@ use axum::response::IntoResponse;
 use bytes::Bytes;
 use shared::action::Role;
 use shared::ami::{Classes, Message};
+use shared::protocol::AuditVia;
 
 use crate::accounts::{Accounts, LoginError};
 use crate::ami::AmiError;
+use crate::audit::{self, Caller};
 use crate::config::LegacyConfig;
 use crate::control::guard;
 use render::Format;
@@ -279,7 +281,13 @@ impl Legacy {
             ("ping", Some(_)) => ping(id),
             ("waitevent", Some(session)) => self.wait_event(action, id, session).await,
             ("events", Some(session)) => events_mask(action, id, session),
-            (_, Some(session)) => run_action(action, id, session).await,
+            (_, Some(session)) => {
+                let caller = Caller {
+                    client,
+                    via: AuditVia::Ajam,
+                };
+                run_action(action, id, session, caller).await
+            }
         }
     }
 
@@ -292,6 +300,10 @@ impl Legacy {
         client: IpAddr,
     ) -> Vec<u8> {
         let text = |key: &str| action.get_str(key).unwrap_or_default().into_owned();
+        let caller = Caller {
+            client,
+            via: AuditVia::Ajam,
+        };
         let server = match action.get_str("Server") {
             Some(server) => server.into_owned(),
             None => self.config.server.clone().unwrap_or_else(|| {
@@ -312,11 +324,18 @@ impl Legacy {
         };
         let lease = match self
             .accounts
-            .login(&server, &username, &text("Secret"), client)
+            .login(&server, &username, &text("Secret"), caller)
             .await
         {
             // AJAM is raw AMI, the console: a relay account must be an admin.
             Ok(lease) if lease.person.as_ref().is_some_and(|p| p.role != Role::Admin) => {
+                let arguments = serde_json::json!({ "username": username });
+                lease.audit(
+                    caller,
+                    "login",
+                    arguments,
+                    (false, "AJAM is for admins only"),
+                );
                 return failed("Authentication failed").await;
             }
             Ok(lease) => lease,
@@ -540,36 +559,60 @@ pub async fn on_panel_router(
     response
 }
 
-/// Runs an action on the account's AMI session, within its limits and guards.
-async fn run_action(action: &Message, id: Option<&[u8]>, session: &HttpSession) -> Vec<u8> {
+/// Runs an action on the account's AMI session, within its limits and guards, and
+/// records it in the audit log.
+async fn run_action(
+    action: &Message,
+    id: Option<&[u8]>,
+    session: &HttpSession,
+    caller: Caller,
+) -> Vec<u8> {
+    let (text, ok, message) = run_unaudited(action, id, session).await;
+    let name = action.get_str("Action").unwrap_or_default();
+    session
+        .lease
+        .audit(caller, &name, audit::headers_of(action), (ok, &message));
+    text
+}
+
+/// The answer's AMI text, whether Asterisk took the action, and its words.
+async fn run_unaudited(
+    action: &Message,
+    id: Option<&[u8]>,
+    session: &HttpSession,
+) -> (Vec<u8>, bool, String) {
     let account = &session.lease;
+    let refused = |message: String| (response("Error", id, &message), false, message);
     let _permit = match account.limiter.try_acquire() {
         Ok(permit) => permit,
-        Err(refusal) => return response("Error", id, &refusal.to_string()),
+        Err(refusal) => return refused(refusal.to_string()),
     };
     if let Err(refusal) = guard::check(action, account.permissions.write) {
-        return response("Error", id, &refusal.to_string());
+        return refused(refusal.to_string());
     }
     // Whatever ActionID the relay adds must not show when the client sent none.
     let shown = |message: &Message| match id {
         Some(_) => message.to_bytes(),
         None => message.without("ActionID").to_bytes(),
     };
+    let words = |message: &Message| message.get_str("Message").unwrap_or_default().into_owned();
     match account.session.send_until_response(action.clone()).await {
         Ok(answer) => {
             let mut out = shown(&answer.response).to_vec();
             for event in &answer.events {
                 out.extend_from_slice(&shown(event));
             }
-            out
+            (out, true, words(&answer.response))
         }
-        Err(AmiError::ActionFailed { response, .. }) => shown(&response).to_vec(),
+        Err(AmiError::ActionFailed { response, .. }) => {
+            (shown(&response).to_vec(), false, words(&response))
+        }
         Err(
             AmiError::PermissionDenied { message }
             | AmiError::UnknownAction { message }
             | AmiError::AuthenticationFailed { message },
-        ) => self::response("Error", id, &message),
-        Err(other) => self::response("Error", id, &other.to_string()),
+        ) => refused(message),
+        Err(other) => refused(other.to_string()),
     }
 }
 

@@ -128,6 +128,25 @@ pub fn server(name: &str, pbx: &Pbx) -> Server {
     server
 }
 
+/// A relay account on pbxsim's `admin` AMI account, with the password `<name>-password`.
+pub fn relay_user(
+    name: &str,
+    role: shared::action::Role,
+    extension: &str,
+) -> relay::users::RelayUser {
+    let hash = relay::users::hash_password(format!("{name}-password").as_bytes()).expect("hash");
+    relay::users::RelayUser::new(
+        name.into(),
+        hash.as_str(),
+        "pbx".into(),
+        "admin".into(),
+        "admin-secret".into(),
+        role,
+        Some(extension.into()),
+    )
+    .expect("user")
+}
+
 /// Where [`Relay::start_at`] listens; `None`: a free port.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ports {
