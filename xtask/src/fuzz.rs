@@ -197,8 +197,16 @@ fn run_target(sh: &Sh, binaries: &Path, target: &str, seconds: u64) -> anyhow::R
         .with_context(|| format!("could not start `{}`", sh::display(&cmd)))?;
     let log = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        // The panic message and libFuzzer's lines, without the stack frames between them.
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|line| {
+                let line = line.trim_start();
+                !line.starts_with(|c: char| c == '#' || c.is_ascii_digit())
+                    && !line.starts_with("at ")
+            })
+            .collect();
+        let tail = &lines[lines.len().saturating_sub(30)..];
         bail!(
             "`{}` failed ({}):\n{}",
             sh::display(&cmd),
