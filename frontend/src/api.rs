@@ -1,7 +1,9 @@
 //! The relay's HTTP API (`/api/v1`), with the shared request and answer types.
 
 use gloo_net::http::{Request, Response};
-use shared::protocol::{ApiError, ExchangeRequest, Hello, LoginRequest, LoginResponse, ServerInfo};
+use shared::protocol::{
+    ApiError, AuditPage, ExchangeRequest, Hello, LoginRequest, LoginResponse, ServerInfo,
+};
 
 /// Why a call failed, in words for the login page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +76,16 @@ pub async fn exchange(token: &str) -> Result<LoginResponse, ApiFailure> {
         Err(_) => return Err(ApiFailure::Unreachable),
     };
     answer(sent).await
+}
+
+/// The newest `limit` audit records (admins only: others get the relay's 403 words).
+pub async fn audit(limit: usize) -> Result<AuditPage, ApiFailure> {
+    answer(
+        Request::get(&format!("api/v1/audit?limit={limit}"))
+            .send()
+            .await,
+    )
+    .await
 }
 
 pub async fn logout() {

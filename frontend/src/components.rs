@@ -344,7 +344,7 @@ fn Panel(on_logout: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
             <h1>"AstPanel"</h1>
             <nav aria-label="Views">
                 {nav("/", "Agent")}{nav("/supervisor", "Supervisor")}{nav("/wallboard", "Wallboard")}{nav("/events", "Events")}
-                <Show when=ctx.may("ami")>{nav("/console", "Console")}</Show>
+                <Show when=ctx.may("ami")>{nav("/console", "Console")}{nav("/audit", "Audit")}</Show>
             </nav>
             <span class="pill" data-testid="link-state" data-state=link role="status">{link}</span>
             <span class="muted who">{who}</span>
@@ -359,6 +359,7 @@ fn Panel(on_logout: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
             "/wallboard" => view! { <wallboard::Wallboard /> }.into_any(),
             "/events" => view! { <EventLogView /> }.into_any(),
             "/console" => view! { <console::Console /> }.into_any(),
+            "/audit" => view! { <crate::audit::AuditView /> }.into_any(),
             "/" => view! { <agent::Agent /> }.into_any(),
             other => view! { <p class="card centre">"There is no page "{other.to_owned()}" here."</p> }.into_any(),
         }}

@@ -10,10 +10,11 @@
 //! - [`components`]: the frame: login, top bar, routes, shared helpers.
 //! - [`windowing`]: long lists drawn only where they are scrolled to.
 //! - [`agent`], [`supervisor`] (with [`extensions`] and [`calls`]), [`wallboard`],
-//!   [`event_log`], [`console`], [`pop`]: the views.
+//!   [`event_log`], [`console`], [`audit`], [`pop`]: the views.
 
 pub mod agent;
 pub mod api;
+pub mod audit;
 pub mod calls;
 pub mod components;
 pub mod console;
