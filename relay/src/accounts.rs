@@ -234,6 +234,17 @@ struct Credentials {
     expires: Instant,
 }
 
+impl Credentials {
+    /// Who holds it: the relay account, or the AMI account when there is none.
+    fn holder(&self) -> (String, String, Option<String>) {
+        (
+            self.server.clone(),
+            self.username.clone(),
+            self.person.as_ref().map(|p| p.name.clone()),
+        )
+    }
+}
+
 type AccountKey = (String, String);
 
 /// The per-key slot serialises logins to one account, so that two tabs logging in at
@@ -479,6 +490,19 @@ impl Accounts {
     /// Ends a token; its account's session logs off once nothing else holds it.
     pub fn revoke(&self, token: &str) {
         lock(&self.inner.tokens).remove(token);
+    }
+
+    /// Ends every token of the same person as `token` (log out everywhere: a lost
+    /// tablet, a shared PC): the same relay account, or the same AMI account logged in
+    /// with its own secret. Answers how many tokens ended.
+    pub fn revoke_everywhere(&self, token: &str) -> usize {
+        let mut tokens = lock(&self.inner.tokens);
+        let Some(who) = tokens.get(token).map(Credentials::holder) else {
+            return 0;
+        };
+        let before = tokens.len();
+        tokens.retain(|_, c| c.holder() != who);
+        before - tokens.len()
     }
 }
 

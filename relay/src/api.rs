@@ -5,7 +5,7 @@
 //! - `POST /api/v1/login` `{"server", "username", "secret"}`: 200 `{"token", ...}` and
 //!   the `astpanel_session` cookie (HttpOnly, SameSite=Strict, Secure under TLS); 401 with Asterisk's
 //!   own words as `{"error"}`.
-//! - `POST /api/v1/logout`: ends the token.
+//! - `POST /api/v1/logout`: ends the token (`?everywhere=true`: every token of that person).
 //! - `POST /api/v1/exchange` `{"token"}`: the screen-pop trades the token from its URL
 //!   fragment for a short-lived one it keeps in memory.
 //! - `GET /api/v1/me`: who the token is, as the socket's `hello`.
@@ -22,7 +22,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -239,7 +239,22 @@ pub async fn login(
     Ok(response)
 }
 
-pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Response {
+/// `POST /api/v1/logout?everywhere=true` also ends every other token of the same person.
+#[derive(serde::Deserialize)]
+pub struct LogoutQuery {
+    #[serde(default)]
+    everywhere: bool,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Query(query): Query<LogoutQuery>,
+    auth: Authenticated,
+) -> Response {
+    if query.everywhere {
+        let ended = state.accounts.revoke_everywhere(&auth.token);
+        tracing::info!(ended, "logged out everywhere");
+    }
     state.accounts.revoke(&auth.token);
     let clear = format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();

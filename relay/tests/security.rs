@@ -443,3 +443,41 @@ async fn one_address_holds_at_most_its_share_of_connections() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn logging_out_everywhere_ends_every_token_of_that_person_only() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
+    let tablet = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    let desk = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    let colleague = relay.login("pbx", "viewer", "viewer-secret").await.unwrap();
+    let me_status = |token: String| {
+        let relay = &relay;
+        async move {
+            relay
+                .http()
+                .get(format!("{}/api/v1/me", relay.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("me")
+                .status()
+                .as_u16()
+        }
+    };
+    let logout = relay
+        .http()
+        .post(format!("{}/api/v1/logout?everywhere=true", relay.base))
+        .bearer_auth(&desk)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(logout.status().as_u16(), 204);
+    assert_eq!(
+        me_status(tablet).await,
+        401,
+        "the other device is logged out too"
+    );
+    assert_eq!(me_status(desk).await, 401);
+    assert_eq!(me_status(colleague).await, 200, "another person is not");
+}
