@@ -97,12 +97,7 @@ async fn garbage_and_an_oversized_message_lose_nothing_else() {
     // One message past the 1 MiB bound: dropped without being buffered, and the
     // parser picks up at the next message, so the link stays and needs no rebuild.
     let resyncs = |metrics: &str| {
-        metrics
-            .lines()
-            .find(|l| l.starts_with("astpanel_model_resyncs_total"))
-            .and_then(|l| l.split_whitespace().last())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
+        relay_support::metric(metrics, "astpanel_model_resyncs_total").unwrap_or(0.0)
     };
     let before = resyncs(&relay.get_text("/metrics").await);
     faults.send_oversized(2 * 1024 * 1024);

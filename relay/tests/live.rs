@@ -422,11 +422,7 @@ async fn settled_channels(relay: &Relay, token: &str) -> Vec<String> {
 }
 
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|line| line.starts_with(name))
-        .and_then(|line| line.split_whitespace().last())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0.0)
+    relay_support::metric(text, name).unwrap_or(0.0)
 }
 
 #[tokio::test]

@@ -8,13 +8,9 @@ use std::time::{Duration, Instant};
 use relay_support::{PATIENCE, Pbx, Relay, server};
 
 /// The relay's gauge of open browser sockets.
+/// A missing gauge counts as browsers still open, so the wait cannot pass by mistake.
 fn browsers(metrics: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with("astpanel_browsers "))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::MAX)
+    relay_support::metric(metrics, "astpanel_browsers ").unwrap_or(f64::MAX)
 }
 
 /// Open file descriptors and resident memory of this process (relay and clients).

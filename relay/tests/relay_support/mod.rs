@@ -421,6 +421,14 @@ impl Drop for Relay {
     }
 }
 
+/// The value of the first line of a `/metrics` text that starts with `name`, if any.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.split_whitespace().last())
+        .and_then(|value| value.parse().ok())
+}
+
 /// The channel names in a `/api/v1/state` answer's first server.
 pub fn channel_names(state: &Value) -> Vec<String> {
     let mut names: Vec<String> = state["servers"][0]["channels"]
