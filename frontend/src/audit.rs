@@ -64,7 +64,7 @@ fn AuditTable(page: AuditPage) -> impl IntoView {
                             <td>{r.server}</td>
                             <td>{r.action}</td>
                             <td class="name">{r.arguments.to_string()}</td>
-                            <td>{if r.ok { "ok · " } else { "refused · " }}{r.message}</td>
+                            <td>{if r.ok { "ok" } else { "refused" }}{(!r.message.is_empty()).then(|| format!(" · {}", r.message))}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>

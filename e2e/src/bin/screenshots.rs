@@ -1,5 +1,5 @@
-//! Screenshots of a running panel: the agent, supervisor, wallboard, event log and
-//! console views at phone, tablet and desktop sizes, light and dark, logged in as the
+//! Screenshots of a running panel: the agent, supervisor, wallboard, event log,
+//! console and audit views at phone, tablet and desktop sizes, light and dark, logged in as the
 //! demo's `admin`.
 //!
 //! `cargo run -p e2e --bin screenshots -- [URL] [OUT_DIR]`
@@ -30,6 +30,7 @@ const VIEWS: &[(&str, &str, &str)] = &[
     ("wallboard", "Wallboard", "[data-testid='queue']"),
     ("events", "Events", "[data-testid='event']"),
     ("console", "Console", "[data-testid='console-answer']"),
+    ("audit", "Audit", "[data-testid='audit-record']"),
 ];
 
 #[tokio::main]
