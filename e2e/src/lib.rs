@@ -127,6 +127,9 @@ pub struct Harness {
     pbx: Option<SocketAddr>,
     tweak: Tweak,
     relay: Option<DemoRelay>,
+    /// The relay's saved logins, kept across [`Harness::stop_relay`] and
+    /// [`Harness::start_relay`] as an installed relay's file would be.
+    login_store: TempDir,
 }
 
 /// A relay running in this process: its shutdown trigger and its task.
@@ -142,7 +145,7 @@ impl DemoRelay {
     /// Starts the relay with its own simulated PBX (`Config::demo`) on `listener`.
     pub async fn start(listener: TcpListener) -> anyhow::Result<Self> {
         let unchanged: Tweak = std::sync::Arc::new(|_: &mut relay::config::Config| {});
-        Self::start_following(listener, None, &unchanged).await
+        Self::start_following(listener, None, None, &unchanged).await
     }
 
     /// Shuts the relay down and waits until it has stopped.
@@ -156,9 +159,11 @@ impl DemoRelay {
     }
 
     /// With `pbx`, the relay follows that pbxsim; without, it runs its own demo PBX.
+    /// With `login_store`, it saves logins there.
     async fn start_following(
         listener: TcpListener,
         pbx: Option<SocketAddr>,
+        login_store: Option<PathBuf>,
         tweak: &Tweak,
     ) -> anyhow::Result<Self> {
         logs::capture();
@@ -167,6 +172,7 @@ impl DemoRelay {
         if let Some(pbx) = pbx {
             config.upstream = relay::config::Upstream::Asterisk(vec![quiet_server(pbx)]);
         }
+        config.login_store = login_store;
         tweak(&mut config);
         let task = tokio::spawn(async move {
             let shutdown = async move {
@@ -212,7 +218,9 @@ impl Harness {
     async fn start_on(pbx: Option<SocketAddr>, tweak: Tweak) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let relay = DemoRelay::start_following(listener, pbx, &tweak).await?;
+        let login_store = TempDir::new()?;
+        let relay =
+            DemoRelay::start_following(listener, pbx, Some(login_store.logins()), &tweak).await?;
         let browser = Browser::start().await?;
         Ok(Harness {
             browser,
@@ -221,6 +229,7 @@ impl Harness {
             pbx,
             tweak,
             relay: Some(relay),
+            login_store,
         })
     }
 
@@ -239,7 +248,9 @@ impl Harness {
     /// Starts a new relay on the same address, so open pages can find it again.
     pub async fn start_relay(&mut self) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.addr).await?;
-        self.relay = Some(DemoRelay::start_following(listener, self.pbx, &self.tweak).await?);
+        let login_store = Some(self.login_store.logins());
+        self.relay =
+            Some(DemoRelay::start_following(listener, self.pbx, login_store, &self.tweak).await?);
         Ok(())
     }
 
@@ -649,6 +660,10 @@ impl TempDir {
             std::env::temp_dir().join(format!("astpanel-e2e-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&path)?;
         Ok(TempDir(path))
+    }
+
+    fn logins(&self) -> PathBuf {
+        self.0.join("logins.db")
     }
 }
 

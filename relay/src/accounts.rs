@@ -13,14 +13,16 @@
 //! Every login, either kind, passes the [`LoginThrottle`] first and answers a failure
 //! no sooner than a second after it started, as Asterisk does.
 //!
-//! The browser gets an opaque token from a CSPRNG. The secret stays in memory only,
-//! so that a token can log the account in again after its session was logged off; it
-//! is never logged, written or sent back.
+//! The browser gets an opaque token from a CSPRNG. The secret stays in memory, so
+//! that a token can log the account in again after its session was logged off; it is
+//! never logged or sent back. With a [`LoginStore`] the token's account is also saved,
+//! the secret sealed under the token itself, so the token still works after the relay
+//! restarts.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 use shared::action::{ActionRequest, ActionResult, Permissions};
@@ -32,6 +34,7 @@ use crate::ami::{AmiError, SessionEvent, SessionHandle, connect_session};
 use crate::audit::{self, Audit, Caller, Who};
 use crate::control::{self, ActionLimiter};
 use crate::live::LiveServer;
+use crate::login_store::{LoginStore, SavedLogin};
 use crate::metrics::Metrics;
 use crate::throttle::{Locked, LoginThrottle, delay_failure};
 use crate::users::{Person, Users};
@@ -235,6 +238,17 @@ struct Credentials {
 }
 
 impl Credentials {
+    /// What the store keeps of it: a relay account's secret is in the configuration.
+    fn saved(&self, ttl: Duration) -> SavedLogin {
+        SavedLogin {
+            server: self.server.clone(),
+            username: self.username.clone(),
+            person: self.person.as_ref().map(|p| p.name.clone()),
+            secret: self.person.is_none().then(|| self.secret.clone()),
+            expires: SystemTime::now() + ttl,
+        }
+    }
+
     /// Who holds it: the relay account, or the AMI account when there is none.
     fn holder(&self) -> (String, String, Option<String>) {
         (
@@ -269,13 +283,15 @@ struct Inner {
     /// Whether an AMI account's own username and secret may log in.
     ami_login: bool,
     audit: Audit,
+    store: LoginStore,
 }
 
-/// How [`Accounts`] checks logins.
+/// How [`Accounts`] checks logins, and where it keeps them.
 pub struct LoginPolicy {
     pub users: Users,
     pub throttle: LoginThrottle,
     pub ami_login: bool,
+    pub store: LoginStore,
 }
 
 impl Accounts {
@@ -299,6 +315,7 @@ impl Accounts {
                 throttle: policy.throttle,
                 ami_login: policy.ami_login,
                 audit,
+                store: policy.store,
             }),
         }
     }
@@ -420,12 +437,14 @@ impl Accounts {
     }
 
     /// A new token for a lease just obtained by [`Accounts::login`].
-    pub fn issue_token(&self, lease: &Lease) -> Result<String, LoginError> {
+    pub async fn issue_token(&self, lease: &Lease) -> Result<String, LoginError> {
         self.insert_token(lease, lease.account.secret.clone(), self.inner.token_ttl)
+            .await
     }
 
-    /// A short-lived token for the same account as `token` (the screen-pop's exchange).
-    pub fn exchange(
+    /// A short-lived token for the same account as `token` (the screen-pop's exchange;
+    /// `lease` came from resuming `token`, so the token is in memory).
+    pub async fn exchange(
         &self,
         token: &str,
         lease: &Lease,
@@ -436,9 +455,10 @@ impl Accounts {
             .map(|c| c.secret.clone())
             .ok_or(LoginError::BadToken)?;
         self.insert_token(lease, secret, ttl.min(self.inner.token_ttl))
+            .await
     }
 
-    fn insert_token(
+    async fn insert_token(
         &self,
         lease: &Lease,
         secret: String,
@@ -448,6 +468,20 @@ impl Accounts {
         // ThreadRng is a CSPRNG (ChaCha, seeded and reseeded from the OS).
         rand::rng().fill(&mut bytes);
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let credentials = Credentials {
+            server: lease.server.name().to_owned(),
+            username: lease.username.clone(),
+            secret,
+            person: lease.person.clone(),
+            expires: Instant::now() + ttl,
+        };
+        let saved = credentials.saved(ttl);
+        self.remember(token.clone(), credentials)?;
+        self.inner.store.save(&token, saved).await;
+        Ok(token)
+    }
+
+    fn remember(&self, token: String, credentials: Credentials) -> Result<(), LoginError> {
         let mut tokens = lock(&self.inner.tokens);
         if tokens.len() >= MAX_TOKENS {
             let now = Instant::now();
@@ -456,53 +490,112 @@ impl Accounts {
                 return Err(LoginError::TooManyTokens);
             }
         }
-        tokens.insert(
-            token.clone(),
-            Credentials {
-                server: lease.server.name().to_owned(),
-                username: lease.username.clone(),
-                secret,
-                person: lease.person.clone(),
-                expires: Instant::now() + ttl,
-            },
-        );
-        Ok(token)
+        tokens.insert(token, credentials);
+        Ok(())
     }
 
     /// The account behind a token, logging it in again if its session was logged off.
+    /// A token this process has not seen is looked up in the store (the relay
+    /// restarted since it was made).
     pub async fn resume(&self, token: &str) -> Result<Lease, LoginError> {
-        let (server, username, secret, person) = {
+        let known = {
             let tokens = lock(&self.inner.tokens);
-            let credentials = tokens
-                .get(token)
-                .filter(|c| c.expires > Instant::now())
-                .ok_or(LoginError::BadToken)?;
-            (
-                credentials.server.clone(),
-                credentials.username.clone(),
-                credentials.secret.clone(),
-                credentials.person.clone(),
-            )
+            tokens.get(token).map(|credentials| {
+                (
+                    credentials.expires > Instant::now(),
+                    credentials.server.clone(),
+                    credentials.username.clone(),
+                    credentials.secret.clone(),
+                    credentials.person.clone(),
+                )
+            })
+        };
+        let (server, username, secret, person) = match known {
+            Some((true, server, username, secret, person)) => (server, username, secret, person),
+            Some((false, ..)) => return Err(LoginError::BadToken),
+            None => {
+                let credentials = self.restore(token).await?;
+                let found = (
+                    credentials.server.clone(),
+                    credentials.username.clone(),
+                    credentials.secret.clone(),
+                    credentials.person.clone(),
+                );
+                self.remember(token.to_owned(), credentials)?;
+                found
+            }
         };
         self.inner.lease(&server, &username, &secret, person).await
     }
 
+    /// A saved token's credentials as the configuration stands now: a relay account
+    /// must still exist, and a login with an AMI secret must still be allowed.
+    async fn restore(&self, token: &str) -> Result<Credentials, LoginError> {
+        // Only what this relay makes is looked up: anything else costs no read.
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(LoginError::BadToken);
+        }
+        let saved = self
+            .inner
+            .store
+            .find(token)
+            .await
+            .ok_or(LoginError::BadToken)?;
+        let left = saved
+            .expires
+            .duration_since(SystemTime::now())
+            .map_err(|_| LoginError::BadToken)?;
+        let (username, secret, person) = match (&saved.person, saved.secret) {
+            (Some(name), _) => {
+                let user = self
+                    .inner
+                    .users
+                    .find(Some(&saved.server), name)
+                    .ok_or(LoginError::BadToken)?;
+                (
+                    user.ami_user.clone(),
+                    user.ami_secret().to_owned(),
+                    Some(Arc::new(user.person())),
+                )
+            }
+            (None, Some(secret)) if self.inner.ami_login => (saved.username, secret, None),
+            (None, _) => return Err(LoginError::BadToken),
+        };
+        Ok(Credentials {
+            server: saved.server,
+            username,
+            secret,
+            person,
+            expires: Instant::now() + left,
+        })
+    }
+
     /// Ends a token; its account's session logs off once nothing else holds it.
-    pub fn revoke(&self, token: &str) {
+    pub async fn revoke(&self, token: &str) {
         lock(&self.inner.tokens).remove(token);
+        self.inner.store.forget(token).await;
     }
 
     /// Ends every token of the same person as `token` (log out everywhere: a lost
     /// tablet, a shared PC): the same relay account, or the same AMI account logged in
-    /// with its own secret. Answers how many tokens ended.
-    pub fn revoke_everywhere(&self, token: &str) -> usize {
-        let mut tokens = lock(&self.inner.tokens);
-        let Some(who) = tokens.get(token).map(Credentials::holder) else {
-            return 0;
+    /// with its own secret, saved ones included. Answers how many tokens of this
+    /// process ended.
+    pub async fn revoke_everywhere(&self, token: &str) -> usize {
+        let (who, ended) = {
+            let mut tokens = lock(&self.inner.tokens);
+            let Some(who) = tokens.get(token).map(Credentials::holder) else {
+                return 0;
+            };
+            let before = tokens.len();
+            tokens.retain(|_, c| c.holder() != who);
+            (who, before - tokens.len())
         };
-        let before = tokens.len();
-        tokens.retain(|_, c| c.holder() != who);
-        before - tokens.len()
+        let (server, username, person) = who;
+        self.inner
+            .store
+            .forget_holder(&server, &username, person.as_deref())
+            .await;
+        ended
     }
 }
 

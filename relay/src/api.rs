@@ -221,7 +221,7 @@ pub async fn login(
         Ok(lease) => lease,
         Err(error) => return Ok(login_refused(error)),
     };
-    let token = state.accounts.issue_token(&lease)?;
+    let token = state.accounts.issue_token(&lease).await?;
     let cookie = format!(
         "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
         state.token_ttl.as_secs(),
@@ -252,10 +252,10 @@ pub async fn logout(
     auth: Authenticated,
 ) -> Response {
     if query.everywhere {
-        let ended = state.accounts.revoke_everywhere(&auth.token);
+        let ended = state.accounts.revoke_everywhere(&auth.token).await;
         tracing::info!(ended, "logged out everywhere");
     }
-    state.accounts.revoke(&auth.token);
+    state.accounts.revoke(&auth.token).await;
     let clear = format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&clear) {
@@ -291,7 +291,8 @@ pub async fn exchange(
     };
     let token = state
         .accounts
-        .exchange(&request.token, &lease, EXCHANGED_TOKEN_TTL)?;
+        .exchange(&request.token, &lease, EXCHANGED_TOKEN_TTL)
+        .await?;
     Ok(Json(LoginResponse {
         token,
         server: lease.server.name().to_owned(),

@@ -71,6 +71,11 @@ pub struct Args {
     #[arg(long, value_name = "N", env = "ASTPANEL_MAX_BROWSERS")]
     pub max_browsers: Option<usize>,
 
+    /// Save logins in this SQLite file, so browsers stay logged in across a restart
+    /// (the file never holds a secret that opens without the browser's token).
+    #[arg(long, value_name = "FILE", env = "ASTPANEL_LOGIN_STORE")]
+    pub login_store: Option<PathBuf>,
+
     /// Log filter, in `tracing` syntax (RUST_LOG wins when set).
     #[arg(long, value_name = "FILTER", default_value = "info")]
     pub log: String,
@@ -124,6 +129,9 @@ pub struct Config {
     pub linger: Duration,
     /// How long a login token is valid.
     pub token_ttl: Duration,
+    /// Where logins are saved so that tokens outlive a restart (see
+    /// [`crate::login_store`]); in memory only when `None`.
+    pub login_store: Option<PathBuf>,
     /// See [`Args::max_browsers`].
     pub max_browsers: usize,
     /// Changes made within one tick go to browsers in one frame.
@@ -362,6 +370,7 @@ impl Config {
             allowed_origins: Vec::new(),
             linger: Duration::from_secs(30),
             token_ttl: Duration::from_secs(12 * 3600),
+            login_store: None,
             max_browsers: 1000,
             tick: Duration::from_millis(20),
             pause_reasons: ["Break", "Lunch", "Meeting", "Training", "After-call work"]
@@ -429,6 +438,9 @@ impl Args {
         if let Some(max) = self.max_browsers {
             config.max_browsers = max;
         }
+        if let Some(path) = self.login_store {
+            config.login_store = Some(path);
+        }
         Ok(config)
     }
 }
@@ -442,6 +454,7 @@ struct File {
     allowed_origins: Vec<String>,
     linger_secs: Option<u64>,
     token_ttl_secs: Option<u64>,
+    login_store: Option<PathBuf>,
     max_browsers: Option<usize>,
     tick_ms: Option<u64>,
     pause_reasons: Option<Vec<String>>,
@@ -584,6 +597,7 @@ pub fn from_toml(
         token_ttl: file
             .token_ttl_secs
             .map_or(defaults.token_ttl, Duration::from_secs),
+        login_store: file.login_store,
         max_browsers: file.max_browsers.unwrap_or(defaults.max_browsers),
         tick: file.tick_ms.map_or(defaults.tick, Duration::from_millis),
         pause_reasons: file.pause_reasons.unwrap_or(defaults.pause_reasons),
@@ -975,6 +989,16 @@ username = "astpanel"
 secret = "other"
 exclude_events = []
 "#;
+
+    #[test]
+    fn logins_are_saved_only_where_the_file_says() {
+        let saved = format!("login_store = \"/var/lib/astpanel/logins.db\"\n{TWO_SERVERS}");
+        assert_eq!(
+            parse(&saved).expect("parses").login_store.as_deref(),
+            Some(Path::new("/var/lib/astpanel/logins.db"))
+        );
+        assert_eq!(parse(TWO_SERVERS).expect("parses").login_store, None);
+    }
 
     #[test]
     fn a_file_with_two_servers() {

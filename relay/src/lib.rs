@@ -6,7 +6,8 @@
 //!   correlation, keepalive and reconnect).
 //! - [`live`]: per server, the live model kept from the relay's own service session,
 //!   rebuilt on every reconnect and published as deltas per tick.
-//! - [`accounts`]: logins, tokens and the pool of per-account AMI sessions.
+//! - [`accounts`]: logins, tokens and the pool of per-account AMI sessions;
+//!   [`login_store`]: the tokens saved across a restart.
 //! - [`audit`]: the audit log of every action and login, in SQLite, for admins.
 //! - [`control`]: call-control actions, with Asterisk's permissions and our guards.
 //! - [`ws`]: one browser's WebSocket: hello, snapshot, deltas, actions.
@@ -32,6 +33,7 @@ pub mod control;
 pub mod csp;
 pub mod legacy;
 pub mod live;
+pub mod login_store;
 pub mod metrics;
 pub mod throttle;
 pub mod tls;
@@ -69,6 +71,9 @@ pub enum RunError {
     /// The SIGHUP handler that reloads the certificate could not be installed.
     #[error("cannot listen for SIGHUP: {0}")]
     Hangup(#[source] std::io::Error),
+    /// `login_store` names a file that cannot be opened.
+    #[error("{0}")]
+    LoginStore(#[from] login_store::LoginStoreError),
     /// The HTTP server failed while serving.
     #[error("HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
@@ -122,6 +127,10 @@ pub async fn run_with_legacy(
         .as_ref()
         .map(tls::ListenerCertificate::load)
         .transpose()?;
+    let store = login_store::LoginStore::open(config.login_store.as_deref())?;
+    if !store.is_persistent() {
+        tracing::info!("logins are kept in memory: set login_store to keep them across a restart");
+    }
     let metrics = metrics::Metrics::new();
     let closing = CancellationToken::new();
     let mut live_servers = Vec::new();
@@ -142,6 +151,7 @@ pub async fn run_with_legacy(
             users: users::Users::new(config.users),
             throttle: throttle::LoginThrottle::new(config.security.throttle),
             ami_login: config.security.ami_login,
+            store,
         },
         audit.clone(),
     );

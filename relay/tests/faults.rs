@@ -1,6 +1,6 @@
 //! Faults the relay must survive, each against pbxsim's fault switches over real
-//! sockets: a stalled Asterisk, garbage and oversized AMI and a relay restart under an
-//! AJAM client (`socket_churn.rs` opens and drops thousands of WebSockets, alone in
+//! sockets: a stalled Asterisk, garbage and oversized AMI, and a relay restart under an
+//! AJAM client and under logged-in browsers (`socket_churn.rs` opens and drops thousands of WebSockets, alone in
 //! its process so that its memory figures are its own).
 
 mod relay_support;
@@ -175,4 +175,75 @@ async fn after_a_relay_restart_an_ajam_client_gets_a_new_cookie_as_from_asterisk
         "{cookie}"
     );
     restarted.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_relay_restart_browsers_resume_with_their_token_unless_they_logged_out() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let store = tempfile::tempdir().expect("tempdir");
+    let path = store.path().join("logins.db");
+    let users = vec![relay_support::relay_user(
+        "alice",
+        shared::action::Role::Agent,
+        "100",
+    )];
+    let configure = |users: Vec<relay::users::RelayUser>| {
+        let path = path.clone();
+        move |config: &mut relay::config::Config| {
+            config.login_store = Some(path);
+            config.users = users;
+        }
+    };
+    let relay = Relay::start(vec![server("pbx", &pbx)], configure(users.clone())).await;
+    let admin = relay
+        .login("pbx", "admin", "admin-secret")
+        .await
+        .expect("admin");
+    let agent = relay
+        .login("pbx", "agent", "agent-secret")
+        .await
+        .expect("agent");
+    let other_tab = relay
+        .login("pbx", "agent", "agent-secret")
+        .await
+        .expect("agent");
+    let alice = relay
+        .login("pbx", "alice", "alice-password")
+        .await
+        .expect("alice");
+    let gone = relay
+        .login("pbx", "admin", "admin-secret")
+        .await
+        .expect("admin again");
+    assert_eq!(relay.logout(&gone, false).await, 204);
+    let ports = relay_support::Ports {
+        panel: Some(relay.addr),
+        legacy: None,
+    };
+    relay.stop().await;
+
+    // The same file, a new process: each token works as before, with its own rights.
+    let restarted =
+        Relay::start_at(vec![server("pbx", &pbx)], ports, configure(users.clone())).await;
+    assert_eq!(restarted.me(&admin).await.0, 200);
+    let (_, hello) = restarted.me(&alice).await;
+    assert_eq!(hello["role"], "agent", "{hello}");
+    let mut socket = restarted.socket(&agent).await;
+    assert_eq!(socket.next().await["type"], "hello");
+    assert_eq!(
+        restarted.me(&gone).await.0,
+        401,
+        "a token logged out before the restart came back"
+    );
+    // Log out everywhere ends the saved tokens too, not only those this process has
+    // seen since it started (`other_tab` has not come back yet).
+    assert_eq!(restarted.logout(&agent, true).await, 204);
+    restarted.stop().await;
+
+    // A relay account removed from the configuration takes its tokens with it.
+    let again = Relay::start_at(vec![server("pbx", &pbx)], ports, configure(Vec::new())).await;
+    assert_eq!(again.me(&alice).await.0, 401);
+    assert_eq!(again.me(&other_tab).await.0, 401);
+    assert_eq!(again.me(&admin).await.0, 200);
+    again.stop().await;
 }

@@ -142,16 +142,7 @@ fn relay_users() -> Vec<RelayUser> {
 }
 
 async fn me(relay: &Relay, token: &str) -> Value {
-    relay
-        .http()
-        .get(format!("{}/api/v1/me", relay.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("hello")
+    relay.me(token).await.1
 }
 
 #[tokio::test]
@@ -451,33 +442,13 @@ async fn logging_out_everywhere_ends_every_token_of_that_person_only() {
     let tablet = relay.login("pbx", "admin", "admin-secret").await.unwrap();
     let desk = relay.login("pbx", "admin", "admin-secret").await.unwrap();
     let colleague = relay.login("pbx", "viewer", "viewer-secret").await.unwrap();
-    let me_status = |token: String| {
-        let relay = &relay;
-        async move {
-            relay
-                .http()
-                .get(format!("{}/api/v1/me", relay.base))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("me")
-                .status()
-                .as_u16()
-        }
-    };
-    let logout = relay
-        .http()
-        .post(format!("{}/api/v1/logout?everywhere=true", relay.base))
-        .bearer_auth(&desk)
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(logout.status().as_u16(), 204);
+    let me_status = async |token: &str| relay.me(token).await.0;
+    assert_eq!(relay.logout(&desk, true).await, 204);
     assert_eq!(
-        me_status(tablet).await,
+        me_status(&tablet).await,
         401,
         "the other device is logged out too"
     );
-    assert_eq!(me_status(desk).await, 401);
-    assert_eq!(me_status(colleague).await, 200, "another person is not");
+    assert_eq!(me_status(&desk).await, 401);
+    assert_eq!(me_status(&colleague).await, 200, "another person is not");
 }

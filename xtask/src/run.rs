@@ -19,6 +19,10 @@ pub fn run(extra_args: &[String]) -> anyhow::Result<()> {
         .args(["run", "--release", "-p", "relay", "--bin", "astpanel", "--"])
         .arg("--demo")
         .args(extra_args);
+    // A developer restarting the demo stays logged in, as on an installed relay.
+    if !extra_args.iter().any(|a| a.starts_with("--login-store")) {
+        relay.args(["--login-store", "target/demo-logins.db"]);
+    }
     println!("→ {}", sh::display(&relay));
     // exec rather than wait: Ctrl-C, the exit code and the process list are the relay's own.
     let err = relay.exec();

@@ -327,6 +327,37 @@ impl Relay {
         }
     }
 
+    /// `GET /api/v1/me`: its status, and the hello when it is 200.
+    pub async fn me(&self, token: &str) -> (u16, Value) {
+        let response = self
+            .http()
+            .get(format!("{}/api/v1/me", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me request");
+        let status = response.status().as_u16();
+        let hello = if status == 200 {
+            response.json().await.expect("hello JSON")
+        } else {
+            Value::Null
+        };
+        (status, hello)
+    }
+
+    /// `POST /api/v1/logout`, `?everywhere=true` with `everywhere`: its status.
+    pub async fn logout(&self, token: &str, everywhere: bool) -> u16 {
+        let query = if everywhere { "?everywhere=true" } else { "" };
+        self.http()
+            .post(format!("{}/api/v1/logout{query}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("logout request")
+            .status()
+            .as_u16()
+    }
+
     pub async fn state(&self, token: &str) -> Value {
         let response = self
             .http()
