@@ -83,8 +83,8 @@ impl Generator {
         let mut name = format!("Caller {:02}", self.caller_no);
         // In the call centre, calls other than queue calls are made from a desk phone, and a
         // bridged call rings another desk; queue callers stay outside callers.
-        let desks = pbx.desk_phones();
-        let inside = !desks.is_empty() && !matches!(target, Target::Queue | Target::QueueAbandon);
+        let desks = pbx.free_desk_phones();
+        let inside = desks.len() >= 2 && !matches!(target, Target::Queue | Target::QueueAbandon);
         let mut caller_device = None;
         let mut callee = None;
         if inside {
@@ -116,7 +116,7 @@ impl Generator {
             pbx.attach_desk_phones(&a1, caller_device.as_deref(), callee);
         }
         // Desks are busy between calls too: holds, transfers, presence, voicemail.
-        if !desks.is_empty() && self.rng.random_ratio(1, 3) {
+        if !pbx.desk_phones().is_empty() && self.rng.random_ratio(1, 3) {
             pbx.desk_trickle();
         }
     }

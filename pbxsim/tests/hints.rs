@@ -283,3 +283,64 @@ async fn a_desk_phone_originates_to_another_desk_by_extension() {
     let ends: BTreeSet<&str> = seen[3..].iter().map(String::as_str).collect();
     assert_eq!(ends, BTreeSet::from(["1005 Idle", "1007 Idle"]));
 }
+
+/// Through 15 minutes of the demo's traffic, as the relay's reducer sees it: a caller
+/// phone's channel (`Local/100@test`, `Local/101@test`) carrying a desk's number as its
+/// caller ID is that desk's call, so the desk's hint is never idle meanwhile. (The test
+/// dialplan's caller phones claimed 1001 and 1002 for every call, a desk's second call
+/// ending freed it while the first went on, and a transfer freed the wrong desk: each
+/// showed a desk "Idle" beside its own call.) Channels further down a call keep the
+/// caller ID they were dialled with, as in Asterisk, so they prove nothing here.
+#[test]
+fn a_desk_in_a_call_is_never_shown_idle() {
+    use pbxsim::pbx::{Pbx, PbxOptions};
+    use pbxsim::traffic::Generator;
+    use shared::model::ServerModel;
+    let directory = Directory::call_centre();
+    let desks: BTreeSet<String> = directory
+        .phones
+        .iter()
+        .filter(|p| !p.name.is_empty())
+        .map(|p| p.exten.clone())
+        .collect();
+    let mut pbx = Pbx::new(PbxOptions {
+        directory,
+        ..PbxOptions::new(1_795_418_000, 11)
+    });
+    let mut generator = Generator::new(11, 30.0);
+    let mut model = ServerModel::default();
+    let mut changes = Vec::new();
+    let mut desk_calls_seen = 0;
+    for t in (0..900_000).step_by(500) {
+        pbx.advance_to(t);
+        generator.run_due(&mut pbx);
+        for event in pbx.drain() {
+            model.apply_event(&event.msg, t as i64, &mut changes);
+        }
+        changes.clear();
+        for channel in model.channels.values() {
+            let desk = &channel.caller_id_num;
+            let caller_phone = ["Local/100@test-", "Local/101@test-"]
+                .iter()
+                .any(|p| channel.channel.starts_with(p));
+            if !caller_phone || !desks.contains(desk) {
+                continue;
+            }
+            desk_calls_seen += 1;
+            let status = model
+                .extensions
+                .values()
+                .find(|e| &e.exten == desk)
+                .map(|e| e.status);
+            assert!(
+                status.is_some_and(|s| s != 0),
+                "at {t} ms {} calls as desk {desk}, whose hint is {status:?}",
+                channel.channel
+            );
+        }
+    }
+    assert!(
+        desk_calls_seen > 1000,
+        "only {desk_calls_seen} desk channels seen"
+    );
+}

@@ -160,10 +160,14 @@ impl Pbx {
                 c.a1 = b1.clone();
                 c.a2 = b2;
             }
+            // The transferer's desk hung up; the transferee's desk now holds the call.
+            self.hand_desk_over(id, call.callee.map(|c| c.device));
         } else {
             self.exten(&uid, exten, 1, "NoOp", "Transferred to 250");
             self.bridge_leave(&bid, &uid);
             self.end_peer_pair(&b1, &b2);
+            // The transferee's desk hung up; the transferer's keeps the call.
+            self.hand_desk_over(id, call.phone);
         }
         if let Some(c) = self.calls.get_mut(&id) {
             c.b1 = None;

@@ -24,6 +24,30 @@ impl Pbx {
             .collect()
     }
 
+    /// The desk phones in no call now, for the generator: a person at a desk takes one
+    /// call at a time, and a desk's device state then follows that one call.
+    pub fn free_desk_phones(&self) -> Vec<(String, String, String)> {
+        let mut desks = self.desk_phones();
+        desks.retain(|(_, _, device)| {
+            let agent_busy = self.queues.iter().flat_map(|q| &q.members).any(|m| {
+                m.state_interface == *device && (m.in_call || m.status == 6 || m.status == 2)
+            });
+            !agent_busy && !self.desk_in_a_call(device)
+        });
+        desks
+    }
+
+    /// Whether a call the generator or an Originate made holds `device` (as the
+    /// caller's desk or the dialled one).
+    pub(super) fn desk_in_a_call(&self, device: &str) -> bool {
+        self.calls.values().any(|c| {
+            c.phone.as_deref() == Some(device)
+                || c.callee
+                    .as_ref()
+                    .is_some_and(|callee| callee.device == device)
+        })
+    }
+
     /// Ties the call whose first channel is `a1` to desk phones: `caller` is in use at once;
     /// `callee` (number, name, device) rings when dialled and answers by that name.
     pub fn attach_desk_phones(
@@ -46,14 +70,36 @@ impl Pbx {
         }
     }
 
-    /// The call is over: its desk phones are free again.
+    /// After a transfer, call `id` is held by `phone` alone (or no desk): the desk that
+    /// left it is free, unless it is in another call.
+    pub(super) fn hand_desk_over(&mut self, id: CallId, phone: Option<String>) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let left = call.clone();
+        call.phone = phone.clone();
+        call.callee = None;
+        let mut gone = left;
+        if gone.phone == phone {
+            gone.phone = None;
+        }
+        if gone.callee.as_ref().map(|c| &c.device) == phone.as_ref() {
+            gone.callee = None;
+        }
+        self.desk_phones_free(&gone);
+    }
+
+    /// The call is over (and gone from `calls`): its desk phones are free again, unless
+    /// another call still holds one (a second line), which keeps it in use.
     pub(super) fn desk_phones_free(&mut self, call: &Call) {
         let devices = [
             call.phone.clone(),
             call.callee.as_ref().map(|c| c.device.clone()),
         ];
         for device in devices.into_iter().flatten() {
-            self.set_device_state(&device, "NOT_INUSE");
+            if !self.desk_in_a_call(&device) {
+                self.set_device_state(&device, "NOT_INUSE");
+            }
         }
     }
 

@@ -99,7 +99,10 @@ impl Pbx {
                 2 => "INUSE",
                 _ => "NOT_INUSE",
             };
-            self.set_device_state(&phone, state);
+            // An agent's desk may be in a call of its own (a second line): it stays in use.
+            if state != "NOT_INUSE" || !self.desk_in_a_call(&phone) {
+                self.set_device_state(&phone, state);
+            }
         }
         for qi in 0..self.queues.len() {
             let Some(mi) = self.queues[qi]

@@ -48,7 +48,21 @@ impl Pbx {
             ("Dest", &a1),
             &[("DialString", &format!("{phone}@test"))],
         );
-        let (pnum, pname) = phone_identity(phone);
+        // In a call centre (a directory of named desk phones) the caller phone stands
+        // for whoever calls, a desk or an outside caller, and carries their identity:
+        // the test dialplan's fixed one would claim a desk's number (1001) for a call
+        // that desk is not in, and a panel would show that desk a call it does not have.
+        let call_centre = self
+            .opts
+            .directory
+            .phones
+            .iter()
+            .any(|p| !p.name.is_empty());
+        let (pnum, pname) = if call_centre {
+            (cid_num, cid_name)
+        } else {
+            phone_identity(phone)
+        };
         self.exten(
             &a2,
             phone,
@@ -449,9 +463,8 @@ impl Pbx {
             _ => ("NOANSWER", 16),
         };
         self.varset(&a1, "DIALSTATUS", status);
-        if let Some(c) = &call.callee {
-            self.set_device_state(&c.device, "NOT_INUSE");
-        }
+        // The dialled desk stops ringing; the caller's desk stays in its call.
+        self.hand_desk_over(id, call.phone.clone());
         self.dial_event("DialEnd", &a1, &b1, status);
         self.chan_event("HangupRequest", Classes::CALL, &b2, &[("Cause", "0")]);
         self.chan_event("SoftHangupRequest", Classes::CALL, &b2, &[("Cause", "16")]);
