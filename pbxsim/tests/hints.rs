@@ -290,7 +290,8 @@ async fn a_desk_phone_originates_to_another_desk_by_extension() {
 /// dialplan's caller phones claimed 1001 and 1002 for every call, a desk's second call
 /// ending freed it while the first went on, and a transfer freed the wrong desk: each
 /// showed a desk "Idle" beside its own call.) Channels further down a call keep the
-/// caller ID they were dialled with, as in Asterisk, so they prove nothing here.
+/// caller ID they were dialled with, as in Asterisk, so they prove nothing here. And a
+/// queue member in a call has its phone in use, whatever else that desk did.
 #[test]
 fn a_desk_in_a_call_is_never_shown_idle() {
     use pbxsim::pbx::{Pbx, PbxOptions};
@@ -310,7 +311,7 @@ fn a_desk_in_a_call_is_never_shown_idle() {
     let mut generator = Generator::new(11, 30.0);
     let mut model = ServerModel::default();
     let mut changes = Vec::new();
-    let mut desk_calls_seen = 0;
+    let (mut desk_calls_seen, mut agent_calls_seen) = (0, 0);
     for t in (0..900_000).step_by(500) {
         pbx.advance_to(t);
         generator.run_due(&mut pbx);
@@ -338,9 +339,29 @@ fn a_desk_in_a_call_is_never_shown_idle() {
                 channel.channel
             );
         }
+        for member in model.queues.values().flat_map(|q| q.members.values()) {
+            if !member.in_call {
+                continue;
+            }
+            agent_calls_seen += 1;
+            let state = model
+                .devices
+                .values()
+                .find(|d| d.device == member.state_interface)
+                .map(|d| d.state.as_str());
+            assert!(
+                state.is_some_and(|s| s != "NOT_INUSE"),
+                "at {t} ms {} is in a queue call, and its phone is {state:?}",
+                member.name
+            );
+        }
     }
     assert!(
         desk_calls_seen > 1000,
         "only {desk_calls_seen} desk channels seen"
+    );
+    assert!(
+        agent_calls_seen > 100,
+        "only {agent_calls_seen} agents in calls seen"
     );
 }

@@ -28,13 +28,16 @@ impl Pbx {
     /// call at a time, and a desk's device state then follows that one call.
     pub fn free_desk_phones(&self) -> Vec<(String, String, String)> {
         let mut desks = self.desk_phones();
-        desks.retain(|(_, _, device)| {
-            let agent_busy = self.queues.iter().flat_map(|q| &q.members).any(|m| {
-                m.state_interface == *device && (m.in_call || m.status == 6 || m.status == 2)
-            });
-            !agent_busy && !self.desk_in_a_call(device)
-        });
+        desks.retain(|(_, _, device)| !self.agent_busy(device) && !self.desk_in_a_call(device));
         desks
+    }
+
+    /// Whether `device` is the phone of a queue member ringing or in a queue call.
+    fn agent_busy(&self, device: &str) -> bool {
+        self.queues
+            .iter()
+            .flat_map(|q| &q.members)
+            .any(|m| m.state_interface == device && (m.in_call || m.status == 6 || m.status == 2))
     }
 
     /// Whether a call the generator or an Originate made holds `device` (as the
@@ -90,14 +93,14 @@ impl Pbx {
     }
 
     /// The call is over (and gone from `calls`): its desk phones are free again, unless
-    /// another call still holds one (a second line), which keeps it in use.
+    /// another call still holds one, or its agent is in a queue call: it stays in use.
     pub(super) fn desk_phones_free(&mut self, call: &Call) {
         let devices = [
             call.phone.clone(),
             call.callee.as_ref().map(|c| c.device.clone()),
         ];
         for device in devices.into_iter().flatten() {
-            if !self.desk_in_a_call(&device) {
+            if !self.desk_in_a_call(&device) && !self.agent_busy(&device) {
                 self.set_device_state(&device, "NOT_INUSE");
             }
         }
