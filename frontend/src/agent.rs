@@ -37,10 +37,11 @@ pub fn Agent() -> impl IntoView {
     let calls = move || {
         let exten = mine.get();
         ctx.live.with(|l| {
+            let phone = l.model.phone(&exten);
             l.model
                 .channels
                 .values()
-                .filter(|c| c.belongs_to(&exten))
+                .filter(|c| c.belongs_to(&phone))
                 .cloned()
                 .collect::<Vec<_>>()
         })

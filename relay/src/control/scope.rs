@@ -8,7 +8,7 @@
 //! ID, which is whatever the caller says.
 
 use shared::action::Action;
-use shared::model::{ServerModel, names_extension};
+use shared::model::ServerModel;
 
 use crate::live::LiveServer;
 use crate::users::Person;
@@ -21,18 +21,22 @@ pub fn check(action: &Action, person: &Person, server: &LiveServer) -> Result<()
     let Some(exten) = person.extension.as_deref() else {
         return Err("no extension is configured for this account".into());
     };
-    let own_phone = |from: &str| from == exten || names_extension(from, exten);
-    let allowed = match action {
-        Action::Hangup { channel }
-        | Action::Redirect { channel, .. }
-        | Action::Atxfer { channel, .. }
-        | Action::AtxferComplete { channel }
-        | Action::AtxferCancel { channel }
-        | Action::Park { channel } => server.with_model(|model| is_own_call(model, channel, exten)),
-        Action::Originate { from, .. } | Action::Pickup { from, .. } => own_phone(from),
-        Action::QueuePause { interface, .. } => names_extension(interface, exten),
-        _ => false,
-    };
+    let allowed = server.with_model(|model| {
+        let phone = model.phone(exten);
+        match action {
+            Action::Hangup { channel }
+            | Action::Redirect { channel, .. }
+            | Action::Atxfer { channel, .. }
+            | Action::AtxferComplete { channel }
+            | Action::AtxferCancel { channel }
+            | Action::Park { channel } => is_own_call(model, channel, |name| phone.names(name)),
+            Action::Originate { from, .. } | Action::Pickup { from, .. } => {
+                from == exten || phone.names(from)
+            }
+            Action::QueuePause { interface, .. } => phone.names(interface),
+            _ => false,
+        }
+    });
     if allowed {
         Ok(())
     } else {
@@ -43,13 +47,13 @@ pub fn check(action: &Action, person: &Person, server: &LiveServer) -> Result<()
     }
 }
 
-/// Whether `channel` (an AMI channel name) is one of extension `exten`'s, or talks to
-/// one of them in a bridge.
-fn is_own_call(model: &ServerModel, channel: &str, exten: &str) -> bool {
+/// Whether `channel` (an AMI channel name) is one of the phone's (`mine` tells by a
+/// name), or talks to one of them in a bridge.
+fn is_own_call(model: &ServerModel, channel: &str, mine: impl Fn(&str) -> bool) -> bool {
     let Some(target) = model.channels.values().find(|c| c.channel == channel) else {
         return false;
     };
-    if names_extension(&target.channel, exten) {
+    if mine(&target.channel) {
         return true;
     }
     let Some(call) = target.bridge.as_ref().and_then(|id| model.calls.get(id)) else {
@@ -59,7 +63,7 @@ fn is_own_call(model: &ServerModel, channel: &str, exten: &str) -> bool {
         model
             .channels
             .get(uniqueid)
-            .is_some_and(|c| names_extension(&c.channel, exten))
+            .is_some_and(|c| mine(&c.channel))
     })
 }
 
@@ -103,25 +107,72 @@ mod tests {
         model
     }
 
+    fn own(model: &ServerModel, channel: &str, exten: &str) -> bool {
+        let phone = model.phone(exten);
+        is_own_call(model, channel, |name| phone.names(name))
+    }
+
     #[test]
     fn an_agents_calls_are_its_channels_and_their_bridge_peers() {
         let model = model();
-        assert!(is_own_call(&model, "PJSIP/201-00000001", "201"));
+        assert!(own(&model, "PJSIP/201-00000001", "201"));
         assert!(
-            is_own_call(&model, "PJSIP/7000-00000002", "201"),
+            own(&model, "PJSIP/7000-00000002", "201"),
             "the caller I talk to"
         );
         assert!(
-            !is_own_call(&model, "PJSIP/7001-00000004", "201"),
+            !own(&model, "PJSIP/7001-00000004", "201"),
             "someone else's caller"
         );
         assert!(
-            !is_own_call(&model, "PJSIP/7002-00000005", "201"),
+            !own(&model, "PJSIP/7002-00000005", "201"),
             "caller ID proves nothing"
         );
         assert!(
-            !is_own_call(&model, "PJSIP/201-gone", "201"),
+            !own(&model, "PJSIP/201-gone", "201"),
             "a channel that is not there"
         );
+    }
+
+    #[test]
+    fn a_queue_call_that_rings_an_agents_phone_is_theirs() {
+        let mut model = model();
+        // 202 is a member as Local/agent7@agents/n, whose state interface is its phone.
+        let member = shared::model::Member {
+            interface: "Local/agent7@agents/n".into(),
+            state_interface: "PJSIP/202".into(),
+            ..Default::default()
+        };
+        let mut queue = shared::model::Queue::default();
+        queue.members.insert(member.interface.clone(), member);
+        model.queues.insert("support".into(), queue);
+        for (uniqueid, name) in [
+            ("6", "Local/agent7@agents-0000000f;1"),
+            ("7", "PJSIP/7003-7"),
+        ] {
+            model.channels.insert(
+                uniqueid.into(),
+                Channel {
+                    uniqueid: uniqueid.into(),
+                    channel: name.into(),
+                    bridge: Some("b3".into()),
+                    ..Channel::default()
+                },
+            );
+        }
+        model.calls.insert(
+            "b3".into(),
+            Call {
+                id: "b3".into(),
+                channels: vec!["6".into(), "7".into()],
+                ..Call::default()
+            },
+        );
+        assert!(
+            own(&model, "PJSIP/7003-7", "202"),
+            "the queue caller I talk to"
+        );
+        assert!(own(&model, "Local/agent7@agents-0000000f;1", "202"));
+        assert!(!own(&model, "PJSIP/7003-7", "201"), "not 201's");
     }
 }

@@ -85,11 +85,38 @@ pub struct Channel {
 }
 
 impl Channel {
-    /// Whether this channel is extension `exten`'s, by its name or its caller ID:
-    /// what a person sees as "my calls". Not for deciding who may act on it (a caller
-    /// ID is whatever the caller says); see [`names_extension`] for that.
-    pub fn belongs_to(&self, exten: &str) -> bool {
-        !exten.is_empty() && (self.caller_id_num == exten || names_extension(&self.channel, exten))
+    /// Whether this channel is `phone`'s, by its name or its caller ID: what a person
+    /// sees as "my calls". Not for deciding who may act on it (a caller ID is whatever
+    /// the caller says); see [`Phone::names`] for that.
+    pub fn belongs_to(&self, phone: &Phone<'_>) -> bool {
+        !phone.exten.is_empty() && (self.caller_id_num == phone.exten || phone.names(&self.channel))
+    }
+}
+
+/// The names extension `exten`'s phone goes by in channel and interface names: its own
+/// device (`PJSIP/1001`), and the interface of every queue member whose state
+/// interface that device is. A call-centre agent is often a member through a Local
+/// channel (`Local/agent1@agents/n` with `StateInterface: PJSIP/1001`): the queue
+/// calls that ring the phone run on `Local/agent1@agents-…` channels, and they are the
+/// agent's calls as much as those on `PJSIP/1001-…`.
+#[derive(Clone, Debug)]
+pub struct Phone<'a> {
+    exten: &'a str,
+    member_interfaces: Vec<&'a str>,
+}
+
+impl Phone<'_> {
+    /// Whether a channel or interface name is this phone's.
+    pub fn names(&self, name: &str) -> bool {
+        names_extension(name, self.exten)
+            || self.member_interfaces.iter().any(|interface| {
+                // `Local/agent1@agents/n` rings as `Local/agent1@agents-0000002a;1`.
+                let device = interface.strip_suffix("/n").unwrap_or(interface);
+                name == *interface
+                    || name
+                        .strip_prefix(device)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+            })
     }
 }
 
@@ -309,6 +336,25 @@ fn put<T: Keyed>(map: &mut BTreeMap<String, T>, value: T) {
 }
 
 impl ServerModel {
+    /// Extension `exten`'s phone, with the queue memberships it is rung through.
+    pub fn phone<'a>(&'a self, exten: &'a str) -> Phone<'a> {
+        let mut member_interfaces: Vec<&str> = self
+            .queues
+            .values()
+            .flat_map(|q| q.members.values())
+            .filter(|m| {
+                m.interface != m.state_interface && names_extension(&m.state_interface, exten)
+            })
+            .map(|m| m.interface.as_str())
+            .collect();
+        member_interfaces.sort_unstable();
+        member_interfaces.dedup();
+        Phone {
+            exten,
+            member_interfaces,
+        }
+    }
+
     /// Applies a change made elsewhere (the relay's reducer): applying the changes
     /// `apply_event` produced to the old model gives the new one exactly.
     pub fn apply_change(&mut self, change: Change) {
@@ -424,11 +470,51 @@ mod tests {
             assert!(!names_extension(name, "201"), "{name}");
         }
         assert!(!names_extension("PJSIP/201", ""));
+        let model = ServerModel::default();
         let by_caller_id = Channel {
             channel: "Local/q@queues-1;1".into(),
             caller_id_num: "201".into(),
             ..Channel::default()
         };
-        assert!(by_caller_id.belongs_to("201") && !names_extension(&by_caller_id.channel, "201"));
+        assert!(by_caller_id.belongs_to(&model.phone("201")));
+        assert!(!model.phone("201").names(&by_caller_id.channel));
+    }
+
+    #[test]
+    fn a_phone_also_goes_by_the_member_interfaces_that_ring_it() {
+        let mut model = ServerModel::default();
+        let mut support = Queue::default();
+        for (interface, state_interface) in [
+            ("Local/agent1@agents/n", "PJSIP/1001"),
+            ("Local/agent2@agents/n", "PJSIP/1002"),
+            ("PJSIP/1003", "PJSIP/1003"),
+        ] {
+            let member = Member {
+                interface: interface.into(),
+                state_interface: state_interface.into(),
+                ..Member::default()
+            };
+            support.members.insert(interface.into(), member);
+        }
+        model.queues.insert("support".into(), support);
+        let phone = model.phone("1001");
+        for name in [
+            "PJSIP/1001-0000000a",
+            "Local/agent1@agents/n",
+            "Local/agent1@agents-0000002a;1",
+            "Local/agent1@agents-0000002a;2",
+        ] {
+            assert!(phone.names(name), "{name}");
+        }
+        for name in [
+            "Local/agent2@agents-0000002b;1",
+            "Local/agent10@agents-0000002c;1",
+            "Local/agent1@agentsx-1;1",
+            "PJSIP/1003-00000001",
+        ] {
+            assert!(!phone.names(name), "{name}");
+        }
+        assert!(model.phone("1003").names("PJSIP/1003-00000001"));
+        assert!(!model.phone("").names("Local/agent1@agents-1;1"));
     }
 }

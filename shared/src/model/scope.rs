@@ -1,7 +1,8 @@
 //! What one agent sees of a server: their own calls and their own queue memberships.
 //!
 //! A relay account with the agent role acts on its own calls only, and sees only them
-//! too: the channels of its extension's device, the channels those talk to, those
+//! too: the channels of its extension's phone (see [`super::Phone`]: its device and
+//! the queue member interfaces that ring it), the channels those talk to, those
 //! calls, the queues it is a member of (with its own member entry only; the callers
 //! waiting and the counters stay, an agent needs them), and the spies and recordings
 //! on those channels. Parked calls, extension and device states, presence and
@@ -14,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Call, Change, Channel, Queue, Recording, ServerModel, Spy, names_extension};
+use super::{Call, Change, Channel, Queue, Recording, ServerModel, Spy};
 
 /// The parts of a model that depend on whose calls they are.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -29,7 +30,8 @@ pub struct Scoped {
 impl Scoped {
     /// Extension `exten`'s part of `model`.
     pub fn of(model: &ServerModel, exten: &str) -> Scoped {
-        let mine = |c: &Channel| names_extension(&c.channel, exten);
+        let phone = model.phone(exten);
+        let mine = |c: &Channel| phone.names(&c.channel);
         let calls: BTreeMap<String, Call> = model
             .calls
             .values()
@@ -54,11 +56,10 @@ impl Scoped {
         let queues = model
             .queues
             .values()
-            .filter(|q| q.members.keys().any(|i| names_extension(i, exten)))
+            .filter(|q| q.members.keys().any(|i| phone.names(i)))
             .map(|queue| {
                 let mut own = queue.clone();
-                own.members
-                    .retain(|interface, _| names_extension(interface, exten));
+                own.members.retain(|interface, _| phone.names(interface));
                 (own.name.clone(), own)
             })
             .collect();
