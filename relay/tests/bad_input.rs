@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use relay::access::{Gate, GateConfig, NetworkRule, RuleError, Sense, parse_network};
 use relay::config::{ConfigError, from_toml};
-use relay::legacy::{cookie_id, is_plain_static_name, parse_cookies, parse_form};
+use relay::legacy::http1::{Parsed, parse_head};
+use relay::legacy::{Method, cookie_id, is_plain_static_name, parse_cookies, parse_form};
 
 const EXAMPLE: &str = include_str!("../../astpanel.example.toml");
 
@@ -119,7 +120,54 @@ fn mutate(text: &str, mutation: &Mutation) -> String {
     lines.join("\n")
 }
 
+/// A request head an AJAM client could send: a method, a target, some headers.
+fn request_head() -> impl Strategy<Value = (String, usize)> {
+    let method = prop::sample::select(vec!["GET", "POST", "HEAD"]);
+    let target = "/asterisk/(rawman|manager|mxml)(\\?[a-z]{1,8}=[a-zA-Z0-9%]{0,12}){0,3}";
+    let header = ("X-[A-Za-z]{1,10}", "[ -~]{0,40}");
+    (
+        method,
+        target,
+        proptest::collection::vec(header, 0..6),
+        0usize..100,
+    )
+        .prop_map(|(method, target, headers, body_len)| {
+            let mut head = format!("{method} {target} HTTP/1.1\r\nContent-Length: {body_len}\r\n");
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {}\r\n", value.trim()));
+            }
+            head.push_str("\r\n");
+            (head, body_len)
+        })
+}
+
 proptest! {
+    #[test]
+    fn any_request_head_bytes_parse_without_a_panic(input in proptest::collection::vec(any::<u8>(), 0..600)) {
+        if let Parsed::Head(head) = parse_head(&input, "Asterisk") {
+            prop_assert!(head.head_len <= input.len());
+        }
+    }
+
+    #[test]
+    fn a_head_is_partial_until_its_blank_line_then_whole_at_any_split(
+        (head, body_len) in request_head(),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let bytes = head.as_bytes();
+        let at = cut.index(bytes.len());
+        prop_assert!(matches!(parse_head(&bytes[..at], "Asterisk"), Parsed::Partial), "cut at {}", at);
+        let mut with_body = bytes.to_vec();
+        with_body.extend(std::iter::repeat_n(b'x', body_len));
+        let Parsed::Head(parsed) = parse_head(&with_body, "Asterisk") else {
+            return Err(TestCaseError::fail(format!("not a head: {head:?}")));
+        };
+        prop_assert_eq!(parsed.head_len, bytes.len());
+        prop_assert_eq!(parsed.body_len, body_len);
+        prop_assert!(parsed.path.starts_with("/asterisk/"));
+        prop_assert!(matches!(parsed.method, Method::Get | Method::Post | Method::Head));
+    }
+
     #[test]
     fn any_form_bytes_parse_without_a_panic(input in proptest::collection::vec(any::<u8>(), 0..200)) {
         let pairs = parse_form(&input);

@@ -12,10 +12,11 @@ use anyhow::{Context, bail};
 use crate::sh::{self, Sh};
 
 /// The targets in `fuzz/Cargo.toml`, in the order they run.
-const TARGETS: [&str; 4] = [
+const TARGETS: [&str; 5] = [
     "ami_parser",
     "client_message",
     "legacy_request",
+    "legacy_head",
     "config_toml",
 ];
 const DEFAULT_SECONDS: u64 = 60;
@@ -24,6 +25,16 @@ const DEFAULT_SECONDS: u64 = 60;
 const SEEDS_PER_RECORDING: usize = 40;
 /// libFuzzer's default input bound; longer seeds would be cut anyway.
 const MAX_SEED_LEN: usize = 4000;
+
+/// Request heads as AJAM clients send them, and the malformed kinds Asterisk refuses.
+const HEAD_SEEDS: [&str; 6] = [
+    "GET /asterisk/rawman?action=login&username=admin&secret=x HTTP/1.1\r\nHost: pbx\r\n\r\n",
+    "POST /asterisk/manager HTTP/1.1\r\nContent-Length: 21\r\nCookie: mansession_id=\"0a1b2c3d\"\r\n\r\naction=ping&x=1&y=2&z",
+    "GET /asterisk/mxml?action=waitevent HTTP/1.0\r\nConnection: close\r\n\r\n",
+    "POST /asterisk/rawman HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+    "POST /asterisk/rawman HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "GET /asterisk/static/astman.js HTTP/1.1\r\nIf-None-Match: \"abc\"\r\n\r\n",
+];
 
 const CLIENT_SEEDS: [&str; 8] = [
     r#"{"type":"resync"}"#,
@@ -126,6 +137,7 @@ fn seed(corpus: &Path, fixtures: &Path, root: &Path) -> anyhow::Result<()> {
     let inline = [
         ("client_message", &CLIENT_SEEDS[..]),
         ("legacy_request", &LEGACY_SEEDS[..]),
+        ("legacy_head", &HEAD_SEEDS[..]),
         ("config_toml", &CONFIG_SEEDS[..]),
     ];
     for (target, texts) in inline {

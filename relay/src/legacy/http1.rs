@@ -129,65 +129,11 @@ async fn read_request(
     let bad = |text: &str| Read::Refuse(Reply::refused(400, "Bad Request", text, name));
     let deadline = tokio::time::Instant::now() + wait;
     // The head: read until httparse has all of it, within the line limits.
-    let (method, path, query, cookie, if_none_match, close, head_len, body_len) = loop {
-        if let Some(problem) = overlong_line(buffer) {
-            return bad(problem);
-        }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut headers);
-        match parsed.parse(buffer) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let target = parsed.path.unwrap_or("/");
-                let (path, query) = target.split_once('?').unwrap_or((target, ""));
-                let header = |key: &str| {
-                    parsed
-                        .headers
-                        .iter()
-                        .rev()
-                        .find(|h| h.name.eq_ignore_ascii_case(key))
-                        .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
-                };
-                let encoding = header("Transfer-Encoding");
-                if encoding.is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
-                    return Read::Refuse(Reply::refused(
-                        501,
-                        "Unimplemented",
-                        "Unsupported Transfer-Encoding.",
-                        name,
-                    ));
-                }
-                let lengths: Vec<&[u8]> = parsed
-                    .headers
-                    .iter()
-                    .filter(|h| h.name.eq_ignore_ascii_case("Content-Length"))
-                    .map(|h| h.value)
-                    .collect();
-                let Some(body_len) = content_length(&lengths) else {
-                    return bad("Invalid Content-Length in request!");
-                };
-                let close = header("Connection").is_some_and(|c| c.eq_ignore_ascii_case("close"))
-                    || parsed.version == Some(0);
-                break (
-                    Method::parse(parsed.method.unwrap_or("")),
-                    path.to_owned(),
-                    Bytes::copy_from_slice(query.as_bytes()),
-                    header("Cookie"),
-                    header("If-None-Match"),
-                    close,
-                    head_len,
-                    body_len,
-                );
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => {
-                return Read::Refuse(Reply::refused(
-                    413,
-                    "Request Entity Too Large",
-                    "Too many headers",
-                    name,
-                ));
-            }
-            Err(_) => return bad("Invalid Request"),
+    let head = loop {
+        match parse_head(buffer, name) {
+            Parsed::Head(head) => break head,
+            Parsed::Refuse(reply) => return Read::Refuse(reply),
+            Parsed::Partial => {}
         }
         let had = buffer.len();
         match tokio::time::timeout_at(deadline, stream.read_buf(buffer)).await {
@@ -198,6 +144,16 @@ async fn read_request(
             Err(_) => return bad("Timeout"),
         }
     };
+    let Head {
+        method,
+        path,
+        query,
+        cookie,
+        if_none_match,
+        close,
+        head_len,
+        body_len,
+    } = head;
     if body_len > MAX_BODY {
         return Read::Refuse(Reply::refused(
             413,
@@ -228,6 +184,95 @@ async fn read_request(
         },
         close,
     )
+}
+
+/// A request head as far as AJAM needs it.
+#[derive(Debug)]
+pub struct Head {
+    pub method: Method,
+    pub path: String,
+    pub query: Bytes,
+    pub cookie: Option<String>,
+    pub if_none_match: Option<String>,
+    /// The client asked to close after this answer (or spoke HTTP/1.0).
+    pub close: bool,
+    /// Bytes of the head, its blank line included.
+    pub head_len: usize,
+    /// `Content-Length`, not yet checked against the body limit.
+    pub body_len: usize,
+}
+
+/// What the bytes read so far make of a request head.
+#[derive(Debug)]
+pub enum Parsed {
+    Head(Head),
+    /// More bytes are needed.
+    Partial,
+    /// Answer this and close.
+    Refuse(Reply),
+}
+
+/// Parses the head at the start of `buffer` (the fuzz target's way in, too): every
+/// malformed or oversized head is a refusal with Asterisk's words, never a panic.
+pub fn parse_head(buffer: &[u8], server_name: &str) -> Parsed {
+    let bad = |text: &str| Parsed::Refuse(Reply::refused(400, "Bad Request", text, server_name));
+    if let Some(problem) = overlong_line(buffer) {
+        return bad(problem);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(buffer) {
+        Ok(httparse::Status::Complete(head_len)) => {
+            let target = parsed.path.unwrap_or("/");
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            let header = |key: &str| {
+                parsed
+                    .headers
+                    .iter()
+                    .rev()
+                    .find(|h| h.name.eq_ignore_ascii_case(key))
+                    .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+            };
+            let encoding = header("Transfer-Encoding");
+            if encoding.is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
+                return Parsed::Refuse(Reply::refused(
+                    501,
+                    "Unimplemented",
+                    "Unsupported Transfer-Encoding.",
+                    server_name,
+                ));
+            }
+            let lengths: Vec<&[u8]> = parsed
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("Content-Length"))
+                .map(|h| h.value)
+                .collect();
+            let Some(body_len) = content_length(&lengths) else {
+                return bad("Invalid Content-Length in request!");
+            };
+            let close = header("Connection").is_some_and(|c| c.eq_ignore_ascii_case("close"))
+                || parsed.version == Some(0);
+            Parsed::Head(Head {
+                method: Method::parse(parsed.method.unwrap_or("")),
+                path: path.to_owned(),
+                query: Bytes::copy_from_slice(query.as_bytes()),
+                cookie: header("Cookie"),
+                if_none_match: header("If-None-Match"),
+                close,
+                head_len,
+                body_len,
+            })
+        }
+        Ok(httparse::Status::Partial) => Parsed::Partial,
+        Err(httparse::Error::TooManyHeaders) => Parsed::Refuse(Reply::refused(
+            413,
+            "Request Entity Too Large",
+            "Too many headers",
+            server_name,
+        )),
+        Err(_) => bad("Invalid Request"),
+    }
 }
 
 /// `Some(why)` when a line of the head read so far is past Asterisk's limit.

@@ -77,6 +77,7 @@ pub struct Request {
 
 /// One answer, written by either listener. The header lines come after `Server`,
 /// `Date`, `Connection` and `Cache-Control`, in this order.
+#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub reason: &'static str,
