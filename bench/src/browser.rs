@@ -99,7 +99,7 @@ pub async fn measure(plan: &BrowserPlan) -> anyhow::Result<BrowserResults> {
         }
     });
     let (relay_stop, relay_stopped) = oneshot::channel::<()>();
-    let relay = start_relay(pbx_addr, relay_stopped).await?;
+    let relay = start_relay(Some(pbx_addr), relay_stopped).await?;
     let side = Side::start(pbx_addr).await?;
     let browser = e2e::Browser::start().await?;
     let result = run(plan, &relay, &side, &faults, &browser).await;
@@ -196,13 +196,20 @@ async fn run(
 }
 
 /// The relay following pbxsim at `pbx`, on a loopback port; returns its base URL.
-async fn start_relay(pbx: SocketAddr, stopped: oneshot::Receiver<()>) -> anyhow::Result<String> {
+/// The relay in this process, until `stopped`, following `pbx` (`None`: its own demo PBX);
+/// its URL.
+pub async fn start_relay(
+    pbx: Option<SocketAddr>,
+    stopped: oneshot::Receiver<()>,
+) -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the relay")?;
     let addr = listener.local_addr()?;
     let mut config = Config::demo(addr);
-    config.upstream = Upstream::Asterisk(vec![Server::demo(pbx)]);
+    if let Some(pbx) = pbx {
+        config.upstream = Upstream::Asterisk(vec![Server::demo(pbx)]);
+    }
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stopped.await;

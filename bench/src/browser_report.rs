@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::browser::{BUSY_TARGET, BrowserResults};
+use crate::bundle::Asset;
 use crate::plot::human;
 use crate::reducer::ReducerResults;
 use crate::stats::Spread;
@@ -46,45 +47,55 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 
+/// The bundle's table and verdict (section 5's first part), from the browser benchmark or
+/// from `--only bundle` alone.
+pub fn bundle_markdown(page: &mut String, bundle: &[Asset]) {
+    let _ = writeln!(
+        page,
+        "\n### Bundle size\n\n\
+         Every WASM, JS and CSS file of the release build (`cargo xtask spa`, Trunk with \
+         wasm-opt into `target/spa`): raw, brotli at quality 11 (window 22, what a \
+         server precompressing static files uses), and the body the relay itself sends \
+         to a browser that accepts `br` (the copy `cargo xtask spa` precompressed, where \
+         there is one).\n\n\
+         | file | raw | brotli q11 | served by the relay |\n|---|---:|---:|---:|"
+    );
+    let kb = |bytes: usize| format!("{:.1} KB", bytes as f64 / 1000.0);
+    for asset in bundle {
+        let _ = writeln!(
+            page,
+            "| `{}` | {} | {} | {} ({}) |",
+            asset.name,
+            kb(asset.raw),
+            kb(asset.brotli),
+            kb(asset.served),
+            asset.encoding
+        );
+    }
+    let total = |f: fn(&Asset) -> usize| bundle.iter().map(f).sum::<usize>();
+    let (raw, brotli, served) = (total(|a| a.raw), total(|a| a.brotli), total(|a| a.served));
+    let _ = writeln!(
+        page,
+        "| **total** | {} | {} | {} |\n\n\
+         - Brotli q11 total {} (target ≤ 250 KB: {}); as the relay serves it, {} ({}).",
+        kb(raw),
+        kb(brotli),
+        kb(served),
+        kb(brotli),
+        verdict(brotli <= BUNDLE_TARGET),
+        kb(served),
+        verdict(served <= BUNDLE_TARGET),
+    );
+}
+
+/// Section 5's heading.
+pub const BROWSER_HEADING: &str = "\n## 5. The panel in a browser";
+
 impl BrowserSection {
     pub fn markdown(&self, page: &mut String) {
         let r = &self.results;
-        let _ = writeln!(
-            page,
-            "\n## 5. The panel in a browser\n\n\
-             ### Bundle size\n\n\
-             Every WASM, JS and CSS file of the release build (`cargo xtask spa`, Trunk with \
-             wasm-opt -Oz into `target/spa`): raw, brotli at quality 11 (window 22, what a \
-             server precompressing static files uses), and the body the relay itself sends \
-             to a browser that accepts `br` (its on-the-fly compression).\n\n\
-             | file | raw | brotli q11 | served by the relay |\n|---|---:|---:|---:|"
-        );
-        let kb = |bytes: usize| format!("{:.1} KB", bytes as f64 / 1000.0);
-        for asset in &r.bundle {
-            let _ = writeln!(
-                page,
-                "| `{}` | {} | {} | {} ({}) |",
-                asset.name,
-                kb(asset.raw),
-                kb(asset.brotli),
-                kb(asset.served),
-                asset.encoding
-            );
-        }
-        let total = |f: fn(&crate::bundle::Asset) -> usize| r.bundle.iter().map(f).sum::<usize>();
-        let (raw, brotli, served) = (total(|a| a.raw), total(|a| a.brotli), total(|a| a.served));
-        let _ = writeln!(
-            page,
-            "| **total** | {} | {} | {} |\n\n\
-             - Brotli q11 total {} (target ≤ 250 KB: {}); as the relay serves it, {} ({}).",
-            kb(raw),
-            kb(brotli),
-            kb(served),
-            kb(brotli),
-            verdict(brotli <= BUNDLE_TARGET),
-            kb(served),
-            verdict(served <= BUNDLE_TARGET),
-        );
+        let _ = writeln!(page, "{BROWSER_HEADING}");
+        bundle_markdown(page, &r.bundle);
         let _ = writeln!(
             page,
             "\n### First live data, busy main thread, rows shown\n\n\

@@ -1,10 +1,11 @@
 //! The release SPA's size: each WASM, JS and CSS file of `target/spa` raw, brotli at
 //! quality 11 (what a server precompressing static files uses), and as the relay sends it
-//! to a browser that accepts `br` (its on-the-fly compression).
+//! to a browser that accepts `br` (the copy `cargo xtask spa` precompressed, if any).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use tokio::sync::oneshot;
 
 /// One file of the bundle.
 pub struct Asset {
@@ -77,6 +78,15 @@ pub async fn measure(dist: &Path, relay: &str) -> anyhow::Result<Vec<Asset>> {
         });
     }
     Ok(assets)
+}
+
+/// [`measure`] against a relay of its own (with its demo PBX), for `--only bundle`.
+pub async fn measure_alone(dist: &Path) -> anyhow::Result<Vec<Asset>> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let relay = crate::browser::start_relay(None, stopped).await?;
+    let assets = measure(dist, &relay).await;
+    let _ = stop.send(());
+    assets
 }
 
 fn brotli_size(bytes: &[u8]) -> anyhow::Result<usize> {

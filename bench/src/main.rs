@@ -108,6 +108,8 @@ enum Bench {
     Idle,
     Fleet,
     Browser,
+    /// The bundle's size alone (`Browser` measures it too, first).
+    Bundle,
     Reducer,
 }
 
@@ -219,6 +221,7 @@ async fn main() -> anyhow::Result<()> {
         ajam: None,
         live: None,
         browser: None,
+        bundle: None,
         reducer: None,
     };
     if runs(Bench::Ingest) {
@@ -290,6 +293,9 @@ async fn main() -> anyhow::Result<()> {
             warm_channels: plan.warm_channels,
             results: browser::measure(&plan).await?,
         });
+    }
+    if runs(Bench::Bundle) && !runs(Bench::Browser) {
+        report.bundle = Some(bundle::measure_alone(&args.spa).await?);
     }
     if runs(Bench::Reducer) {
         report.reducer = Some(reducer_section(&args).await?);

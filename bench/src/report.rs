@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::ajam::AjamResults;
-use crate::browser_report::{BrowserSection, ReducerSection};
+use crate::browser_report::{BROWSER_HEADING, BrowserSection, ReducerSection, bundle_markdown};
+use crate::bundle::Asset;
 use crate::ingest::{Client, ClientRates};
 use crate::machine::Machine;
 use crate::plot::human;
@@ -19,6 +20,8 @@ pub struct Report {
     pub ajam: Option<AjamSection>,
     pub live: Option<LiveSection>,
     pub browser: Option<BrowserSection>,
+    /// The bundle measured alone (`--only bundle`); the browser section has it otherwise.
+    pub bundle: Option<Vec<Asset>>,
     pub reducer: Option<ReducerSection>,
 }
 
@@ -123,6 +126,10 @@ impl Report {
         }
         if let Some(browser) = &self.browser {
             browser.markdown(&mut page);
+        }
+        if let Some(bundle) = &self.bundle {
+            let _ = writeln!(page, "{BROWSER_HEADING}");
+            bundle_markdown(&mut page, bundle);
         }
         if let Some(reducer) = &self.reducer {
             reducer.markdown(&mut page);

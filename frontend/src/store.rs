@@ -2,8 +2,10 @@
 //! relay sent them. [`Live::receive`] applies one relay message with the shared
 //! `ServerModel::apply_change`, and says when the page must ask for a resync.
 
+use std::hash::{Hash, Hasher};
+
 use shared::action::ActionResult;
-use shared::model::{Change, ServerModel};
+use shared::model::{Change, Queue, ServerModel};
 use shared::protocol::{Hello, LinkState, LinkStatus, ServerMessage};
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -113,6 +115,22 @@ fn reorders_calls(model: &ServerModel, change: &Change) -> bool {
             .is_none_or(|old| old.bridge != channel.bridge),
         Change::ChannelRemoved { .. } | Change::Call(_) | Change::CallRemoved { .. } => true,
         _ => false,
+    }
+}
+
+/// A queue as the key of its own card (`<For key=...>`): a card is drawn again whenever
+/// anything in its queue changed. Equal when the queues are equal, hashed by name only;
+/// it replaced a key of the queue's `Debug` text, which brought `Debug` for the model and
+/// the shortest float printer into the SPA.
+#[derive(Clone, PartialEq)]
+pub struct QueueKey(pub Queue);
+
+/// `Queue` is not `Eq` only for its `f64`, and JSON carries no NaN.
+impl Eq for QueueKey {}
+
+impl Hash for QueueKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
     }
 }
 

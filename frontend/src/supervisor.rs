@@ -9,6 +9,7 @@ use shared::model::Queue;
 use crate::calls::Calls;
 use crate::components::{Ctx, duration, my_extension};
 use crate::extensions::Extensions;
+use crate::store::QueueKey;
 
 #[component]
 pub fn Supervisor() -> impl IntoView {
@@ -70,7 +71,7 @@ pub fn Queues() -> impl IntoView {
             .with(|l| l.model.queues.values().cloned().collect::<Vec<_>>())
     };
     view! {
-        <For each=queues key=|q| format!("{q:?}") let:queue>
+        <For each=queues key=|q| QueueKey(q.clone()) let:queue>
             <QueueCard queue />
         </For>
     }

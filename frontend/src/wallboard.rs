@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use leptos::prelude::*;
 
 use crate::components::{Ctx, duration};
+use crate::store::QueueKey;
 
 /// One sample every 5 s, ten minutes of history.
 const SAMPLES: usize = 120;
@@ -40,7 +41,7 @@ pub fn Wallboard() -> impl IntoView {
     };
     view! {
         <main class="wallboard">
-            <For each=queues key=|q| format!("{q:?}") let:queue>
+            <For each=queues key=|q| QueueKey(q.clone()) let:queue>
                 {
                     let name = queue.name.clone();
                     let longest = queue.callers.values().map(|c| c.joined_ms).min();

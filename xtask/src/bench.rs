@@ -1,8 +1,9 @@
 //! `cargo xtask bench [--quick | --smoke]`: installs the pinned peers, builds the release
 //! relay (which the harness runs as a process of its own), then runs the bench harness in
 //! release. Only the full run writes `bench/RESULTS.md`; `--quick` (a couple of
-//! minutes) and `--smoke` (tiny sizes, what `cargo xtask test` runs to check every
-//! benchmark still works) write under `target/`, so the committed page stays a full run.
+//! minutes), `--smoke` (tiny sizes, what `cargo xtask test` runs to check every
+//! benchmark still works) and `--only NAME,...` (some benchmarks: `--only bundle` sizes the
+//! SPA) write under `target/`, so the committed page stays a full run.
 //! The browser benchmarks use the SPA in `target/spa` (built by `cargo xtask spa` or `test`)
 //! and Chromium with chromedriver as `cargo xtask test`'s set-up installs them; the reducer's
 //! WASM side (`bench/reducer`) is built here.
@@ -18,16 +19,26 @@ const NODE_DIR: &str = "target/tools/bench/node";
 const REDUCER_PKG: &str = "target/bench-reducer";
 
 pub fn bench(args: &[String]) -> anyhow::Result<()> {
-    let (size, out, command) = match args {
-        [] => ("full", "bench", "cargo xtask bench"),
-        [quick] if quick == "--quick" => {
-            ("quick", "target/bench-quick", "cargo xtask bench --quick")
+    const USAGE: &str = "usage: cargo xtask bench [--quick | --smoke] [--only NAME,...]";
+    let (mut size, mut only) = (None, None);
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--quick" | "--smoke" if size.is_none() => size = Some(arg.as_str()),
+            "--only" if only.is_none() => only = Some(rest.next().context(USAGE)?),
+            _ => bail!(USAGE),
         }
-        [smoke] if smoke == "--smoke" => {
-            ("tiny", "target/bench-smoke", "cargo xtask bench --smoke")
-        }
-        _ => bail!("usage: cargo xtask bench [--quick | --smoke]"),
+    }
+    let (size, out) = match size {
+        None if only.is_some() => ("full", "target/bench-only"),
+        None => ("full", "bench"),
+        Some("--quick") => ("quick", "target/bench-quick"),
+        Some(_) => ("tiny", "target/bench-smoke"),
     };
+    let command = std::iter::once("cargo xtask bench")
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
     let sh = Sh::new(crate::project_root());
     let python = python_peer(&sh)?;
     let node_modules = node_peer(&sh)?;
@@ -59,7 +70,8 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
             .arg("--spa")
             .arg(&spa)
             .args(["--reducer-pkg", REDUCER_PKG])
-            .args(["--out", out, "--command", command]),
+            .args(["--out", out, "--command", &command])
+            .args(only.map(|names| ["--only", names]).into_iter().flatten()),
     )
 }
 

@@ -34,8 +34,10 @@ commands:
   test           install missing tools (also Chromium, chromedriver, Python), build the SPA,
                  run fmt, clippy, tests, wasm tests in headless Chromium and e2e tests
   setup [--test] only install missing tools (--test: also the browser and Python ones)
-  spa            only build the SPA into target/spa and print the WASM size
-  bench [--quick|--smoke] install the pinned peers, run the benchmarks; the full run writes bench/RESULTS.md
+  spa            only build the SPA into target/spa (with a .br and a .gz copy of each file)
+                 and print the WASM size
+  bench [--quick|--smoke] [--only NAME,...] install the pinned peers, run the benchmarks (or
+                 only those named, e.g. `--only bundle`); the full run writes bench/RESULTS.md
   fuzz [--seconds N] install nightly and cargo-fuzz if missing, run every fuzz target
                  in fuzz/ for N seconds (default 60) and print executions per target
   help           print this text
