@@ -59,7 +59,7 @@ fn AuditTable(page: AuditPage) -> impl IntoView {
                     {page.records.into_iter().map(|r| view! {
                         <tr data-testid="audit-record" data-ok=r.ok.to_string()>
                             <td>{r.time}</td>
-                            <td>{r.person}{r.role.map(|role| format!(" ({role:?})").to_lowercase())}</td>
+                            <td>{r.person}{r.role.map(|role| format!(" ({role:?})").to_ascii_lowercase())}</td>
                             <td>{r.client}</td>
                             <td>{r.server}</td>
                             <td>{r.action}</td>

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use shared::protocol::RawEvent;
 
-use crate::components::Ctx;
+use crate::components::{Ctx, lowercase};
 
 /// Events the page keeps; older ones fall off.
 pub const EVENT_LOG_SIZE: usize = 500;
@@ -39,7 +39,7 @@ impl Entry {
             }
         }
         let text = headers.join(" · ");
-        let haystack = format!("event: {name} · {text}").to_lowercase();
+        let haystack = lowercase(&format!("event: {name} · {text}"));
         Entry {
             id,
             name,
@@ -50,7 +50,7 @@ impl Entry {
 
     /// Whether the entry passes both filters (lower case; empty passes everything).
     pub fn matches(&self, name: &str, text: &str) -> bool {
-        self.name.to_lowercase().contains(name) && self.haystack.contains(text)
+        lowercase(&self.name).contains(name) && self.haystack.contains(text)
     }
 }
 
@@ -116,7 +116,7 @@ pub fn EventLogView() -> impl IntoView {
         ctx.subscribe_events(!pause);
     };
     let shown = move || {
-        let (name, text) = (name.get().trim().to_lowercase(), text.get().to_lowercase());
+        let (name, text) = (lowercase(name.get().trim()), lowercase(&text.get()));
         ctx.log.with(|log| log.shown(&name, &text))
     };
     let count = move || {

@@ -7,7 +7,7 @@ use shared::action::Action;
 use shared::model::ServerModel;
 use std::collections::BTreeMap;
 
-use crate::components::Ctx;
+use crate::components::{Ctx, lowercase};
 use crate::store::{extension_state, state_label};
 use crate::windowing::{ScrollBox, padding, pixels, visible_rows};
 use web_sys::HtmlDivElement;
@@ -51,7 +51,7 @@ impl Tile {
         messages: u32,
     ) -> Tile {
         Tile {
-            search: format!("{exten}\n{name}\n{hint}\n{state}").to_lowercase(),
+            search: lowercase(&format!("{exten}\n{name}\n{hint}\n{state}")),
             exten,
             hint,
             name,
@@ -126,7 +126,7 @@ pub fn Extensions(mine: RwSignal<String>) -> impl IntoView {
     // Rebuilt only when something a tile shows changed, not on every channel's change.
     let all = ctx.model_memo(|l| l.tiles_revision, tiles);
     let matching = Memo::new(move |_| {
-        let needle = search.get().trim().to_lowercase();
+        let needle = lowercase(search.get().trim());
         let state = state.get();
         all.with(|all| {
             all.iter()

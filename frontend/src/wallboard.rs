@@ -63,7 +63,7 @@ pub fn Wallboard() -> impl IntoView {
                                 <Figure label="paused" value=paused.to_string() />
                                 <Figure label="answered" value=queue.completed.to_string() />
                                 <Figure label="abandoned" value=queue.abandoned.to_string() />
-                                <Figure label="service level" value=format!("{:.0}%", queue.service_level_perf) />
+                                <Figure label="service level" value=percent(queue.service_level_perf) />
                             </div>
                             <Sparkline series />
                         </section>
@@ -89,11 +89,9 @@ fn Sparkline(series: impl Fn() -> VecDeque<u32> + Send + Sync + 'static) -> impl
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                format!(
-                    "{:.1},{:.1}",
-                    i as f64 * 300.0 / SAMPLES as f64,
-                    40.0 - *v as f64 * 38.0 / top
-                )
+                let x = i as f64 * 300.0 / SAMPLES as f64;
+                let y = 40.0 - *v as f64 * 38.0 / top;
+                format!("{},{}", one_decimal(x), one_decimal(y))
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -102,5 +100,74 @@ fn Sparkline(series: impl Fn() -> VecDeque<u32> + Send + Sync + 'static) -> impl
         <svg class="spark" viewBox="0 0 300 40" role="img" aria-label="Callers waiting, last ten minutes">
             <polyline points=points fill="none" stroke="currentColor" stroke-width="2" />
         </svg>
+    }
+}
+
+/// A share in percent as a whole number, `87%`: what `{:.0}` writes (ties to even) of
+/// any share Asterisk reports, without Rust's float printer (with [`one_decimal`], that
+/// keeps 6.6 KB out of the bundle after brotli).
+fn percent(share: f64) -> String {
+    format!("{}%", share.round_ties_even() as i64)
+}
+
+/// `x` with one decimal, exactly as `{:.1}` writes it: the binary value's own decimal
+/// expansion rounded half to even, worked out from its mantissa and exponent. For
+/// finite `x` from 0 to below 2^64, as the sparkline's coordinates are.
+fn one_decimal(x: f64) -> String {
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exponent) = match biased {
+        0 => (fraction, -1074),
+        _ => (fraction | 1 << 52, biased - 1075),
+    };
+    // x · 10 = scaled · 2^exponent, exactly.
+    let scaled = u128::from(mantissa) * 10;
+    let tenths = if exponent >= 0 {
+        scaled << exponent
+    } else {
+        let shift = exponent.unsigned_abs();
+        if shift >= 128 {
+            0
+        } else {
+            let (q, r) = (scaled >> shift, scaled & ((1 << shift) - 1));
+            let half = 1u128 << (shift - 1);
+            if r > half || (r == half && q % 2 == 1) {
+                q + 1
+            } else {
+                q
+            }
+        }
+    };
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn figures_read_as_the_float_printer_writes_them() {
+        // Every sparkline point of series up to 60 callers, ties (37.25) and near-ties
+        // (37.15, not quite that in binary) included.
+        for top in 1..=60u32 {
+            for value in 0..=top {
+                let y = 40.0 - f64::from(value) * 38.0 / f64::from(top);
+                assert_eq!(one_decimal(y), format!("{y:.1}"), "{value} of {top}");
+            }
+        }
+        for i in 0..=SAMPLES {
+            let x = i as f64 * 300.0 / SAMPLES as f64;
+            assert_eq!(one_decimal(x), format!("{x:.1}"));
+        }
+        for x in [
+            0.0, 0.05, 0.25, 0.35, 0.75, 1.05, 299.95, 5e-324, 1e-300, 1e17,
+        ] {
+            assert_eq!(one_decimal(x), format!("{x:.1}"), "{x}");
+        }
+        for share in [0.0, 0.4, 0.5, 1.5, 2.5, 49.99, 87.5, 99.5, 100.0] {
+            assert_eq!(percent(share), format!("{share:.0}%"), "{share}");
+        }
     }
 }
