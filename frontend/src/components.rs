@@ -423,12 +423,11 @@ pub fn my_extension() -> RwSignal<String> {
     exten
 }
 
-#[cfg(test)]
+// The browser's `toLowerCase` is only there in the browser.
+#[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::lowercase;
 
-    // The browser's `toLowerCase` is only there in the browser.
-    #[cfg(target_arch = "wasm32")]
     #[wasm_bindgen_test::wasm_bindgen_test]
     fn lowercase_is_what_rust_writes_in_ascii_and_beyond() {
         for text in [
