@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use shared::ami::{Classes, Message};
+use shared::ami::{Classes, MessageBuilder};
 use tokio::sync::watch;
 use tracing::debug;
 
@@ -55,12 +55,13 @@ fn stamp(seq: u64) -> Event {
     let sent_us = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros());
-    let msg = Message::new()
+    let msg = MessageBuilder::new()
         .with("Event", "UserEvent")
         .with("Privilege", Classes::USER.privilege())
         .with("UserEvent", STAMP_EVENT)
         .with("Seq", seq.to_string())
-        .with("SentUs", sent_us.to_string());
+        .with("SentUs", sent_us.to_string())
+        .build();
     Event {
         class: Classes::USER,
         msg,
@@ -130,6 +131,7 @@ pub(crate) async fn drive(core: &Core, stop: &mut watch::Receiver<bool>, cap: Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::ami::Message;
 
     fn events(n: usize) -> Vec<Event> {
         (0..n)

@@ -1,6 +1,6 @@
 //! The call model's nouns: channels, bridges, queues and their members, the parking lot, devices.
 
-use shared::ami::Message;
+use shared::ami::MessageBuilder;
 
 /// A channel state as Asterisk numbers it (`ChannelState:`), with its `ChannelStateDesc:` text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +105,7 @@ pub(crate) const UNKNOWN: &str = "<unknown>";
 impl Channel {
     /// Appends the 14-header channel block, each key prefixed by `prefix`
     /// (`""`, `Dest`, `Transferer`, `Parkee`, `LocalOne`, …), in Asterisk's order.
-    pub fn push_headers(&self, msg: &mut Message, prefix: &str) {
+    pub fn push_headers(&self, msg: &mut MessageBuilder, prefix: &str) {
         // Keys are built in one reused buffer: this runs for most events of a load test.
         let mut key = String::with_capacity(prefix.len() + 20);
         let state = [b'0' + self.state.code()];
@@ -171,7 +171,7 @@ impl Bridge {
     }
 
     /// Appends the bridge header block (`BridgeUniqueid` … `BridgeVideoSourceMode`).
-    pub fn push_headers(&self, msg: &mut Message) {
+    pub fn push_headers(&self, msg: &mut MessageBuilder) {
         msg.push("BridgeUniqueid", &self.id);
         msg.push("BridgeType", if self.parking { "parking" } else { "basic" });
         msg.push("BridgeTechnology", self.technology());
@@ -221,7 +221,7 @@ pub struct Member {
 
 impl Member {
     /// The member block shared by `QueueMemberStatus`/`Pause`/`Added`/`Removed`.
-    pub fn push_event_headers(&self, msg: &mut Message, queue: &str) {
+    pub fn push_event_headers(&self, msg: &mut MessageBuilder, queue: &str) {
         msg.push("Queue", queue);
         msg.push("MemberName", &self.name);
         msg.push("Interface", &self.interface);
@@ -232,7 +232,7 @@ impl Member {
     }
 
     /// The `QueueMember` item of `QueueStatus`.
-    pub fn push_status_headers(&self, msg: &mut Message, queue: &str) {
+    pub fn push_status_headers(&self, msg: &mut MessageBuilder, queue: &str) {
         msg.push("Queue", queue);
         msg.push("Name", &self.name);
         msg.push("Location", &self.interface);
@@ -241,7 +241,7 @@ impl Member {
         msg.push("Wrapuptime", "0");
     }
 
-    fn push_tail(&self, msg: &mut Message) {
+    fn push_tail(&self, msg: &mut MessageBuilder) {
         msg.push(
             "Membership",
             if self.dynamic { "dynamic" } else { "static" },

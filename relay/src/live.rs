@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::ws::Utf8Bytes;
 use shared::ami::{Classes, Message};
 use shared::model::scope::Scoped;
-use shared::model::{Change, ServerModel, resync};
-use shared::protocol::{LinkState, LinkStatus, ServerMessage};
+use shared::model::{Change, ServerModel, coalesce, resync};
+use shared::protocol::{DeltaOf, LinkState, LinkStatus, ServerMessage};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +32,11 @@ pub const UPDATE_BUFFER: usize = 256;
 /// Raw events kept for the event log and the legacy AJAM sessions.
 pub const RAW_BUFFER: usize = 4096;
 
-/// Changes in one delta at most: a longer burst is split over several frames.
+/// Changes in one delta at most: a longer burst is split over several frames. The
+/// pending changes are coalesced (see [`coalesce`]) when they reach it, and published
+/// early only if more than three quarters remain: so a tick's delta keeps only the
+/// last state of each thing however busy the server, and a burst of changes to
+/// different things still costs at most a coalescing pass per quarter of the bound.
 const MAX_CHANGES_PER_DELTA: usize = 4096;
 
 /// Events held back while the model is rebuilt; past this the rebuild starts over,
@@ -69,16 +73,12 @@ impl Delta {
     pub fn encoded(&self, view: View) -> Utf8Bytes {
         self.encoded[view.0]
             .get_or_init(|| {
-                let changes: Vec<Change> = self
-                    .changes
-                    .iter()
-                    .filter(|change| change.visible_to(view.classes()))
-                    .cloned()
-                    .collect();
-                encode(&ServerMessage::Delta {
-                    server: self.server.to_string(),
+                let read = view.classes();
+                encode(&DeltaOf {
+                    server: &self.server,
                     seq: self.seq,
-                    changes,
+                    changes: &self.changes,
+                    shown: |change: &Change| change.visible_to(read),
                 })
             })
             .clone()
@@ -286,8 +286,11 @@ impl LiveServer {
         state.link.events_received += 1;
         let Published { model, pending, .. } = &mut *state;
         model.apply_event(message, now_ms(), pending);
-        if state.pending.len() >= MAX_CHANGES_PER_DELTA {
-            self.publish_pending(&mut state);
+        if pending.len() >= MAX_CHANGES_PER_DELTA {
+            coalesce(pending);
+            if pending.len() > MAX_CHANGES_PER_DELTA / 4 * 3 {
+                self.publish_pending(&mut state);
+            }
         }
     }
 
@@ -301,6 +304,7 @@ impl LiveServer {
         if state.pending.is_empty() {
             return;
         }
+        coalesce(&mut state.pending);
         state.seq += 1;
         let delta = Delta {
             server: self.name.clone(),
@@ -489,7 +493,113 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-pub fn encode(message: &ServerMessage) -> Utf8Bytes {
+pub fn encode(message: &impl serde::Serialize) -> Utf8Bytes {
     // These types serialize without maps keyed by non-strings or fallible impls.
     serde_json::to_string(message).unwrap_or_default().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{Upstream, from_toml};
+
+    fn server() -> Arc<LiveServer> {
+        let text = "[[server]]\nname = \"pbx\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";
+        let config = from_toml(Path::new("t.toml"), text, &|_| None)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let Upstream::Asterisk(mut servers) = config.upstream else {
+            panic!("one Asterisk server")
+        };
+        LiveServer::new(servers.remove(0), Duration::from_secs(3600), Metrics::new())
+    }
+
+    fn newchannel(n: usize) -> Message {
+        Message::new()
+            .with("Event", "Newchannel")
+            .with("Privilege", "call,all")
+            .with("Uniqueid", format!("1.{n}"))
+            .with("ChannelState", "4")
+    }
+
+    fn newstate(n: usize, state: usize) -> Message {
+        Message::new()
+            .with("Event", "Newstate")
+            .with("Privilege", "call,all")
+            .with("Uniqueid", format!("1.{n}"))
+            .with("ChannelState", (state % 7).to_string())
+    }
+
+    /// The changes of every delta published so far.
+    fn deltas(updates: &mut broadcast::Receiver<Update>) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        while let Ok(update) = updates.try_recv() {
+            if let Update::Delta(delta) = update {
+                sizes.push(delta.changes.len());
+            }
+        }
+        sizes
+    }
+
+    #[test]
+    fn a_burst_of_distinct_things_is_split_at_the_bound() {
+        const N: usize = MAX_CHANGES_PER_DELTA;
+        // Channels created, then the deltas published before the tick and at it.
+        for (channels, early, at_tick) in [
+            (N - 1, vec![], vec![N - 1]),
+            (N, vec![N], vec![]),
+            (N + 1, vec![N], vec![1]),
+        ] {
+            let live = server();
+            let mut updates = live.subscribe();
+            for n in 0..channels {
+                live.apply(&newchannel(n));
+            }
+            assert_eq!(
+                deltas(&mut updates),
+                early,
+                "{channels} channels, before the tick"
+            );
+            live.flush();
+            assert_eq!(
+                deltas(&mut updates),
+                at_tick,
+                "{channels} channels, at the tick"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tick_of_changes_to_a_few_things_is_one_delta_of_their_last_states() {
+        let live = server();
+        let mut updates = live.subscribe();
+        for n in 0..10 {
+            live.apply(&newchannel(n));
+        }
+        // Far more changes than one delta holds, to ten channels only.
+        for round in 1..=(3 * MAX_CHANGES_PER_DELTA / 10) {
+            for n in 0..10 {
+                live.apply(&newstate(n, round));
+            }
+        }
+        live.flush();
+        let published: Vec<Arc<Delta>> = std::iter::from_fn(|| updates.try_recv().ok())
+            .filter_map(|update| match update {
+                Update::Delta(delta) => Some(delta),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(published.len(), 1, "coalesced, nothing published early");
+        let changes = &published[0].changes;
+        assert_eq!(changes.len(), 10);
+        let (model_seq, _, model) = live.snapshot(Classes::ALL);
+        assert_eq!(model_seq, published[0].seq);
+        let mut browser = ServerModel::default();
+        for change in changes.iter().cloned() {
+            browser.apply_change(change);
+        }
+        assert_eq!(browser, model);
+    }
 }

@@ -157,8 +157,8 @@ async fn after_a_relay_restart_an_ajam_client_gets_a_new_cookie_as_from_asterisk
 
     // The same ports, a new relay: the old session is gone, as after an Asterisk restart.
     let ports = relay_support::Ports {
-        panel: None,
         legacy: Some(legacy),
+        ..relay_support::Ports::default()
     };
     let restarted = Relay::start_at(vec![server("pbx", &pbx)], ports, |_| {}).await;
     let (cookie, body) = get(

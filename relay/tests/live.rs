@@ -340,7 +340,13 @@ async fn bad_input_gets_clear_errors_and_the_socket_goes_on() {
 #[tokio::test]
 async fn a_browser_that_does_not_read_is_resynchronised_or_closed_never_queued_for() {
     let pbx = Pbx::start(pbxsim::SimConfig::load_at(20_000)).await;
-    let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
+    // A small send buffer, so that the socket fills up in moments whatever the size of
+    // the deltas (each tick's is coalesced to the last state of each thing).
+    let ports = Ports {
+        send_buffer: Some(16 * 1024),
+        ..Ports::default()
+    };
+    let relay = Relay::start_at(vec![server("pbx", &pbx)], ports, |_| {}).await;
     let token = relay.login("pbx", "admin", "admin-secret").await.unwrap();
     relay
         .state_until(&token, "the model live", |s| {

@@ -105,6 +105,37 @@ pub enum ServerMessage {
     Error { message: String },
 }
 
+/// A [`ServerMessage::Delta`] written from borrowed changes, leaving out those that
+/// `shown` refuses: the same JSON as the owned message, without copying a change (the
+/// relay encodes each tick's delta for several views of the same changes).
+pub struct DeltaOf<'a, F> {
+    pub server: &'a str,
+    pub seq: u64,
+    pub changes: &'a [Change],
+    pub shown: F,
+}
+
+impl<F: Fn(&Change) -> bool> Serialize for DeltaOf<'_, F> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        /// The shown changes, as a JSON array.
+        struct Shown<'a, 'b, F>(&'a DeltaOf<'b, F>);
+        impl<F: Fn(&Change) -> bool> Serialize for Shown<'_, '_, F> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let delta = self.0;
+                serializer.collect_seq(delta.changes.iter().filter(|c| (delta.shown)(c)))
+            }
+        }
+        // The field order and the tag of `ServerMessage::Delta`.
+        let mut delta = serializer.serialize_struct("ServerMessage", 4)?;
+        delta.serialize_field("type", "delta")?;
+        delta.serialize_field("server", self.server)?;
+        delta.serialize_field("seq", &self.seq)?;
+        delta.serialize_field("changes", &Shown(self))?;
+        delta.end()
+    }
+}
+
 /// Who is logged in on a socket, and what the panel should offer them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
@@ -314,6 +345,45 @@ mod tests {
             serde_json::from_str::<ClientMessage>(r#"{"type":"events","enabled":true}"#).unwrap(),
             ClientMessage::Events { enabled: true }
         );
+    }
+
+    #[test]
+    fn a_borrowed_delta_is_the_owned_deltas_json() {
+        use crate::model::{Channel, Queue};
+        let changes = vec![
+            Change::Channel(Channel {
+                uniqueid: "1.1".into(),
+                caller_id_name: "Quote \" and ünïcode".into(),
+                ..Channel::default()
+            }),
+            Change::Queue(Queue {
+                name: "support".into(),
+                ..Queue::default()
+            }),
+            Change::ChannelRemoved {
+                uniqueid: "1.1".into(),
+            },
+        ];
+        for read in [Classes::NONE, Classes::CALL, Classes::AGENT, Classes::ALL] {
+            let borrowed = serde_json::to_string(&DeltaOf {
+                server: "demo",
+                seq: 9,
+                changes: &changes,
+                shown: |change: &Change| change.visible_to(read),
+            })
+            .unwrap();
+            let owned = serde_json::to_string(&ServerMessage::Delta {
+                server: "demo".into(),
+                seq: 9,
+                changes: changes
+                    .iter()
+                    .filter(|c| c.visible_to(read))
+                    .cloned()
+                    .collect(),
+            })
+            .unwrap();
+            assert_eq!(borrowed, owned, "read {read:?}");
+        }
     }
 
     #[test]

@@ -209,3 +209,36 @@ fn the_recorded_stream_ends_with_the_calls_it_left_up() {
     assert_eq!(held, expected, "channels left after the recording");
     assert!(!changes.is_empty());
 }
+
+/// A tick's changes coalesced to the last change of each thing bring a browser to the
+/// same model as all of them, whatever the tick's size (the relay coalesces each
+/// delta): checked after every tick of every recording.
+#[test]
+fn coalesced_ticks_rebuild_the_same_model() {
+    let (mut before, mut after) = (0, 0);
+    for name in ["ami-events-stream.txt", "ami-events-traffic.txt"] {
+        for connection in received(name) {
+            for tick in [1, 2, 7, 64, 500, usize::MAX] {
+                let mut model = ServerModel::default();
+                let mut browser = ServerModel::default();
+                for events in connection.chunks(tick.min(connection.len().max(1))) {
+                    let mut changes = Vec::new();
+                    for message in events {
+                        model.apply_event(message, 1_000_000, &mut changes);
+                    }
+                    before += changes.len();
+                    shared::model::coalesce(&mut changes);
+                    after += changes.len();
+                    for change in changes {
+                        browser.apply_change(change);
+                    }
+                    assert_eq!(browser, model, "{name}, ticks of {tick} events");
+                }
+            }
+        }
+    }
+    assert!(
+        after < before,
+        "coalescing saved nothing: {after} of {before}"
+    );
+}

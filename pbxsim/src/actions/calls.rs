@@ -227,7 +227,7 @@ pub(super) fn hangup(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         });
         let mut reply = list_start(id, "Channels hung up will follow");
         for name in &hung {
-            reply.push(&item("ChannelHungup", id).with("Channel", name));
+            reply.push(&item("ChannelHungup", id).with("Channel", name).build());
         }
         list_end(&mut reply, "ChannelsHungupListComplete", id, hung.len());
         return reply;

@@ -16,7 +16,8 @@ pub(super) fn list(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
                 .with("Context", context)
                 .with("Hint", &phone.hint)
                 .with("Status", status.to_string())
-                .with("StatusText", status_text(status)),
+                .with("StatusText", status_text(status))
+                .build(),
         );
         n += 1;
     }

@@ -18,7 +18,7 @@ mod status;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, BytesMut};
-use shared::ami::{Classes, Message};
+use shared::ami::{Classes, Message, MessageBuilder};
 
 use crate::client::Session;
 use crate::listcommands::ACTIONS;
@@ -203,7 +203,7 @@ pub(super) fn list_start(id: Option<&[u8]>, text: &str) -> Reply {
 
 /// The `...Complete` event that closes a list, with the counts Asterisk adds.
 pub(super) fn list_end(reply: &mut Reply, name: &str, id: Option<&[u8]>, items: usize) {
-    let mut msg = Message::new().with("Event", name);
+    let mut msg = MessageBuilder::new().with("Event", name);
     push_id(&mut msg, id);
     msg.push("EventList", "Complete");
     msg.push("ListItems", items.to_string());
@@ -213,19 +213,19 @@ pub(super) fn list_end(reply: &mut Reply, name: &str, id: Option<&[u8]>, items: 
     if name == "ParkedCallsComplete" {
         msg.push("Total", items.to_string());
     }
-    reply.push(&msg);
+    reply.push(&msg.build());
 }
 
 /// Appends `ActionID` when the action had one.
-pub(super) fn push_id(msg: &mut Message, id: Option<&[u8]>) {
+pub(super) fn push_id(msg: &mut MessageBuilder, id: Option<&[u8]>) {
     if let Some(id) = id {
         msg.push("ActionID", id);
     }
 }
 
 /// A list item: `Event:` then the ActionID, as every list event repeats it.
-pub(super) fn item(name: &str, id: Option<&[u8]>) -> Message {
-    let msg = Message::new().with("Event", name);
+pub(super) fn item(name: &str, id: Option<&[u8]>) -> MessageBuilder {
+    let msg = MessageBuilder::new().with("Event", name);
     match id {
         Some(id) => msg.with("ActionID", id),
         None => msg,

@@ -1,6 +1,6 @@
 //! Park and ParkedCalls (the `default` lot).
 
-use shared::ami::Message;
+use shared::ami::{Message, MessageBuilder};
 
 use super::{Reply, list_end, list_start, push_id};
 use crate::pbx::Pbx;
@@ -29,10 +29,10 @@ pub(super) fn parked_calls(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
     let mut reply = list_start(id, "Parked calls will follow");
     let mut n = 0;
     for p in &pbx.parked {
-        let mut msg = Message::new().with("Event", "ParkedCall");
+        let mut msg = MessageBuilder::new().with("Event", "ParkedCall");
         if pbx.parked_headers(&mut msg, &p.uniqueid, None) {
             push_id(&mut msg, id);
-            reply.push(&msg);
+            reply.push(&msg.build());
             n += 1;
         }
     }

@@ -15,7 +15,8 @@ pub(super) fn list(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
                 .with("Presentity", &p.provider)
                 .with("Status", &p.state)
                 .with("Subtype", &p.subtype)
-                .with("Message", &p.message),
+                .with("Message", &p.message)
+                .build(),
         );
         n += 1;
     }

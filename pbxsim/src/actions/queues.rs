@@ -1,6 +1,6 @@
 //! QueueStatus, QueueSummary, QueuePause, QueueAdd and QueueRemove, and the CLI's `queue show`.
 
-use shared::ami::{Message, is_true};
+use shared::ami::{Message, MessageBuilder, is_true};
 
 use super::{Reply, is_false, list_end, list_start, push_id, secs_since};
 use crate::pbx::{MemberValue, Pbx};
@@ -144,7 +144,7 @@ pub(super) fn queue_status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
         .iter()
         .filter(|q| only.as_ref().is_none_or(|o| *o == q.name))
     {
-        let mut params = Message::new()
+        let mut params = MessageBuilder::new()
             .with("Event", "QueueParams")
             .with("Queue", &q.name)
             .with("Max", "0")
@@ -159,22 +159,22 @@ pub(super) fn queue_status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
             .with("ServicelevelPerf2", "0.0")
             .with("Weight", "0");
         push_id(&mut params, id);
-        reply.push(&params);
+        reply.push(&params.build());
         n += 1;
         for member in q.members.iter().filter(|mem| {
             member_filter
                 .as_ref()
                 .is_none_or(|f| *f == mem.interface || *f == mem.name)
         }) {
-            let mut msg = Message::new().with("Event", "QueueMember");
+            let mut msg = MessageBuilder::new().with("Event", "QueueMember");
             member.push_status_headers(&mut msg, &q.name);
             push_id(&mut msg, id);
-            reply.push(&msg);
+            reply.push(&msg.build());
             n += 1;
         }
         for (pos, (uid, joined)) in q.callers.iter().enumerate() {
             let Some(ch) = pbx.channel(uid) else { continue };
-            let mut msg = Message::new()
+            let mut msg = MessageBuilder::new()
                 .with("Event", "QueueEntry")
                 .with("Queue", &q.name)
                 .with("Position", (pos + 1).to_string())
@@ -187,7 +187,7 @@ pub(super) fn queue_status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
                 .with("Wait", secs_since(pbx, *joined).to_string())
                 .with("Priority", "0");
             push_id(&mut msg, id);
-            reply.push(&msg);
+            reply.push(&msg.build());
             n += 1;
         }
     }
@@ -211,7 +211,7 @@ pub(super) fn queue_summary(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply 
             .map(|(_, j)| secs_since(pbx, *j))
             .max()
             .unwrap_or(0);
-        let mut msg = Message::new()
+        let mut msg = MessageBuilder::new()
             .with("Event", "QueueSummary")
             .with("Queue", &q.name)
             .with("LoggedIn", q.members.len().to_string())
@@ -221,7 +221,7 @@ pub(super) fn queue_summary(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply 
             .with("TalkTime", "0")
             .with("LongestHoldTime", longest.to_string());
         push_id(&mut msg, id);
-        reply.push(&msg);
+        reply.push(&msg.build());
         n += 1;
     }
     list_end(&mut reply, "QueueSummaryComplete", id, n);

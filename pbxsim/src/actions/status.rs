@@ -1,6 +1,6 @@
 //! Ping, CoreSettings, CoreStatus, Status, the channel/bridge/device lists, Command, Getvar and Setvar.
 
-use shared::ami::{Message, is_true};
+use shared::ami::{Message, MessageBuilder, is_true};
 use tracing::warn;
 
 use super::{Reply, item, list_end, list_start, now_epoch_micros, push_id, response, secs_since};
@@ -89,7 +89,7 @@ pub(super) fn status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
         .channels()
         .filter(|c| only.as_ref().is_none_or(|o| *o == c.name))
     {
-        let mut msg = Message::new()
+        let mut msg = MessageBuilder::new()
             .with("Event", "Status")
             .with("Privilege", "Call");
         ch.push_headers(&mut msg, "");
@@ -119,7 +119,7 @@ pub(super) fn status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
             }
         }
         push_id(&mut msg, id);
-        reply.push(&msg);
+        reply.push(&msg.build());
         n += 1;
     }
     list_end(&mut reply, "StatusComplete", id, n);
@@ -140,7 +140,7 @@ pub(super) fn core_show_channels(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
         msg.push("ApplicationData", &ch.data);
         msg.push("Duration", hms(secs_since(pbx, ch.created_ms)));
         msg.push("BridgeId", ch.bridge.as_deref().unwrap_or(""));
-        reply.push(&msg);
+        reply.push(&msg.build());
         n += 1;
     }
     list_end(&mut reply, "CoreShowChannelsComplete", id, n);
@@ -158,7 +158,7 @@ pub(super) fn bridge_list(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     for b in pbx.bridges().filter(wanted) {
         let mut msg = item("BridgeListItem", id);
         b.push_headers(&mut msg);
-        reply.push(&msg);
+        reply.push(&msg.build());
         n += 1;
     }
     list_end(&mut reply, "BridgeListComplete", id, n);
@@ -179,14 +179,14 @@ pub(super) fn bridge_info(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
     for ch in bridge.members.iter().filter_map(|uid| pbx.channel(uid)) {
         let mut msg = item("BridgeInfoChannel", id);
         ch.push_headers(&mut msg, "");
-        reply.push(&msg);
+        reply.push(&msg.build());
         n += 1;
     }
     let mut end = item("BridgeInfoComplete", id)
         .with("EventList", "Complete")
         .with("ListItems", n.to_string());
     bridge.push_headers(&mut end);
-    reply.push(&end);
+    reply.push(&end.build());
     reply
 }
 
@@ -197,7 +197,7 @@ pub(super) fn device_state_list(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
         let msg = item("DeviceStateChange", id)
             .with("Device", device)
             .with("State", *state);
-        reply.push(&msg);
+        reply.push(&msg.build());
         n += 1;
     }
     list_end(&mut reply, "DeviceStateListComplete", id, n);

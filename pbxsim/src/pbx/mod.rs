@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shared::ami::Message;
+use shared::ami::{Message, MessageBuilder};
 
 pub use hints::{FunctionError, status_text};
 pub use queue::MemberValue;
@@ -542,12 +542,18 @@ impl Pbx {
         self.calls.len()
     }
 
-    fn emit(&mut self, class: Classes, msg: Message) {
-        self.out.push(Event { class, msg });
+    fn emit(&mut self, class: Classes, msg: MessageBuilder) {
+        self.out.push(Event {
+            class,
+            msg: msg.build(),
+        });
     }
 
-    fn head(name: &str, class: Classes) -> Message {
-        Message::new()
+    /// An event's first headers; the event is built in place from there (`emit`),
+    /// as the load mode makes hundreds of thousands a second. The room fits a
+    /// two-channel event (`DialBegin`, 30 headers, 800 bytes), so no buffer grows.
+    fn head(name: &str, class: Classes) -> MessageBuilder {
+        MessageBuilder::with_capacity(1024, 40)
             .with("Event", name)
             .with("Privilege", class.privilege())
     }

@@ -32,7 +32,7 @@ impl Pbx {
     /// Appends the parked-call block of `uid` (used by the events and by `ParkedCalls`).
     pub(crate) fn parked_headers(
         &self,
-        msg: &mut Message,
+        msg: &mut MessageBuilder,
         uid: &str,
         retriever: Option<&str>,
     ) -> bool {

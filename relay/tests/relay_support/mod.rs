@@ -152,6 +152,10 @@ pub fn relay_user(
 pub struct Ports {
     pub panel: Option<SocketAddr>,
     pub legacy: Option<SocketAddr>,
+    /// The panel listener's `SO_SNDBUF`, which every socket it accepts inherits; `None`:
+    /// the kernel's, which grows to megabytes, so a browser that stops reading would
+    /// hold many seconds of small deltas before the relay's sends had to wait.
+    pub send_buffer: Option<u32>,
 }
 
 /// A relay serving on a loopback port until dropped.
@@ -177,20 +181,26 @@ impl Relay {
         ports: Ports,
         tweak: impl FnOnce(&mut Config),
     ) -> Relay {
-        let bind = |addr: Option<SocketAddr>| async move {
+        let bind = |addr: Option<SocketAddr>, send_buffer: Option<u32>| async move {
             let addr = addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
             // A port just given up may take a moment to be free again.
             for _ in 0..100 {
-                if let Ok(listener) = TcpListener::bind(addr).await {
+                let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+                // As `TcpListener::bind` does, so a restart can take the same port.
+                socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+                if let Some(bytes) = send_buffer {
+                    socket.set_send_buffer_size(bytes).expect("SO_SNDBUF");
+                }
+                if let Ok(listener) = socket.bind(addr).and_then(|()| socket.listen(1024)) {
                     return listener;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             panic!("cannot bind {addr}")
         };
-        let listener = bind(ports.panel).await;
+        let listener = bind(ports.panel, ports.send_buffer).await;
         let addr = listener.local_addr().expect("relay addr");
-        let legacy = bind(ports.legacy).await;
+        let legacy = bind(ports.legacy, None).await;
         let legacy_addr = legacy.local_addr().expect("AJAM addr");
         let mut config = Config::demo(addr);
         config.upstream = Upstream::Asterisk(servers);

@@ -95,6 +95,6 @@ pub mod value;
 
 pub use class::Classes;
 pub use event::{Event, EventError};
-pub use message::{MAX_BUILT_LEN, Message, MessageKind, MessageTooLarge};
+pub use message::{MAX_BUILT_LEN, Message, MessageBuilder, MessageKind, MessageTooLarge};
 pub use parse::{Banner, DEFAULT_MAX_MESSAGE_LEN, Frame, ParseError, Parser};
 pub use value::{is_true, md5_key};

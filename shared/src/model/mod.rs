@@ -17,7 +17,7 @@ pub mod reduce;
 pub mod resync;
 pub mod scope;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -331,6 +331,69 @@ impl Change {
     }
 }
 
+/// Which of the model's maps a [`Change`] writes to, and under which key: changes with
+/// the same place overwrite each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Place<'a> {
+    Channel(&'a str),
+    Call(&'a str),
+    Queue(&'a str),
+    Parked(&'a str),
+    /// `exten` and `context`, the two halves of the `exten@context` key.
+    Extension(&'a str, &'a str),
+    Device(&'a str),
+    Presence(&'a str),
+    Mailbox(&'a str),
+    Spy(&'a str),
+    Recording(&'a str),
+}
+
+impl Change {
+    /// Where [`ServerModel::apply_change`] puts this change (or what it removes); the
+    /// same key as [`Keyed::key`] of the value, without building it.
+    fn place(&self) -> Place<'_> {
+        match self {
+            Change::Channel(Channel { uniqueid, .. }) | Change::ChannelRemoved { uniqueid } => {
+                Place::Channel(uniqueid)
+            }
+            Change::Call(Call { id, .. }) | Change::CallRemoved { id } => Place::Call(id),
+            Change::Queue(queue) => Place::Queue(&queue.name),
+            Change::Parked(ParkedCall { uniqueid, .. }) | Change::ParkedRemoved { uniqueid } => {
+                Place::Parked(uniqueid)
+            }
+            Change::Extension(e) => Place::Extension(&e.exten, &e.context),
+            Change::Device(device) => Place::Device(&device.device),
+            Change::Presence(presence) => Place::Presence(&presence.presentity),
+            Change::Mailbox(mailbox) => Place::Mailbox(&mailbox.mailbox),
+            Change::Spy(Spy { spyer_uniqueid, .. }) | Change::SpyRemoved { spyer_uniqueid } => {
+                Place::Spy(spyer_uniqueid)
+            }
+            Change::Recording(Recording { uniqueid, .. })
+            | Change::RecordingRemoved { uniqueid } => Place::Recording(uniqueid),
+        }
+    }
+}
+
+/// Keeps only the last change of each thing, in the order of those last changes.
+///
+/// Each change is the whole new value of one thing or its removal, so applying the
+/// survivors gives exactly the model that applying them all gives: under load a
+/// busy channel changes a dozen times within one tick, and only its last state needs
+/// to be encoded, sent to every browser and applied there.
+pub fn coalesce(changes: &mut Vec<Change>) {
+    let mut keep = {
+        let mut seen = HashSet::with_capacity(changes.len());
+        changes
+            .iter()
+            .rev()
+            .map(|change| seen.insert(change.place()))
+            .collect::<Vec<bool>>()
+    };
+    keep.reverse();
+    let mut keep = keep.into_iter();
+    changes.retain(|_| keep.next().unwrap_or(true));
+}
+
 fn put<T: Keyed>(map: &mut BTreeMap<String, T>, value: T) {
     map.insert(value.key(), value);
 }
@@ -449,6 +512,61 @@ impl ServerModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn channel(uniqueid: &str, state: u8) -> Change {
+        Change::Channel(Channel {
+            uniqueid: uniqueid.into(),
+            state,
+            ..Channel::default()
+        })
+    }
+
+    #[test]
+    fn coalescing_keeps_each_things_last_change_in_order() {
+        let removed = |uniqueid: &str| Change::ChannelRemoved {
+            uniqueid: uniqueid.into(),
+        };
+        let parked = Change::ParkedRemoved {
+            uniqueid: "1.1".into(),
+        };
+        let mut changes = vec![
+            channel("1.1", 4),
+            channel("1.2", 4),
+            channel("1.1", 6),
+            parked.clone(),
+            removed("1.2"),
+            channel("1.2", 5),
+            removed("1.1"),
+        ];
+        coalesce(&mut changes);
+        // The parked call shares the channel's uniqueid, not its map: it stays.
+        assert_eq!(changes, [parked, channel("1.2", 5), removed("1.1")]);
+        let mut empty = Vec::new();
+        coalesce(&mut empty);
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn extensions_coalesce_by_exten_and_context() {
+        let extension = |exten: &str, context: &str, status: i32| {
+            Change::Extension(Extension {
+                exten: exten.into(),
+                context: context.into(),
+                status,
+                ..Extension::default()
+            })
+        };
+        let mut changes = vec![
+            extension("201", "hints", 1),
+            extension("201", "other", 1),
+            extension("201", "hints", 0),
+        ];
+        coalesce(&mut changes);
+        assert_eq!(
+            changes,
+            [extension("201", "other", 1), extension("201", "hints", 0)]
+        );
+    }
 
     #[test]
     fn an_extension_is_named_by_its_devices_only() {

@@ -28,6 +28,41 @@ fn seconds_before(now_ms: i64, seconds: i64) -> i64 {
     now_ms.saturating_sub(seconds.saturating_mul(1000))
 }
 
+/// Sets `field` to `value` unless it holds it already (reusing its allocation);
+/// true if it changed.
+fn set(field: &mut String, value: &str) -> bool {
+    if field == value {
+        return false;
+    }
+    field.clear();
+    field.push_str(value);
+    true
+}
+
+/// Writes a snapshot's fields into `channel`; true if any of them changed.
+fn take_snapshot(channel: &mut Channel, snapshot: ChannelSnapshot<'_>) -> bool {
+    let mut changed = set(&mut channel.channel, &snapshot.channel);
+    changed |= set(&mut channel.linkedid, &snapshot.linkedid);
+    if channel.state != snapshot.state {
+        channel.state = snapshot.state;
+        changed = true;
+    }
+    changed |= set(&mut channel.state_desc, &snapshot.state_desc);
+    changed |= set(&mut channel.caller_id_num, &snapshot.caller_id_num);
+    changed |= set(&mut channel.caller_id_name, &snapshot.caller_id_name);
+    changed |= set(&mut channel.connected_num, &snapshot.connected_num);
+    changed |= set(&mut channel.connected_name, &snapshot.connected_name);
+    changed |= set(&mut channel.context, &snapshot.context);
+    changed |= set(&mut channel.exten, &snapshot.exten);
+    changed |= set(&mut channel.priority, &snapshot.priority);
+    changed |= set(&mut channel.account_code, &snapshot.account_code);
+    if let Some(application) = snapshot.application {
+        changed |= set(&mut channel.application, &application.name);
+        changed |= set(&mut channel.application_data, &application.data);
+    }
+    changed
+}
+
 impl ServerModel {
     /// Applies one AMI message; appends what changed to `changes`. Messages that are not
     /// events the model uses, or that lack the header they are about, change nothing
@@ -208,6 +243,8 @@ impl ServerModel {
     }
 
     /// Takes a channel snapshot into the model; creates the channel only when `create`.
+    /// The channel is updated in place: most events repeat most of the snapshot, and
+    /// copying the channel to compare it would cost more than the event itself.
     fn channel_snapshot(
         &mut self,
         snapshot: ChannelSnapshot<'_>,
@@ -215,37 +252,23 @@ impl ServerModel {
         create: bool,
         changes: &mut Vec<Change>,
     ) {
-        let existing = self.channels.get(snapshot.uniqueid.as_ref());
-        if existing.is_none() && !create {
+        if let Some(channel) = self.channels.get_mut(snapshot.uniqueid.as_ref()) {
+            if take_snapshot(channel, snapshot) {
+                changes.push(Change::Channel(channel.clone()));
+            }
             return;
         }
-        let mut channel = existing.cloned().unwrap_or_else(|| Channel {
+        if !create {
+            return;
+        }
+        let mut channel = Channel {
             uniqueid: snapshot.uniqueid.to_string(),
             started_ms,
             ..Channel::default()
-        });
-        let before = channel.clone();
-        channel.channel = snapshot.channel.into_owned();
-        channel.linkedid = snapshot.linkedid.into_owned();
-        channel.state = snapshot.state;
-        channel.state_desc = snapshot.state_desc.into_owned();
-        channel.caller_id_num = snapshot.caller_id_num.into_owned();
-        channel.caller_id_name = snapshot.caller_id_name.into_owned();
-        channel.connected_num = snapshot.connected_num.into_owned();
-        channel.connected_name = snapshot.connected_name.into_owned();
-        channel.context = snapshot.context.into_owned();
-        channel.exten = snapshot.exten.into_owned();
-        channel.priority = snapshot.priority.into_owned();
-        channel.account_code = snapshot.account_code.into_owned();
-        if let Some(application) = snapshot.application {
-            channel.application = application.name.into_owned();
-            channel.application_data = application.data.into_owned();
-        }
-        if channel != before || existing.is_none() {
-            self.channels
-                .insert(snapshot.uniqueid.into_owned(), channel.clone());
-            changes.push(Change::Channel(channel));
-        }
+        };
+        take_snapshot(&mut channel, snapshot);
+        changes.push(Change::Channel(channel.clone()));
+        self.channels.insert(channel.uniqueid.clone(), channel);
     }
 
     fn hold(&mut self, uniqueid: &str, on_hold: bool, changes: &mut Vec<Change>) {
