@@ -218,7 +218,7 @@ async fn after_a_relay_restart_browsers_resume_with_their_token_unless_they_logg
     assert_eq!(relay.logout(&gone, false).await, 204);
     let ports = relay_support::Ports {
         panel: Some(relay.addr),
-        legacy: None,
+        ..relay_support::Ports::default()
     };
     relay.stop().await;
 
