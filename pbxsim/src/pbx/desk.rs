@@ -79,17 +79,12 @@ impl Pbx {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let left = call.clone();
-        call.phone = phone.clone();
+        let before = call.clone();
+        call.phone = phone;
         call.callee = None;
-        let mut gone = left;
-        if gone.phone == phone {
-            gone.phone = None;
-        }
-        if gone.callee.as_ref().map(|c| &c.device) == phone.as_ref() {
-            gone.callee = None;
-        }
-        self.desk_phones_free(&gone);
+        // The desk that keeps the call is held by it again, so only the one that left
+        // is freed.
+        self.desk_phones_free(&before);
     }
 
     /// The call is over (and gone from `calls`): its desk phones are free again, unless
