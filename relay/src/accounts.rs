@@ -229,6 +229,7 @@ impl Drop for Lease {
 }
 
 /// What a token stands for.
+#[derive(Clone)]
 struct Credentials {
     server: String,
     username: String,
@@ -498,33 +499,23 @@ impl Accounts {
     /// A token this process has not seen is looked up in the store (the relay
     /// restarted since it was made).
     pub async fn resume(&self, token: &str) -> Result<Lease, LoginError> {
-        let known = {
-            let tokens = lock(&self.inner.tokens);
-            tokens.get(token).map(|credentials| {
-                (
-                    credentials.expires > Instant::now(),
-                    credentials.server.clone(),
-                    credentials.username.clone(),
-                    credentials.secret.clone(),
-                    credentials.person.clone(),
-                )
-            })
-        };
-        let (server, username, secret, person) = match known {
-            Some((true, server, username, secret, person)) => (server, username, secret, person),
-            Some((false, ..)) => return Err(LoginError::BadToken),
+        let cached = lock(&self.inner.tokens).get(token).cloned();
+        let credentials = match cached {
+            Some(credentials) if credentials.expires > Instant::now() => credentials,
+            Some(_) => return Err(LoginError::BadToken),
             None => {
                 let credentials = self.restore(token).await?;
-                let found = (
-                    credentials.server.clone(),
-                    credentials.username.clone(),
-                    credentials.secret.clone(),
-                    credentials.person.clone(),
-                );
-                self.remember(token.to_owned(), credentials)?;
-                found
+                self.remember(token.to_owned(), credentials.clone())?;
+                credentials
             }
         };
+        let Credentials {
+            server,
+            username,
+            secret,
+            person,
+            ..
+        } = credentials;
         self.inner.lease(&server, &username, &secret, person).await
     }
 
