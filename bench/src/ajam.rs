@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use relay::ami::{AmiConfig, SessionHandle, spawn_session};
-use relay::config::{Config, Server, Upstream};
+use relay::config::{Config, Upstream};
 use shared::ami::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -107,7 +107,7 @@ async fn start_relay(
         .context("binding the AJAM listener")?;
     let legacy_addr = legacy.local_addr().context("the AJAM address")?;
     let mut config = Config::demo(addr);
-    config.upstream = Upstream::Asterisk(vec![Server::demo(pbx)]);
+    config.upstream = Upstream::Asterisk(vec![relay::config::demo_server(pbx)]);
     config.legacy.server_name = "Asterisk/22.10.1".into();
     tokio::spawn(async move {
         let shutdown = async move {

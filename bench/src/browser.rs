@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use relay::ami::{AmiConfig, SessionEvent, SessionHandle, spawn_session};
-use relay::config::{Config, Server, Upstream};
+use relay::config::{Config, Upstream};
 use serde_json::{Value, json};
 use shared::ami::Message;
 use thirtyfour::WebDriver;
@@ -208,7 +208,7 @@ pub async fn start_relay(
     let addr = listener.local_addr()?;
     let mut config = Config::demo(addr);
     if let Some(pbx) = pbx {
-        config.upstream = Upstream::Asterisk(vec![Server::demo(pbx)]);
+        config.upstream = Upstream::Asterisk(vec![relay::config::demo_server(pbx)]);
     }
     tokio::spawn(async move {
         let shutdown = async move {

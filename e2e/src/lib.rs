@@ -189,8 +189,8 @@ impl DemoRelay {
 
 /// The relay's view of a test's own pbxsim: named `demo` like the demo, so the login
 /// page looks the same, but dialling the recorded test dialplan's Local phones.
-fn quiet_server(pbx: SocketAddr) -> relay::config::Server {
-    let mut server = relay::config::Server::demo(pbx);
+fn quiet_server(pbx: SocketAddr) -> relay::config::ServerConfig {
+    let mut server = relay::config::demo_server(pbx);
     server.dialing = relay::config::Dialing {
         channel_template: "Local/{exten}@test".into(),
         context: "test".into(),

@@ -1,11 +1,11 @@
-//! The AJAM listener's request head parser (`relay::legacy::http1::parse_head`), fed
+//! The AJAM listener's request head parser (`relay::ajam::http1::parse_head`), fed
 //! raw bytes as a client would send them: Asterisk's HTTP server has had crashes on
 //! malformed heads. None panics; a head it takes lies within the bytes, and one that
 //! is complete stays complete with more bytes after it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use relay::legacy::http1::{Parsed, parse_head};
+use relay::ajam::http1::{Parsed, parse_head};
 
 fuzz_target!(|input: &[u8]| {
     if let Parsed::Head(head) = parse_head(input, "Asterisk/22") {

@@ -7,7 +7,7 @@ use std::path::{Component, Path};
 
 use http::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use relay::legacy::{cookie_id, is_plain_static_name, parse_cookies, parse_form};
+use relay::ajam::{cookie_id, is_plain_static_name, parse_cookies, parse_form};
 
 fuzz_target!(|input: &[u8]| {
     let pairs = parse_form(input);
@@ -35,6 +35,6 @@ fuzz_target!(|input: &[u8]| {
         let mut headers = HeaderMap::new();
         headers.insert(COOKIE, value.clone());
         headers.insert(AUTHORIZATION, value);
-        let _ = relay::api::token_of(&headers);
+        let _ = relay::web::api::token_of(&headers);
     }
 });

@@ -20,25 +20,18 @@
 //! - [`tls`]: PEM files, the panel's HTTPS/WSS listener and its reload on SIGHUP (the
 //!   AMI side is [`ami::tls`]).
 
-pub mod access;
-pub mod accounts;
+pub mod ajam;
 pub mod ami;
-pub mod api;
-pub mod app;
-pub mod app_state;
-pub mod assets;
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod control;
-pub mod csp;
-pub mod legacy;
 pub mod live;
-pub mod login_store;
 pub mod metrics;
-pub mod throttle;
-pub mod tls;
-pub mod users;
-pub mod ws;
+pub mod net;
+pub mod pool;
+pub mod sync;
+pub mod web;
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -67,13 +60,13 @@ pub enum RunError {
     },
     /// A certificate, key or CA file of `[tls]` or a `[[server]]` cannot be used.
     #[error("{0}")]
-    Tls(#[from] tls::TlsError),
+    Tls(#[from] net::tls::TlsError),
     /// The SIGHUP handler that reloads the certificate could not be installed.
     #[error("cannot listen for SIGHUP: {0}")]
     Hangup(#[source] std::io::Error),
     /// `login_store` names a file that cannot be opened.
     #[error("{0}")]
-    LoginStore(#[from] login_store::LoginStoreError),
+    LoginStore(#[from] auth::store::LoginStoreError),
     /// The HTTP server failed while serving.
     #[error("HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
@@ -125,9 +118,9 @@ pub async fn run_with_legacy(
     let certificate = config
         .tls
         .as_ref()
-        .map(tls::ListenerCertificate::load)
+        .map(net::tls::ListenerCertificate::load)
         .transpose()?;
-    let store = login_store::LoginStore::open(config.login_store.as_deref())?;
+    let store = auth::store::LoginStore::open(config.login_store.as_deref())?;
     if !store.is_persistent() {
         tracing::info!("logins are kept in memory: set login_store to keep them across a restart");
     }
@@ -142,33 +135,33 @@ pub async fn run_with_legacy(
         live_servers.push(live);
     }
     let audit = audit::Audit::start(config.audit, metrics.clone());
-    let accounts = accounts::Accounts::new(
+    let accounts = pool::Accounts::new(
         live_servers,
         config.linger,
         config.token_ttl,
         metrics.clone(),
-        accounts::LoginPolicy {
-            users: users::Users::new(config.users),
-            throttle: throttle::LoginThrottle::new(config.security.throttle),
+        pool::LoginPolicy {
+            users: auth::users::Users::new(config.users),
+            throttle: auth::throttle::LoginThrottle::new(config.security.throttle),
             ami_login: config.security.ami_login,
             store,
         },
         audit.clone(),
     );
-    let gate = access::Gate::new(config.security.gate);
+    let gate = net::access::Gate::new(config.security.gate);
     let legacy = config.legacy.enabled.then(|| {
         let shown = legacy_listener
             .as_ref()
             .unwrap_or(&listener)
             .local_addr()
             .map_or_else(|_| "unknown".to_owned(), |a| a.to_string());
-        legacy::Legacy::new(config.legacy.clone(), accounts.clone(), shown)
+        ajam::Legacy::new(config.legacy.clone(), accounts.clone(), shown)
     });
     if let Some(legacy) = &legacy {
         tokio::spawn(legacy.clone().run(closing.clone()));
         if let Some(listener) = legacy_listener {
             tracing::info!(addr = ?listener.local_addr().ok(), prefix = %legacy.config.prefix, "serving AJAM");
-            tokio::spawn(legacy::http1::serve(
+            tokio::spawn(ajam::http1::serve(
                 listener,
                 legacy.clone(),
                 gate.clone(),
@@ -177,7 +170,7 @@ pub async fn run_with_legacy(
             ));
         }
     }
-    let state = app_state::AppState {
+    let state = web::state::AppState {
         legacy,
         accounts,
         browsers: Arc::new(tokio::sync::Semaphore::new(config.max_browsers)),
@@ -196,16 +189,16 @@ pub async fn run_with_legacy(
         closing: closing.clone(),
         secure_cookies: certificate.is_some(),
     };
-    let router = app::router(state);
+    let router = web::router(state);
     tracing::info!(addr = ?listener.local_addr().ok(), tls = certificate.is_some(), "serving the panel");
 
     let stopping = CancellationToken::new();
-    let listener = access::GatedListener::new(listener, gate);
+    let listener = web::listen::GatedListener::new(listener, gate);
     let mut server = match certificate {
         Some(certificate) => {
-            tls::reload_on_hangup(certificate.clone(), closing.clone())
+            net::tls::reload_on_hangup(certificate.clone(), closing.clone())
                 .map_err(RunError::Hangup)?;
-            let listener = tls::TlsListener::new(listener, &certificate)?;
+            let listener = web::listen::TlsListener::new(listener, &certificate)?;
             serve(listener, router, stopping.clone())
         }
         None => serve(listener, router, stopping.clone()),
@@ -238,14 +231,14 @@ fn serve<L>(
     stop: CancellationToken,
 ) -> Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>
 where
-    L: axum::serve::Listener<Addr = access::ClientAddr>,
-    for<'a> access::ClientAddr:
+    L: axum::serve::Listener<Addr = web::listen::ClientAddr>,
+    for<'a> web::listen::ClientAddr:
         axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
     Box::pin(
         axum::serve(
             listener,
-            router.into_make_service_with_connect_info::<access::ClientAddr>(),
+            router.into_make_service_with_connect_info::<web::listen::ClientAddr>(),
         )
         .with_graceful_shutdown(stop.cancelled_owned())
         .into_future(),
@@ -255,7 +248,7 @@ where
 /// Starts pbxsim in this process on a loopback port and returns how to reach it.
 async fn start_demo(
     mut stop: tokio::sync::watch::Receiver<()>,
-) -> Result<config::Server, RunError> {
+) -> Result<live::ServerConfig, RunError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(RunError::Demo)?;
@@ -270,5 +263,5 @@ async fn start_demo(
             tracing::error!(%error, "the simulated PBX stopped");
         }
     });
-    Ok(config::Server::demo(addr))
+    Ok(config::demo_server(addr))
 }

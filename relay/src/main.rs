@@ -35,7 +35,7 @@ fn print_password_hash() -> anyhow::Result<()> {
     std::io::stdin().read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']);
     anyhow::ensure!(!password.is_empty(), "no password on standard input");
-    let hash = relay::users::hash_password(password.as_bytes())
+    let hash = relay::auth::users::hash_password(password.as_bytes())
         .map_err(|error| anyhow::anyhow!("cannot hash the password: {error}"))?;
     println!("{hash}");
     Ok(())

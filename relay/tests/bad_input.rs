@@ -10,10 +10,10 @@ use std::path::{Component, Path};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
-use relay::access::{Gate, GateConfig, NetworkRule, RuleError, Sense, parse_network};
+use relay::ajam::http1::{Parsed, parse_head};
+use relay::ajam::{Method, cookie_id, is_plain_static_name, parse_cookies, parse_form};
 use relay::config::{ConfigError, from_toml};
-use relay::legacy::http1::{Parsed, parse_head};
-use relay::legacy::{Method, cookie_id, is_plain_static_name, parse_cookies, parse_form};
+use relay::net::access::{Gate, GateConfig, NetworkRule, RuleError, Sense, parse_network};
 
 const EXAMPLE: &str = include_str!("../../astpanel.example.toml");
 
@@ -236,9 +236,9 @@ proptest! {
         let Ok(value) = HeaderValue::from_bytes(&value) else { return Ok(()) };
         let mut headers = HeaderMap::new();
         headers.insert(COOKIE, value.clone());
-        prop_assert!(relay::api::token_of(&headers).is_none_or(|(_, from_cookie)| from_cookie));
+        prop_assert!(relay::web::api::token_of(&headers).is_none_or(|(_, from_cookie)| from_cookie));
         headers.insert(AUTHORIZATION, value);
-        let _ = relay::api::token_of(&headers);
+        let _ = relay::web::api::token_of(&headers);
     }
 
     #[test]

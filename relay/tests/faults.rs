@@ -187,7 +187,7 @@ async fn after_a_relay_restart_browsers_resume_with_their_token_unless_they_logg
         shared::action::Role::Agent,
         "100",
     )];
-    let configure = |users: Vec<relay::users::RelayUser>| {
+    let configure = |users: Vec<relay::auth::users::RelayUser>| {
         let path = path.clone();
         move |config: &mut relay::config::Config| {
             config.login_store = Some(path);

@@ -6,9 +6,9 @@ mod relay_support;
 
 use std::time::{Duration, Instant};
 
-use relay::access::{GateConfig, NetworkRules};
-use relay::throttle::ThrottleConfig;
-use relay::users::RelayUser;
+use relay::auth::throttle::ThrottleConfig;
+use relay::auth::users::RelayUser;
+use relay::net::access::{GateConfig, NetworkRules};
 use relay_support::{Pbx, Relay, channel_names, server};
 use serde_json::{Value, json};
 use shared::action::Role;

@@ -233,7 +233,7 @@ async fn sighup_switches_the_certificate_and_open_sockets_stay() {
 async fn a_reload_of_a_broken_file_keeps_the_certificate_in_use() {
     let ca = TestCa::new("AstPanel test CA");
     let served = ca.issue("panel", &["127.0.0.1"]);
-    let certificate = relay::tls::ListenerCertificate::load(&served.listener()).expect("load");
+    let certificate = relay::net::tls::ListenerCertificate::load(&served.listener()).expect("load");
     std::fs::write(&served.key, "not a key").expect("spoil the key");
     let refused = certificate.reload().expect_err("a broken key");
     assert!(
@@ -246,7 +246,7 @@ async fn a_reload_of_a_broken_file_keeps_the_certificate_in_use() {
     // What rustls is handed is still the first certificate.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let mut tls = relay::tls::TlsListener::new(listener, &certificate).expect("listener");
+    let mut tls = relay::web::listen::TlsListener::new(listener, &certificate).expect("listener");
     let accepting = tokio::spawn(async move {
         axum::serve::Listener::accept(&mut tls).await;
     });

@@ -47,7 +47,7 @@ pub fn build(tools: &Tools) -> anyhow::Result<()> {
 
 /// Writes `NAME.br` and `NAME.gz` beside every file Trunk wrote, each only where it is
 /// smaller than the file: the relay sends them as they are to browsers that accept them
-/// (`relay/src/assets.rs`), at a quality too slow to reach on every request. Trunk
+/// (`relay/src/web/assets.rs`), at a quality too slow to reach on every request. Trunk
 /// empties `dist` on every build, so no copy outlives its file.
 fn precompress(dist: &Path) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(dist).with_context(|| format!("reading {}", dist.display()))?;

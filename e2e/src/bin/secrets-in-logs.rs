@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|u| u.secret)
         .collect();
-    let demo = relay::config::Server::demo(SocketAddr::from(([127, 0, 0, 1], 5038)));
+    let demo = relay::config::demo_server(SocketAddr::from(([127, 0, 0, 1], 5038)));
     secrets.extend(demo.demo_accounts.into_iter().map(|a| a.secret));
     secrets.push(demo.ami.secret);
     secrets.sort();

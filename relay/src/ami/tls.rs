@@ -16,8 +16,20 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::config::ServerTls;
-use crate::tls::{TlsError, certificates, provider};
+use std::path::PathBuf;
+
+use crate::net::tls::{TlsError, certificates, provider};
+
+/// AMI over TLS to one server (`tls = true`), as Asterisk's `tlsenable` serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerTls {
+    /// PEM file of the CAs to trust; the system's roots when `None`.
+    pub ca: Option<PathBuf>,
+    /// Verify the certificate (the default); off only by an explicit `tls_verify = false`.
+    pub verify: bool,
+    /// The name the certificate must carry, when not the host's.
+    pub server_name: Option<String>,
+}
 
 /// How to wrap one server's AMI connections: cheap to clone, built once at startup.
 #[derive(Clone)]

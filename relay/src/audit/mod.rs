@@ -9,7 +9,6 @@
 //! a read-only file, a path that cannot be opened) is logged, counted and shown in
 //! [`AuditStatus`]; the relay goes on, and later batches try again.
 
-pub mod http;
 pub mod mask;
 pub mod store;
 
@@ -26,8 +25,8 @@ use shared::action::Action;
 use shared::ami::Message;
 use shared::protocol::{AuditPage, AuditRecord, AuditStatus, AuditVia};
 
-use crate::accounts::lock;
 use crate::metrics::{AuditOutcome, Metrics};
+use crate::sync::lock;
 pub use store::Entry;
 
 /// Records waiting for the writer; past it they are dropped and counted.

@@ -17,9 +17,29 @@ use shared::ami::Message;
 use shared::protocol::RawEvent;
 
 use crate::ami::{AmiError, SessionHandle};
-use crate::config::Dialing;
 
 pub use limits::{ActionLimiter, LimitError, Permit};
+
+/// How click-to-dial, pickup and spy reach a person's phone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dialing {
+    /// The channel that rings for an extension; `{exten}` is replaced (`PJSIP/{exten}`).
+    pub channel_template: String,
+    /// The dialplan context numbers are dialled in.
+    pub context: String,
+    /// The context of the parking spaces, for pick-up.
+    pub parking_context: String,
+}
+
+impl Default for Dialing {
+    fn default() -> Self {
+        Dialing {
+            channel_template: "PJSIP/{exten}".into(),
+            context: "from-internal".into(),
+            parking_context: "parkedcalls".into(),
+        }
+    }
+}
 
 /// How long the originated phone may ring before Asterisk gives up, in ms.
 const ORIGINATE_TIMEOUT_MS: u32 = 30_000;

@@ -10,8 +10,8 @@
 use shared::action::Action;
 use shared::model::ServerModel;
 
+use crate::auth::users::Person;
 use crate::live::LiveServer;
-use crate::users::Person;
 
 /// `Ok` when `person` may perform `action`, else the reason, as the person reads it.
 pub fn check(action: &Action, person: &Person, server: &LiveServer) -> Result<(), String> {

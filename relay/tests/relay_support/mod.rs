@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use relay::ami::{AmiConfig, SessionHandle, spawn_session};
-use relay::config::{Config, Server, Upstream};
+use relay::config::{Config, ServerConfig, Upstream};
 use serde_json::Value;
 use shared::ami::{Classes, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -112,8 +112,8 @@ pub async fn call(admin: &SessionHandle, phone: &str, exten: &str, seconds: u32)
 }
 
 /// The relay's view of one pbxsim: its service session is `admin`.
-pub fn server(name: &str, pbx: &Pbx) -> Server {
-    let mut server = Server::demo(pbx.addr);
+pub fn server(name: &str, pbx: &Pbx) -> ServerConfig {
+    let mut server = relay::config::demo_server(pbx.addr);
     server.name = name.to_owned();
     server.demo_accounts.clear();
     server
@@ -133,9 +133,10 @@ pub fn relay_user(
     name: &str,
     role: shared::action::Role,
     extension: &str,
-) -> relay::users::RelayUser {
-    let hash = relay::users::hash_password(format!("{name}-password").as_bytes()).expect("hash");
-    relay::users::RelayUser::new(
+) -> relay::auth::users::RelayUser {
+    let hash =
+        relay::auth::users::hash_password(format!("{name}-password").as_bytes()).expect("hash");
+    relay::auth::users::RelayUser::new(
         name.into(),
         hash.as_str(),
         "pbx".into(),
@@ -171,13 +172,13 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub async fn start(servers: Vec<Server>, tweak: impl FnOnce(&mut Config)) -> Relay {
+    pub async fn start(servers: Vec<ServerConfig>, tweak: impl FnOnce(&mut Config)) -> Relay {
         Relay::start_at(servers, Ports::default(), tweak).await
     }
 
     /// [`Relay::start`] on given ports (a restart on the same ones), else fresh ones.
     pub async fn start_at(
-        servers: Vec<Server>,
+        servers: Vec<ServerConfig>,
         ports: Ports,
         tweak: impl FnOnce(&mut Config),
     ) -> Relay {

@@ -16,22 +16,21 @@ pub mod http1;
 pub mod render;
 pub mod sessions;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::path::{Component, Path};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::response::IntoResponse;
 use bytes::Bytes;
 use shared::action::Role;
 use shared::ami::{Classes, Message};
 use shared::protocol::AuditVia;
 
-use crate::accounts::{Accounts, LoginError};
 use crate::ami::AmiError;
 use crate::audit::{self, Caller};
-use crate::config::LegacyConfig;
 use crate::control::guard;
+use crate::pool::{Accounts, LoginError};
 use render::Format;
 use sessions::{HttpSession, Sessions};
 
@@ -40,6 +39,49 @@ pub const MAX_BODY: usize = 40960;
 
 /// How long a failed Login takes, counted from the request: guessing secrets is slow.
 const FAILED_LOGIN_DELAY: Duration = Duration::from_secs(1);
+
+/// The AJAM endpoints (`[legacy]`), as Asterisk's http.conf and manager.conf set them.
+#[derive(Clone, Debug)]
+pub struct AjamConfig {
+    /// Serve them at all.
+    pub enabled: bool,
+    /// Asterisk's `prefix`, with its leading slash: `/asterisk`.
+    pub prefix: String,
+    /// Asterisk's `httptimeout`: a session ends this long after its last request.
+    pub http_timeout: Duration,
+    /// The `Server:` header and the name on the pages (Asterisk's `servername`).
+    pub server_name: String,
+    /// A listener of its own that writes Asterisk's exact header lines (as port 8088
+    /// does); the panel's own listener serves the endpoints too.
+    pub listen: Option<SocketAddr>,
+    /// Asterisk's `enablestatic`: files served under `<prefix>/static/`.
+    pub static_dir: Option<PathBuf>,
+    /// Events one HTTP session may hold for WaitEvent; past it the oldest go.
+    pub event_queue: usize,
+    /// Logged-in AJAM sessions the relay keeps at once.
+    pub max_sessions: usize,
+    /// Connections the AJAM listener serves at once.
+    pub max_connections: usize,
+    /// The server an AJAM Login goes to when it names none (`Server:`): the first.
+    pub server: Option<String>,
+}
+
+impl Default for AjamConfig {
+    fn default() -> Self {
+        AjamConfig {
+            enabled: true,
+            prefix: "/asterisk".into(),
+            http_timeout: Duration::from_secs(60),
+            server_name: concat!("AstPanel/", env!("CARGO_PKG_VERSION")).into(),
+            listen: None,
+            static_dir: None,
+            event_queue: 10_000,
+            max_sessions: 1_000,
+            max_connections: 1_000,
+            server: None,
+        }
+    }
+}
 
 /// The HTTP method, as far as AJAM cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +174,7 @@ impl Reply {
 
 /// The AJAM service: settings, the accounts it logs in through, its HTTP sessions.
 pub struct Legacy {
-    pub config: LegacyConfig,
+    pub config: AjamConfig,
     accounts: Accounts,
     sessions: Arc<Sessions>,
     /// What `/httpstatus` names as the bind address.
@@ -140,7 +182,7 @@ pub struct Legacy {
 }
 
 impl Legacy {
-    pub fn new(config: LegacyConfig, accounts: Accounts, bind_address: String) -> Arc<Legacy> {
+    pub fn new(config: AjamConfig, accounts: Accounts, bind_address: String) -> Arc<Legacy> {
         let sessions = Arc::new(Sessions::new(config.event_queue, config.max_sessions));
         Arc::new(Legacy {
             config,
@@ -494,70 +536,6 @@ impl Legacy {
             body,
         }
     }
-}
-
-/// The same answers on the panel's own router, for a proxy or a page of the panel's
-/// origin (hyper writes the header names its own way there).
-pub async fn on_panel_router(
-    axum::extract::State(state): axum::extract::State<crate::app_state::AppState>,
-    crate::api::ClientIp(client): crate::api::ClientIp,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-    let Some(legacy) = state.legacy else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let name = legacy.config.server_name.clone();
-    let (parts, body) = request.into_parts();
-    let last = |key: header::HeaderName| {
-        parts
-            .headers
-            .get_all(key)
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let reply = match axum::body::to_bytes(body, MAX_BODY).await {
-        Err(_) => Reply::refused(413, "Request Entity Too Large", "Body too large", &name),
-        Ok(body) => {
-            legacy
-                .handle(Request {
-                    method: Method::parse(parts.method.as_str()),
-                    path: parts.uri.path().to_owned(),
-                    query: Bytes::copy_from_slice(parts.uri.query().unwrap_or("").as_bytes()),
-                    body,
-                    cookie: last(header::COOKIE),
-                    if_none_match: last(header::IF_NONE_MATCH),
-                    client,
-                })
-                .await
-        }
-    };
-    let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
-    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&name) {
-        headers.insert(header::SERVER, value);
-    }
-    if reply.close {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    if reply.no_cache {
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache, no-store"),
-        );
-    }
-    for (key, value) in reply.headers {
-        if let (Ok(key), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            headers.append(key, value);
-        }
-    }
-    response
 }
 
 /// Runs an action on the account's AMI session, within its limits and guards, and

@@ -32,12 +32,12 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::ami::{AmiError, SessionEvent, SessionHandle, connect_session};
 use crate::audit::{self, Audit, Caller, Who};
+use crate::auth::store::{LoginStore, SavedLogin};
+use crate::auth::throttle::{Locked, LoginThrottle, delay_failure};
+use crate::auth::users::{Person, Users};
 use crate::control::{self, ActionLimiter};
 use crate::live::LiveServer;
-use crate::login_store::{LoginStore, SavedLogin};
 use crate::metrics::Metrics;
-use crate::throttle::{Locked, LoginThrottle, delay_failure};
-use crate::users::{Person, Users};
 
 /// Tokens held at once; past it the oldest expired ones go, then logins are refused.
 const MAX_TOKENS: usize = 100_000;

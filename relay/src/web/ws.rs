@@ -21,11 +21,11 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use crate::accounts::Lease;
-use crate::api::{ClientIp, Failure, origin_allowed, token_of};
-use crate::app_state::AppState;
 use crate::audit::Caller;
 use crate::live::{AgentView, Update, View, encode};
+use crate::pool::Lease;
+use crate::web::api::{ClientIp, Failure, origin_allowed, token_of};
+use crate::web::state::AppState;
 
 /// Browsers only send small control messages; anything larger closes the socket.
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
@@ -168,7 +168,7 @@ pub async fn browser_session<W, R, E>(
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     let mut last_heard = Instant::now();
     let result: Result<(), Ended> = async {
-        let hello = ServerMessage::Hello(crate::api::hello(&browser.state, &browser.lease));
+        let hello = ServerMessage::Hello(crate::web::api::hello(&browser.state, &browser.lease));
         browser.send(encode(&hello)).await?;
         browser.snapshot().await?;
         loop {

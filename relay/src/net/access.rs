@@ -13,22 +13,15 @@
 //! `X-Forwarded-For`, whose entries a trusted proxy appends.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use axum::extract::connect_info::Connected;
-use axum::http::HeaderMap;
-use axum::serve::{IncomingStream, Listener};
+use http::HeaderMap;
 use ipnet::IpNet;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 
-use crate::accounts::lock;
-use crate::tls::TlsListener;
+use crate::sync::lock;
 
 /// Whether a rule lets an address in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,115 +233,6 @@ impl Drop for Admission {
     }
 }
 
-/// The panel's listener: a TCP listener whose connections pass the [`Gate`] first.
-/// A refused connection is closed without a word: an HTTP answer would cost more
-/// than the refusal saves, and a denied network should learn nothing.
-pub struct GatedListener {
-    listener: TcpListener,
-    gate: Arc<Gate>,
-}
-
-impl GatedListener {
-    pub fn new(listener: TcpListener, gate: Arc<Gate>) -> GatedListener {
-        GatedListener { listener, gate }
-    }
-}
-
-impl Listener for GatedListener {
-    type Io = Admitted<TcpStream>;
-    type Addr = ClientAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, peer) = Listener::accept(&mut self.listener).await;
-            match self.gate.admit(peer.ip()) {
-                Ok(admission) => {
-                    // A delta is one small write per tick: with Nagle's algorithm on, one
-                    // written while the browser still delays its ACK of the last (Linux
-                    // waits up to 40 ms) is held back until that ACK, which the end-to-end
-                    // benchmark saw as a p99 twice the tick.
-                    if let Err(error) = stream.set_nodelay(true) {
-                        tracing::debug!(%error, "cannot turn Nagle's algorithm off");
-                    }
-                    let io = Admitted {
-                        io: stream,
-                        _admission: admission,
-                    };
-                    return (io, ClientAddr(peer));
-                }
-                Err(refusal) => tracing::debug!(%refusal, "connection refused"),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<ClientAddr> {
-        self.listener.local_addr().map(ClientAddr)
-    }
-}
-
-/// The peer of a connection the gate let in (axum's `ConnectInfo`).
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddr(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, GatedListener>> for ClientAddr {
-    fn connect_info(stream: IncomingStream<'_, GatedListener>) -> Self {
-        *stream.remote_addr()
-    }
-}
-
-/// TLS over the gate: the same peer.
-impl Connected<IncomingStream<'_, TlsListener<GatedListener>>> for ClientAddr {
-    fn connect_info(stream: IncomingStream<'_, TlsListener<GatedListener>>) -> Self {
-        *stream.remote_addr()
-    }
-}
-
-/// A connection that holds its place at the gate for as long as it is open.
-pub struct Admitted<Io> {
-    io: Io,
-    _admission: Admission,
-}
-
-impl<Io: AsyncRead + Unpin> AsyncRead for Admitted<Io> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<Io: AsyncWrite + Unpin> AsyncWrite for Admitted<Io> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,26 +337,6 @@ mod tests {
         assert_eq!(
             gate.client_address(ip("127.0.0.1"), &HeaderMap::new()),
             ip("127.0.0.1")
-        );
-    }
-
-    #[tokio::test]
-    async fn accepted_connections_do_not_wait_for_acks() {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = tcp.local_addr().expect("address");
-        let mut listener = GatedListener::new(tcp, Gate::new(GateConfig::default()));
-        let _client = TcpStream::connect(addr).await.expect("connect");
-        let (accepted, _) = Listener::accept(&mut listener).await;
-        assert!(accepted.io.nodelay().expect("TCP_NODELAY readable"));
-
-        let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let _client = TcpStream::connect(plain.local_addr().expect("address"))
-            .await
-            .expect("connect");
-        let (accepted, _) = plain.accept().await.expect("accept");
-        assert!(
-            !accepted.nodelay().expect("TCP_NODELAY readable"),
-            "the kernel's default is Nagle on"
         );
     }
 }

@@ -1,4 +1,4 @@
-//! TLS with rustls (ring): PEM files, the panel's reloadable certificate and its HTTPS/WSS listener.
+//! TLS with rustls (ring): PEM files and the panel's reloadable certificate (its axum listener is `web::listen`).
 //!
 //! The listener side serves the panel from `[tls] cert` and `key`. The certificate is
 //! read again on SIGHUP ([`reload_on_hangup`]): handshakes after that present the new one,
@@ -9,27 +9,22 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
 
-use axum::serve::Listener;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{Error as PemError, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ListenerTls;
-
-/// Handshakes the listener runs at once; past it, new connections wait in the kernel's
-/// backlog, so clients that open sockets and never speak cannot make it hold more.
-const MAX_HANDSHAKES: usize = 256;
-
-/// How long a client gets to finish its handshake before its socket is closed.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The panel's certificate (`[tls]`), read at startup and again on SIGHUP.
+#[derive(Clone, Debug)]
+pub struct ListenerTls {
+    /// PEM: the server certificate first, then its intermediates.
+    pub cert: PathBuf,
+    /// PEM: its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
 
 /// A TLS setting the relay cannot use.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +129,7 @@ impl ListenerCertificate {
     }
 
     /// The rustls configuration of the listener, answering with this certificate.
-    fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    pub(crate) fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         let mut config = rustls::ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
@@ -198,71 +193,4 @@ pub fn reload_on_hangup(
     #[cfg(not(unix))]
     drop((certificate, closing));
     Ok(())
-}
-
-/// A listener whose connections are TLS, handshaken off the accept path: a slow client
-/// delays only itself. Wraps any listener, so filters on the plain socket (who may
-/// connect) run before a handshake costs anything.
-pub struct TlsListener<L: Listener> {
-    inner: L,
-    acceptor: TlsAcceptor,
-    /// Each ends with the connection, or `None` if its handshake failed.
-    handshakes: JoinSet<Option<Handshaken<L>>>,
-}
-
-/// A connection whose handshake is done, with its peer's address.
-type Handshaken<L> = (TlsStream<<L as Listener>::Io>, <L as Listener>::Addr);
-
-impl<L: Listener> TlsListener<L>
-where
-    L::Addr: std::fmt::Debug + 'static,
-{
-    /// Serves `certificate` on the connections `inner` accepts.
-    pub fn new(inner: L, certificate: &Arc<ListenerCertificate>) -> Result<Self, TlsError> {
-        Ok(TlsListener {
-            inner,
-            acceptor: TlsAcceptor::from(certificate.server_config()?),
-            handshakes: JoinSet::new(),
-        })
-    }
-}
-
-impl<L: Listener> Listener for TlsListener<L>
-where
-    L::Addr: std::fmt::Debug + 'static,
-{
-    type Io = TlsStream<L::Io>;
-    type Addr = L::Addr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            tokio::select! {
-                (io, peer) = self.inner.accept(), if self.handshakes.len() < MAX_HANDSHAKES => {
-                    let acceptor = self.acceptor.clone();
-                    self.handshakes.spawn(async move {
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
-                            Ok(Ok(stream)) => Some((stream, peer)),
-                            Ok(Err(error)) => {
-                                tracing::debug!(?peer, %error, "TLS handshake failed");
-                                None
-                            }
-                            Err(_) => {
-                                tracing::debug!(?peer, "TLS handshake timed out");
-                                None
-                            }
-                        }
-                    });
-                }
-                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
-                    if let Ok(Some(connection)) = done {
-                        return connection;
-                    }
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
 }

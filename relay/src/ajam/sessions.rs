@@ -16,8 +16,8 @@ use bytes::Bytes;
 use shared::ami::{Classes, Message};
 use tokio::sync::{Notify, broadcast};
 
-use crate::accounts::{Lease, lock};
 use crate::live::LiveServer;
+use crate::pool::{Lease, lock};
 
 /// Bytes one session may hold queued, whatever the event count: events can be large.
 pub const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;

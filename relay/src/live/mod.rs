@@ -21,9 +21,14 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::ami::{AmiError, SessionEvent, SessionHandle};
-use crate::config::Server;
+use std::collections::BTreeMap;
+
+use crate::ami::AmiConfig;
+use crate::ami::tls::ServerTls;
+use crate::control::Dialing;
 use crate::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
+use shared::protocol::DemoAccount;
 
 /// Updates kept for browsers that are momentarily behind; one further behind gets a
 /// fresh snapshot instead (a fixed cost per browser, never a growing queue).
@@ -45,6 +50,56 @@ const MAX_BUFFERED_DURING_RESYNC: usize = 100_000;
 
 /// How long to wait before a failed rebuild is tried again.
 const RESYNC_RETRY: Duration = Duration::from_secs(2);
+
+/// One Asterisk server: how the relay reaches it and who may see what on it.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub name: String,
+    /// The relay's own service session (Events on): it keeps the live model.
+    pub ami: AmiConfig,
+    /// Event types Asterisk is asked to leave out (the model does not use them).
+    pub exclude_events: Vec<String>,
+    /// AMI users and their `read=` classes, copied from manager.conf. A user not
+    /// listed sees `call` only.
+    pub read_classes: BTreeMap<String, Classes>,
+    /// Accounts the login page names (the demo's); empty for real servers.
+    pub demo_accounts: Vec<DemoAccount>,
+    pub dialing: Dialing,
+    /// Secrets of further AMI accounts that relay accounts are mapped to (the
+    /// service account's own secret is known already).
+    pub ami_secrets: BTreeMap<String, String>,
+    /// TLS on the AMI link; `crate::run` builds it into `ami.tls` at startup.
+    pub tls: Option<ServerTls>,
+}
+
+/// What Asterisk is asked not to send, by default: noisy and unused by the model.
+pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "Newexten", "RTCP", "Cdr", "CEL"];
+
+pub fn default_excluded_events() -> Vec<String> {
+    DEFAULT_EXCLUDED_EVENTS
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
+impl ServerConfig {
+    /// The secret of AMI account `username` on this server, if the relay knows it.
+    pub fn ami_secret_of(&self, username: &str) -> Option<&str> {
+        if username == self.ami.username {
+            Some(&self.ami.secret)
+        } else {
+            self.ami_secrets.get(username).map(String::as_str)
+        }
+    }
+
+    /// The read classes of `username` on this server.
+    pub fn read_classes_of(&self, username: &str) -> Classes {
+        self.read_classes
+            .get(username)
+            .copied()
+            .unwrap_or(Classes::CALL)
+    }
+}
 
 /// What a browser is told about one server, in order.
 #[derive(Clone, Debug)]
@@ -180,7 +235,7 @@ struct Published {
 
 /// One Asterisk server, shared by every browser and AJAM session that follows it.
 pub struct LiveServer {
-    pub config: Server,
+    pub config: ServerConfig,
     name: Arc<str>,
     /// A `std` mutex: held for an apply or a copy, never across an `.await`.
     state: Mutex<Published>,
@@ -193,7 +248,7 @@ pub struct LiveServer {
 }
 
 impl LiveServer {
-    pub fn new(config: Server, tick: Duration, metrics: Metrics) -> Arc<LiveServer> {
+    pub fn new(config: ServerConfig, tick: Duration, metrics: Metrics) -> Arc<LiveServer> {
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
         let (raw, _) = broadcast::channel(RAW_BUFFER);
         let events_in = metrics.events_in(&config.name);

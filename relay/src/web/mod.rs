@@ -1,4 +1,16 @@
-//! The axum router and the state its handlers share.
+//! The web layer: the axum router and everything that speaks HTTP to browsers and scripts.
+//!
+//! Handlers here parse requests and write answers; every decision about who may see
+//! or do what is asked of [`crate::service`]. Nothing below this folder imports axum.
+
+pub mod ajam;
+pub mod api;
+pub mod assets;
+pub mod audit;
+pub mod csp;
+pub mod listen;
+pub mod state;
+pub mod ws;
 
 use axum::Router;
 use axum::extract::Request;
@@ -17,8 +29,7 @@ use tower_http::trace::TraceLayer;
 
 use std::sync::Arc;
 
-use crate::app_state::AppState;
-use crate::{api, assets, audit, csp, legacy, ws};
+use state::AppState;
 
 /// Request bodies of the API are small JSON objects.
 const MAX_BODY: usize = 64 * 1024;
@@ -36,15 +47,15 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(api::me))
         .route("/state", get(api::state))
         .route("/actions", post(api::actions))
-        .route("/audit", get(audit::http::json))
-        .route("/audit.csv", get(audit::http::csv))
+        .route("/audit", get(audit::json))
+        .route("/audit.csv", get(audit::csv))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     let mut router = Router::new();
     if let Some(legacy) = &state.legacy {
         let prefix = &legacy.config.prefix;
         router = router
-            .route(prefix, any(legacy::on_panel_router))
-            .route(&format!("{prefix}/{{*rest}}"), any(legacy::on_panel_router));
+            .route(prefix, any(ajam::on_panel_router))
+            .route(&format!("{prefix}/{{*rest}}"), any(ajam::on_panel_router));
     }
     let hashes = csp::inline_script_hashes(&assets::index_html());
     let policies = Arc::new(Policies {

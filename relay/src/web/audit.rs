@@ -10,10 +10,10 @@ use shared::action::Role;
 use shared::ami::Classes;
 use shared::protocol::{AuditPage, AuditRecord};
 
-use super::{AuditError, store};
-use crate::accounts::Lease;
-use crate::api::{Authenticated, Failure};
-use crate::app_state::AppState;
+use crate::audit::{AuditError, store};
+use crate::pool::Lease;
+use crate::web::api::{Authenticated, Failure};
+use crate::web::state::AppState;
 
 /// Records in a page when the request names no `limit`.
 const DEFAULT_LIMIT: usize = 100;

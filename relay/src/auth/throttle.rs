@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::accounts::lock;
+use crate::sync::lock;
 
 /// Entries each map keeps at most.
 const MAX_ENTRIES: usize = 10_000;

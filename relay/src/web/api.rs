@@ -34,10 +34,10 @@ use shared::protocol::{
     ServerState, StateResponse,
 };
 
-use crate::access::ClientAddr;
-use crate::accounts::{Lease, LoginError};
-use crate::app_state::AppState;
 use crate::audit::Caller;
+use crate::pool::{Lease, LoginError};
+use crate::web::listen::ClientAddr;
+use crate::web::state::AppState;
 use shared::protocol::AuditVia;
 
 /// The login cookie's name.
@@ -80,7 +80,7 @@ fn login_refused(error: LoginError) -> Response {
     response
 }
 
-/// The address of the person behind a request (see [`crate::access::Gate::client_address`]).
+/// The address of the person behind a request (see [`crate::net::access::Gate::client_address`]).
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
@@ -284,7 +284,7 @@ pub async fn exchange(
         Ok(lease) => lease,
         Err(error @ LoginError::BadToken) => {
             throttle.failed(None, client);
-            crate::throttle::delay_failure(started).await;
+            crate::auth::throttle::delay_failure(started).await;
             return Ok(login_refused(error));
         }
         Err(error) => return Ok(login_refused(error)),

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{Legacy, MAX_BODY, Method, Reply, Request};
-use crate::access::Gate;
+use crate::net::access::Gate;
 
 /// Asterisk's line buffer: a line, its LF included, must fit in one byte less.
 const MAX_LINE: usize = 4096;

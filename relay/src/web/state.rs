@@ -9,11 +9,11 @@ use shared::protocol::ScreenPop;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::access::Gate;
-use crate::accounts::Accounts;
+use crate::ajam::Legacy;
 use crate::audit::Audit;
-use crate::legacy::Legacy;
 use crate::metrics::Metrics;
+use crate::net::access::Gate;
+use crate::pool::Accounts;
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]

@@ -202,7 +202,7 @@ mod tests {
     }
 
     /// What `tests/spa/app-1234.js` holds; its `.br` and `.gz` copies were made from it.
-    const ASSET: &[u8] = include_bytes!("../tests/spa/app-1234.js");
+    const ASSET: &[u8] = include_bytes!("../../tests/spa/app-1234.js");
 
     #[tokio::test]
     async fn a_browser_that_accepts_br_gets_the_precompressed_copy_of_the_asset() {
@@ -274,7 +274,7 @@ mod tests {
         let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
         assert_eq!(
             body,
-            include_bytes!("../tests/spa/app-1234.js.br").as_slice()
+            include_bytes!("../../tests/spa/app-1234.js.br").as_slice()
         );
 
         // A file without a copy is compressed on the fly, as before.

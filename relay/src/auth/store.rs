@@ -24,7 +24,7 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundK
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::lock;
+use crate::sync::lock;
 
 /// Rows kept at most; past it (after the expired ones went) new logins are not saved.
 const MAX_ROWS: i64 = 100_000;

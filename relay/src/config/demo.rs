@@ -1,0 +1,62 @@
+//! `--demo`: the settings that follow the in-process simulated PBX.
+//!
+//! The accounts and their read classes are pbxsim's own manager.conf users (the
+//! fixtures'), read from pbxsim rather than written out a second time.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use shared::ami::Classes;
+use shared::protocol::DemoAccount;
+
+use crate::ami::AmiConfig;
+use crate::control::Dialing;
+use crate::live::{ServerConfig, default_excluded_events};
+
+/// The in-process simulated PBX at `addr`, followed as its first (all-powerful) user,
+/// with the read classes of pbxsim's users.
+pub fn server(addr: SocketAddr) -> ServerConfig {
+    let users = pbxsim::SimConfig::demo().users;
+    let service = users
+        .iter()
+        .find(|u| u.write == Classes::ALL)
+        .or(users.first());
+    let (username, secret) = service.map_or(("admin", "admin-secret"), |u| {
+        (u.name.as_str(), u.secret.as_str())
+    });
+    ServerConfig {
+        name: "demo".into(),
+        ami: AmiConfig::new(addr.to_string(), username, secret),
+        exclude_events: default_excluded_events(),
+        read_classes: users.iter().map(|u| (u.name.clone(), u.read)).collect(),
+        demo_accounts: users
+            .iter()
+            .map(|u| DemoAccount {
+                username: u.name.clone(),
+                secret: u.secret.clone(),
+                role: role_of(u.read, u.write).to_owned(),
+            })
+            .collect(),
+        // pbxsim's dialplan is Asterisk's test context, parking spaces included.
+        dialing: Dialing {
+            channel_template: "PJSIP/{exten}".into(),
+            context: "test".into(),
+            parking_context: "test".into(),
+        },
+        tls: None,
+        ami_secrets: BTreeMap::new(),
+    }
+}
+
+/// What the login page says an account is for, from what manager.conf lets it do.
+fn role_of(read: Classes, write: Classes) -> &'static str {
+    if write == Classes::ALL {
+        "administrator: everything"
+    } else if write == Classes::NONE {
+        "read-only"
+    } else if read.intersects(Classes::AGENT) {
+        "agent"
+    } else {
+        "operator"
+    }
+}
