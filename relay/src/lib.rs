@@ -30,6 +30,7 @@ pub mod live;
 pub mod metrics;
 pub mod net;
 pub mod pool;
+pub mod service;
 pub mod sync;
 pub mod web;
 
@@ -135,18 +136,18 @@ pub async fn run_with_legacy(
         live_servers.push(live);
     }
     let audit = audit::Audit::start(config.audit, metrics.clone());
-    let accounts = pool::Accounts::new(
-        live_servers,
-        config.linger,
-        config.token_ttl,
-        metrics.clone(),
-        pool::LoginPolicy {
+    let pool = pool::Pool::new(live_servers, config.linger);
+    let service = service::Service::new(
+        pool,
+        service::LoginPolicy {
             users: auth::users::Users::new(config.users),
             throttle: auth::throttle::LoginThrottle::new(config.security.throttle),
             ami_login: config.security.ami_login,
             store,
+            token_ttl: config.token_ttl,
         },
-        audit.clone(),
+        audit,
+        metrics.clone(),
     );
     let gate = net::access::Gate::new(config.security.gate);
     let legacy = config.legacy.enabled.then(|| {
@@ -155,7 +156,7 @@ pub async fn run_with_legacy(
             .unwrap_or(&listener)
             .local_addr()
             .map_or_else(|_| "unknown".to_owned(), |a| a.to_string());
-        ajam::Legacy::new(config.legacy.clone(), accounts.clone(), shown)
+        ajam::Legacy::new(config.legacy.clone(), service.clone(), shown)
     });
     if let Some(legacy) = &legacy {
         tokio::spawn(legacy.clone().run(closing.clone()));
@@ -172,11 +173,10 @@ pub async fn run_with_legacy(
     }
     let state = web::state::AppState {
         legacy,
-        accounts,
+        service,
         browsers: Arc::new(tokio::sync::Semaphore::new(config.max_browsers)),
         allowed_origins: Arc::new(config.allowed_origins),
         pause_reasons: Arc::new(config.pause_reasons),
-        token_ttl: config.token_ttl,
         screen_pop: Arc::new(config.screen_pop),
         pop_frame_ancestors: if config.pop_frame_ancestors.is_empty() {
             "'none'".into()
@@ -184,7 +184,6 @@ pub async fn run_with_legacy(
             config.pop_frame_ancestors.join(" ").into()
         },
         metrics,
-        audit,
         gate: gate.clone(),
         closing: closing.clone(),
         secure_cookies: certificate.is_some(),

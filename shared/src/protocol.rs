@@ -20,6 +20,17 @@ use crate::model::{Change, ServerModel};
 /// Bumped whenever a message changes shape; the SPA reloads itself when it differs.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// WebSocket close code: the login ended (logout, log out everywhere, token expiry, the
+/// account removed from the configuration). The panel shows its login form and does
+/// not reconnect with that token.
+pub const CLOSE_LOGIN_ENDED: u16 = 4401;
+
+/// WebSocket close code: the browser could not keep up even with fresh snapshots.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+
+/// WebSocket close code: the relay is shutting down (the standard "going away").
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
 /// The state of the relay's link to one Asterisk server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 //! `/static/`), answered byte for byte as Asterisk 22 answers them, from the relay's
 //! own AMI sessions.
 //!
-//! - A `Login` goes through [`Accounts`], so an AJAM user and a panel user of one
+//! - A `Login` goes through [`Service`], so an AJAM user and a panel user of one
 //!   account share one AMI session; other actions run on it, with Asterisk's
 //!   permissions and the relay's shell guards.
 //! - `WaitEvent` is answered here, from the server's service session, filtered by the
@@ -20,25 +20,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::path::{Component, Path};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use shared::action::Role;
 use shared::ami::{Classes, Message};
 use shared::protocol::AuditVia;
 
-use crate::ami::AmiError;
-use crate::audit::{self, Caller};
-use crate::control::guard;
-use crate::pool::{Accounts, LoginError};
+use crate::service::{AmiOutcome, Caller, LoginError, Service};
 use render::Format;
 use sessions::{HttpSession, Sessions};
 
 /// Asterisk's limit on a request body.
 pub const MAX_BODY: usize = 40960;
-
-/// How long a failed Login takes, counted from the request: guessing secrets is slow.
-const FAILED_LOGIN_DELAY: Duration = Duration::from_secs(1);
 
 /// The AJAM endpoints (`[legacy]`), as Asterisk's http.conf and manager.conf set them.
 #[derive(Clone, Debug)]
@@ -175,18 +168,18 @@ impl Reply {
 /// The AJAM service: settings, the accounts it logs in through, its HTTP sessions.
 pub struct Legacy {
     pub config: AjamConfig,
-    accounts: Accounts,
+    service: Service,
     sessions: Arc<Sessions>,
     /// What `/httpstatus` names as the bind address.
     bind_address: String,
 }
 
 impl Legacy {
-    pub fn new(config: AjamConfig, accounts: Accounts, bind_address: String) -> Arc<Legacy> {
+    pub fn new(config: AjamConfig, service: Service, bind_address: String) -> Arc<Legacy> {
         let sessions = Arc::new(Sessions::new(config.event_queue, config.max_sessions));
         Arc::new(Legacy {
             config,
-            accounts,
+            service,
             sessions,
             bind_address,
         })
@@ -199,8 +192,13 @@ impl Legacy {
     /// Feeds events to the sessions and forgets expired ones, until the relay stops.
     pub async fn run(self: Arc<Self>, closing: tokio_util::sync::CancellationToken) {
         let mut feeds = tokio::task::JoinSet::new();
-        for server in self.accounts.servers() {
-            feeds.spawn(sessions::follow(server.clone(), self.sessions.clone()));
+        for server in self.service.servers() {
+            let events = self.service.server_events(server);
+            feeds.spawn(sessions::follow(
+                server.name().to_owned(),
+                events,
+                self.sessions.clone(),
+            ));
         }
         let mut reaper = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -237,7 +235,6 @@ impl Legacy {
     }
 
     async fn manager(&self, format: Format, request: Request) -> Reply {
-        let started = Instant::now();
         if request.method == Method::Other {
             return Reply::not_implemented(&self.config.server_name);
         }
@@ -258,13 +255,7 @@ impl Legacy {
             .as_ref()
             .map_or_else(|| self.sessions.new_id(), |s| s.id);
         let text = self
-            .answer(
-                &action,
-                session.as_ref(),
-                &mut cookie,
-                started,
-                request.client,
-            )
+            .answer(&action, session.as_ref(), &mut cookie, request.client)
             .await;
         let param = |name: &str| {
             params
@@ -300,7 +291,6 @@ impl Legacy {
         action: &Message,
         session: Option<&Arc<HttpSession>>,
         cookie: &mut u32,
-        started: Instant,
         client: IpAddr,
     ) -> Vec<u8> {
         let id = action.action_id().filter(|id| !id.is_empty());
@@ -313,7 +303,7 @@ impl Legacy {
         };
         match (name.as_str(), session) {
             ("login", Some(_)) => response("Success", id, "Already authenticated"),
-            ("login", None) => self.login(action, id, cookie, started, client).await,
+            ("login", None) => self.login(action, id, cookie, client).await,
             ("logoff", _) => {
                 if let Some(session) = session {
                     self.sessions.remove(session.id);
@@ -329,7 +319,7 @@ impl Legacy {
                     client,
                     via: AuditVia::Ajam,
                 };
-                run_action(action, id, session, caller).await
+                run_action(&self.service, action, id, session, caller).await
             }
         }
     }
@@ -339,7 +329,6 @@ impl Legacy {
         action: &Message,
         id: Option<&[u8]>,
         cookie: &mut u32,
-        started: Instant,
         client: IpAddr,
     ) -> Vec<u8> {
         let text = |key: &str| action.get_str(key).unwrap_or_default().into_owned();
@@ -350,7 +339,7 @@ impl Legacy {
         let server = match action.get_str("Server") {
             Some(server) => server.into_owned(),
             None => self.config.server.clone().unwrap_or_else(|| {
-                self.accounts
+                self.service
                     .servers()
                     .first()
                     .map(|s| s.name().to_owned())
@@ -358,40 +347,23 @@ impl Legacy {
             }),
         };
         let username = text("Username");
-        let failed = |message: &str| {
-            let message = message.to_owned();
-            async move {
-                tokio::time::sleep_until((started + FAILED_LOGIN_DELAY).into()).await;
-                response("Error", id, &message)
-            }
-        };
-        let lease = match self
-            .accounts
-            .login(&server, &username, &text("Secret"), caller)
+        // The service answers a failure no sooner than Asterisk's second after it.
+        let login = match self
+            .service
+            .login_raw_ami(&server, &username, &text("Secret"), caller)
             .await
         {
-            // AJAM is raw AMI, the console: a relay account must be an admin.
-            Ok(lease) if lease.person.as_ref().is_some_and(|p| p.role != Role::Admin) => {
-                let arguments = serde_json::json!({ "username": username });
-                lease.audit(
-                    caller,
-                    "login",
-                    arguments,
-                    (false, "AJAM is for admins only"),
-                );
-                return failed("Authentication failed").await;
-            }
-            Ok(lease) => lease,
-            Err(LoginError::Refused(_)) => return failed("Authentication failed").await,
+            Ok(login) => login,
+            Err(LoginError::Refused(_)) => return response("Error", id, "Authentication failed"),
             Err(other) => {
                 tracing::info!(%server, user = %username, error = %other, "AJAM login failed");
-                return failed(&other.to_string()).await;
+                return response("Error", id, &other.to_string());
             }
         };
-        let send_events = event_mask(action.get_str("Events").as_deref(), lease.read);
+        let send_events = event_mask(action.get_str("Events").as_deref(), login.read());
         let Some(session) =
             self.sessions
-                .insert(*cookie, lease, send_events, self.config.http_timeout)
+                .insert(*cookie, login, send_events, self.config.http_timeout)
         else {
             return response("Error", id, "Too many AJAM sessions are open on this relay");
         };
@@ -538,60 +510,31 @@ impl Legacy {
     }
 }
 
-/// Runs an action on the account's AMI session, within its limits and guards, and
-/// records it in the audit log.
+/// Runs an action through the service (limits, guards, audit) and writes Asterisk's
+/// answer as AJAM shows it.
 async fn run_action(
+    service: &Service,
     action: &Message,
     id: Option<&[u8]>,
     session: &HttpSession,
     caller: Caller,
 ) -> Vec<u8> {
-    let (text, ok, message) = run_unaudited(action, id, session).await;
-    let name = action.get_str("Action").unwrap_or_default();
-    session
-        .lease
-        .audit(caller, &name, audit::headers_of(action), (ok, &message));
-    text
-}
-
-/// The answer's AMI text, whether Asterisk took the action, and its words.
-async fn run_unaudited(
-    action: &Message,
-    id: Option<&[u8]>,
-    session: &HttpSession,
-) -> (Vec<u8>, bool, String) {
-    let account = &session.lease;
-    let refused = |message: String| (response("Error", id, &message), false, message);
-    let _permit = match account.limiter.try_acquire() {
-        Ok(permit) => permit,
-        Err(refusal) => return refused(refusal.to_string()),
-    };
-    if let Err(refusal) = guard::check(action, account.permissions.write) {
-        return refused(refusal.to_string());
-    }
     // Whatever ActionID the relay adds must not show when the client sent none.
     let shown = |message: &Message| match id {
         Some(_) => message.to_bytes(),
         None => message.without("ActionID").to_bytes(),
     };
-    let words = |message: &Message| message.get_str("Message").unwrap_or_default().into_owned();
-    match account.session.send_until_response(action.clone()).await {
-        Ok(answer) => {
-            let mut out = shown(&answer.response).to_vec();
-            for event in &answer.events {
+    match service.run_ami(&session.login, action, caller).await {
+        AmiOutcome::Answered {
+            response, events, ..
+        } => {
+            let mut out = shown(&response).to_vec();
+            for event in &events {
                 out.extend_from_slice(&shown(event));
             }
-            (out, true, words(&answer.response))
+            out
         }
-        Err(AmiError::ActionFailed { response, .. }) => {
-            (shown(&response).to_vec(), false, words(&response))
-        }
-        Err(
-            AmiError::PermissionDenied { message }
-            | AmiError::UnknownAction { message }
-            | AmiError::AuthenticationFailed { message },
-        ) => refused(message),
-        Err(other) => refused(other.to_string()),
+        AmiOutcome::Refused(message) => self::response("Error", id, &message),
     }
 }
 
@@ -618,7 +561,7 @@ fn events_mask(action: &Message, id: Option<&[u8]>, session: &HttpSession) -> Ve
     let Some(mask) = action.get_str("EventMask") else {
         return response("Error", id, "Invalid event mask");
     };
-    let classes = event_mask(Some(&mask), session.lease.read);
+    let classes = event_mask(Some(&mask), session.login.read());
     session.set_send_events(classes);
     let mut out = b"Response: Success\r\n".to_vec();
     push_action_id(&mut out, id);

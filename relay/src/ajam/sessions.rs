@@ -16,8 +16,8 @@ use bytes::Bytes;
 use shared::ami::{Classes, Message};
 use tokio::sync::{Notify, broadcast};
 
-use crate::live::LiveServer;
-use crate::pool::{Lease, lock};
+use crate::service::Login;
+use crate::sync::lock;
 
 /// Bytes one session may hold queued, whatever the event count: events can be large.
 pub const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
@@ -32,7 +32,8 @@ pub struct Sessions {
 /// One logged-in AJAM session.
 pub struct HttpSession {
     pub id: u32,
-    pub lease: Lease,
+    /// The login; when it ends (log out everywhere), so does the session.
+    pub login: Login,
     /// The classes an event must be wholly inside to be queued (the account's read
     /// classes, narrowed by the Login's `Events:`).
     send_events: Mutex<Classes>,
@@ -71,6 +72,10 @@ impl Sessions {
     /// The live session behind a cookie id, its expiry pushed back by `ttl`.
     pub fn touch(&self, id: u32, ttl: Duration) -> Option<Arc<HttpSession>> {
         let session = lock(&self.map).get(&id).cloned()?;
+        if session.login.is_ended() {
+            self.remove(id);
+            return None;
+        }
         let now = Instant::now();
         let mut expires = lock(&session.expires);
         if *expires <= now {
@@ -97,7 +102,7 @@ impl Sessions {
     pub fn insert(
         &self,
         id: u32,
-        lease: Lease,
+        login: Login,
         send_events: Classes,
         ttl: Duration,
     ) -> Option<Arc<HttpSession>> {
@@ -111,7 +116,7 @@ impl Sessions {
         }
         let session = Arc::new(HttpSession {
             id,
-            lease,
+            login,
             send_events: Mutex::new(send_events),
             expires: Mutex::new(Instant::now() + ttl),
             queue: Mutex::new(EventQueue::default()),
@@ -131,19 +136,20 @@ impl Sessions {
         }
     }
 
-    /// Forgets expired sessions, dropping their queues and account leases.
+    /// Forgets expired sessions and those whose login ended (log out everywhere),
+    /// dropping their queues and account leases; a WaitEvent in progress ends.
     pub fn reap(&self) {
         let now = Instant::now();
         let mut expired = Vec::new();
         lock(&self.map).retain(|_, s| {
-            let alive = *lock(&s.expires) > now;
+            let alive = *lock(&s.expires) > now && !s.login.is_ended();
             if !alive {
                 expired.push(s.clone());
             }
             alive
         });
         for session in expired {
-            tracing::info!(id = %format!("{:08x}", session.id), user = %session.lease.username, "AJAM session expired");
+            tracing::info!(id = %format!("{:08x}", session.id), user = %session.login.display_name(), "AJAM session ended");
             session.closed.store(true, Ordering::Release);
             session.wake.notify_waiters();
         }
@@ -159,11 +165,10 @@ impl Sessions {
 
     /// Queues one event of `server` for every session there whose classes cover it.
     pub fn offer(&self, server: &str, event: &Message) {
-        let classes = event_classes(event);
         let mut encoded: Option<Bytes> = None;
         let sessions: Vec<Arc<HttpSession>> = lock(&self.map)
             .values()
-            .filter(|s| s.lease.server.name() == server && lock(&s.send_events).contains(classes))
+            .filter(|s| s.login.server().name() == server && lock(&s.send_events).reads(event))
             .cloned()
             .collect();
         for session in sessions {
@@ -176,7 +181,7 @@ impl Sessions {
     /// behind its own event stream, and the sessions must hear of it.
     pub fn missed(&self, server: &str, missed: u64) {
         for session in lock(&self.map).values() {
-            if session.lease.server.name() == server {
+            if session.login.server().name() == server {
                 lock(&session.queue).dropped += missed;
                 session.wake.notify_waiters();
             }
@@ -268,34 +273,18 @@ impl HttpSession {
     }
 }
 
-/// The classes an event belongs to, from its `Privilege:` header (`call,all`): the
-/// trailing `all` is how Asterisk writes it, not a class. No header: no class, so
-/// every session may see it.
-fn event_classes(event: &Message) -> Classes {
-    let Some(privilege) = event.get_str("Privilege") else {
-        return Classes::NONE;
-    };
-    let named: Vec<&str> = privilege
-        .split(',')
-        .map(str::trim)
-        .filter(|w| !w.eq_ignore_ascii_case("all"))
-        .collect();
-    Classes::parse(&named.join(","))
-}
-
 /// Feeds every raw event of `server` to the sessions until the relay stops.
-pub async fn follow(server: Arc<LiveServer>, sessions: Arc<Sessions>) {
-    let mut events = server.subscribe_raw();
+pub async fn follow(
+    server: String,
+    mut events: broadcast::Receiver<Message>,
+    sessions: Arc<Sessions>,
+) {
     loop {
         match events.recv().await {
-            Ok(event) => sessions.offer(server.name(), &event),
+            Ok(event) => sessions.offer(&server, &event),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(
-                    server = server.name(),
-                    missed,
-                    "AJAM event feed fell behind"
-                );
-                sessions.missed(server.name(), missed);
+                tracing::warn!(%server, missed, "AJAM event feed fell behind");
+                sessions.missed(&server, missed);
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
@@ -305,18 +294,6 @@ pub async fn follow(server: Arc<LiveServer>, sessions: Arc<Sessions>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn privilege_names_the_classes_without_all() {
-        let event = |p: &str| Message::new().with("Event", "X").with("Privilege", p);
-        assert_eq!(event_classes(&event("call,all")), Classes::CALL);
-        assert_eq!(event_classes(&event("Call")), Classes::CALL);
-        assert_eq!(event_classes(&event("security,all")), Classes::SECURITY);
-        assert_eq!(
-            event_classes(&Message::new().with("Event", "X")),
-            Classes::NONE
-        );
-    }
 
     fn numbered(n: usize) -> Bytes {
         Bytes::from(format!("Event: N\r\nN: {n}\r\n\r\n"))

@@ -3,4 +3,5 @@
 
 pub mod store;
 pub mod throttle;
+pub mod tokens;
 pub mod users;

@@ -34,8 +34,8 @@ use shared::protocol::{
     ServerState, StateResponse,
 };
 
-use crate::audit::Caller;
-use crate::pool::{Lease, LoginError};
+use crate::service::Caller;
+use crate::service::{Login, LoginError};
 use crate::web::listen::ClientAddr;
 use crate::web::state::AppState;
 use shared::protocol::AuditVia;
@@ -107,11 +107,9 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// A request made with a valid token: the lease on its account's session, held for
-/// the request's duration.
+/// A request made with a valid token: its login, held for the request's duration.
 pub struct Authenticated {
-    pub lease: Lease,
-    pub token: String,
+    pub login: Login,
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -130,8 +128,8 @@ impl FromRequestParts<AppState> for Authenticated {
                 "cross-site request refused".into(),
             ));
         }
-        let lease = state.accounts.resume(&token).await?;
-        Ok(Authenticated { lease, token })
+        let login = state.service.resume(&token).await?;
+        Ok(Authenticated { login })
     }
 }
 
@@ -183,7 +181,7 @@ fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Failure> {
 pub async fn servers(State(state): State<AppState>) -> Json<Vec<ServerInfo>> {
     Json(
         state
-            .accounts
+            .service
             .servers()
             .iter()
             .map(|server| ServerInfo {
@@ -208,8 +206,8 @@ pub async fn login(
         ));
     }
     let request: LoginRequest = json_body(&body)?;
-    let lease = match state
-        .accounts
+    let login = match state
+        .service
         .login(
             &request.server,
             &request.username,
@@ -218,13 +216,13 @@ pub async fn login(
         )
         .await
     {
-        Ok(lease) => lease,
+        Ok(login) => login,
         Err(error) => return Ok(login_refused(error)),
     };
-    let token = state.accounts.issue_token(&lease).await?;
+    let token = state.service.issue_token(&login).await?;
     let cookie = format!(
         "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        state.token_ttl.as_secs(),
+        state.service.token_ttl().as_secs(),
         if state.secure_cookies { "; Secure" } else { "" }
     );
     let mut response = Json(LoginResponse {
@@ -251,11 +249,10 @@ pub async fn logout(
     Query(query): Query<LogoutQuery>,
     auth: Authenticated,
 ) -> Response {
+    let ended = state.service.logout(&auth.login, query.everywhere).await;
     if query.everywhere {
-        let ended = state.accounts.revoke_everywhere(&auth.token).await;
         tracing::info!(ended, "logged out everywhere");
     }
-    state.accounts.revoke(&auth.token).await;
     let clear = format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&clear) {
@@ -274,58 +271,47 @@ pub async fn exchange(
     ClientIp(client): ClientIp,
     body: Bytes,
 ) -> Result<Response, Failure> {
-    let started = tokio::time::Instant::now();
     let request: ExchangeRequest = json_body(&body)?;
-    let throttle = state.accounts.throttle();
-    if let Err(locked) = throttle.check(None, client) {
-        return Ok(login_refused(LoginError::Locked(locked)));
-    }
-    let lease = match state.accounts.resume(&request.token).await {
-        Ok(lease) => lease,
-        Err(error @ LoginError::BadToken) => {
-            throttle.failed(None, client);
-            crate::auth::throttle::delay_failure(started).await;
-            return Ok(login_refused(error));
-        }
+    let (token, login) = match state
+        .service
+        .exchange(&request.token, client, EXCHANGED_TOKEN_TTL)
+        .await
+    {
+        Ok(exchanged) => exchanged,
         Err(error) => return Ok(login_refused(error)),
     };
-    let token = state
-        .accounts
-        .exchange(&request.token, &lease, EXCHANGED_TOKEN_TTL)
-        .await?;
     Ok(Json(LoginResponse {
         token,
-        server: lease.server.name().to_owned(),
-        username: lease.display_name().to_owned(),
+        server: login.server().name().to_owned(),
+        username: login.display_name().to_owned(),
     })
     .into_response())
 }
 
 pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Json<Hello> {
-    Json(hello(&state, &auth.lease))
+    Json(hello(&state, &auth.login))
 }
 
 /// What a socket says first, and `/api/v1/me` answers.
-pub fn hello(state: &AppState, lease: &Lease) -> Hello {
+pub fn hello(state: &AppState, login: &Login) -> Hello {
     Hello {
         protocol: PROTOCOL_VERSION,
-        server: lease.server.name().to_owned(),
-        username: lease.display_name().to_owned(),
-        read: lease.read,
-        permissions: lease.permissions(),
-        role: lease.person.as_ref().map(|p| p.role),
-        extension: lease.person.as_ref().and_then(|p| p.extension.clone()),
+        server: login.server().name().to_owned(),
+        username: login.display_name().to_owned(),
+        read: login.read(),
+        permissions: login.permissions(),
+        role: login.role(),
+        extension: login.extension().map(str::to_owned),
         pause_reasons: state.pause_reasons.as_ref().clone(),
         screen_pop: state.screen_pop.as_ref().clone(),
     }
 }
 
-pub async fn state(auth: Authenticated) -> Json<StateResponse> {
-    let server = &auth.lease.server;
-    let (seq, link, mut model) = server.snapshot(auth.lease.read);
-    if let Some(exten) = auth.lease.agent_extension() {
-        model = crate::live::AgentView::new(exten, auth.lease.read).scope(model);
-    }
+pub async fn state(State(state): State<AppState>, auth: Authenticated) -> Json<StateResponse> {
+    let server = auth.login.server();
+    let (seq, link, model) = state
+        .service
+        .snapshot(&auth.login, &mut auth.login.agent_view());
     Json(StateResponse {
         servers: vec![ServerState {
             name: server.name().to_owned(),
@@ -337,12 +323,16 @@ pub async fn state(auth: Authenticated) -> Json<StateResponse> {
 }
 
 pub async fn actions(
+    State(state): State<AppState>,
     client: ClientIp,
     auth: Authenticated,
     body: Bytes,
 ) -> Result<Response, Failure> {
     let request: ActionRequest = json_body(&body)?;
-    let result = auth.lease.run(&request, client.caller(AuditVia::Api)).await;
+    let result = state
+        .service
+        .run(&auth.login, &request, client.caller(AuditVia::Api))
+        .await;
     // The same JSON as on the socket, `"type": "action_result"` included.
     Ok(Json(shared::protocol::ServerMessage::ActionResult(result)).into_response())
 }

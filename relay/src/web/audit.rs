@@ -1,17 +1,14 @@
-//! `GET /api/v1/audit` (JSON) and `GET /api/v1/audit.csv`, for admins only: relay
-//! accounts with the admin role, or AMI accounts that hold the `system` write class.
+//! `GET /api/v1/audit` (JSON) and `GET /api/v1/audit.csv`, for those
+//! `service::policy::may_read_audit` lets read it.
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use shared::action::Role;
-use shared::ami::Classes;
 use shared::protocol::{AuditPage, AuditRecord};
 
 use crate::audit::{AuditError, store};
-use crate::pool::Lease;
 use crate::web::api::{Authenticated, Failure};
 use crate::web::state::AppState;
 
@@ -25,27 +22,16 @@ pub struct PageQuery {
     before: Option<i64>,
 }
 
-/// Whether the person may read the log: it shows everyone's actions and addresses.
-fn is_admin(lease: &Lease) -> bool {
-    match &lease.person {
-        Some(person) => person.role == Role::Admin,
-        None => lease.account.permissions.write.contains(Classes::SYSTEM),
-    }
-}
-
 async fn admin_page(
     state: &AppState,
     auth: &Authenticated,
     query: &PageQuery,
 ) -> Result<AuditPage, Failure> {
-    if !is_admin(&auth.lease) {
-        return Err(Failure(
-            StatusCode::FORBIDDEN,
-            "the audit log is for admins only".into(),
-        ));
-    }
-    state
-        .audit
+    let audit = state
+        .service
+        .audit_log(&auth.login)
+        .map_err(|refused| Failure(StatusCode::FORBIDDEN, refused.to_string()))?;
+    audit
         .page(query.limit.unwrap_or(DEFAULT_LIMIT), query.before)
         .await
         .map_err(|error| {
@@ -160,6 +146,7 @@ fn inert(cell: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::action::Role;
     use shared::protocol::AuditVia;
 
     #[test]

@@ -121,7 +121,7 @@ struct Health {
 /// 200 while serving, with each server's link, so a load balancer and a person both
 /// learn something; which servers are up is in the body, not the status.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let servers: Vec<LinkStatus> = state.accounts.servers().iter().map(|s| s.link()).collect();
+    let servers: Vec<LinkStatus> = state.service.servers().iter().map(|s| s.link()).collect();
     let all_up = servers.iter().all(|s| s.state == LinkState::Up);
     let status = if all_up { "ok" } else { "degraded" };
     (StatusCode::OK, Json(Health { status, servers }))

@@ -1,24 +1,23 @@
-//! What every request handler shares: the accounts, the limits, the settings the
+//! What every request handler shares: the service, the limits, the settings the
 //! browser is told, and the shutdown signal. Its own module, so that the router
 //! (`app`) and the handlers (`api`, `ws`) do not import each other.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use shared::protocol::ScreenPop;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::ajam::Legacy;
-use crate::audit::Audit;
 use crate::metrics::Metrics;
 use crate::net::access::Gate;
-use crate::pool::Accounts;
+use crate::service::Service;
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub accounts: Accounts,
+    /// Every policy decision: logins, tokens, actions, what a login may read.
+    pub service: Service,
     /// The AJAM endpoints, unless turned off.
     pub legacy: Option<Arc<Legacy>>,
     /// One permit per open browser socket: a constant bound on the tasks and
@@ -26,13 +25,10 @@ pub struct AppState {
     pub browsers: Arc<Semaphore>,
     pub allowed_origins: Arc<Vec<String>>,
     pub pause_reasons: Arc<Vec<String>>,
-    pub token_ttl: Duration,
     pub screen_pop: Arc<ScreenPop>,
     /// `frame-ancestors` of the screen-pop, ready to send.
     pub pop_frame_ancestors: Arc<str>,
     pub metrics: Metrics,
-    /// The audit log, read by admins at `/api/v1/audit`.
-    pub audit: Audit,
     /// Network rules and connection counts; also tells a client's address.
     pub gate: Arc<Gate>,
     /// Fires when the relay shuts down: sockets say goodbye.

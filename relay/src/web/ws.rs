@@ -15,15 +15,15 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{Sink, SinkExt, Stream, StreamExt};
-use shared::ami::Classes;
-use shared::protocol::{ClientMessage, RawEvent, ServerMessage};
+use shared::protocol::{
+    CLOSE_GOING_AWAY, CLOSE_LOGIN_ENDED, CLOSE_TOO_SLOW, ClientMessage, RawEvent, ServerMessage,
+};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use crate::audit::Caller;
 use crate::live::{AgentView, Update, View, encode};
-use crate::pool::Lease;
+use crate::service::{Caller, Login, RawEvents};
 use crate::web::api::{ClientIp, Failure, origin_allowed, token_of};
 use crate::web::state::AppState;
 
@@ -41,11 +41,6 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 /// Snapshots for lag within [`LAG_WINDOW`] before the browser is given up on.
 const MAX_LAG_SNAPSHOTS: usize = 3;
 const LAG_WINDOW: Duration = Duration::from_secs(30);
-
-/// Close code: the browser could not keep up even with snapshots.
-pub const CLOSE_TOO_SLOW: u16 = 4008;
-/// Close code: the relay is shutting down (the standard "going away").
-pub const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// Raw events per `events` frame, and kept for one browser at most.
 const MAX_RAW_PER_FRAME: usize = 256;
@@ -79,8 +74,8 @@ pub async fn upgrade(
         )
         .into_response();
     };
-    let lease = match state.accounts.resume(&token).await {
-        Ok(lease) => lease,
+    let login = match state.service.resume(&token).await {
+        Ok(login) => login,
         Err(error) => return Failure::from(error).into_response(),
     };
     let Ok(permit) = state.browsers.clone().try_acquire_owned() else {
@@ -100,7 +95,7 @@ pub async fn upgrade(
             let _open = state.metrics.browser_opened();
             let (sink, stream) = socket.split();
             let caller = client.caller(shared::protocol::AuditVia::Panel);
-            browser_session(sink, stream, state, lease, caller).await;
+            browser_session(sink, stream, state, login, caller).await;
             drop(permit);
         })
 }
@@ -116,20 +111,23 @@ enum Ended {
     Silent,
     #[error("the browser fell behind {MAX_LAG_SNAPSHOTS} times within {LAG_WINDOW:?}")]
     TooSlow,
+    #[error("the login ended")]
+    LoggedOut,
 }
 
 /// One socket's state.
 struct Browser<W> {
     sink: W,
     state: AppState,
-    lease: Lease,
+    login: Login,
     /// Where the browser is, for the audit log of its actions.
     caller: Caller,
     view: View,
     /// The `seq` the browser holds: deltas at or below it are already in its snapshot.
     seq: u64,
     lag_snapshots: VecDeque<Instant>,
-    raw: Option<broadcast::Receiver<shared::ami::Message>>,
+    /// The event log's feed, while it is open.
+    raw: Option<RawEvents>,
     /// An agent's own view of the model, instead of the shared deltas.
     agent: Option<AgentView>,
 }
@@ -139,25 +137,25 @@ pub async fn browser_session<W, R, E>(
     sink: W,
     mut stream: R,
     state: AppState,
-    lease: Lease,
+    login: Login,
     caller: Caller,
 ) where
     W: Sink<Message> + Unpin,
     W::Error: std::fmt::Display,
     R: Stream<Item = Result<Message, E>> + Unpin,
 {
-    let server = lease.server.clone();
+    let server = login.server().clone();
     // Subscribe before the snapshot, so no delta falls between the two.
     let mut updates = server.subscribe();
     let closing = state.closing.clone();
-    let agent = lease
-        .agent_extension()
-        .map(|exten| AgentView::new(exten, lease.read));
+    // Watched beside the browser's own copy, which the loop borrows mutably.
+    let watched = login.clone();
+    let agent = login.agent_view();
     let mut browser = Browser {
         sink,
-        view: View::of(lease.read),
+        view: View::of(login.read()),
         state,
-        lease,
+        login,
         caller,
         seq: 0,
         lag_snapshots: VecDeque::new(),
@@ -168,7 +166,7 @@ pub async fn browser_session<W, R, E>(
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     let mut last_heard = Instant::now();
     let result: Result<(), Ended> = async {
-        let hello = ServerMessage::Hello(crate::web::api::hello(&browser.state, &browser.lease));
+        let hello = ServerMessage::Hello(crate::web::api::hello(&browser.state, &browser.login));
         browser.send(encode(&hello)).await?;
         browser.snapshot().await?;
         loop {
@@ -217,24 +215,28 @@ pub async fn browser_session<W, R, E>(
                     browser.close(CLOSE_GOING_AWAY, "the relay is shutting down").await;
                     return Ok(());
                 }
+                // Nothing the browser sends after this runs: the loop is over.
+                () = watched.ended() => return Err(Ended::LoggedOut),
             }
         }
     }
     .await;
     if let Err(ended) = result {
-        if matches!(ended, Ended::TooSlow) {
-            browser
-                .close(CLOSE_TOO_SLOW, "too slow to keep up with the updates")
-                .await;
+        match ended {
+            Ended::TooSlow => {
+                browser
+                    .close(CLOSE_TOO_SLOW, "too slow to keep up with the updates")
+                    .await;
+            }
+            Ended::LoggedOut => browser.close(CLOSE_LOGIN_ENDED, "login ended").await,
+            _ => {}
         }
         tracing::info!(%ended, "browser session ended");
     }
 }
 
 /// The next raw event, or never when the event log is off.
-async fn recv_raw(
-    raw: &mut Option<broadcast::Receiver<shared::ami::Message>>,
-) -> Result<shared::ami::Message, RecvError> {
+async fn recv_raw(raw: &mut Option<RawEvents>) -> Result<shared::ami::Message, RecvError> {
     match raw {
         Some(receiver) => receiver.recv().await,
         None => std::future::pending().await,
@@ -247,11 +249,8 @@ where
     W::Error: std::fmt::Display,
 {
     async fn snapshot(&mut self) -> Result<(), Ended> {
-        let server = &self.lease.server;
-        let (seq, link, mut model) = server.snapshot(self.lease.read);
-        if let Some(agent) = &mut self.agent {
-            model = agent.scope(model);
-        }
+        let (seq, link, model) = self.state.service.snapshot(&self.login, &mut self.agent);
+        let server = self.login.server();
         self.seq = seq;
         let message = ServerMessage::Snapshot {
             server: server.name().to_owned(),
@@ -288,19 +287,29 @@ where
         match serde_json::from_str::<ClientMessage>(text) {
             Ok(ClientMessage::Resync) => self.snapshot().await,
             Ok(ClientMessage::Action(request)) => {
-                let lease = self.lease.clone();
+                let login = self.login.clone();
+                let service = self.state.service.clone();
                 let caller = self.caller;
                 let results = results.clone();
                 // The account's limiter bounds how many of these run at once.
                 tokio::spawn(async move {
-                    let result = lease.run(&request, caller).await;
+                    let result = service.run(&login, &request, caller).await;
                     let _ = results.send(result).await;
                 });
                 Ok(())
             }
-            Ok(ClientMessage::Events { enabled }) => {
-                self.raw = enabled.then(|| self.lease.server.subscribe_raw());
+            Ok(ClientMessage::Events { enabled: false }) => {
+                self.raw = None;
                 Ok(())
+            }
+            Ok(ClientMessage::Events { enabled: true }) => {
+                match self.state.service.raw_events(&self.login) {
+                    Ok(feed) => {
+                        self.raw = Some(feed);
+                        Ok(())
+                    }
+                    Err(refused) => self.error(&refused.to_string()).await,
+                }
             }
             Err(error) => self.error(&format!("unusable message: {error}")).await,
         }
@@ -316,11 +325,7 @@ where
         let mut next = Some(first);
         while let Some(received) = next.take() {
             match received {
-                Ok(message) => {
-                    if readable(&message, self.lease.read) {
-                        events.push(RawEvent::from(&message));
-                    }
-                }
+                Ok(message) => events.push(RawEvent::from(&message)),
                 Err(RecvError::Lagged(missed)) => dropped += missed,
                 Err(RecvError::Closed) => {
                     self.raw = None;
@@ -341,7 +346,7 @@ where
             return Ok(());
         }
         let message = ServerMessage::Events {
-            server: self.lease.server.name().to_owned(),
+            server: self.login.server().name().to_owned(),
             events,
             dropped,
         };
@@ -379,12 +384,4 @@ where
         )
         .await;
     }
-}
-
-/// Whether an event reaches a reader, as Asterisk decides: its `Privilege` classes
-/// meet the reader's read classes.
-pub fn readable(event: &shared::ami::Message, read: Classes) -> bool {
-    event
-        .get_str("Privilege")
-        .is_some_and(|privilege| Classes::parse(&privilege).intersects(read))
 }

@@ -92,6 +92,29 @@ impl Classes {
         out
     }
 
+    /// The classes of an event, from its `Privilege:` header (`call,all`). The trailing
+    /// `all` is how Asterisk writes every event's list, not a class; an event without
+    /// the header has no class.
+    pub fn of_event(event: &super::Message) -> Classes {
+        let Some(privilege) = event.get_str("Privilege") else {
+            return Classes::NONE;
+        };
+        let mut out = Classes::NONE;
+        for word in privilege.split(',').map(str::trim) {
+            if !word.eq_ignore_ascii_case("all") {
+                out = out.or(Classes::parse(word));
+            }
+        }
+        out
+    }
+
+    /// Whether `event` reaches a reader of these classes, as manager.c decides for an
+    /// AMI session and for WaitEvent: the reader must hold every class of the event
+    /// (an event with none reaches everyone). The one rule for every raw event reader.
+    pub fn reads(self, event: &super::Message) -> bool {
+        self.contains(Classes::of_event(event))
+    }
+
     /// Union of two sets.
     pub const fn or(self, other: Classes) -> Classes {
         Classes(self.0 | other.0)
@@ -164,6 +187,31 @@ impl<'de> serde::Deserialize<'de> for Classes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(privilege: &str) -> super::super::Message {
+        super::super::Message::new()
+            .with("Event", "X")
+            .with("Privilege", privilege)
+    }
+
+    #[test]
+    fn an_events_classes_leave_out_the_trailing_all() {
+        assert_eq!(Classes::of_event(&event("call,all")), Classes::CALL);
+        assert_eq!(Classes::of_event(&event("Call")), Classes::CALL);
+        assert_eq!(Classes::of_event(&event("agent,all")), Classes::AGENT);
+        let none = super::super::Message::new().with("Event", "X");
+        assert_eq!(Classes::of_event(&none), Classes::NONE);
+    }
+
+    #[test]
+    fn a_reader_needs_every_class_of_the_event_as_manager_c_decides() {
+        let viewer = Classes::CALL;
+        assert!(viewer.reads(&event("call,all")));
+        assert!(!viewer.reads(&event("agent,all")));
+        assert!(!viewer.reads(&event("call,agent,all")));
+        assert!(Classes::ALL.reads(&event("call,agent,all")));
+        assert!(viewer.reads(&super::super::Message::new().with("Event", "X")));
+    }
 
     #[test]
     fn parses_manager_conf_lists() {
