@@ -48,17 +48,6 @@ pub enum SocketState {
     Ended,
 }
 
-impl SocketState {
-    pub fn label(self) -> &'static str {
-        match self {
-            SocketState::Connecting => "connecting",
-            SocketState::Open => "connected",
-            SocketState::Retrying => "reconnecting",
-            SocketState::Ended => "logged out",
-        }
-    }
-}
-
 /// The live socket and the JS callbacks it holds.
 struct Connection {
     socket: WebSocket,
@@ -261,22 +250,14 @@ impl Link {
         let on_close = {
             let link = self.clone();
             Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
-                if event.code() == CLOSE_LOGIN_ENDED {
-                    link.sender.close();
-                    state.try_set(SocketState::Ended);
-                    return;
+                match after_close(event.code(), state.try_get_untracked(), attempt) {
+                    AfterClose::Retry(next) => link.clone().retry(next),
+                    AfterClose::Stop => link.sender.close(),
+                    AfterClose::Ended => {
+                        link.sender.close();
+                        state.try_set(SocketState::Ended);
+                    }
                 }
-                // Once the page had connected, the backoff starts over.
-                let Some(was) = state.try_get_untracked() else {
-                    link.sender.close();
-                    return;
-                };
-                let next = if was == SocketState::Open {
-                    0
-                } else {
-                    attempt + 1
-                };
-                link.clone().retry(next);
             })
         };
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -302,6 +283,29 @@ impl Link {
     }
 }
 
+/// What follows a socket's close.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterClose {
+    /// Another socket, as attempt number `n` (its backoff).
+    Retry(u32),
+    /// Nothing: the page state the socket fed is gone.
+    Stop,
+    /// The login ended: no socket again, and the page says so.
+    Ended,
+}
+
+/// What follows the close `code` of attempt number `attempt`, with the socket's state
+/// before it (`None`: disposed with the view that owned it).
+fn after_close(code: u16, was: Option<SocketState>, attempt: u32) -> AfterClose {
+    match was {
+        _ if code == CLOSE_LOGIN_ENDED => AfterClose::Ended,
+        None => AfterClose::Stop,
+        // Once the page had connected, the backoff starts over.
+        Some(SocketState::Open) => AfterClose::Retry(0),
+        Some(_) => AfterClose::Retry(attempt + 1),
+    }
+}
+
 /// 0.5 s, 1 s, 2 s, … capped at 10 s: quick after a relay restart, gentle when it stays down.
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((500u64 << attempt.min(5)).min(10_000))
@@ -320,4 +324,41 @@ fn socket_url(token: Option<&str>) -> Option<String> {
         location.host().ok()?,
         base_path()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn a_login_ended_is_not_retried_and_a_gone_page_stops() {
+        let going_away = 1001;
+        assert_eq!(
+            after_close(CLOSE_LOGIN_ENDED, Some(SocketState::Open), 0),
+            AfterClose::Ended
+        );
+        assert_eq!(
+            after_close(CLOSE_LOGIN_ENDED, None, 3),
+            AfterClose::Ended,
+            "ended, whoever still listens"
+        );
+        assert_eq!(after_close(going_away, None, 0), AfterClose::Stop);
+        assert_eq!(
+            after_close(going_away, Some(SocketState::Open), 4),
+            AfterClose::Retry(0),
+            "a socket that was open starts the backoff over"
+        );
+        assert_eq!(
+            after_close(4008, Some(SocketState::Connecting), 2),
+            AfterClose::Retry(3)
+        );
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn the_backoff_doubles_up_to_ten_seconds() {
+        let waits: Vec<u128> = (0..8).map(|n| backoff(n).as_millis()).collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+    }
 }
