@@ -4,27 +4,30 @@
 //! ([`socket`]) feeds it, applying deltas with the shared model's own
 //! `apply_change`, and the views only read it and send actions.
 //!
-//! - [`api`]: the relay's HTTP API (login, who am I, the screen-pop's token exchange).
-//! - [`socket`]: the WebSocket, with reconnect and backoff.
-//! - [`store`]: the page's state and how relay messages change it.
-//! - [`components`]: the frame: login, top bar, routes, shared helpers.
-//! - [`windowing`]: long lists drawn only where they are scrolled to.
-//! - [`agent`], [`supervisor`] (with [`extensions`] and [`calls`]), [`wallboard`],
-//!   [`event_log`], [`console`], [`audit`], [`pop`]: the views.
+//! Modules in layers; each imports only the layers below it, never one above, so no
+//! two modules import each other:
+//!
+//! 1. [`format`] (how things are written for people), [`route`] (paths and the tiny
+//!    router), [`api`] (the relay's HTTP API), [`windowing`] (long lists drawn only
+//!    where they are scrolled to), [`store`] (what the relay sent), [`events`] (the
+//!    event log's raw events).
+//! 2. [`socket`]: the WebSocket, its reconnect, and its end.
+//! 3. [`context`]: `Ctx`, the typed handle every view reads, which starts the socket
+//!    and the clock and stops them when its owner goes.
+//! 4. [`parts`]: what several views draw (queue cards, the extension grid, the call list).
+//! 5. [`views`]: one per route; a view never imports another view.
+//! 6. [`app`]: the frame on top: login, top bar, routes.
 
-pub mod agent;
 pub mod api;
-pub mod audit;
-pub mod calls;
-pub mod components;
-pub mod console;
-pub mod event_log;
-pub mod extensions;
-pub mod pop;
+pub mod app;
+pub mod context;
+pub mod events;
+pub mod format;
+pub mod parts;
+pub mod route;
 pub mod socket;
 pub mod store;
-pub mod supervisor;
-pub mod wallboard;
+pub mod views;
 pub mod windowing;
 
-pub use components::App;
+pub use app::App;

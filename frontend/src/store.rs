@@ -1,10 +1,12 @@
 //! What the page knows: who is logged in, the server's model and its link, as the
 //! relay sent them. [`Live::receive`] applies one relay message with the shared
-//! `ServerModel::apply_change`, and says when the page must ask for a resync.
+//! `ServerModel::apply_change`, keeps to the relay's `seq` with the shared
+//! [`Follower`], and says when the page must ask for a resync.
 
 use std::hash::{Hash, Hasher};
 
-use shared::action::ActionResult;
+use shared::action::{ActionResult, Role};
+use shared::model::follow::{Follower, Step};
 use shared::model::{Change, Queue, ServerModel};
 use shared::protocol::{Hello, LinkState, LinkStatus, ServerMessage};
 
@@ -12,8 +14,8 @@ use shared::protocol::{Hello, LinkState, LinkStatus, ServerMessage};
 pub struct Live {
     pub hello: Option<Hello>,
     pub link: Option<LinkStatus>,
-    /// The `seq` the model holds; `None` until the first snapshot.
-    pub seq: Option<u64>,
+    /// Where the model is in the relay's snapshots and deltas.
+    pub follower: Follower,
     pub model: ServerModel,
     /// The answer to the last action, shown to the person.
     pub last_result: Option<ActionResult>,
@@ -45,17 +47,15 @@ impl Live {
             ServerMessage::Snapshot {
                 seq, link, model, ..
             } => {
-                self.seq = Some(seq);
+                self.follower.snapshot(seq);
                 self.link = Some(link);
                 self.model = model;
                 self.tiles_revision += 1;
                 self.rows_revision += 1;
             }
-            ServerMessage::Delta { seq, changes, .. } => match self.seq {
-                // Already in the snapshot.
-                Some(held) if seq <= held => {}
-                Some(held) if seq == held + 1 => {
-                    self.seq = Some(seq);
+            ServerMessage::Delta { seq, changes, .. } => match self.follower.delta(seq) {
+                Step::Drop => {}
+                Step::Apply => {
                     if changes.iter().any(changes_a_tile) {
                         self.tiles_revision += 1;
                     }
@@ -66,7 +66,7 @@ impl Live {
                         self.model.apply_change(change);
                     }
                 }
-                _ => return Follow::Resync,
+                Step::Resync => return Follow::Resync,
             },
             ServerMessage::Link(link) => self.link = Some(link),
             // The socket hands these to the event log, a signal of its own, so a busy
@@ -91,6 +91,13 @@ impl Live {
         self.hello
             .as_ref()
             .is_some_and(|h| h.permissions.actions.contains(action))
+    }
+
+    /// Whether the raw tools (the event log, the AMI console) are offered to this
+    /// account: to every one but the agent role, which the relay refuses raw events;
+    /// `None` until the hello says who this is.
+    pub fn raw_tools(&self) -> Option<bool> {
+        self.hello.as_ref().map(|h| h.role != Some(Role::Agent))
     }
 
     pub fn link_state(&self) -> Option<LinkState> {
@@ -131,36 +138,6 @@ impl Eq for QueueKey {}
 impl Hash for QueueKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.0.name.hash(state);
-    }
-}
-
-/// How a person reads an extension state word.
-pub fn state_label(state: &str) -> &'static str {
-    match state {
-        "idle" => "Idle",
-        "inuse" => "In use",
-        "busy" => "Busy",
-        "ringing" => "Ringing",
-        "ringinuse" => "Ringing, in use",
-        "onhold" => "On hold",
-        "paused" => "Paused",
-        "unavailable" => "Unavailable",
-        _ => "Unknown",
-    }
-}
-
-/// The word for an extension's state, as `data-state` and CSS use it.
-pub fn extension_state(status: i32, paused: bool) -> &'static str {
-    match status {
-        _ if paused => "paused",
-        -1 | 4 => "unavailable",
-        0 => "idle",
-        1 => "inuse",
-        2 => "busy",
-        8 => "ringing",
-        9 => "ringinuse",
-        s if s & 16 != 0 => "onhold",
-        _ => "unknown",
     }
 }
 
@@ -269,10 +246,32 @@ mod tests {
 
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     #[cfg_attr(not(target_arch = "wasm32"), test)]
-    fn extension_states_have_names() {
-        assert_eq!(extension_state(0, false), "idle");
-        assert_eq!(extension_state(8, false), "ringing");
-        assert_eq!(extension_state(17, false), "onhold");
-        assert_eq!(extension_state(0, true), "paused");
+    fn the_raw_tools_are_not_offered_to_an_agent() {
+        let hello = |role: Option<Role>| Hello {
+            protocol: shared::protocol::PROTOCOL_VERSION,
+            server: "demo".into(),
+            username: "someone".into(),
+            read: shared::ami::Classes::ALL,
+            permissions: shared::action::Permissions {
+                write: shared::ami::Classes::ALL,
+                ami_actions: Default::default(),
+                actions: Default::default(),
+            },
+            role,
+            extension: None,
+            pause_reasons: Vec::new(),
+            screen_pop: Default::default(),
+        };
+        let mut live = Live::default();
+        assert_eq!(live.raw_tools(), None, "no hello yet");
+        for (role, offered) in [
+            (Some(Role::Agent), false),
+            (Some(Role::Supervisor), true),
+            (Some(Role::Admin), true),
+            (None, true),
+        ] {
+            live.receive(ServerMessage::Hello(hello(role)));
+            assert_eq!(live.raw_tools(), Some(offered), "{role:?}");
+        }
     }
 }

@@ -11,8 +11,10 @@
 //! - [`action`]: the call-control actions and their answers.
 //! - [`protocol`]: the messages the relay and the SPA exchange over the
 //!   WebSocket and the HTTP API (`PROTOCOL.md` shows each).
+//! - [`pop`]: which calls the screen-pop posts to a CRM, over the model.
 
 pub mod action;
 pub mod ami;
 pub mod model;
+pub mod pop;
 pub mod protocol;

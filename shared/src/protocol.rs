@@ -20,9 +20,11 @@ use crate::model::{Change, ServerModel};
 /// Bumped whenever a message changes shape; the SPA reloads itself when it differs.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// WebSocket close code: the login ended (logout, log out everywhere, token expiry, the
-/// account removed from the configuration). The panel shows its login form and does
-/// not reconnect with that token.
+/// The WebSocket close code of a socket whose login ended: logout, log out
+/// everywhere, the token's expiry, or its relay account removed or disabled. A
+/// browser that gets it shows its login form instead of reconnecting, as nothing it
+/// sent would run any more. The relay's other close codes (`1001` going away, `4008`
+/// too slow) mean "reconnect"; `PROTOCOL.md` lists them all.
 pub const CLOSE_LOGIN_ENDED: u16 = 4401;
 
 /// WebSocket close code: the browser could not keep up even with fresh snapshots.
@@ -180,6 +182,35 @@ pub struct ScreenPop {
     /// A link opened on a call, `{callerid}` replaced by the caller's number
     /// (`https://crm.example.com/search?phone={callerid}`).
     pub crm_link: Option<String>,
+}
+
+/// What the screen-pop posts to the CRM around it (`window.parent.postMessage`, only to
+/// [`ScreenPop::target_origin`]), once per call and [`PopEvent`]:
+/// `{"type": "astpanel.call", "event": "ringing", "exten": "100", ...}`. CRMs read this
+/// JSON, so its fields keep their names; `crate::pop` decides when it is posted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename = "astpanel.call")]
+pub struct CallPop {
+    pub event: PopEvent,
+    /// The extension the pop is for (`/pop?ext=100`).
+    pub exten: String,
+    /// The other party: the caller when the extension is called, whom it called when
+    /// it calls.
+    pub caller_id_num: String,
+    pub caller_id_name: String,
+    /// The extension's channel that rang or answered, and its uniqueid.
+    pub channel: String,
+    pub uniqueid: String,
+}
+
+/// What happened to the call a [`CallPop`] tells of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PopEvent {
+    /// The extension's phone rings (or it is calling out and the other side rings).
+    Ringing,
+    /// The call is up.
+    Answered,
 }
 
 /// Browser → relay.
@@ -356,6 +387,26 @@ mod tests {
             serde_json::from_str::<ClientMessage>(r#"{"type":"events","enabled":true}"#).unwrap(),
             ClientMessage::Events { enabled: true }
         );
+    }
+
+    #[test]
+    fn the_screen_pops_message_keeps_the_json_crms_read() {
+        let pop = CallPop {
+            event: PopEvent::Ringing,
+            exten: "100".into(),
+            caller_id_num: "5555".into(),
+            caller_id_name: "Pop Caller".into(),
+            channel: "PJSIP/100-00000001".into(),
+            uniqueid: "1764750000.1".into(),
+        };
+        let json = serde_json::to_string(&pop).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"astpanel.call","event":"ringing","exten":"100","caller_id_num":"5555","caller_id_name":"Pop Caller","channel":"PJSIP/100-00000001","uniqueid":"1764750000.1"}"#
+        );
+        assert_eq!(serde_json::from_str::<CallPop>(&json).unwrap(), pop);
+        let answered = serde_json::to_value(PopEvent::Answered).unwrap();
+        assert_eq!(answered, "answered");
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //! Keys are what Asterisk keeps stable: a channel's `Uniqueid` (its name can change),
 //! a bridge's `BridgeUniqueid`, a queue member's interface, a parked call's parkee.
 //! [`resync`] lists the status actions whose list events rebuild a model from nothing
-//! through the same reducer.
+//! through the same reducer. [`follow`] is how a reader of the relay's snapshots and
+//! deltas keeps to their `seq`.
 
+pub mod follow;
 mod list;
 pub mod reduce;
 pub mod resync;
@@ -181,6 +183,16 @@ pub struct Member {
     pub paused_reason: String,
     pub in_call: bool,
     pub wrapup_time: u32,
+}
+
+impl Member {
+    /// Whether the member is on a call or being offered one: not paused, and in a call
+    /// or its device in use, busy, ringing, ringing while in use or on hold (device
+    /// states 2, 3, 6, 7, 8). The wallboard counts these as busy and the supervisor
+    /// view says so; a paused member is counted as paused, whatever its phone does.
+    pub fn is_busy(&self) -> bool {
+        !self.paused && (self.in_call || matches!(self.status, 2 | 3 | 6 | 7 | 8))
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,6 +430,13 @@ impl ServerModel {
         }
     }
 
+    /// Extension `exten`'s channels as a person sees "my calls" (by
+    /// [`Channel::belongs_to`]): the agent view's and the screen-pop's.
+    pub fn channels_of<'a>(&'a self, exten: &'a str) -> impl Iterator<Item = &'a Channel> {
+        let phone = self.phone(exten);
+        self.channels.values().filter(move |c| c.belongs_to(&phone))
+    }
+
     /// Applies a change made elsewhere (the relay's reducer): applying the changes
     /// `apply_event` produced to the old model gives the new one exactly.
     pub fn apply_change(&mut self, change: Change) {
@@ -596,6 +615,30 @@ mod tests {
         };
         assert!(by_caller_id.belongs_to(&model.phone("201")));
         assert!(!model.phone("201").names(&by_caller_id.channel));
+    }
+
+    #[test]
+    fn a_member_is_busy_on_a_call_or_when_its_phone_is_in_use_unless_paused() {
+        let member = |status: u8, in_call: bool, paused: bool| Member {
+            status,
+            in_call,
+            paused,
+            ..Member::default()
+        };
+        // 2 in use, 3 busy, 6 ringing, 7 ringing in use, 8 on hold.
+        for status in [2, 3, 6, 7, 8] {
+            assert!(member(status, false, false).is_busy(), "{status}");
+            assert!(!member(status, false, true).is_busy(), "{status}, paused");
+        }
+        // 0 unknown, 1 not in use, 4 invalid, 5 unavailable.
+        for status in [0, 1, 4, 5] {
+            assert!(!member(status, false, false).is_busy(), "{status}");
+        }
+        assert!(
+            member(1, true, false).is_busy(),
+            "a call the device state missed"
+        );
+        assert!(!member(1, true, true).is_busy());
     }
 
     #[test]

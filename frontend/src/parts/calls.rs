@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use shared::action::{Action, SpyMode};
 use shared::model::{Channel, ServerModel};
 
-use crate::components::{Ctx, duration};
+use crate::context::Ctx;
+use crate::format::duration;
 use crate::windowing::{ScrollBox, padding, row_height, visible_rows};
 
 /// Channels drawn in full before the list windows itself: a few hundred rows are

@@ -7,8 +7,8 @@ use shared::action::Action;
 use shared::model::ServerModel;
 use std::collections::BTreeMap;
 
-use crate::components::{Ctx, lowercase};
-use crate::store::{extension_state, state_label};
+use crate::context::Ctx;
+use crate::format::{extension_state, lowercase, state_label};
 use crate::windowing::{ScrollBox, padding, pixels, visible_rows};
 use web_sys::HtmlDivElement;
 

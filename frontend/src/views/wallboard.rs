@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use leptos::prelude::*;
 
-use crate::components::{Ctx, duration};
+use crate::context::Ctx;
+use crate::format::duration;
 use crate::store::QueueKey;
 
 /// One sample every 5 s, ten minutes of history.
@@ -34,7 +35,13 @@ pub fn Wallboard() -> impl IntoView {
         });
     };
     sample();
-    set_interval(sample, std::time::Duration::from_secs(5));
+    // Sampling stops with the view: the samples are this visit's own.
+    let sampling = set_interval_with_handle(sample, std::time::Duration::from_secs(5)).ok();
+    on_cleanup(move || {
+        if let Some(sampling) = sampling {
+            sampling.clear();
+        }
+    });
     let queues = move || {
         ctx.live
             .with(|l| l.model.queues.values().cloned().collect::<Vec<_>>())
@@ -47,7 +54,7 @@ pub fn Wallboard() -> impl IntoView {
                     let longest = queue.callers.values().map(|c| c.joined_ms).min();
                     let members = queue.members.values();
                     let paused = members.clone().filter(|m| m.paused).count();
-                    let busy = members.clone().filter(|m| !m.paused && (m.in_call || m.status == 2 || m.status == 3 || m.status == 6)).count();
+                    let busy = members.clone().filter(|m| m.is_busy()).count();
                     let free = queue.members.len() - paused - busy;
                     let series = move || history.with(|h| h.get(&name).cloned().unwrap_or_default());
                     view! {

@@ -1,67 +1,13 @@
-//! The supervisor view: every extension, every call grouped by bridge, parked calls
-//! and queues, with the actions the account may use. Strings from the PBX are only
-//! ever shown as text.
+//! The queue cards the agent and the supervisor views both show: members with their
+//! state and the pause button, callers waiting with their wait.
 
 use leptos::prelude::*;
 use shared::action::Action;
 use shared::model::Queue;
 
-use crate::calls::Calls;
-use crate::components::{Ctx, duration, my_extension};
-use crate::extensions::Extensions;
+use crate::context::Ctx;
+use crate::format::duration;
 use crate::store::QueueKey;
-
-#[component]
-pub fn Supervisor() -> impl IntoView {
-    let mine = my_extension();
-    view! {
-        <main class="content supervisor">
-            <section class="card wide" aria-label="Extensions">
-                <Extensions mine />
-            </section>
-            <section class="card wide" aria-label="Calls">
-                <h2>"Calls"</h2>
-                <Calls mine />
-            </section>
-            <section class="card" aria-label="Parked calls">
-                <h2>"Parked"</h2>
-                <Parked mine />
-            </section>
-            <Queues />
-        </main>
-    }
-}
-
-#[component]
-fn Parked(mine: RwSignal<String>) -> impl IntoView {
-    let ctx = expect_context::<Ctx>();
-    let parked = move || {
-        ctx.live
-            .with(|l| l.model.parked.values().cloned().collect::<Vec<_>>())
-    };
-    view! {
-        <Show when=move || parked().is_empty()><p class="muted">"Nobody is parked."</p></Show>
-        <ul class="parked">
-            <For each=parked key=|p| (p.uniqueid.clone(), p.space.clone()) let:p>
-                <li data-testid="parked" data-space=p.space.clone()>
-                    <b>{p.space.clone()}</b>" "{p.caller_id_num.clone()}" "{p.caller_id_name.clone()}
-                    <span class="muted">{let since = p.since_ms; move || duration(ctx.now.get(), since)}</span>
-                    {
-                        let space = StoredValue::new(p.space.clone());
-                        view! {
-                            <Show when=ctx.may("pickup")>
-                                <button class="small" on:click=move |_| {
-                                    let from = mine.get_untracked();
-                                    if !from.is_empty() { ctx.act(Action::Pickup { space: space.get_value(), from }); }
-                                }>"Pick up"</button>
-                            </Show>
-                        }
-                    }
-                </li>
-            </For>
-        </ul>
-    }
-}
 
 #[component]
 pub fn Queues() -> impl IntoView {
@@ -104,7 +50,7 @@ fn QueueCard(queue: Queue) -> impl IntoView {
         view! {
             <li class="member" data-interface=m.interface.clone() data-paused=m.paused.to_string()>
                 <span>{if m.name.is_empty() { m.interface.clone() } else { m.name.clone() }}</span>
-                <span class="muted">{if m.paused { format!("paused: {}", m.paused_reason) } else if m.in_call { "in a call".to_owned() } else { "ready".to_owned() }}</span>
+                <span class="muted">{if m.paused { format!("paused: {}", m.paused_reason) } else if m.is_busy() { "busy".to_owned() } else { "ready".to_owned() }}</span>
                 <Show when=ctx.may("queue_pause")>
                     <Show when=move || !m.paused>
                         <select aria-label="Pause reason" on:change=move |ev| reason.set(event_target_value(&ev))>

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use shared::action::{Action, ActionResult, HeaderValue};
 
-use crate::components::Ctx;
+use crate::context::Ctx;
 
 /// Why the console cannot send what was typed; the page shows the words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -4,8 +4,9 @@ use leptos::prelude::*;
 use shared::action::Action;
 use shared::model::Channel;
 
-use crate::components::{Ctx, duration, my_extension};
-use crate::store::{extension_state, state_label};
+use crate::context::{Ctx, my_extension};
+use crate::format::{duration, extension_state, state_label};
+use crate::parts::queues::Queues;
 
 #[component]
 pub fn Agent() -> impl IntoView {
@@ -36,15 +37,8 @@ pub fn Agent() -> impl IntoView {
     };
     let calls = move || {
         let exten = mine.get();
-        ctx.live.with(|l| {
-            let phone = l.model.phone(&exten);
-            l.model
-                .channels
-                .values()
-                .filter(|c| c.belongs_to(&phone))
-                .cloned()
-                .collect::<Vec<_>>()
-        })
+        ctx.live
+            .with(|l| l.model.channels_of(&exten).cloned().collect::<Vec<_>>())
     };
     let dial = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -82,7 +76,7 @@ pub fn Agent() -> impl IntoView {
                     </For>
                 </ul>
             </section>
-            <crate::supervisor::Queues />
+            <Queues />
         </main>
     }
 }

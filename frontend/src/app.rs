@@ -1,0 +1,263 @@
+//! The page's frame, the top of the app: login, the top bar with the link state, and
+//! the routes to the views.
+//!
+//! Routes: `/` the agent view, `/supervisor`, `/wallboard`, `/events` (the raw event
+//! log) and `/console` (the AMI console), both for supervisors and admins only and the
+//! console for accounts allowed the `ami` action, `/audit`, `/pop` (the CRM's
+//! screen-pop). The logged-in panel owns the socket: logging out closes it, and a
+//! socket the relay closes because the login ended brings the login form back.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::protocol::{LinkState, LoginRequest, ServerInfo};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+use crate::api::{self, ApiFailure};
+use crate::context::Ctx;
+use crate::route::{Route, current_path, href};
+use crate::socket::SocketState;
+use crate::views::{agent, audit, console, event_log, pop, supervisor, wallboard};
+
+/// Login state: checked with `/api/v1/me` at start, so a reload keeps the session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Session {
+    Checking,
+    LoggedOut,
+    LoggedIn,
+    /// The relay ended the login (logged out elsewhere, expired, account removed).
+    Ended,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let route = Route(RwSignal::new(current_path()));
+    provide_context(route);
+    // Back and forward buttons move between views too, while the app is mounted.
+    let on_pop = Closure::<dyn FnMut()>::new(move || route.0.set(current_path()));
+    if let Some(window) = web_sys::window() {
+        window.set_onpopstate(Some(on_pop.as_ref().unchecked_ref()));
+    }
+    // Detached by the cleanup, dropped with the owner after it.
+    StoredValue::new_local(on_pop);
+    on_cleanup(|| {
+        if let Some(window) = web_sys::window() {
+            window.set_onpopstate(None);
+        }
+    });
+
+    let is_pop = route.0.get_untracked() == "/pop";
+    if is_pop {
+        return view! { <pop::ScreenPop /> }.into_any();
+    }
+    let session = RwSignal::new(Session::Checking);
+    spawn_local(async move {
+        session.set(match api::me(None).await {
+            Ok(_) => Session::LoggedIn,
+            Err(_) => Session::LoggedOut,
+        });
+    });
+    view! {
+        {move || match session.get() {
+            Session::Checking => view! { <p class="muted centre">"Loading…"</p> }.into_any(),
+            Session::LoggedOut => view! { <Login on_login=move || session.set(Session::LoggedIn) /> }.into_any(),
+            Session::Ended => view! { <Login on_login=move || session.set(Session::LoggedIn) ended=true /> }.into_any(),
+            Session::LoggedIn => view! { <Panel session /> }.into_any(),
+        }}
+    }
+    .into_any()
+}
+
+#[component]
+fn Login(
+    on_login: impl Fn() + Copy + Send + Sync + 'static,
+    /// Whether the relay ended the last login, which the form then says.
+    #[prop(optional)]
+    ended: bool,
+) -> impl IntoView {
+    let servers = RwSignal::new(Vec::<ServerInfo>::new());
+    let server = RwSignal::new(String::new());
+    let username = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
+    let error = RwSignal::new(ended.then(|| {
+        "Your login ended (logged out elsewhere, or it expired): log in again.".to_owned()
+    }));
+    let busy = RwSignal::new(false);
+    spawn_local(async move {
+        match api::servers().await {
+            Ok(list) => {
+                if let Some(first) = list.first() {
+                    server.set(first.name.clone());
+                }
+                servers.set(list);
+            }
+            Err(failure) => error.set(Some(failure.message())),
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        let request = LoginRequest {
+            server: server.get_untracked(),
+            username: username.get_untracked(),
+            secret: secret.get_untracked(),
+        };
+        spawn_local(async move {
+            match api::login(&request).await {
+                Ok(_) => on_login(),
+                Err(ApiFailure::Unauthorized(words)) => {
+                    error.set(Some(format!("Login refused: {words}")))
+                }
+                Err(other) => error.set(Some(other.message())),
+            }
+            busy.set(false);
+        });
+    };
+    let demo = move || {
+        servers.with(|list| {
+            list.iter()
+                .find(|s| s.name == server.get())
+                .map(|s| s.demo_accounts.clone())
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        <main class="login">
+            <form class="card" on:submit=submit aria-label="Log in">
+                <h1>"AstPanel"</h1>
+                <label>"Server"
+                    <select data-testid="login-server" on:change=move |ev| server.set(event_target_value(&ev)) prop:value=move || server.get()>
+                        <For each=move || servers.get() key=|s| s.name.clone() let:s>
+                            <option value=s.name.clone()>{s.name.clone()}</option>
+                        </For>
+                    </select>
+                </label>
+                <label>"Username"
+                    <input data-testid="login-username" autocomplete="username" required
+                        prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
+                </label>
+                <label>"Secret"
+                    <input data-testid="login-secret" type="password" autocomplete="current-password" required
+                        prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev)) />
+                </label>
+                <button data-testid="login-submit" type="submit" disabled=move || busy.get()>"Log in"</button>
+                <p data-testid="login-error" class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
+                <Show when=move || !demo().is_empty()>
+                    <div class="demo">
+                        <p class="muted">"Demo accounts (click to fill in):"</p>
+                        <For each=demo key=|a| a.username.clone() let:account>
+                            <button type="button" class="chip" on:click={
+                                let account = account.clone();
+                                move |_| { username.set(account.username.clone()); secret.set(account.secret.clone()); }
+                            }>
+                                <b>{account.username.clone()}</b>" / "{account.secret.clone()}" — "{account.role.clone()}
+                            </button>
+                        </For>
+                    </div>
+                </Show>
+            </form>
+        </main>
+    }
+}
+
+#[component]
+fn Panel(session: RwSignal<Session>) -> impl IntoView {
+    let ctx = Ctx::start(None);
+    provide_context(ctx);
+    let route = expect_context::<Route>();
+    Effect::new(move |_| match ctx.socket.get() {
+        SocketState::Ended => session.set(Session::Ended),
+        // A socket that keeps failing may mean the login expired: check, then go to login.
+        SocketState::Retrying => spawn_local(async move {
+            if let Err(ApiFailure::Unauthorized(_)) = api::me(None).await {
+                session.set(Session::LoggedOut);
+            }
+        }),
+        SocketState::Connecting | SocketState::Open => {}
+    });
+    let logout = move |_| {
+        // No reconnect, and no socket left on a login that is about to end.
+        ctx.close();
+        spawn_local(async move {
+            api::logout().await;
+            session.set(Session::LoggedOut);
+        });
+    };
+    let raw_tools = ctx.raw_tools();
+    let offers_raw = move || raw_tools.get() == Some(true);
+    let link = move || {
+        if ctx.socket.get() != SocketState::Open {
+            return "reconnecting";
+        }
+        match ctx.live.with(|l| l.link_state()) {
+            Some(LinkState::Up) => "up",
+            Some(LinkState::Resyncing) => "resyncing",
+            Some(LinkState::Down) => "down",
+            Some(LinkState::Connecting) | None => "connecting",
+        }
+    };
+    let nav = move |path: &'static str, label: &'static str| {
+        view! {
+            <a href=href(path) class:active=move || route.0.get() == path
+                on:click=move |ev| { ev.prevent_default(); route.go(path); }>{label}</a>
+        }
+    };
+    let who = move || {
+        ctx.live.with(|l| {
+            l.hello
+                .as_ref()
+                .map(|h| format!("{}@{}", h.username, h.server))
+                .unwrap_or_default()
+        })
+    };
+    view! {
+        <header class="topbar">
+            <h1>"AstPanel"</h1>
+            <nav aria-label="Views">
+                {nav("/", "Agent")}{nav("/supervisor", "Supervisor")}{nav("/wallboard", "Wallboard")}
+                <Show when=offers_raw>{nav("/events", "Events")}</Show>
+                <Show when=move || offers_raw() && ctx.may("ami")()>{nav("/console", "Console")}</Show>
+                <Show when=ctx.may("ami")>{nav("/audit", "Audit")}</Show>
+            </nav>
+            <span class="pill" data-testid="link-state" data-state=link role="status">{link}</span>
+            <span class="muted who">{who}</span>
+            <button class="ghost" on:click=logout>"Log out"</button>
+        </header>
+        <Show when=move || link() != "up">
+            <p class="banner" role="status">"The live view is not up to date: "{link}". It refreshes by itself once the link is back."</p>
+        </Show>
+        <Toast />
+        {move || match route.0.get().as_str() {
+            "/supervisor" => view! { <supervisor::Supervisor /> }.into_any(),
+            "/wallboard" => view! { <wallboard::Wallboard /> }.into_any(),
+            // The raw tools wait for the hello, and are not there for an agent.
+            "/events" | "/console" if raw_tools.get() != Some(true) => match raw_tools.get() {
+                None => view! { <p class="muted centre">"Loading…"</p> }.into_any(),
+                Some(_) => view! { <p class="card centre" data-testid="view-refused" role="alert">"This view is for supervisors and admins."</p> }.into_any(),
+            },
+            "/events" => view! { <event_log::EventLogView /> }.into_any(),
+            "/console" => view! { <console::Console /> }.into_any(),
+            "/audit" => view! { <audit::AuditView /> }.into_any(),
+            "/" => view! { <agent::Agent /> }.into_any(),
+            other => view! { <p class="card centre">"There is no page "{other.to_owned()}" here."</p> }.into_any(),
+        }}
+    }
+}
+
+/// The answer to the last action, with Asterisk's words when it refused.
+#[component]
+fn Toast() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    view! {
+        {move || ctx.live.with(|l| l.last_result.clone()).map(|result| {
+            let class = if result.ok { "toast ok" } else { "toast failed" };
+            let text = if result.message.is_empty() { if result.ok { "Done".to_owned() } else { "Refused".to_owned() } } else { result.message.clone() };
+            view! {
+                <div class=class role="status" data-testid="action-result" data-ok=result.ok.to_string()>
+                    {text}
+                    <button class="ghost" aria-label="Dismiss" on:click=move |_| ctx.live.update(|l| l.last_result = None)>"×"</button>
+                </div>
+            }
+        })}
+    }
+}
