@@ -96,7 +96,7 @@ async fn a_status_list_that_stays_unknown_after_the_boot_is_named_on_the_link() 
     named(&up);
     let logins = pbx.stats.logins("admin");
 
-    let up = through_a_boot(&relay, &faults, Duration::from_millis(1_000)).await;
+    let up = through_a_boot(&relay, &faults, Duration::from_millis(1_500)).await;
     named(&up);
     assert_eq!(pbx.stats.logins("admin"), logins + 1, "no reconnect");
 }
