@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::directory::Directory;
 use crate::fault::Faults;
+use crate::listcommands::BOOT_MISSING;
 use crate::stats::Stats;
 use shared::ami::Classes;
 
@@ -95,6 +96,10 @@ pub struct SimConfig {
     pub directory: Directory,
     /// Serve AMI over TLS with this configuration (Asterisk's `tlsenable`); plain TCP if `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Actions this Asterisk lacks, as when the module that registers them is `noload`ed
+    /// in modules.conf (app_queue: every `Queue*` action): answered `Invalid/unknown
+    /// command` and left out of `ListCommands`, booted or not.
+    pub missing_actions: Vec<String>,
 }
 
 /// The three users of the fixtures' `manager.conf`.
@@ -134,6 +139,7 @@ impl SimConfig {
             stats: Stats::default(),
             directory: Directory::recorded(),
             tls: None,
+            missing_actions: Vec::new(),
         }
     }
 
@@ -179,6 +185,14 @@ impl SimConfig {
         self.queues = queues.unwrap_or(self.queues);
         self.directory.queues.clear();
         self.directory.agents.clear();
+    }
+
+    /// Whether this Asterisk knows `action` now: not one of [`SimConfig::missing_actions`],
+    /// nor, while it boots, of [`crate::listcommands::BOOT_MISSING`].
+    pub(crate) fn has_action(&self, action: &str) -> bool {
+        let named = |n: &str| n.eq_ignore_ascii_case(action);
+        let loading = self.faults.booting() && BOOT_MISSING.iter().any(|n| named(n));
+        !loading && !self.missing_actions.iter().any(|n| named(n))
     }
 
     /// The user named `name`, if configured.

@@ -1,16 +1,44 @@
-//! Fault switches for tests: stall, abrupt close, restart, garbage, oversized message, slow
-//! writes, and a held traffic generator.
+//! Fault switches for tests: stall, abrupt close, restart (with its boot phase), garbage,
+//! oversized message, slow writes, and a held traffic generator.
 //!
 //! A test keeps a clone of [`Faults`] (it is inside `SimConfig`) and flips switches while
 //! clients are connected. Sessions look at the switches on every loop turn and at least
 //! every [`POLL`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// How often a session looks at the switches when nothing else happens.
 pub const POLL: Duration = Duration::from_millis(50);
+
+/// How long a restarted PBX boots unless [`Faults::boot_time`] says otherwise: in
+/// `ami-boot.txt` `FullyBooted` came 0.08-0.15 s after AMI accepted connections.
+pub const DEFAULT_BOOT: Duration = Duration::from_millis(100);
+
+/// The boot phase of the last restart (see [`Faults::restart`]).
+#[derive(Debug, Default)]
+struct Boot {
+    /// What [`Faults::boot_time`] set; `None`: [`DEFAULT_BOOT`].
+    time: Option<Duration>,
+    /// Restarts that started a boot phase so far.
+    generation: u64,
+    /// When the last restart happened.
+    started: Option<Instant>,
+    /// When its boot ends; `None` while `started` is set: never (a module that hangs).
+    ends: Option<Instant>,
+}
+
+/// One boot phase, as the announcer of its end sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BootPhase {
+    /// Which restart it belongs to.
+    pub generation: u64,
+    /// When the restart happened.
+    pub started: Instant,
+    /// When it ends (`FullyBooted`); `None`: never.
+    pub ends: Option<Instant>,
+}
 
 #[derive(Debug, Default)]
 struct State {
@@ -23,6 +51,7 @@ struct State {
     oversized_len: AtomicU64,
     restart: AtomicU64,
     hold_traffic: AtomicBool,
+    boot: Mutex<Boot>,
 }
 
 /// Shared fault switches. Cloning shares them.
@@ -84,10 +113,51 @@ impl Faults {
     }
 
     /// Restart the PBX: all calls vanish, clients are disconnected, and new Uniqueids
-    /// start from a later epoch (like an Asterisk restart).
+    /// start from a later epoch (like an Asterisk restart). Then it boots for
+    /// [`Faults::boot_time`], as `ami-boot.txt` recorded it: logins are taken but their
+    /// answer carries no `FullyBooted`, the actions of modules still loading
+    /// ([`crate::listcommands::BOOT_MISSING`]) are unknown, and the end of the boot is a
+    /// `VarSet` of `DEFAULT_DURATION` and an `Event: FullyBooted` to every session.
     pub fn restart(&self) {
+        {
+            let mut boot = self.boot();
+            let now = Instant::now();
+            boot.generation += 1;
+            boot.started = Some(now);
+            boot.ends = now.checked_add(boot.time.unwrap_or(DEFAULT_BOOT));
+        }
         self.0.restart.fetch_add(1, Ordering::SeqCst);
         self.close_all();
+    }
+
+    /// How long the restarts from now on take to boot (`Duration::MAX`: they never
+    /// finish, as an Asterisk whose module load hangs). Zero: no boot phase.
+    pub fn boot_time(&self, time: Duration) {
+        self.boot().time = Some(time);
+    }
+
+    fn boot(&self) -> MutexGuard<'_, Boot> {
+        // Every update leaves `Boot` whole, so a poisoned lock is still right.
+        self.0
+            .boot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the PBX is booting now (restarted and not yet fully booted).
+    pub(crate) fn booting(&self) -> bool {
+        self.boot_phase()
+            .is_some_and(|phase| phase.ends.is_none_or(|ends| Instant::now() < ends))
+    }
+
+    /// The boot phase of the last restart, if there was one.
+    pub(crate) fn boot_phase(&self) -> Option<BootPhase> {
+        let boot = self.boot();
+        boot.started.map(|started| BootPhase {
+            generation: boot.generation,
+            started,
+            ends: boot.ends,
+        })
     }
 
     /// Hold load mode's traffic: virtual time stops, so every call stays as it is and no
@@ -166,5 +236,20 @@ mod tests {
         faults.restart();
         assert_eq!(faults.pending(&mut seen), Some(Action::Close));
         assert_eq!(faults.restarts(), 1);
+    }
+
+    #[test]
+    fn a_restart_boots_for_the_boot_time() {
+        let faults = Faults::default();
+        assert!(!faults.booting(), "a PBX starts booted");
+        faults.boot_time(Duration::MAX);
+        faults.restart();
+        assert!(faults.booting());
+        let phase = faults.boot_phase().expect("a boot phase");
+        assert_eq!((phase.generation, phase.ends), (1, None));
+        faults.boot_time(Duration::ZERO);
+        faults.restart();
+        assert!(!faults.booting(), "a zero boot time is no boot phase");
+        assert_eq!(faults.boot_phase().map(|p| p.generation), Some(2));
     }
 }

@@ -11,9 +11,12 @@ use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
+use shared::ami::{Classes, Message};
+
 use crate::config::{SimConfig, Traffic};
+use crate::fault;
 use crate::load;
-use crate::pbx::{Pbx, PbxOptions};
+use crate::pbx::{Event, Pbx, PbxOptions};
 use crate::session;
 use crate::state::{Core, stopped, wall_epoch};
 use crate::traffic::Generator;
@@ -65,6 +68,7 @@ pub async fn serve(
         started: Instant::now(),
         next_session: AtomicU64::new(1),
         restarts_done: AtomicU64::new(config.faults.restarts()),
+        voicemail_loaded: AtomicU64::new(0),
         config,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -73,6 +77,7 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
     let driver = tokio::spawn(drive(core.clone(), stop_rx.clone()));
+    let booter = tokio::spawn(announce_boots(core.clone(), stop_rx.clone()));
     let slots = Arc::new(Semaphore::new(core.config.max_clients));
     info!(addr = ?listener.local_addr().ok(), "pbxsim listening");
     let mut stop = stop_rx.clone();
@@ -112,7 +117,66 @@ pub async fn serve(
         }
     };
     driver.abort();
+    booter.abort();
     result
+}
+
+/// Ends each boot phase of the restart fault as `ami-boot.txt` recorded it: a `VarSet` of
+/// the global `DEFAULT_DURATION` (from extensions.conf's `[globals]`), then
+/// `Event: FullyBooted` to every session.
+async fn announce_boots(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
+    let faults = core.config.faults.clone();
+    // A boot phase that ended before this run started is not this run's.
+    let mut announced = faults
+        .boot_phase()
+        .filter(|phase| phase.ends.is_some_and(|ends| ends <= core.started))
+        .map_or(0, |phase| phase.generation);
+    loop {
+        let mut wait = fault::POLL;
+        if let Some(phase) = faults.boot_phase().filter(|p| p.generation != announced) {
+            let now = Instant::now();
+            match phase.ends {
+                Some(ends) if ends <= now => {
+                    announced = phase.generation;
+                    core.publish(fully_booted(&core, ends - phase.started));
+                }
+                Some(ends) => wait = wait.min(ends - now),
+                None => {}
+            }
+        }
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// What the end of a boot sends, `uptime` after the restart.
+fn fully_booted(core: &Core, uptime: Duration) -> Vec<Event> {
+    let mut events = Vec::with_capacity(2);
+    if core.config.noise {
+        events.push(Event {
+            class: Classes::DIALPLAN,
+            msg: Message::new()
+                .with("Event", "VarSet")
+                .with("Privilege", "dialplan,all")
+                .with("Channel", "none")
+                .with("Uniqueid", "none")
+                .with("Variable", "DEFAULT_DURATION")
+                .with("Value", "30"),
+        });
+    }
+    let uptime = uptime.as_secs().to_string();
+    events.push(Event {
+        class: Classes::SYSTEM,
+        msg: Message::new()
+            .with("Event", "FullyBooted")
+            .with("Privilege", "system,all")
+            .with("Status", "Fully Booted")
+            .with("Uptime", &uptime)
+            .with("LastReload", &uptime),
+    });
+    events
 }
 
 fn is_transient(e: &std::io::Error) -> bool {

@@ -36,6 +36,8 @@ pub(crate) struct Core {
     pub next_session: AtomicU64,
     /// Restart requests of the fault switch already carried out.
     pub restarts_done: AtomicU64,
+    /// The boot phase (`BootPhase::generation`) whose voicemail boxes were announced.
+    pub voicemail_loaded: AtomicU64,
 }
 
 impl Core {

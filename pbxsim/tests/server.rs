@@ -441,3 +441,117 @@ async fn status_shows_requested_channel_variables() {
         .await;
     assert_eq!(get.get_str("Value").as_deref(), Some("300"));
 }
+
+/// `ami-boot.txt`: a login while Asterisk still boots after a restart.
+#[tokio::test]
+async fn a_restart_boots_as_recorded() {
+    let mut config = SimConfig::quiet();
+    // The recording's mailboxes, which app_voicemail announces as it loads.
+    config.directory.mailboxes = (1001..=1005)
+        .map(|n| pbxsim::directory::Mailbox {
+            mailbox: format!("{n}@default"),
+            urgent: 0,
+            new: 0,
+            old: 0,
+        })
+        .collect();
+    let faults = config.faults.clone();
+    let sim = start(config).await;
+    faults.boot_time(Duration::from_millis(1_500));
+    faults.restart();
+    let mut c = Client::connect(sim.addr).await;
+    c.send(
+        "Action: Login\r\nUsername: admin\r\nSecret: admin-secret\r\nActionID: boot-login\r\n\r\n",
+    )
+    .await;
+    let login = c.message().await.expect("Login answer");
+    assert_eq!(
+        login.get_str("Message").as_deref(),
+        Some("Authentication accepted")
+    );
+    // No FullyBooted after the Login: SuccessfulAuth, then the mailboxes.
+    let auth = c.message().await.expect("SuccessfulAuth");
+    assert_eq!(auth.event_name(), Some(&b"SuccessfulAuth"[..]));
+    for n in 1001..=1005 {
+        let mwi = c.message().await.expect("MessageWaiting");
+        assert_eq!(
+            keys(&mwi),
+            ["Event", "Privilege", "Mailbox", "Waiting", "New", "Old"]
+        );
+        assert_eq!(
+            mwi.get_str("Mailbox").as_deref(),
+            Some(format!("{n}@default").as_str())
+        );
+        assert_eq!(mwi.get_str("Waiting").as_deref(), Some("0"));
+    }
+    for action in ["QueueStatus", "DeviceStateList", "PresenceStateList"] {
+        let refused = c
+            .action(&format!("Action: {action}\r\nActionID: b-{action}\r\n\r\n"))
+            .await;
+        assert_eq!(keys(&refused), ["Response", "ActionID", "Message"]);
+        assert_eq!(refused.get_str("Response").as_deref(), Some("Error"));
+        assert_eq!(
+            refused.get_str("Message").as_deref(),
+            Some(
+                format!(
+                    "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
+                )
+                .as_str()
+            )
+        );
+    }
+    let (_, parked, _) = c
+        .list(
+            "Action: ParkedCalls\r\nActionID: b-parked\r\n\r\n",
+            "b-parked",
+        )
+        .await;
+    assert!(parked.is_empty(), "res_parking answers while booting");
+    let listed = c
+        .action("Action: ListCommands\r\nActionID: b-list\r\n\r\n")
+        .await;
+    // pbxsim's 93 actions less the 25 the recording lacked while booting.
+    assert_eq!(keys(&listed).len() - 2, 68);
+    assert!(listed.get("QueueStatus").is_none());
+
+    let varset = c.event("VarSet").await;
+    assert_eq!(
+        keys(&varset),
+        [
+            "Event",
+            "Privilege",
+            "Channel",
+            "Uniqueid",
+            "Variable",
+            "Value"
+        ]
+    );
+    assert_eq!(
+        varset.get_str("Variable").as_deref(),
+        Some("DEFAULT_DURATION")
+    );
+    let booted = c.message().await.expect("FullyBooted");
+    assert_eq!(booted.event_name(), Some(&b"FullyBooted"[..]));
+    assert_eq!(
+        keys(&booted),
+        ["Event", "Privilege", "Status", "Uptime", "LastReload"]
+    );
+    assert_eq!(booted.get_str("Privilege").as_deref(), Some("system,all"));
+    assert_eq!(booted.get_str("Status").as_deref(), Some("Fully Booted"));
+    assert_eq!(booted.get_str("Uptime").as_deref(), Some("1"));
+    let (_, queues, _) = c
+        .list(
+            "Action: QueueStatus\r\nActionID: b-again\r\n\r\n",
+            "b-again",
+        )
+        .await;
+    assert!(!queues.is_empty(), "QueueStatus works once booted");
+
+    // A module that is not loaded stays unknown once booted.
+    let mut config = SimConfig::quiet();
+    config.missing_actions = vec!["QueueStatus".into()];
+    let sim = start(config).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    let refused = c.action("Action: QueueStatus\r\nActionID: q\r\n\r\n").await;
+    assert_eq!(refused.get_str("Response").as_deref(), Some("Error"));
+}

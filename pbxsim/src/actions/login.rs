@@ -1,5 +1,7 @@
 //! Login, Challenge, Logoff, Events, Filter, ListCommands, and the answers to unknown actions.
 
+use std::sync::atomic::Ordering;
+
 use shared::ami::{Classes, Message, md5_key};
 
 use super::{Reply, now_epoch_micros, response};
@@ -99,7 +101,10 @@ pub(super) fn login(core: &Core, s: &mut Session, m: &Message) -> Reply {
     let mut reply = Reply::success(id, "Authentication accepted");
     reply.subscribe = true;
     let uptime = (core.elapsed_ms() / 1_000).to_string();
-    if Classes::SYSTEM.intersects(user.read) && Classes::SYSTEM.intersects(s.event_mask) {
+    // Asterisk adds it only once it has finished booting (`ami-boot.txt`).
+    let booting = core.config.faults.booting();
+    if !booting && Classes::SYSTEM.intersects(user.read) && Classes::SYSTEM.intersects(s.event_mask)
+    {
         reply.push(
             &Message::new()
                 .with("Event", "FullyBooted")
@@ -138,7 +143,35 @@ pub(super) fn login(core: &Core, s: &mut Session, m: &Message) -> Reply {
         class: Classes::SECURITY,
         msg: auth,
     }]);
+    if booting {
+        voicemail_loads(core, s, &mut reply);
+    }
     reply
+}
+
+/// The first login of a boot sees app_voicemail load: one `MessageWaiting` per mailbox
+/// (`ami-boot.txt`: 1001-1005 with `Waiting: 0`), to this session and every other.
+fn voicemail_loads(core: &Core, s: &Session, reply: &mut Reply) {
+    let Some(phase) = core.config.faults.boot_phase() else {
+        return;
+    };
+    if core
+        .voicemail_loaded
+        .swap(phase.generation, Ordering::SeqCst)
+        == phase.generation
+    {
+        return;
+    }
+    let events = core.with_pbx(|pbx| pbx.mailbox_states());
+    let reads = s.user.as_ref().is_some_and(|u| {
+        Classes::CALL.intersects(u.read) && Classes::CALL.intersects(s.event_mask)
+    });
+    if reads {
+        for event in &events {
+            reply.push(&event.msg);
+        }
+    }
+    core.publish(events);
 }
 
 pub(super) fn challenge(s: &mut Session, m: &Message) -> Reply {
@@ -192,9 +225,12 @@ pub(super) fn filter(s: &mut Session, m: &Message) -> Reply {
     }
 }
 
-pub(super) fn list_commands(write: &Classes, id: Option<&[u8]>) -> Reply {
+pub(super) fn list_commands(core: &Core, write: &Classes, id: Option<&[u8]>) -> Reply {
     let mut msg = response("Success", id);
     for (name, synopsis, privs) in ACTIONS {
+        if !core.config.has_action(name) {
+            continue;
+        }
         let needed = privs
             .split(',')
             .filter(|c| *c != "all")

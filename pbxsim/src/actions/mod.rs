@@ -109,7 +109,8 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
     let Some(user) = s.user.clone() else {
         return Reply::error(id, "Permission denied");
     };
-    let Some((_, needed)) = action_privilege(&action) else {
+    let Some((_, needed)) = action_privilege(&action).filter(|_| core.config.has_action(&action))
+    else {
         return login::unknown(core, s, id, &action);
     };
     if !needed.is_empty() && !user.write.intersects(needed) {
@@ -120,7 +121,7 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "ping" => status::ping(id),
         "events" => login::events(s, m),
         "filter" => login::filter(s, m),
-        "listcommands" => login::list_commands(&user.write, id),
+        "listcommands" => login::list_commands(core, &user.write, id),
         "coresettings" => status::core_settings(id),
         "corestatus" => core.with_pbx(|pbx| status::core_status(pbx, id)),
         "status" => core.with_pbx(|pbx| status::status(pbx, m, id)),

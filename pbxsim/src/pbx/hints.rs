@@ -279,6 +279,23 @@ impl Pbx {
             .map_or((0, 0, 0), |m| (m.urgent, m.new, m.old))
     }
 
+    /// One `MessageWaiting` per mailbox with its counts, as app_voicemail sends them when
+    /// it loads (`ami-boot.txt`).
+    pub fn mailbox_states(&self) -> Vec<Event> {
+        self.mailboxes
+            .iter()
+            .map(|m| Event {
+                class: Classes::CALL,
+                msg: Self::head("MessageWaiting", Classes::CALL)
+                    .with("Mailbox", &m.mailbox)
+                    .with("Waiting", u8::from(m.new > 0).to_string())
+                    .with("New", m.new.to_string())
+                    .with("Old", m.old.to_string())
+                    .build(),
+            })
+            .collect()
+    }
+
     /// A caller left a message (`new`) or the owner heard one (`new` to `old`):
     /// `MessageWaiting` as `manager_mwi.c` sends it, without a channel.
     pub fn voicemail(&mut self, mailbox: &str, left: bool) {

@@ -9,6 +9,7 @@
 //! [`Delta`] per tick, under the same `seq` as the snapshots, so a browser that
 //! subscribes and then takes a snapshot can drop exactly what the snapshot holds.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -100,6 +101,19 @@ impl ServerConfig {
             .unwrap_or(Classes::CALL)
     }
 }
+
+/// A rebuild that found lists unknown before Asterisk said `FullyBooted` is tried again
+/// when it does, or after this, doubling up to [`BOOT_RETRY_MAX`]: in `ami-boot.txt`
+/// the boot ended 0.08-0.15 s after AMI took logins.
+const BOOT_RETRY_FIRST: Duration = Duration::from_millis(250);
+
+/// The cap of that backoff.
+const BOOT_RETRY_MAX: Duration = Duration::from_secs(4);
+
+/// How long a rebuild waits for a `FullyBooted` that never comes (an account that may
+/// not read `system` events, a module load that hangs) before it publishes the model
+/// without the lists still unknown; a `FullyBooted` after that rebuilds again.
+const BOOT_PATIENCE: Duration = Duration::from_secs(30);
 
 /// What a browser is told about one server, in order.
 #[derive(Clone, Debug)]
@@ -300,6 +314,8 @@ impl LiveServer {
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch = Vec::with_capacity(512);
+        // The model was published before Asterisk said it had booted.
+        let mut awaiting_boot = false;
         loop {
             tokio::select! {
                 received = events.recv_many(&mut batch, 512) => {
@@ -307,20 +323,36 @@ impl LiveServer {
                         break;
                     }
                     let mut reconnected = false;
+                    let mut booted_since = false;
+                    // A `FullyBooted` after the `Connected` of this batch.
+                    let mut booted = false;
                     for event in batch.drain(..) {
                         match event {
-                            SessionEvent::Event(message) => self.apply(&message),
-                            SessionEvent::Connected { .. } => reconnected = true,
+                            SessionEvent::Event(message) => {
+                                // The boot ended after the rebuild: build it again.
+                                let fully_booted = is_fully_booted(&message);
+                                booted_since |= awaiting_boot && fully_booted;
+                                booted |= fully_booted;
+                                self.apply(&message);
+                            }
+                            SessionEvent::Connected { .. } => {
+                                reconnected = true;
+                                booted = false;
+                            }
                             SessionEvent::Disconnected { reason } => {
                                 self.flush();
                                 self.set_link(LinkState::Down, Some(reason));
                             }
                         }
                     }
-                    if reconnected {
+                    if reconnected || booted_since {
                         // Events of this batch before the Connected belong to the old
-                        // link; the rebuild replaces whatever they did.
-                        self.resync(session, &mut events).await;
+                        // link; the rebuild replaces whatever they did. The filters of
+                        // this link are set already unless it is a new one.
+                        awaiting_boot = self
+                            .resync(session, &mut events, reconnected, booted)
+                            .await
+                            .unwrap_or(false);
                     }
                 }
                 _ = tick.tick() => self.flush(),
@@ -374,83 +406,294 @@ impl LiveServer {
 
     /// Rebuilds the model from Asterisk's status lists, holding back the events that
     /// arrive meanwhile and applying them after; retries until it works or the link
-    /// drops again (then the next `Connected` starts a new one).
-    async fn resync(&self, session: &SessionHandle, events: &mut mpsc::Receiver<SessionEvent>) {
+    /// drops again (then the next `Connected` starts a new one); a `new_link` is first
+    /// asked to filter events; `booted`: a `FullyBooted` came already. `None` when the link
+    /// dropped; else whether the model was published before Asterisk was known to be
+    /// fully booted, so that a `FullyBooted` arriving later must rebuild it again.
+    ///
+    /// Every wait in here, for the `Filter` answers, the lists and the pauses between
+    /// tries, drains the session's events at the same time (into the bounded hold): an
+    /// answer that sits behind events in the session's bounded queue would otherwise
+    /// never be read while Asterisk floods (issue 21).
+    ///
+    /// A rebuild counts only once Asterisk is fully booted and every list it asked for
+    /// was answered. AMI takes logins before app_queue and the device and presence state
+    /// managers have registered their actions (`ami-boot.txt`): those lists answer
+    /// `Invalid/unknown command` and the Login answer carries no `FullyBooted`, which
+    /// then comes as an event once the boot ends. So a rebuild whose first answer came
+    /// before any `FullyBooted` is tried again when one arrives, or after a capped
+    /// backoff, with the link `resyncing`; a list still unknown after the boot (or after
+    /// [`BOOT_PATIENCE`]) is unavailable: a WARN names it and `link.detail` shows it.
+    async fn resync(
+        &self,
+        session: &SessionHandle,
+        events: &mut mpsc::Receiver<SessionEvent>,
+        new_link: bool,
+        booted: bool,
+    ) -> Option<bool> {
         self.set_link(LinkState::Resyncing, None);
-        self.ask_to_filter(session).await;
+        let mut held = Held {
+            booted,
+            ..Held::default()
+        };
+        if new_link {
+            self.ask_to_filter(session, events, &mut held).await?;
+        }
+        let started = tokio::time::Instant::now();
+        let mut retry = BOOT_RETRY_FIRST;
         loop {
-            let mut held = Vec::new();
-            let mut overflowed = false;
-            let rebuild = rebuild(session);
-            tokio::pin!(rebuild);
-            let outcome = loop {
-                tokio::select! {
-                    built = &mut rebuild => break Some(built),
-                    event = events.recv() => match event {
-                        Some(SessionEvent::Event(message)) if held.len() < MAX_BUFFERED_DURING_RESYNC => held.push(message),
-                        Some(SessionEvent::Event(_)) => overflowed = true,
-                        Some(SessionEvent::Connected { .. }) => {}
-                        Some(SessionEvent::Disconnected { reason }) => {
-                            self.set_link(LinkState::Down, Some(reason));
-                            break None;
-                        }
-                        None => break None,
-                    },
-                }
-            };
-            match outcome {
-                None => return,
-                Some(Ok(mut model)) if !overflowed => {
-                    let mut ignored = Vec::new();
-                    let listened = self.raw.receiver_count() > 0;
-                    for message in &held {
-                        model.apply_event(message, now_ms(), &mut ignored);
-                        // The event log and WaitEvent must not lose what came meanwhile.
-                        if listened {
-                            let _ = self.raw.send(message.clone());
-                        }
-                    }
-                    self.events_in.inc_by(held.len() as u64);
-                    let mut state = self.lock();
-                    state.link.events_received += held.len() as u64;
-                    state.model = model;
-                    state.pending.clear();
-                    state.seq += 1;
-                    drop(state);
-                    self.metrics.resync(&self.name);
-                    let _ = self.updates.send(Update::Rebuilt);
-                    self.set_link(LinkState::Up, None);
-                    tracing::info!(server = %self.name, held = held.len(), "model rebuilt");
-                    return;
-                }
-                Some(Ok(_)) => {
-                    tracing::warn!(server = %self.name, "too many events during the rebuild; starting over");
-                }
-                Some(Err(error)) => {
+            // What came before this try's lists is in their answers.
+            self.release(&mut held);
+            let rebuilt = match self.rebuild(session, events, &mut held).await? {
+                Ok(rebuilt) => rebuilt,
+                Err(error) => {
                     tracing::warn!(server = %self.name, %error, "rebuilding the model failed; retrying");
                     self.set_link(
                         LinkState::Resyncing,
                         Some(format!("rebuilding the model failed: {error}")),
                     );
-                    tokio::time::sleep(RESYNC_RETRY).await;
+                    self.holding(events, &mut held, tokio::time::sleep(RESYNC_RETRY))
+                        .await?;
+                    continue;
                 }
+            };
+            if held.overflowed {
+                tracing::warn!(server = %self.name, "too many events during the rebuild; starting over");
+                continue;
+            }
+            let Rebuilt {
+                model,
+                unknown,
+                booted,
+            } = rebuilt;
+            if booted || (unknown.is_empty() && !held.booted) {
+                // Booted: what is unknown now stays unknown. Not known to be booted and
+                // nothing refused: the account may not read `system` events, so no
+                // `FullyBooted` may ever come; should one come, it rebuilds again.
+                let detail = self.unavailable(&unknown);
+                self.publish_rebuilt(model, &mut held, detail);
+                return Some(!booted);
+            }
+            if held.booted {
+                // The boot ended during this try: its early answers may be incomplete.
+                continue;
+            }
+            if started.elapsed() >= BOOT_PATIENCE {
+                let detail = self.unavailable(&unknown);
+                self.publish_rebuilt(model, &mut held, detail);
+                return Some(true);
+            }
+            let names: Vec<&str> = unknown.iter().map(|(action, _)| action.as_str()).collect();
+            tracing::info!(server = %self.name, lists = ?names, "Asterisk is still booting; rebuilding again once it has");
+            self.set_link(
+                LinkState::Resyncing,
+                Some(format!(
+                    "Asterisk is still booting: {} not available yet",
+                    names.join(", ")
+                )),
+            );
+            self.wait_for_boot(events, &mut held, retry).await?;
+            retry = (retry * 2).min(BOOT_RETRY_MAX);
+        }
+    }
+
+    /// One pass over the status lists, every wait draining events into `held`; `None`
+    /// when the link dropped.
+    async fn rebuild(
+        &self,
+        session: &SessionHandle,
+        events: &mut mpsc::Receiver<SessionEvent>,
+        held: &mut Held,
+    ) -> Option<Result<Rebuilt, AmiError>> {
+        let mut model = ServerModel::default();
+        let mut ignored = Vec::new();
+        let mut unknown = Vec::new();
+        let mut booted = None;
+        for action in resync::actions() {
+            let name = action
+                .get_str("Action")
+                .map(|a| a.into_owned())
+                .unwrap_or_default();
+            let answer = self.holding(events, held, session.send(action)).await?;
+            // The session queues events in the order they came, before it routes a later
+            // answer: whatever is queued now came before this answer.
+            self.take_queued(events, held)?;
+            let booted = *booted.get_or_insert(held.booted);
+            match answer {
+                Ok(answer) => {
+                    for item in &answer.events {
+                        model.apply_event(item, now_ms(), &mut ignored);
+                    }
+                    ignored.clear();
+                }
+                // Unknown while booting is retried; unknown once booted is unavailable.
+                Err(AmiError::UnknownAction { message }) => {
+                    if booted {
+                        tracing::warn!(server = %self.name, action = %name, %message, "status list unavailable: Asterisk does not know it");
+                    }
+                    unknown.push((name, message));
+                }
+                // The service account lacks the class: that part stays empty, for good.
+                Err(AmiError::PermissionDenied { message }) => {
+                    tracing::info!(server = %self.name, action = %name, %message, "status list not permitted to the service account");
+                }
+                Err(AmiError::ActionFailed { message, .. }) => {
+                    tracing::info!(server = %self.name, action = %name, %message, "status list refused");
+                }
+                Err(error) => return Some(Err(error)),
+            }
+        }
+        Some(Ok(Rebuilt {
+            model,
+            unknown,
+            booted: booted.unwrap_or(held.booted),
+        }))
+    }
+
+    /// Publishes a rebuilt model with the held events applied to it, and the link `up`.
+    fn publish_rebuilt(&self, mut model: ServerModel, held: &mut Held, detail: Option<String>) {
+        let mut ignored = Vec::new();
+        let listened = self.raw.receiver_count() > 0;
+        for message in &held.events {
+            model.apply_event(message, now_ms(), &mut ignored);
+            // The event log and WaitEvent must not lose what came meanwhile.
+            if listened {
+                let _ = self.raw.send(message.clone());
+            }
+        }
+        let count = held.events.len();
+        held.events.clear();
+        self.events_in.inc_by(count as u64);
+        let mut state = self.lock();
+        state.link.events_received += count as u64;
+        state.model = model;
+        state.pending.clear();
+        state.seq += 1;
+        drop(state);
+        self.metrics.resync(&self.name);
+        let _ = self.updates.send(Update::Rebuilt);
+        self.set_link(LinkState::Up, detail);
+        tracing::info!(server = %self.name, held = count, "model rebuilt");
+    }
+
+    /// The link's detail for lists Asterisk does not know (a WARN for each).
+    fn unavailable(&self, unknown: &[(String, String)]) -> Option<String> {
+        if unknown.is_empty() {
+            return None;
+        }
+        for (action, message) in unknown {
+            tracing::warn!(server = %self.name, %action, %message, "status list unavailable; that part of the model stays empty");
+        }
+        let names: Vec<&str> = unknown.iter().map(|(action, _)| action.as_str()).collect();
+        Some(format!(
+            "status lists unavailable (Invalid/unknown command): {}",
+            names.join(", ")
+        ))
+    }
+
+    /// Hands held events that a new try makes useless to the raw readers, and empties the hold.
+    fn release(&self, held: &mut Held) {
+        let count = held.events.len();
+        if self.raw.receiver_count() > 0 {
+            for message in held.events.drain(..) {
+                let _ = self.raw.send(message);
+            }
+        }
+        held.events.clear();
+        held.overflowed = false;
+        self.events_in.inc_by(count as u64);
+        self.lock().link.events_received += count as u64;
+    }
+
+    /// Runs `work` while holding every event that arrives; `None` when the link dropped.
+    async fn holding<T>(
+        &self,
+        events: &mut mpsc::Receiver<SessionEvent>,
+        held: &mut Held,
+        work: impl Future<Output = T>,
+    ) -> Option<T> {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return Some(done),
+                event = events.recv() => self.hold(event?, held)?,
             }
         }
     }
 
+    /// Holds events for `delay`, or until a `FullyBooted` arrives; `None` when the link dropped.
+    async fn wait_for_boot(
+        &self,
+        events: &mut mpsc::Receiver<SessionEvent>,
+        held: &mut Held,
+        delay: Duration,
+    ) -> Option<()> {
+        let until = tokio::time::sleep(delay);
+        tokio::pin!(until);
+        while !held.booted {
+            tokio::select! {
+                () = &mut until => return Some(()),
+                event = events.recv() => self.hold(event?, held)?,
+            }
+        }
+        Some(())
+    }
+
+    /// Holds what the session has queued already, and no more (a flood never ends).
+    fn take_queued(
+        &self,
+        events: &mut mpsc::Receiver<SessionEvent>,
+        held: &mut Held,
+    ) -> Option<()> {
+        for _ in 0..events.len() {
+            match events.try_recv() {
+                Ok(event) => self.hold(event, held)?,
+                Err(_) => break,
+            }
+        }
+        Some(())
+    }
+
+    /// One event during a rebuild; `None` when the link dropped.
+    fn hold(&self, event: SessionEvent, held: &mut Held) -> Option<()> {
+        match event {
+            SessionEvent::Event(message) => {
+                held.booted |= is_fully_booted(&message);
+                if held.events.len() < MAX_BUFFERED_DURING_RESYNC {
+                    held.events.push(message);
+                } else {
+                    held.overflowed = true;
+                }
+            }
+            SessionEvent::Connected { .. } => {}
+            SessionEvent::Disconnected { reason } => {
+                self.set_link(LinkState::Down, Some(reason));
+                return None;
+            }
+        }
+        Some(())
+    }
+
     /// Asks Asterisk (AMI's `Filter` action) not to send what the model does not use.
     /// An Asterisk that refuses keeps sending them; the reducer ignores them anyway.
-    async fn ask_to_filter(&self, session: &SessionHandle) {
+    /// `None` when the link dropped.
+    async fn ask_to_filter(
+        &self,
+        session: &SessionHandle,
+        events: &mut mpsc::Receiver<SessionEvent>,
+        held: &mut Held,
+    ) -> Option<()> {
         for event in &self.config.exclude_events {
             let filter = Message::new()
                 .with("Action", "Filter")
                 .with("Operation", "Add")
                 .with("Filter", format!("!Event: {event}"));
-            if let Err(error) = session.send(filter).await {
+            if let Err(error) = self.holding(events, held, session.send(filter)).await? {
                 tracing::info!(server = %self.name, %error, event, "Asterisk did not take the event filter");
-                return;
+                break;
             }
         }
+        Some(())
     }
 
     fn set_link(&self, link: LinkState, detail: Option<String>) {
@@ -499,46 +742,30 @@ impl LiveServer {
     }
 }
 
-/// Builds a model from nothing out of the status lists.
-async fn rebuild(session: &SessionHandle) -> Result<ServerModel, AmiError> {
-    let mut model = ServerModel::default();
-    let mut ignored = Vec::new();
-    for action in resync::actions() {
-        run_list(session, action, &mut model, &mut ignored).await?;
-    }
-    Ok(model)
+/// The events held back during a rebuild, and what they told.
+#[derive(Default)]
+struct Held {
+    events: Vec<Message>,
+    /// Some were dropped at [`MAX_BUFFERED_DURING_RESYNC`]: the try must start over.
+    overflowed: bool,
+    /// A `FullyBooted` arrived since the link came up.
+    booted: bool,
 }
 
-async fn run_list(
-    session: &SessionHandle,
-    action: Message,
-    model: &mut ServerModel,
-    ignored: &mut Vec<Change>,
-) -> Result<(), AmiError> {
-    let name = action
-        .get_str("Action")
-        .map(|a| a.into_owned())
-        .unwrap_or_default();
-    match session.send(action).await {
-        Ok(answer) => {
-            for item in &answer.events {
-                model.apply_event(item, now_ms(), ignored);
-            }
-            ignored.clear();
-            Ok(())
-        }
-        // A list this Asterisk lacks or does not let us run leaves that part empty;
-        // a broken link fails the rebuild.
-        Err(
-            AmiError::PermissionDenied { message }
-            | AmiError::UnknownAction { message }
-            | AmiError::ActionFailed { message, .. },
-        ) => {
-            tracing::info!(action = %name, %message, "status list not available");
-            Ok(())
-        }
-        Err(error) => Err(error),
-    }
+/// One pass over the status lists.
+struct Rebuilt {
+    model: ServerModel,
+    /// The lists Asterisk answered `Invalid/unknown command`, with its words.
+    unknown: Vec<(String, String)>,
+    /// A `FullyBooted` had arrived before the first list's answer.
+    booted: bool,
+}
+
+/// Asterisk's `FullyBooted`: after a Login once booted, or as the boot ends.
+fn is_fully_booted(message: &Message) -> bool {
+    message
+        .event_name()
+        .is_some_and(|name| name.eq_ignore_ascii_case(b"FullyBooted"))
 }
 
 /// Wall-clock milliseconds since the epoch, the time base of the shared model.
