@@ -11,17 +11,16 @@ use shared::action::Action;
 use shared::model::ServerModel;
 
 use crate::auth::users::Person;
-use crate::live::LiveServer;
 
 /// `Ok` when `person` may perform `action`, else the reason, as the person reads it.
-pub fn check(action: &Action, person: &Person, server: &LiveServer) -> Result<(), String> {
+pub fn check(action: &Action, person: &Person, model: &ServerModel) -> Result<(), String> {
     if person.role.acts_for_others() {
         return Ok(());
     }
     let Some(exten) = person.extension.as_deref() else {
         return Err("no extension is configured for this account".into());
     };
-    let allowed = server.with_model(|model| {
+    let allowed = {
         let phone = model.phone(exten);
         match action {
             Action::Hangup { channel }
@@ -36,7 +35,7 @@ pub fn check(action: &Action, person: &Person, server: &LiveServer) -> Result<()
             Action::QueuePause { interface, .. } => phone.names(interface),
             _ => false,
         }
-    });
+    };
     if allowed {
         Ok(())
     } else {

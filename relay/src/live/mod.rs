@@ -9,11 +9,11 @@
 //! [`Delta`] per tick, under the same `seq` as the snapshots, so a browser that
 //! subscribes and then takes a snapshot can drop exactly what the snapshot holds.
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::Utf8Bytes;
 use shared::ami::{Classes, Message};
 use shared::model::scope::Scoped;
 use shared::model::{Change, ServerModel, coalesce, resync};
@@ -124,6 +124,11 @@ pub enum Update {
     Rebuilt,
 }
 
+/// A reader's encoding of one delta for one view, of whatever type that reader sends
+/// (the web layer's WebSocket frames), kept with the delta so that it is made once
+/// however many readers share the view.
+pub type FrameSlot = OnceLock<Box<dyn Any + Send + Sync>>;
+
 /// One tick's changes, encoded at most once per view (see [`View`]), however many
 /// browsers receive it.
 #[derive(Debug)]
@@ -131,26 +136,27 @@ pub struct Delta {
     pub server: Arc<str>,
     pub seq: u64,
     pub changes: Vec<Change>,
-    encoded: [OnceLock<Utf8Bytes>; View::COUNT],
+    frames: [FrameSlot; View::COUNT],
 }
 
 impl Delta {
-    /// The delta as `view` may see it, as a JSON frame. One with nothing visible in it
-    /// is still sent, with no changes: a browser takes a gap in `seq` for a lost frame
-    /// and asks for a snapshot, so a viewer would resynchronise on every tick that
-    /// only changed queues.
-    pub fn encoded(&self, view: View) -> Utf8Bytes {
-        self.encoded[view.0]
-            .get_or_init(|| {
-                let read = view.classes();
-                encode(&DeltaOf {
-                    server: &self.server,
-                    seq: self.seq,
-                    changes: &self.changes,
-                    shown: |change: &Change| change.visible_to(read),
-                })
-            })
-            .clone()
+    /// The delta as `view` may see it, ready to serialize. One with nothing visible in
+    /// it is still sent, with no changes: a browser takes a gap in `seq` for a lost
+    /// frame and asks for a snapshot, so a viewer would resynchronise on every tick
+    /// that only changed queues.
+    pub fn visible(&self, view: View) -> impl serde::Serialize + '_ {
+        let read = view.classes();
+        DeltaOf {
+            server: &self.server,
+            seq: self.seq,
+            changes: &self.changes,
+            shown: move |change: &Change| change.visible_to(read),
+        }
+    }
+
+    /// Where `view`'s encoding of this delta is kept.
+    pub fn frame_slot(&self, view: View) -> &FrameSlot {
+        &self.frames[view.0]
     }
 }
 
@@ -180,7 +186,7 @@ impl AgentView {
     }
 
     /// The agent's delta for this tick.
-    pub fn delta(&mut self, server: &LiveServer, delta: &Delta) -> Utf8Bytes {
+    pub fn delta(&mut self, server: &LiveServer, delta: &Delta) -> ServerMessage {
         let mut now = server.with_model(|model| Scoped::of(model, &self.exten));
         if !self.read.intersects(Classes::AGENT) {
             now.queues.clear();
@@ -200,11 +206,11 @@ impl AgentView {
                 .cloned(),
         );
         self.sent = now;
-        encode(&ServerMessage::Delta {
+        ServerMessage::Delta {
             server: delta.server.to_string(),
             seq: delta.seq,
             changes,
-        })
+        }
     }
 }
 
@@ -397,7 +403,7 @@ impl LiveServer {
             server: self.name.clone(),
             seq: state.seq,
             changes: std::mem::take(&mut state.pending),
-            encoded: Default::default(),
+            frames: Default::default(),
         };
         self.metrics.delta_published();
         // No subscriber is not an error: deltas only matter to open browsers.
@@ -775,27 +781,22 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-pub fn encode(message: &impl serde::Serialize) -> Utf8Bytes {
-    // These types serialize without maps keyed by non-strings or fallible impls.
-    serde_json::to_string(message).unwrap_or_default().into()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::config::{Upstream, from_toml};
 
     fn server() -> Arc<LiveServer> {
-        let text = "[[server]]\nname = \"pbx\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";
-        let config = from_toml(Path::new("t.toml"), text, &|_| None)
-            .map_err(|e| e.to_string())
-            .unwrap();
-        let Upstream::Asterisk(mut servers) = config.upstream else {
-            panic!("one Asterisk server")
+        let config = ServerConfig {
+            name: "pbx".into(),
+            ami: AmiConfig::new("h:5038", "u", "s"),
+            exclude_events: default_excluded_events(),
+            read_classes: BTreeMap::new(),
+            demo_accounts: Vec::new(),
+            dialing: Dialing::default(),
+            ami_secrets: BTreeMap::new(),
+            tls: None,
         };
-        LiveServer::new(servers.remove(0), Duration::from_secs(3600), Metrics::new())
+        LiveServer::new(config, Duration::from_secs(3600), Metrics::new())
     }
 
     fn newchannel(n: usize) -> Message {

@@ -29,7 +29,8 @@ use shared::model::ServerModel;
 use shared::protocol::LinkStatus;
 use tokio::sync::broadcast;
 
-pub use crate::audit::Caller;
+pub use crate::audit::store::{role_name, via_name};
+pub use crate::audit::{AuditError, Caller};
 pub use login::Login;
 
 use crate::ami::AmiError;
@@ -521,7 +522,8 @@ impl Service {
             ));
         }
         if let Some(person) = &login.person
-            && let Err(refusal) = control::scope::check(&request.action, person, server)
+            && let Err(refusal) =
+                server.with_model(|model| control::scope::check(&request.action, person, model))
         {
             return refuse(refusal);
         }

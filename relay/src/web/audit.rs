@@ -8,7 +8,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use shared::protocol::{AuditPage, AuditRecord};
 
-use crate::audit::{AuditError, store};
+use crate::service::{AuditError, role_name, via_name};
 use crate::web::api::{Authenticated, Failure};
 use crate::web::state::AppState;
 
@@ -104,10 +104,10 @@ fn to_csv(records: &[AuditRecord]) -> Result<Vec<u8>, csv::Error> {
             time: &record.time,
             person: inert(&record.person),
             ami_user: inert(&record.ami_user),
-            role: record.role.map_or("", store::role_name),
+            role: record.role.map_or("", role_name),
             client: &record.client,
             server: &record.server,
-            via: store::via_name(record.via),
+            via: via_name(record.via),
             action: inert(&record.action),
             arguments: inert(&record.arguments.to_string()),
             ok: record.ok,

@@ -22,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use crate::live::{AgentView, Update, View, encode};
+use crate::live::{AgentView, Delta, Update, View};
 use crate::service::{Caller, Login, RawEvents};
 use crate::web::api::{ClientIp, Failure, origin_allowed, token_of};
 use crate::web::state::AppState;
@@ -175,8 +175,8 @@ pub async fn browser_session<W, R, E>(
                     Ok(Update::Delta(delta)) if delta.seq > browser.seq => {
                         browser.seq = delta.seq;
                         let frame = match &mut browser.agent {
-                            Some(agent) => agent.delta(&server, &delta),
-                            None => delta.encoded(browser.view),
+                            Some(agent) => encode(&agent.delta(&server, &delta)),
+                            None => frame(&delta, browser.view),
                         };
                         browser.send(frame).await?;
                     }
@@ -383,5 +383,23 @@ where
             self.sink.send(Message::Close(Some(frame))),
         )
         .await;
+    }
+}
+
+/// A message as a WebSocket text frame.
+pub fn encode(message: &impl serde::Serialize) -> Utf8Bytes {
+    // These types serialize without maps keyed by non-strings or fallible impls.
+    serde_json::to_string(message).unwrap_or_default().into()
+}
+
+/// `delta` as `view` sees it, encoded once however many sockets share the view.
+fn frame(delta: &Delta, view: View) -> Utf8Bytes {
+    let encoded = delta
+        .frame_slot(view)
+        .get_or_init(|| Box::new(encode(&delta.visible(view))));
+    match encoded.downcast_ref::<Utf8Bytes>() {
+        Some(frame) => frame.clone(),
+        // Only this module fills the slots, always with frames.
+        None => encode(&delta.visible(view)),
     }
 }
