@@ -149,6 +149,9 @@ pub async fn run_with_legacy(
         audit,
         metrics.clone(),
     );
+    if let Some(path) = config.file.clone() {
+        reload_users_on_hangup(service.clone(), path, closing.clone()).map_err(RunError::Hangup)?;
+    }
     let gate = net::access::Gate::new(config.security.gate);
     let legacy = config.legacy.enabled.then(|| {
         let shown = legacy_listener
@@ -221,6 +224,44 @@ pub async fn run_with_legacy(
             Ok(())
         }
     }
+}
+
+/// Reads the configuration file's `[[user]]`s again on every SIGHUP until `closing`
+/// fires: the logins of accounts removed, disabled or mapped to another AMI account end
+/// at once (their sockets close with 4401). A file that no longer reads is logged and
+/// the accounts stay as they were. The handler is installed before this returns.
+fn reload_users_on_hangup(
+    service: service::Service,
+    path: std::path::PathBuf,
+    closing: CancellationToken,
+) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = closing.cancelled() => return,
+                    received = hangups.recv() => if received.is_none() { return },
+                }
+                let file = path.clone();
+                match tokio::task::spawn_blocking(move || config::users_in(&file)).await {
+                    Ok(Ok(users)) => {
+                        tracing::info!(file = %path.display(), users = users.len(), "SIGHUP: relay accounts read again");
+                        service.set_users(auth::users::Users::new(users));
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "SIGHUP: relay accounts not read again; they stay as they were")
+                    }
+                    Err(error) => tracing::error!(%error, "SIGHUP: the reload task failed"),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop((service, path, closing));
+    Ok(())
 }
 
 /// axum serving `router` on `listener` until `stop` fires, whichever listener it is.

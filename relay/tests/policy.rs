@@ -298,3 +298,47 @@ async fn log_out_everywhere_ends_that_persons_ajam_sessions() {
         "the AJAM session ended with the person's other logins"
     );
 }
+
+/// A configuration file with `pbx` and the relay account `alice`, enabled or not.
+fn config_file(pbx: &Pbx, hash: &str, alice_enabled: bool) -> String {
+    format!(
+        "[[server]]\nname = \"pbx\"\nhost = \"127.0.0.1\"\nport = {}\nusername = \"admin\"\nsecret = \"admin-secret\"\n\n\
+         [[user]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nserver = \"pbx\"\nrole = \"agent\"\nextension = \"100\"\ndisabled = {}\n",
+        pbx.addr.port(),
+        !alice_enabled
+    )
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_account_disabled_in_the_configuration_loses_its_open_logins_on_sighup() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let path = folder.path().join("astpanel.toml");
+    let hash = relay::auth::users::hash_password(b"alice-password").expect("hash");
+    std::fs::write(&path, config_file(&pbx, hash.as_str(), true)).expect("write");
+    let users = relay::config::users_in(&path).expect("the file reads");
+    let relay = Relay::start(vec![server("pbx", &pbx)], |c| {
+        c.file = Some(path.clone());
+        c.users = users;
+    })
+    .await;
+    let alice = relay.login("pbx", "alice", "alice-password").await.unwrap();
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    let mut hers = socket(&relay, &alice).await;
+    let mut other = socket(&relay, &admin).await;
+
+    std::fs::write(&path, config_file(&pbx, hash.as_str(), false)).expect("rewrite");
+    let hangup = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(hangup.success());
+    assert_eq!(close_code(&mut hers).await, Some(CLOSE_LOGIN_ENDED));
+    assert!(close_code(&mut other).await.is_none(), "an AMI login stays");
+    assert_eq!(relay.me(&alice).await.0, 401);
+    assert!(
+        relay.login("pbx", "alice", "alice-password").await.is_err(),
+        "a disabled account cannot log in again"
+    );
+}

@@ -60,6 +60,10 @@ struct UserEntry {
     role: shared::action::Role,
     extension: Option<String>,
     ami_user: Option<String>,
+    /// A disabled account cannot log in, and its open logins end when the file is
+    /// read again (SIGHUP).
+    #[serde(default)]
+    disabled: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +150,7 @@ pub fn from_toml(
     }
     let defaults = Config::defaults();
     let mut config = Config {
+        file: Some(path.to_owned()),
         listen: file.listen.unwrap_or(defaults.listen),
         upstream: Upstream::Demo,
         allowed_origins: file.allowed_origins,
@@ -261,13 +266,16 @@ pub fn from_toml(
     // After the environment, so that a secret given there reaches the users too.
     for entry in file.users {
         let line = line_of(entry.name.span().start);
+        let disabled = entry.disabled;
         let user =
             relay_user(entry, &servers, &config.users).map_err(|problem| ConfigError::Invalid {
                 path: path.to_owned(),
                 line,
                 problem,
             })?;
-        config.users.push(user);
+        if !disabled {
+            config.users.push(user);
+        }
     }
     config.upstream = Upstream::Asterisk(servers);
     Ok(config)

@@ -73,6 +73,8 @@ pub enum ConfigError {
 /// What [`crate::run`] needs to know.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The file this was read from, read again on SIGHUP for its `[[user]]`s.
+    pub file: Option<PathBuf>,
     pub listen: SocketAddr,
     pub upstream: Upstream,
     /// Origins (`https://crm.example.com`) allowed to open the WebSocket and call the
@@ -136,6 +138,16 @@ pub enum Upstream {
     Asterisk(Vec<ServerConfig>),
 }
 
+/// The relay accounts of the configuration file at `path` as it is now, read with the
+/// process environment (SIGHUP: accounts removed or disabled lose their logins).
+pub fn users_in(path: &Path) -> Result<Vec<RelayUser>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(from_toml(path, &text, &|name| std::env::var(name).ok())?.users)
+}
+
 impl Config {
     /// The simulated PBX, served on `listen`, with the default limits.
     pub fn demo(listen: SocketAddr) -> Self {
@@ -148,6 +160,7 @@ impl Config {
 
     fn defaults() -> Self {
         Config {
+            file: None,
             listen: DEFAULT_LISTEN
                 .parse()
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
