@@ -236,6 +236,12 @@ impl Link {
                             REDRAW_EVERY,
                         );
                     }
+                    if follow == Follow::Reload {
+                        if let Some(window) = web_sys::window() {
+                            let _ = window.location().reload();
+                        }
+                        return;
+                    }
                     if follow == Follow::Resync {
                         sender.send(&ClientMessage::Resync);
                     }

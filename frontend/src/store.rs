@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 use shared::action::{ActionResult, Role};
 use shared::model::follow::{Follower, Step};
 use shared::model::{Change, Queue, ServerModel};
-use shared::protocol::{Hello, LinkState, LinkStatus, ServerMessage};
+use shared::protocol::{Hello, LinkState, LinkStatus, PROTOCOL_VERSION, ServerMessage};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Live {
@@ -38,11 +38,17 @@ pub enum Follow {
     Nothing,
     /// A delta arrived out of order: ask for a fresh snapshot.
     Resync,
+    /// The relay speaks another protocol version: this page is older than the relay
+    /// that serves it (it was upgraded), so load the page again.
+    Reload,
 }
 
 impl Live {
     pub fn receive(&mut self, message: ServerMessage) -> Follow {
         match message {
+            ServerMessage::Hello(hello) if hello.protocol != PROTOCOL_VERSION => {
+                return Follow::Reload;
+            }
             ServerMessage::Hello(hello) => self.hello = Some(hello),
             ServerMessage::Snapshot {
                 seq, link, model, ..
@@ -244,10 +250,8 @@ mod tests {
         );
     }
 
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    fn the_raw_tools_are_not_offered_to_an_agent() {
-        let hello = |role: Option<Role>| Hello {
+    fn hello(role: Option<Role>) -> Hello {
+        Hello {
             protocol: shared::protocol::PROTOCOL_VERSION,
             server: "demo".into(),
             username: "someone".into(),
@@ -261,7 +265,12 @@ mod tests {
             extension: None,
             pause_reasons: Vec::new(),
             screen_pop: Default::default(),
-        };
+        }
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn the_raw_tools_are_not_offered_to_an_agent() {
         let mut live = Live::default();
         assert_eq!(live.raw_tools(), None, "no hello yet");
         for (role, offered) in [
@@ -273,5 +282,22 @@ mod tests {
             live.receive(ServerMessage::Hello(hello(role)));
             assert_eq!(live.raw_tools(), Some(offered), "{role:?}");
         }
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn a_relay_of_another_protocol_version_reloads_the_page() {
+        let mut live = Live::default();
+        let mut newer = hello(None);
+        newer.protocol = PROTOCOL_VERSION + 1;
+        assert_eq!(live.receive(ServerMessage::Hello(newer)), Follow::Reload);
+        assert!(
+            live.hello.is_none(),
+            "nothing of the other protocol is kept"
+        );
+        assert_eq!(
+            live.receive(ServerMessage::Hello(hello(None))),
+            Follow::Nothing
+        );
     }
 }
