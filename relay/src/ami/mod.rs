@@ -1,6 +1,7 @@
 //! The AMI client, in layers like mini-redis: [`codec`] (bytes ⇄ frames, over
 //! `shared::ami`'s parser), [`connection`] (one framed socket and its banner),
-//! [`session`] (login, ActionID correlation, event lists, keepalive, reconnect),
+//! [`session`] (login, keepalive, reconnect; one task owns the socket), [`pending`]
+//! (the pure table of actions in flight: ActionID correlation, event lists),
 //! [`tls`] (AMI over TLS: trust and server name) and [`error`]. The wire format and Asterisk's quirks are described in [`shared::ami`].
 //!
 //! Start with [`spawn_session`]. It returns a [`SessionHandle`] for actions and a
@@ -26,6 +27,7 @@
 pub mod codec;
 pub mod connection;
 pub mod error;
+pub mod pending;
 pub mod session;
 pub mod tls;
 

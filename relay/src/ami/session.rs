@@ -4,7 +4,6 @@
 //! a [`SessionHandle`] (a request plus a `oneshot` for its answer) and receive the
 //! unsolicited events on a bounded channel of [`SessionEvent`]s.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +19,8 @@ use tracing::Instrument;
 
 use super::connection::{AmiStream, Connection};
 use super::error::AmiError;
+pub use super::pending::ActionResult;
+use super::pending::{PendingActions, is_error};
 use super::tls::AmiTls;
 
 /// Messages handled in one go once the socket has data, before commands and timers
@@ -175,17 +176,6 @@ pub enum SessionEvent {
     Event(Message),
 }
 
-/// The complete answer to one action.
-#[derive(Clone, Debug)]
-pub struct ActionResult {
-    /// The `Response:` message.
-    pub response: Message,
-    /// The `EventList` items (the closing `...Complete` event included), or the
-    /// `OriginateResponse` of an `Async: true` Originate (check its `Response:`, which
-    /// is `Failure` when the call could not be placed).
-    pub events: Vec<Message>,
-}
-
 /// State shared by the handles and the task.
 #[derive(Debug)]
 struct Shared {
@@ -319,23 +309,6 @@ pub async fn connect_session(
     let conn = session.connect().instrument(span.clone()).await?;
     tokio::spawn(session.run(Some(conn)).instrument(span));
     Ok((handle, events))
-}
-
-/// An action waiting for (the rest of) its answer.
-struct Pending {
-    /// Send order, so a response without ActionID goes to the oldest action still
-    /// waiting for one (Asterisk answers in order).
-    seq: u64,
-    /// `None` once the caller is gone (gave up, or got [`AmiError::ListTooLong`]) while
-    /// its list is still arriving: the entry stays so the rest is dropped, not passed
-    /// to the consumer, and goes at the list's end.
-    reply: Option<oneshot::Sender<Result<ActionResult, AmiError>>>,
-    response: Option<Message>,
-    events: Vec<Message>,
-    /// The response said `EventList: start`: collect events up to the `Complete` one.
-    list: bool,
-    /// An `Async: true` Originate: complete at its `OriginateResponse`.
-    originate: bool,
 }
 
 /// The session task's state.
@@ -516,11 +489,9 @@ impl Session {
 
     /// Runs a logged-in connection until it fails (`Some`) or the session should stop (`None`).
     async fn serve(&mut self, conn: &mut Connection<AmiStream>) -> Option<AmiError> {
-        let mut pending: HashMap<Vec<u8>, Pending> = HashMap::new();
+        let mut pending = PendingActions::new(self.config.max_pending, self.config.max_list_items);
         let failure = self.serve_loop(conn, &mut pending).await;
-        for (_, waiting) in pending.drain() {
-            waiting.fail(AmiError::Disconnected);
-        }
+        pending.fail_all(|| AmiError::Disconnected);
         if failure.is_none() {
             // Nobody uses the session any more: say goodbye, as a well-behaved manager
             // client does, instead of leaving Asterisk to notice the closed socket.
@@ -536,13 +507,12 @@ impl Session {
     async fn serve_loop(
         &mut self,
         conn: &mut Connection<AmiStream>,
-        pending: &mut HashMap<Vec<u8>, Pending>,
+        pending: &mut PendingActions,
     ) -> Option<AmiError> {
         let interval = self.config.ping_interval;
         let mut next_ping = Instant::now() + interval;
         // Set when a Ping went out and nothing has arrived since.
         let mut silent_since_ping: Option<Instant> = None;
-        let mut seq = 0_u64;
         let mut ping_n = 0_u64;
         // One timer for both the next Ping and the dead-link deadline, re-armed only when
         // it fires: registering a timer per message would cost more than parsing it.
@@ -578,8 +548,7 @@ impl Session {
                 }
                 command = self.commands.recv(), if !self.commands.is_closed() => match command {
                     Some(command) => {
-                        seq += 1;
-                        if let Err(error) = self.start(conn, command, seq, pending).await {
+                        if let Err(error) = self.start(conn, command, pending).await {
                             return Some(error);
                         }
                     }
@@ -601,7 +570,7 @@ impl Session {
                         }
                         silent_since_ping.get_or_insert(now);
                         next_ping = now + interval;
-                        sweep(pending);
+                        pending.sweep();
                     }
                     let dead_at = silent_since_ping.map(|sent| sent + self.config.ping_timeout);
                     timer.as_mut().reset(dead_at.map_or(next_ping, |dead| dead.min(next_ping)));
@@ -615,22 +584,11 @@ impl Session {
         &self,
         conn: &mut Connection<AmiStream>,
         command: Command,
-        seq: u64,
-        pending: &mut HashMap<Vec<u8>, Pending>,
+        pending: &mut PendingActions,
     ) -> Result<(), AmiError> {
-        if pending.contains_key(&command.id) {
-            let id = String::from_utf8_lossy(&command.id).into_owned();
-            let _ = command.reply.send(Err(AmiError::DuplicateActionId(id)));
+        if let Err(refusal) = pending.admit(&command.id) {
+            let _ = command.reply.send(Err(refusal));
             return Ok(());
-        }
-        if pending.len() >= self.config.max_pending {
-            sweep(pending);
-            if pending.len() >= self.config.max_pending {
-                let _ = command
-                    .reply
-                    .send(Err(AmiError::TooManyPending(self.config.max_pending)));
-                return Ok(());
-            }
         }
         if let Err(error) = conn.send(&command.action).await {
             let _ = command.reply.send(Err(AmiError::Disconnected));
@@ -642,17 +600,7 @@ impl Session {
             "AMI action sent"
         );
         let originate = command.await_originate && is_async_originate(&command.action);
-        pending.insert(
-            command.id,
-            Pending {
-                seq,
-                reply: Some(command.reply),
-                response: None,
-                events: Vec::new(),
-                list: false,
-                originate,
-            },
-        );
+        pending.insert(command.id, command.reply, originate);
         Ok(())
     }
 
@@ -660,12 +608,15 @@ impl Session {
     async fn dispatch(
         &self,
         message: Message,
-        pending: &mut HashMap<Vec<u8>, Pending>,
+        pending: &mut PendingActions,
     ) -> Result<(), AmiError> {
         match message.kind() {
-            MessageKind::Event => self.on_event(message, pending).await,
+            MessageKind::Event => match pending.on_event(message) {
+                Some(unsolicited) => self.deliver(unsolicited).await,
+                None => Ok(()),
+            },
             MessageKind::Response | MessageKind::CommandOutput => {
-                on_response(message, pending);
+                pending.on_response(message);
                 Ok(())
             }
             MessageKind::Action | MessageKind::Unknown => {
@@ -676,62 +627,6 @@ impl Session {
                 Ok(())
             }
         }
-    }
-
-    /// List items and a caller's own `OriginateResponse` complete that caller's action;
-    /// everything else (including a `UserEvent` that repeats its action's ActionID) is
-    /// the consumer's.
-    async fn on_event(
-        &self,
-        message: Message,
-        pending: &mut HashMap<Vec<u8>, Pending>,
-    ) -> Result<(), AmiError> {
-        // Most of the time nothing waits: skip the ActionID lookup on the hot path.
-        if pending.is_empty() {
-            return self.deliver(message).await;
-        }
-        let Some(id) = message.action_id() else {
-            return self.deliver(message).await;
-        };
-        let Some(waiting) = pending.get_mut(id) else {
-            return self.deliver(message).await;
-        };
-        let last = if waiting.list {
-            ends_list(&message)
-        } else if waiting.originate && is_originate_response(&message) {
-            true
-        } else {
-            return self.deliver(message).await;
-        };
-        let id = id.to_vec();
-        if waiting.caller_gone() {
-            // The caller gave up: stop collecting for nobody.
-            waiting.abandon();
-        } else if waiting.list && waiting.events.len() >= self.config.max_list_items {
-            tracing::warn!(
-                id = %String::from_utf8_lossy(&id),
-                limit = self.config.max_list_items,
-                "AMI event list too long; dropping the rest"
-            );
-            waiting.abandon_with(AmiError::ListTooLong(self.config.max_list_items));
-        }
-        if waiting.reply.is_some() {
-            waiting.events.push(message);
-        } else if last {
-            pending.remove(&id);
-            return Ok(());
-        } else {
-            return Ok(());
-        }
-        // Without a response yet (an OriginateResponse that overtook it), the response completes it.
-        if last
-            && waiting.response.is_some()
-            && let Some(mut done) = pending.remove(&id)
-            && let Some(response) = done.response.take()
-        {
-            done.finish(response);
-        }
-        Ok(())
     }
 
     /// Hands an unsolicited event to the consumer, following the slow-consumer policy.
@@ -757,113 +652,6 @@ impl Session {
             SlowConsumer::Resync => Err(AmiError::ConsumerTooSlow(self.events.max_capacity())),
         }
     }
-}
-
-impl Pending {
-    fn finish(self, response: Message) {
-        // The caller may have timed out and gone; nothing to do then.
-        if let Some(reply) = self.reply {
-            let _ = reply.send(Ok(ActionResult {
-                response,
-                events: self.events,
-            }));
-        }
-    }
-
-    fn fail(self, error: AmiError) {
-        if let Some(reply) = self.reply {
-            let _ = reply.send(Err(error));
-        }
-    }
-
-    /// True when the caller stopped waiting (its timeout passed) for a live entry.
-    fn caller_gone(&self) -> bool {
-        self.reply.as_ref().is_some_and(|reply| reply.is_closed())
-    }
-
-    /// Keeps the entry only to swallow the rest of its list; frees what was collected.
-    fn abandon(&mut self) {
-        self.reply = None;
-        self.events = Vec::new();
-    }
-
-    fn abandon_with(&mut self, error: AmiError) {
-        if let Some(reply) = self.reply.take() {
-            let _ = reply.send(Err(error));
-        }
-        self.abandon();
-    }
-}
-
-/// Forgets callers that gave up. A list still arriving stays as a tombstone, so that
-/// its remaining items are dropped instead of reaching the consumer as strays.
-fn sweep(pending: &mut HashMap<Vec<u8>, Pending>) {
-    pending.retain(|_, waiting| {
-        if !waiting.caller_gone() {
-            return true;
-        }
-        waiting.abandon();
-        waiting.list
-    });
-}
-
-/// Pairs a response with its action: by ActionID, or, without one, with the oldest
-/// action still waiting for a response.
-fn on_response(message: Message, pending: &mut HashMap<Vec<u8>, Pending>) {
-    let key = match message.action_id() {
-        Some(id) => pending.contains_key(id).then(|| id.to_vec()),
-        None => pending
-            .iter()
-            .filter(|(_, waiting)| waiting.response.is_none())
-            .min_by_key(|(_, waiting)| waiting.seq)
-            .map(|(id, _)| id.clone()),
-    };
-    let Some(mut waiting) = key.as_ref().and_then(|key| pending.remove(key)) else {
-        tracing::trace!(
-            ?message,
-            "response to no pending action (a keepalive Ping, or a caller that gave up)"
-        );
-        return;
-    };
-    if is_error(&message) {
-        waiting.fail(AmiError::from_response(message));
-        return;
-    }
-    waiting.list = message
-        .get("EventList")
-        .is_some_and(|v| v.eq_ignore_ascii_case(b"start"));
-    let more =
-        waiting.list || waiting.originate && !waiting.events.iter().any(is_originate_response);
-    match key {
-        Some(key) if more => {
-            waiting.response = Some(message);
-            pending.insert(key, waiting);
-        }
-        _ => waiting.finish(message),
-    }
-}
-
-/// `Response: Error` (or `Failure`, which some modules use).
-fn is_error(response: &Message) -> bool {
-    response
-        .get("Response")
-        .is_some_and(|r| r.eq_ignore_ascii_case(b"Error") || r.eq_ignore_ascii_case(b"Failure"))
-}
-
-/// The last event of a list carries `EventList: Complete`; older modules only name it `...Complete`.
-fn ends_list(event: &Message) -> bool {
-    event
-        .get("EventList")
-        .is_some_and(|v| v.eq_ignore_ascii_case(b"Complete"))
-        || event
-            .event_name()
-            .is_some_and(|name| name.ends_with(b"Complete"))
-}
-
-fn is_originate_response(event: &Message) -> bool {
-    event
-        .event_name()
-        .is_some_and(|name| name.eq_ignore_ascii_case(b"OriginateResponse"))
 }
 
 /// Full jitter on the upper half: a random delay in `[base/2, base]`, so a fleet of
@@ -907,131 +695,6 @@ mod tests {
             originate_wait(&Message::new().with("Action", "Originate")),
             None
         );
-    }
-
-    #[test]
-    fn lists_end_at_eventlist_complete_or_a_complete_event() {
-        let event = |name: &str| Message::new().with("Event", name);
-        assert!(ends_list(&event("QueueStatusComplete")));
-        assert!(ends_list(&event("Whatever").with("EventList", "Complete")));
-        assert!(!ends_list(&event("QueueMember").with("EventList", "start")));
-    }
-
-    /// A session task's state without a task, and the consumer's end of its channel.
-    fn bare_session(max_list_items: usize) -> (Session, mpsc::Receiver<SessionEvent>) {
-        let (_commands_tx, commands) = mpsc::channel(1);
-        let (events, events_rx) = mpsc::channel(16);
-        let mut config = AmiConfig::new("127.0.0.1:5038", "admin", "secret");
-        config.max_list_items = max_list_items;
-        let shared = Arc::new(Shared {
-            id_prefix: "t".into(),
-            next_id: AtomicU64::new(1),
-            dropped_events: AtomicU64::new(0),
-            action_timeout: config.action_timeout,
-        });
-        let session = Session {
-            config,
-            commands,
-            events,
-            shared,
-        };
-        (session, events_rx)
-    }
-
-    type Answer = oneshot::Receiver<Result<ActionResult, AmiError>>;
-
-    /// A list action whose `EventList: start` response has arrived, under ActionID `L`.
-    fn list_in_progress() -> (HashMap<Vec<u8>, Pending>, Answer) {
-        let (reply, answer) = oneshot::channel();
-        let waiting = Pending {
-            seq: 1,
-            reply: Some(reply),
-            response: Some(
-                Message::new()
-                    .with("Response", "Success")
-                    .with("EventList", "start"),
-            ),
-            events: Vec::new(),
-            list: true,
-            originate: false,
-        };
-        (HashMap::from([(b"L".to_vec(), waiting)]), answer)
-    }
-
-    fn item(n: usize) -> Message {
-        Message::new()
-            .with("Event", "CoreShowChannel")
-            .with("ActionID", "L")
-            .with("N", n.to_string())
-    }
-
-    fn complete() -> Message {
-        Message::new()
-            .with("Event", "CoreShowChannelsComplete")
-            .with("ActionID", "L")
-            .with("EventList", "Complete")
-    }
-
-    /// Hands `event` to the session as if it had just been read.
-    async fn feed(session: &Session, event: Message, pending: &mut HashMap<Vec<u8>, Pending>) {
-        let handled = session.on_event(event, pending).await;
-        assert!(handled.is_ok(), "{handled:?}");
-    }
-
-    #[tokio::test]
-    async fn a_list_whose_caller_left_is_not_collected_nor_passed_on() {
-        let (session, mut consumer) = bare_session(100);
-        let (mut pending, answer) = list_in_progress();
-        drop(answer);
-        for n in 0..3 {
-            feed(&session, item(n), &mut pending).await;
-            let waiting = &pending[&b"L".to_vec()];
-            assert!(waiting.events.is_empty() && waiting.reply.is_none());
-        }
-        feed(&session, complete(), &mut pending).await;
-        assert!(pending.is_empty(), "the tombstone goes with the list's end");
-        assert!(consumer.try_recv().is_err(), "no stray list items");
-    }
-
-    #[tokio::test]
-    async fn a_list_past_max_list_items_fails_typed_and_drops_the_rest() {
-        let (session, mut consumer) = bare_session(2);
-        let (mut pending, answer) = list_in_progress();
-        for n in 0..5 {
-            feed(&session, item(n), &mut pending).await;
-        }
-        assert!(pending[&b"L".to_vec()].events.is_empty());
-        let failed = answer.await.map_err(|e| e.to_string()).unwrap();
-        assert!(
-            matches!(failed, Err(AmiError::ListTooLong(2))),
-            "{failed:?}"
-        );
-        feed(&session, complete(), &mut pending).await;
-        assert!(pending.is_empty());
-        assert!(consumer.try_recv().is_err(), "no stray list items");
-    }
-
-    #[test]
-    fn a_sweep_drops_gone_callers_but_keeps_their_lists_as_tombstones() {
-        let (mut pending, answer) = list_in_progress();
-        let (reply, gone) = oneshot::channel();
-        pending.insert(
-            b"P".to_vec(),
-            Pending {
-                seq: 2,
-                reply: Some(reply),
-                response: None,
-                events: Vec::new(),
-                list: false,
-                originate: false,
-            },
-        );
-        sweep(&mut pending);
-        assert_eq!(pending.len(), 2, "both callers still wait");
-        drop((answer, gone));
-        sweep(&mut pending);
-        assert_eq!(pending.keys().collect::<Vec<_>>(), [b"L"]);
-        assert!(pending[&b"L".to_vec()].reply.is_none());
     }
 
     #[test]
