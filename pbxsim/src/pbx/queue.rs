@@ -312,7 +312,6 @@ impl Pbx {
         // member of the queue that connected it), with no event: only QueueStatus says
         // `InCall: 1` (ami-session-3, call 1).
         self.queues[q].members[m].in_call = true;
-        self.queues[q].completed += 1;
         if let Some(c) = self.calls.get_mut(&id) {
             c.mark_ms = self.now_ms;
             c.ring_ms = hold.parse().unwrap_or(0);
@@ -345,6 +344,9 @@ impl Pbx {
                 ("Reason", "agent"),
             ],
         );
+        // A call counts as completed when it ends, not at answer (ami-session-3: during
+        // call 1, QueueParams still says `Completed: 0`).
+        self.queues[q].completed += 1;
         let ex = self.field(&g2, |c| &c.exten);
         self.cdr(&g2, &ex, "ANSWERED", Some(call.mark_ms));
         self.hangup_chan(&g2, 16, false);
