@@ -1,5 +1,7 @@
 //! The call model's nouns: channels, bridges, queues and their members, the parking lot, devices.
 
+use std::collections::HashMap;
+
 use shared::ami::MessageBuilder;
 
 /// A channel state as Asterisk numbers it (`ChannelState:`), with its `ChannelStateDesc:` text.
@@ -269,6 +271,8 @@ pub struct Queue {
     pub members: Vec<Member>,
     /// Uniqueids of waiting callers, in position order, with their join time (ms).
     pub callers: Vec<(String, u64)>,
+    /// Each waiting caller's place when it joined (`OriginalPosition`), by uniqueid.
+    pub original_positions: HashMap<String, usize>,
     /// Completed calls.
     pub completed: u32,
     /// Abandoned calls.

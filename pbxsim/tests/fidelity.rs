@@ -956,3 +956,131 @@ fn the_call_centre_traffic_keeps_the_recorded_shapes() {
     );
     assert_eq!(mwi.get_str("Privilege").as_deref(), Some("call,all"));
 }
+
+/// The events named `name` among `events`, as `(header, value)` lists of `keys`.
+fn fields(events: &[Message], name: &str, keys: &[&str]) -> Vec<Vec<String>> {
+    events
+        .iter()
+        .filter(|m| m.event_name() == Some(name.as_bytes()))
+        .map(|m| {
+            keys.iter()
+                .map(|k| m.get_str(k).unwrap_or_default().into_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// ami-session-3: four callers wait in `sales`; the first leaves (Abandon and Leave at
+/// Position 1, OriginalPosition 1, Count 3), then the one now at place 2, who joined
+/// third (Position 2, OriginalPosition 3, Count 2); QueueStatus renumbers the rest.
+#[test]
+fn a_caller_leaving_moves_everyone_behind_up_one_place() {
+    let mut pbx = Pbx::new(PbxOptions::new(1_796_677_754, 1));
+    let callers: Vec<String> = (1..=4)
+        .map(|n| {
+            pbx.originate(
+                "100",
+                Target::QueueAbandon,
+                (&format!("710{n}"), &format!("Sales Caller {n}")),
+                600,
+                Some(&format!("sales-{n}")),
+            )
+        })
+        .collect();
+    let mut t = 0;
+    let mut run = |pbx: &mut Pbx, ms: u64| -> Vec<Message> {
+        t += ms;
+        pbx.advance_to(t);
+        pbx.drain().into_iter().map(|e| e.msg).collect()
+    };
+    let joins = run(&mut pbx, 2_000);
+    assert_eq!(
+        fields(&joins, "QueueCallerJoin", &["Position", "Count"]),
+        [["1", "1"], ["2", "2"], ["3", "3"], ["4", "4"]]
+    );
+    // The caller `uid` hangs up: (Position, OriginalPosition) of its QueueCallerAbandon,
+    // then (Position, Count) of its QueueCallerLeave.
+    let mut leave = |pbx: &mut Pbx, uid: &str| {
+        let name = pbx.channel(uid).map(|c| c.name.clone()).expect("caller");
+        assert!(pbx.hangup_by_name(&name, 16));
+        let left = run(pbx, 500);
+        let abandon = ["QueueCallerAbandon", "Position", "OriginalPosition"];
+        let gone = ["QueueCallerLeave", "Position", "Count"];
+        [abandon, gone].map(|[event, a, b]| fields(&left, event, &[a, b]))
+    };
+    assert_eq!(leave(&mut pbx, &callers[0]), [[["1", "1"]], [["1", "3"]]]);
+    assert_eq!(leave(&mut pbx, &callers[2]), [[["2", "3"]], [["2", "2"]]]);
+    let sales = &pbx.queues()[1];
+    let waiting: Vec<&str> = sales.callers.iter().map(|(u, _)| u.as_str()).collect();
+    assert_eq!(waiting, [callers[1].as_str(), callers[3].as_str()]);
+}
+
+/// ami-session-3, support call 1: QueueMemberStatus says `InCall: 0` at ring and at
+/// answer, nothing says 1 but QueueStatus (the member's `in_call`, which QueueMember
+/// items report), and after AgentComplete QueueMemberStatus says `Status: 1, InCall: 0`.
+#[test]
+fn a_member_is_in_call_only_in_queue_status_while_they_talk() {
+    let mut pbx = Pbx::new(PbxOptions::new(1_796_677_762, 1));
+    let caller = pbx.originate(
+        "100",
+        Target::Queue,
+        ("7201", "Support Caller 1"),
+        600,
+        Some("support-1"),
+    );
+    pbx.set_agent_delay(&caller, 2);
+    let mut events = Vec::new();
+    let mut talking = None;
+    for t in (0..40_000).step_by(50) {
+        pbx.advance_to(t);
+        let batch: Vec<Message> = pbx.drain().into_iter().map(|e| e.msg).collect();
+        let connected = batch
+            .iter()
+            .any(|m| m.event_name() == Some(b"AgentConnect"));
+        events.extend(batch);
+        if connected {
+            talking = pbx.queues()[0]
+                .members
+                .iter()
+                .find(|m| m.in_call)
+                .map(|m| m.interface.clone());
+        }
+        if events
+            .iter()
+            .any(|m| m.event_name() == Some(b"AgentComplete"))
+        {
+            break;
+        }
+    }
+    let talker = talking.expect("a member in call after AgentConnect (what QueueStatus says)");
+    let order: Vec<String> = events
+        .iter()
+        .filter_map(|m| m.event_name())
+        .filter(|e| e.starts_with(b"Agent") || e.starts_with(b"QueueMember"))
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "AgentCalled",
+            "QueueMemberStatus",
+            "QueueMemberStatus",
+            "AgentConnect",
+            "AgentComplete",
+            "QueueMemberStatus"
+        ]
+    );
+    let status: Vec<Vec<String>> = events
+        .iter()
+        .filter(|m| m.event_name() == Some(b"QueueMemberStatus"))
+        .filter(|m| m.get_str("Interface").as_deref() == Some(talker.as_str()))
+        .map(|m| {
+            ["Status", "InCall"]
+                .iter()
+                .map(|k| m.get_str(k).unwrap_or_default().into_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(status, [["6", "0"], ["2", "0"], ["1", "0"]]);
+    assert!(pbx.queues()[0].members.iter().all(|m| !m.in_call));
+}

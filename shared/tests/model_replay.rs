@@ -242,3 +242,225 @@ fn coalesced_ticks_rebuild_the_same_model() {
         "coalescing saved nothing: {after} of {before}"
     );
 }
+
+/// What [`check_against_lists`] compared on one connection.
+#[derive(Debug, Default)]
+struct Compared {
+    /// Queues whose waiting callers (and their places) were compared.
+    queues: usize,
+    /// Queue members compared field by field.
+    members: usize,
+    /// Members compared while the list said `InCall: 1`.
+    in_call: usize,
+    /// Devices compared.
+    devices: usize,
+    /// What differed, each line starting with `callers`, `member` or `device`.
+    differences: Vec<String>,
+}
+
+impl Compared {
+    /// The differences of one kind (`callers`, `member`, `device`).
+    fn of(&self, kind: &str) -> Vec<&String> {
+        self.differences
+            .iter()
+            .filter(|d| d.starts_with(kind))
+            .collect()
+    }
+}
+
+/// The invariant "the live model equals a model rebuilt from the status lists", where a
+/// recording has status lists after live events: at the end of each `QueueStatus` or
+/// `DeviceStateList` answer, the live model as it stood when the answer began (every
+/// event before it applied, list items included, as the relay applies them) is compared
+/// with a model rebuilt from the answer's items alone.
+///
+/// A recorded connection did not start with a rebuild, so the live model knows only
+/// what the connection saw. Hence the comparison covers:
+/// - a listed queue's callers, when every caller listed joined (or was listed) on this
+///   connection: then the two must hold the same callers at the same places (the join
+///   time is left out: a list dates it from `Wait`, whole seconds, the replay's clock
+///   stands still);
+/// - the members the live model holds (from member events), field by field: the others
+///   never changed on the connection, so it had no word of them;
+/// - the devices the live model holds: each must be listed, in the same state (the
+///   devices that never changed on the connection are listed but unknown to it).
+///
+/// Queue counters (`Holdtime`, `TalkTime`, service level) come only from `QueueParams`,
+/// never from a live event, so they are not compared; neither are lists that arrive on
+/// a connection with events off (ami-session.txt's second connection).
+fn check_against_lists(messages: &[Message]) -> Compared {
+    let mut live = ServerModel::default();
+    let mut compared = Compared::default();
+    // The answer being read: its ActionID, the live model when it began, the rebuild.
+    let mut answer: Option<(Vec<u8>, ServerModel, ServerModel)> = None;
+    let mut known_callers: BTreeSet<String> = BTreeSet::new();
+    for message in messages {
+        let Some(event) = message.event_name() else {
+            continue;
+        };
+        let item = matches!(
+            event,
+            b"QueueParams" | b"QueueMember" | b"QueueEntry" | b"DeviceStateChange"
+        ) && message.action_id().is_some();
+        let complete = matches!(event, b"QueueStatusComplete" | b"DeviceStateListComplete");
+        if item {
+            let id = message.action_id().unwrap_or_default().to_vec();
+            if answer.as_ref().is_none_or(|(open, _, _)| *open != id) {
+                answer = Some((id, live.clone(), ServerModel::default()));
+            }
+            if let Some((_, _, rebuilt)) = answer.as_mut() {
+                rebuilt.apply_event(message, 1_000_000, &mut Vec::new());
+            }
+        }
+        if complete && let Some((_, before, rebuilt)) = answer.take() {
+            compare(&before, &rebuilt, &known_callers, &mut compared);
+            for queue in rebuilt.queues.values() {
+                known_callers.extend(queue.callers.keys().cloned());
+            }
+        }
+        if event == b"QueueCallerJoin" {
+            known_callers.insert(message.get_str("Uniqueid").unwrap_or_default().into_owned());
+        }
+        live.apply_event(message, 1_000_000, &mut Vec::new());
+    }
+    compared
+}
+
+/// One comparison of [`check_against_lists`].
+fn compare(
+    live: &ServerModel,
+    rebuilt: &ServerModel,
+    known_callers: &BTreeSet<String>,
+    compared: &mut Compared,
+) {
+    for (name, listed) in &rebuilt.queues {
+        let held = live.queues.get(name);
+        if listed.callers.keys().all(|id| known_callers.contains(id)) {
+            let places = |queue: Option<&shared::model::Queue>| -> Vec<(String, u32, String)> {
+                queue.map_or_else(Vec::new, |q| {
+                    q.callers
+                        .values()
+                        .map(|c| (c.uniqueid.clone(), c.position, c.channel.clone()))
+                        .collect()
+                })
+            };
+            if places(held) != places(Some(listed)) {
+                compared.differences.push(format!(
+                    "callers of {name}: live {:?}, listed {:?}",
+                    places(held),
+                    places(Some(listed))
+                ));
+            }
+            compared.queues += 1;
+        }
+        for (interface, member) in &listed.members {
+            if let Some(live_member) = held.and_then(|q| q.members.get(interface)) {
+                if live_member != member {
+                    compared.differences.push(format!(
+                        "member {interface} of {name}: live {live_member:?}, listed {member:?}"
+                    ));
+                }
+                compared.members += 1;
+                compared.in_call += usize::from(member.in_call);
+            }
+        }
+    }
+    if !rebuilt.devices.is_empty() {
+        for (name, device) in &live.devices {
+            if rebuilt.devices.get(name) != Some(device) {
+                compared.differences.push(format!(
+                    "device {name}: live {device:?}, listed {:?}",
+                    rebuilt.devices.get(name)
+                ));
+            }
+            compared.devices += 1;
+        }
+    }
+}
+
+/// ami-session-3: four callers wait in `sales`; when the first (then the one at place 2)
+/// leaves, Asterisk's next QueueStatus lists the others at 1-3 (then 1-2). The live
+/// model must have moved them up the same way.
+#[test]
+fn a_caller_leaving_moves_everyone_behind_up_one_place() {
+    let compared = check_against_lists(&received("ami-session-3.txt")[0]);
+    assert_eq!(compared.of("callers"), Vec::<&String>::new());
+    // sales with 4, 3 and 2 callers, and support's lists around its five calls.
+    assert!(compared.queues >= 3, "{compared:?}");
+}
+
+/// ami-session-3: during support call 1 QueueStatus says agent1 is `InCall: 1`, though
+/// its only QueueMemberStatus said `InCall: 0`; the live model must say so too, from
+/// `AgentConnect`, and no longer after `AgentComplete`.
+#[test]
+fn a_member_is_in_call_from_agent_connect_to_agent_complete() {
+    let compared = check_against_lists(&received("ami-session-3.txt")[0]);
+    assert_eq!(compared.of("member"), Vec::<&String>::new());
+    assert!(
+        compared.in_call >= 1,
+        "no member in call compared: {compared:?}"
+    );
+    assert!(compared.members >= 4, "{compared:?}");
+}
+
+/// DeviceStateList never lists a `Local/` device (ami-session-2's two answers list
+/// `Queue:`, `park:` and `Custom:` devices only; Asterisk does not cache Local channels'
+/// states), so after every recorded event the live model holds none either, or a
+/// rebuilt model would lack what the live one shows. The recordings' lists come before
+/// any Local device changes state, so this replays the events to the end instead.
+#[test]
+fn a_local_device_never_enters_the_device_list() {
+    for name in [
+        "ami-session-2.txt",
+        "ami-session-3.txt",
+        "ami-events-stream.txt",
+    ] {
+        let mut model = ServerModel::default();
+        for connection in received(name) {
+            for message in &connection {
+                model.apply_event(message, 0, &mut Vec::new());
+            }
+        }
+        let locals: Vec<&String> = model
+            .devices
+            .keys()
+            .filter(|d| d.starts_with("Local/"))
+            .collect();
+        assert_eq!(locals, Vec::<&String>::new(), "{name}");
+        assert!(
+            model.devices.keys().any(|d| !d.starts_with("Local/")),
+            "{name}: no device at all"
+        );
+    }
+}
+
+/// The invariant on every recording with status lists after live events: the live
+/// model's callers, members and devices equal those of a model rebuilt from each list.
+#[test]
+fn every_recording_keeps_the_live_model_equal_to_its_status_lists() {
+    let mut total = Compared::default();
+    for name in [
+        "ami-events-stream.txt",
+        "ami-events-traffic.txt",
+        "ami-session.txt",
+        "ami-session-2.txt",
+        "ami-session-3.txt",
+        "ami-permissions.txt",
+        "ami-boot.txt",
+    ] {
+        for connection in received(name) {
+            let c = check_against_lists(&connection);
+            total.queues += c.queues;
+            total.members += c.members;
+            total.devices += c.devices;
+            total
+                .differences
+                .extend(c.differences.into_iter().map(|d| format!("{name}: {d}")));
+        }
+    }
+    assert_eq!(total.differences, Vec::<String>::new());
+    assert!(
+        total.queues >= 3 && total.members >= 4 && total.devices >= 1,
+        "{total:?}"
+    );
+}

@@ -3,7 +3,8 @@
 //! release. Only the full run writes `bench/RESULTS.md`; `--quick` (a couple of
 //! minutes), `--smoke` (tiny sizes, what `cargo xtask test` runs to check every
 //! benchmark still works) and `--only NAME,...` (some benchmarks: `--only bundle` sizes the
-//! SPA) write under `target/`, so the committed page stays a full run.
+//! SPA) write under `target/`, so the committed page stays a full run. `--quick` also runs
+//! the model's invariant test with 96 cases.
 //! The browser benchmarks use the SPA in `target/spa` (built by `cargo xtask spa` or `test`)
 //! and Chromium with chromedriver as `cargo xtask test`'s set-up installs them; the reducer's
 //! WASM side (`bench/reducer`) is built here.
@@ -72,7 +73,16 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
             .args(["--reducer-pkg", REDUCER_PKG])
             .args(["--out", out, "--command", &command])
             .args(only.map(|names| ["--only", names]).into_iter().flatten()),
-    )
+    )?;
+    if size == "quick" && only.is_none() {
+        // The model's invariant (pbxsim/tests/invariant.rs) at a size `test` has no time for.
+        sh::run(
+            sh.cmd("cargo")
+                .args(["test", "--release", "-p", "pbxsim", "--test", "invariant"])
+                .env("ASTPANEL_INVARIANT_CASES", "96"),
+        )?;
+    }
+    Ok(())
 }
 
 /// `bench/reducer` for wasm32 in release (opt-level 3, as the native side), through the

@@ -193,7 +193,13 @@ pub(super) fn bridge_info(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
 pub(super) fn device_state_list(pbx: &Pbx, id: Option<&[u8]>) -> Reply {
     let mut reply = list_start(id, "Device State Changes will follow");
     let mut n = 0;
-    for (device, state) in pbx.device_states() {
+    // Local channels' device states are not cached (core_unreal.c sets
+    // AST_FLAG_DISABLE_DEVSTATE_CACHE), so Asterisk never lists them: ami-session-2's
+    // answers hold `Queue:`, `park:` and `Custom:` devices only.
+    for (device, state) in pbx
+        .device_states()
+        .filter(|(device, _)| !device.starts_with("Local/"))
+    {
         let msg = item("DeviceStateChange", id)
             .with("Device", device)
             .with("State", *state);

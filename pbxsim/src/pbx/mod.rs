@@ -330,6 +330,7 @@ impl Pbx {
             strategy: strategy.into(),
             members,
             callers: Vec::new(),
+            original_positions: HashMap::new(),
             completed: 0,
             abandoned: 0,
             next_member: 0,
@@ -525,6 +526,11 @@ impl Pbx {
     /// Known device states (`Local/100@test` → `INUSE`).
     pub fn device_states(&self) -> impl Iterator<Item = (&String, &&'static str)> {
         self.device_state.iter()
+    }
+
+    /// The queues with their members and waiting callers, as `QueueStatus` lists them.
+    pub fn queues(&self) -> &[Queue] {
+        &self.queues
     }
 
     /// Calls set up since start (`CoreProcessedCalls`).
@@ -1038,6 +1044,7 @@ impl Pbx {
         self.steps.clear();
         for q in &mut self.queues {
             q.callers.clear();
+            q.original_positions.clear();
             for m in &mut q.members {
                 (m.status, m.in_call) = (1, false);
             }

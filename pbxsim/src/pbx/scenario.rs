@@ -219,7 +219,9 @@ impl Pbx {
                 self.exten(&a1, ex, 1, "Answer", "");
                 self.exten(&a1, ex, 3, "Queue", &format!("{qname},,,,60"));
                 self.queues[q].callers.push((a1.clone(), self.now_ms));
-                let pos = self.queues[q].callers.len().to_string();
+                let place = self.queues[q].callers.len();
+                self.queues[q].original_positions.insert(a1.clone(), place);
+                let pos = place.to_string();
                 self.chan_event(
                     "QueueCallerJoin",
                     Classes::AGENT,

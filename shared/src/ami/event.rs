@@ -128,10 +128,12 @@ pub enum Event<'a> {
         queue: Text<'a>,
         uniqueid: Text<'a>,
     },
-    /// A member finished a call: counted in the queue's `completed`.
-    AgentComplete {
-        queue: Text<'a>,
-    },
+    /// A member answered a queue caller: from now until `AgentComplete` the member is
+    /// in call (what `QueueStatus` says as `InCall: 1`).
+    AgentConnect(AgentMember<'a>),
+    /// A member finished a call: counted in the queue's `completed`, and no longer in
+    /// call. May come without any channel header (seen in a trial of ami-session-3).
+    AgentComplete(AgentMember<'a>),
     /// Live, and the `ParkedCalls` list's items.
     ParkedCall(ParkedSnapshot<'a>),
     UnParkedCall {
@@ -266,6 +268,16 @@ pub struct MemberSnapshot<'a> {
     pub paused_reason: Text<'a>,
     pub in_call: bool,
     pub wrapup_time: u32,
+}
+
+/// The queue member an `AgentConnect` or `AgentComplete` is about: by `Interface`, or
+/// by `MemberName` where the interface is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentMember<'a> {
+    /// Never empty.
+    pub queue: Text<'a>,
+    pub interface: Text<'a>,
+    pub member_name: Text<'a>,
 }
 
 /// A caller waiting in a queue (`QueueCallerJoin`, `QueueEntry`).
@@ -509,6 +521,14 @@ impl<'a> Headers<'a> {
         })
     }
 
+    fn agent_member(self) -> Result<AgentMember<'a>, EventError> {
+        Ok(AgentMember {
+            queue: self.key("Queue")?,
+            interface: self.text("Interface"),
+            member_name: self.text("MemberName"),
+        })
+    }
+
     fn caller(self) -> Result<CallerSnapshot<'a>, EventError> {
         Ok(CallerSnapshot {
             uniqueid: self.key("Uniqueid")?,
@@ -654,9 +674,8 @@ impl<'a> Event<'a> {
                     uniqueid: h.text("Uniqueid"),
                 }
             }
-            b"AgentComplete" => Event::AgentComplete {
-                queue: headers("AgentComplete").key("Queue")?,
-            },
+            b"AgentConnect" => Event::AgentConnect(headers("AgentConnect").agent_member()?),
+            b"AgentComplete" => Event::AgentComplete(headers("AgentComplete").agent_member()?),
             b"ParkedCall" => Event::ParkedCall(headers("ParkedCall").parked()?),
             b"UnParkedCall" => Event::UnParkedCall {
                 parkee_uniqueid: headers("UnParkedCall").key("ParkeeUniqueid")?,

@@ -13,8 +13,8 @@
 
 use crate::ami::Message;
 use crate::ami::event::{
-    BridgeSnapshot, CallerSnapshot, ChannelSnapshot, Event, ExtensionState, MemberSnapshot,
-    ParkedSnapshot, QueueStats, Text,
+    AgentMember, BridgeSnapshot, CallerSnapshot, ChannelSnapshot, Event, ExtensionState,
+    MemberSnapshot, ParkedSnapshot, QueueStats, Text,
 };
 
 use super::{
@@ -61,6 +61,30 @@ fn take_snapshot(channel: &mut Channel, snapshot: ChannelSnapshot<'_>) -> bool {
         changed |= set(&mut channel.application_data, &application.data);
     }
     changed
+}
+
+/// Takes a waiting caller out of `queue`, moving everyone behind up one place (Asterisk
+/// renumbers: ami-session-3's QueueStatus after the first of four callers left lists
+/// the other three at 1-3); true if the caller was there.
+fn remove_caller(queue: &mut Queue, uniqueid: &str) -> bool {
+    let Some(gone) = queue.callers.remove(uniqueid) else {
+        return false;
+    };
+    move_up_behind(queue, gone.position);
+    queue.calls = queue.callers.len() as u32;
+    true
+}
+
+/// Moves every caller behind `position` up one place; true if any moved.
+fn move_up_behind(queue: &mut Queue, position: u32) -> bool {
+    let mut moved = false;
+    for caller in queue.callers.values_mut() {
+        if caller.position > position {
+            caller.position -= 1;
+            moved = true;
+        }
+    }
+    moved
 }
 
 impl ServerModel {
@@ -115,33 +139,29 @@ impl ServerModel {
                 self.destroy_bridge(&bridge_uniqueid, changes)
             }
             Event::QueueParams(stats) => self.queue_params(stats, changes),
-            Event::QueueMember(member)
-            | Event::QueueMemberAdded(member)
+            Event::QueueMember(member) => self.queue_member(member, true, changes),
+            Event::QueueMemberAdded(member)
             | Event::QueueMemberStatus(member)
             | Event::QueueMemberPause(member)
             | Event::QueueMemberPenalty(member)
-            | Event::QueueMemberRinginuse(member) => self.queue_member(member, changes),
+            | Event::QueueMemberRinginuse(member) => self.queue_member(member, false, changes),
             Event::QueueMemberRemoved { queue, interface } => {
                 self.with_queue(&queue, changes, |queue| {
                     queue.members.remove(interface.as_ref()).is_some()
                 });
             }
             Event::QueueEntry { caller, waited_s } => {
-                self.queue_caller(caller, seconds_before(now_ms, waited_s), changes)
+                self.queue_caller(caller, seconds_before(now_ms, waited_s), false, changes)
             }
-            Event::QueueCallerJoin(caller) => self.queue_caller(caller, now_ms, changes),
+            Event::QueueCallerJoin(caller) => self.queue_caller(caller, now_ms, true, changes),
             Event::QueueCallerLeave { queue, uniqueid } => {
                 self.queue_caller_gone(&queue, &uniqueid, false, changes)
             }
             Event::QueueCallerAbandon { queue, uniqueid } => {
                 self.queue_caller_gone(&queue, &uniqueid, true, changes)
             }
-            Event::AgentComplete { queue } => {
-                self.with_queue(&queue, changes, |queue| {
-                    queue.completed = queue.completed.saturating_add(1);
-                    true
-                });
-            }
+            Event::AgentConnect(agent) => self.agent_in_call(agent, true, changes),
+            Event::AgentComplete(agent) => self.agent_in_call(agent, false, changes),
             Event::ParkedCall(parked) => self.parked(parked, now_ms, changes),
             Event::UnParkedCall { parkee_uniqueid }
             | Event::ParkedCallGiveUp { parkee_uniqueid }
@@ -154,6 +174,14 @@ impl ServerModel {
                 }
             }
             Event::ExtensionStatus(extension) => self.extension(extension, changes),
+            // `Local/` devices are left out: Asterisk does not cache their states
+            // (core_unreal.c sets AST_FLAG_DISABLE_DEVSTATE_CACHE on every Local
+            // channel), so `DeviceStateList` never lists them, and a model kept from
+            // the live events would hold devices a rebuilt one lacks. ami-session-2.txt's
+            // two DeviceStateList answers list only `Queue:`, `park:` and `Custom:`
+            // devices, though `Local/100@test` and `Local/agent1@agents` changed state
+            // before them; states that go back to NOT_INUSE stay listed (`park:701`).
+            Event::DeviceStateChange { device, .. } if device.starts_with("Local/") => {}
             Event::DeviceStateChange { device, state } => {
                 let device = Device {
                     device: device.into_owned(),
@@ -289,8 +317,7 @@ impl ServerModel {
             });
         }
         for queue in self.queues.values_mut() {
-            if queue.callers.remove(uniqueid).is_some() {
-                queue.calls = queue.callers.len() as u32;
+            if remove_caller(queue, uniqueid) {
                 changes.push(Change::Queue(queue.clone()));
             }
         }
@@ -442,7 +469,21 @@ impl ServerModel {
         });
     }
 
-    fn queue_member(&mut self, member: MemberSnapshot<'_>, changes: &mut Vec<Change>) {
+    /// A member as an event or a `QueueMember` item (`listed`) describes it.
+    ///
+    /// A live event's `InCall: 0` is not taken while the member is in call and its
+    /// device is not back to NOT_INUSE (`Status: 1`): Asterisk publishes a device
+    /// state change (`QueueMemberStatus`) before it marks the member in call, so in
+    /// ami-session-3's calls 1, 3 and 4 the only `QueueMemberStatus` of the call said
+    /// `InCall: 0` while `QueueStatus` said `InCall: 1`. Back to NOT_INUSE, app_queue
+    /// ends the call before it publishes (`update_status` calls `update_queue`), so
+    /// `Status: 1, InCall: 0` is the truth. A listed member is the truth as it stands.
+    fn queue_member(
+        &mut self,
+        member: MemberSnapshot<'_>,
+        listed: bool,
+        changes: &mut Vec<Change>,
+    ) {
         let interface = member.interface.into_owned();
         let snapshot = Member {
             name: member.name.into_owned(),
@@ -459,6 +500,14 @@ impl ServerModel {
             wrapup_time: member.wrapup_time,
         };
         self.with_queue(&member.queue, changes, |queue| {
+            let mut snapshot = snapshot;
+            if !listed
+                && !snapshot.in_call
+                && snapshot.status != 1
+                && queue.members.get(&interface).is_some_and(|m| m.in_call)
+            {
+                snapshot.in_call = true;
+            }
             if queue.members.get(&interface) == Some(&snapshot) {
                 return false;
             }
@@ -467,10 +516,47 @@ impl ServerModel {
         });
     }
 
+    /// `AgentConnect` (`in_call`) or `AgentComplete`: the member is in call, or no
+    /// longer; a completed call also counts in the queue's `completed`. The member is
+    /// found by `Interface`, else by `MemberName` (an `AgentComplete` may lack the
+    /// channel headers, and a client cannot count on more than `Queue`, `Interface`
+    /// and `MemberName`). `in_call` is per queue, as app_queue keeps it (the member's
+    /// `starttime` in the one queue whose call it took), so other queues of the same
+    /// interface are left alone.
+    fn agent_in_call(&mut self, agent: AgentMember<'_>, in_call: bool, changes: &mut Vec<Change>) {
+        self.with_queue(&agent.queue, changes, |queue| {
+            let mut changed = false;
+            if !in_call {
+                queue.completed = queue.completed.saturating_add(1);
+                changed = true;
+            }
+            let member = if agent.interface.is_empty() {
+                queue
+                    .members
+                    .values_mut()
+                    .find(|m| !agent.member_name.is_empty() && m.name == agent.member_name)
+            } else {
+                queue.members.get_mut(agent.interface.as_ref())
+            };
+            if let Some(member) = member
+                && member.in_call != in_call
+            {
+                member.in_call = in_call;
+                changed = true;
+            }
+            changed
+        });
+    }
+
+    /// A caller waiting: a `QueueEntry` item, or a live join (`joined`). A join takes
+    /// the place Asterisk gives (`Position`: the count plus one, or ahead of callers of
+    /// a lower priority) and those at that place or behind move back one, as app_queue
+    /// inserts the entry.
     fn queue_caller(
         &mut self,
         caller: CallerSnapshot<'_>,
         joined_ms: i64,
+        joined: bool,
         changes: &mut Vec<Change>,
     ) {
         let uniqueid = caller.uniqueid.into_owned();
@@ -483,6 +569,13 @@ impl ServerModel {
             joined_ms,
         };
         self.with_queue(&caller.queue, changes, |queue| {
+            if joined && snapshot.position > 0 && !queue.callers.contains_key(&uniqueid) {
+                for other in queue.callers.values_mut() {
+                    if other.position >= snapshot.position {
+                        other.position = other.position.saturating_add(1);
+                    }
+                }
+            }
             queue.callers.insert(uniqueid, snapshot);
             queue.calls = queue.callers.len() as u32;
             true
@@ -490,7 +583,10 @@ impl ServerModel {
     }
 
     /// A caller left the queue, answered or not; an abandon counts even for a caller
-    /// the model never saw join.
+    /// the model never saw join. The caller leaves at the abandon, which Asterisk sends
+    /// first with the same `Position`, and everyone behind moves up one place. A caller
+    /// the model lacks moves nobody: the leave that follows an abandon names a caller
+    /// already gone, so the event's `Position` cannot tell whether anyone moved yet.
     fn queue_caller_gone(
         &mut self,
         queue: &str,
@@ -499,7 +595,7 @@ impl ServerModel {
         changes: &mut Vec<Change>,
     ) {
         self.with_queue(queue, changes, |queue| {
-            let left = queue.callers.remove(uniqueid).is_some();
+            let left = remove_caller(queue, uniqueid);
             if abandoned {
                 queue.abandoned = queue.abandoned.saturating_add(1);
             }
@@ -711,6 +807,64 @@ mod tests {
         assert_eq!(model.parked["1.1"].since_ms, i64::MIN);
         assert_eq!(model.queues["q"].abandoned, u32::MAX);
         assert_eq!(model.queues["q"].completed, u32::MAX);
+    }
+
+    /// A member in call stays so through a `QueueMemberStatus` that still says
+    /// `InCall: 0` (published before app_queue marked the call), and leaves it at an
+    /// `AgentComplete` that names only the queue and the member, as one did in a trial
+    /// of ami-session-3.
+    #[test]
+    fn an_agent_complete_without_channel_headers_ends_the_members_call() {
+        let mut model = ServerModel::default();
+        let mut changes = Vec::new();
+        let member = |status: &str, in_call: &str| {
+            event(&[
+                ("Event", "QueueMemberStatus"),
+                ("Queue", "support"),
+                ("MemberName", "Agent One"),
+                ("Interface", "Local/agent1@agents/n"),
+                ("InCall", in_call),
+                ("Status", status),
+            ])
+        };
+        let in_call =
+            |model: &ServerModel| model.queues["support"].members["Local/agent1@agents/n"].in_call;
+        model.apply_event(&member("2", "0"), 0, &mut changes);
+        let connect = event(&[
+            ("Event", "AgentConnect"),
+            ("Channel", "Local/100@test-0000000c;1"),
+            ("Uniqueid", "1.25"),
+            ("Queue", "support"),
+            ("Interface", "Local/agent1@agents/n"),
+            ("MemberName", "Agent One"),
+        ]);
+        model.apply_event(&connect, 0, &mut changes);
+        assert!(in_call(&model));
+        model.apply_event(&member("2", "0"), 0, &mut changes);
+        assert!(in_call(&model), "a late InCall: 0 undid the call");
+        let complete = event(&[
+            ("Event", "AgentComplete"),
+            ("Queue", "support"),
+            ("MemberName", "Agent One"),
+            ("HoldTime", "2"),
+            ("TalkTime", "4"),
+            ("Reason", "agent"),
+        ]);
+        model.apply_event(&complete, 0, &mut changes);
+        assert!(!in_call(&model));
+        assert_eq!(model.queues["support"].completed, 1);
+        model.apply_event(&connect, 0, &mut changes);
+        model.apply_event(&member("1", "0"), 0, &mut changes);
+        assert!(
+            !in_call(&model),
+            "back to NOT_INUSE, app_queue ends the call"
+        );
+
+        let mut browser = ServerModel::default();
+        for change in changes {
+            browser.apply_change(change);
+        }
+        assert_eq!(browser, model);
     }
 
     #[test]
