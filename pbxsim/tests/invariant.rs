@@ -100,6 +100,21 @@ impl Live {
     /// in the order they come.
     async fn connect(addr: std::net::SocketAddr) -> Live {
         let mut client = login(addr, "on").await;
+        // As the relay does: the lists are only whole once Asterisk has booted (a login
+        // after a restart lands in the boot window of `ami-boot.txt`, where QueueStatus
+        // is still unknown). A booted Asterisk says FullyBooted with the login.
+        let booted = async {
+            while let Some(message) = client.message().await {
+                if message.get("Event").is_some_and(|e| e == b"FullyBooted") {
+                    return true;
+                }
+            }
+            false
+        };
+        assert!(
+            timeout(common::WAIT, booted).await.unwrap_or(false),
+            "pbxsim never said FullyBooted"
+        );
         for event in EXCLUDED {
             let filter = Message::new()
                 .with("Action", "Filter")
