@@ -1,19 +1,22 @@
 //! Unit tests' wiring: a real [`Service`] over pbxsim on a loopback port, put together
-//! as [`crate::run`] does but without a listener, so that the pool and the AJAM sessions
-//! can be tested through their own seams.
+//! as [`crate::run`] does but without a listener, so that the pool, the AJAM sessions,
+//! the router and the WebSocket loop can be tested through their own seams.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use shared::protocol::AuditVia;
 use testkit::Pbx;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
 use crate::live::LiveServer;
 use crate::metrics::Metrics;
 use crate::pool::Pool;
 use crate::service::{Caller, Login, LoginPolicy, Service};
-use crate::{audit, auth};
+use crate::web::state::AppState;
+use crate::{audit, auth, net};
 
 /// The name [`config::demo_server`] gives the one server.
 pub const SERVER: &str = "demo";
@@ -63,4 +66,23 @@ pub async fn admin(service: &Service) -> Login {
         .login(SERVER, "admin", "admin-secret", CALLER)
         .await
         .unwrap_or_else(|error| panic!("admin's login: {error}"))
+}
+
+/// What the router's handlers share, with the demo configuration's settings, AJAM off
+/// and `closing` as the relay's shutdown signal.
+pub fn app_state(service: Service, closing: CancellationToken) -> AppState {
+    let defaults = Config::demo(([127, 0, 0, 1], 0).into());
+    AppState {
+        legacy: None,
+        service,
+        browsers: Arc::new(tokio::sync::Semaphore::new(defaults.max_browsers)),
+        allowed_origins: Arc::new(defaults.allowed_origins),
+        pause_reasons: Arc::new(defaults.pause_reasons),
+        screen_pop: Arc::new(defaults.screen_pop),
+        pop_frame_ancestors: "'none'".into(),
+        metrics: Metrics::new(),
+        gate: net::access::Gate::new(defaults.security.gate),
+        closing,
+        secure_cookies: false,
+    }
 }
