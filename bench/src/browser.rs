@@ -85,19 +85,8 @@ pub async fn measure(plan: &BrowserPlan) -> anyhow::Result<BrowserResults> {
     sim.directory = pbxsim::Directory::call_centre();
     sim.stamp_every = 0;
     let faults = sim.faults.clone();
-    let pbx = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding pbxsim")?;
-    let pbx_addr = pbx.local_addr()?;
-    let (pbx_stop, pbx_stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = pbx_stopped.await;
-        };
-        if let Err(error) = pbxsim::serve(pbx, sim, shutdown).await {
-            eprintln!("pbxsim stopped: {error}");
-        }
-    });
+    let mut pbx = testkit::Pbx::start(sim).await;
+    let pbx_addr = pbx.addr;
     let (relay_stop, relay_stopped) = oneshot::channel::<()>();
     let relay = start_relay(Some(pbx_addr), relay_stopped).await?;
     let side = Side::start(pbx_addr).await?;
@@ -107,7 +96,7 @@ pub async fn measure(plan: &BrowserPlan) -> anyhow::Result<BrowserResults> {
     // The run's own error says more than a browser that then failed to close.
     let closed = browser.stop().await;
     let _ = relay_stop.send(());
-    let _ = pbx_stop.send(());
+    pbx.stop();
     let results = result?;
     closed?;
     Ok(results)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use serde::Deserialize;
+use shared::model::follow::{Follower, Step};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -164,7 +165,7 @@ pub async fn follow(
     // Idle panels wait for as long as the run lasts.
     let silence = silence.unwrap_or(Duration::from_secs(24 * 3600));
     let mut tally = Tally::default();
-    let mut seq: Option<u64> = None;
+    let mut follower = Follower::default();
     let mut early: Vec<(String, Instant)> = Vec::new();
     loop {
         let message = tokio::select! {
@@ -173,10 +174,16 @@ pub async fn follow(
         };
         let at = Instant::now();
         let text = match message {
-            Err(_) => return Err(dropped(format!("no frame for {silence:?} (seq {seq:?})"))),
+            Err(_) => {
+                return Err(dropped(format!(
+                    "no frame for {silence:?} (seq {:?})",
+                    follower.seq()
+                )));
+            }
             Ok(None) => {
                 return Err(dropped(format!(
-                    "the relay closed the socket (seq {seq:?})"
+                    "the relay closed the socket (seq {:?})",
+                    follower.seq()
                 )));
             }
             Ok(Some(Err(error))) => return Err(dropped(format!("the socket failed: {error}"))),
@@ -195,25 +202,29 @@ pub async fn follow(
             let other: Other =
                 serde_json::from_str(&text).context("a frame that is not the protocol's")?;
             if other.kind == "snapshot" {
-                if seq.is_some() {
+                if follower.seq().is_some() {
                     tally.lag_snapshots += 1;
                 } else {
                     progress.synced.fetch_add(1, Ordering::AcqRel);
                 }
-                seq = other.seq;
+                let seq = other.seq.context("a snapshot without its seq")?;
+                follower.snapshot(seq);
             }
             continue;
         };
-        let Some(last) = seq else {
+        if follower.seq().is_none() {
             bail!("a delta before the snapshot");
-        };
-        if this <= last {
-            continue;
         }
-        if this != last + 1 {
-            tally.gaps += 1;
+        match follower.delta(this) {
+            Step::Apply => {}
+            Step::Drop => continue,
+            // A panel asks no resync: the gap fails the run, and counting goes on from
+            // this delta as if a snapshot had brought the panel here.
+            Step::Resync => {
+                tally.gaps += 1;
+                follower.snapshot(this);
+            }
         }
-        seq = Some(this);
         tally.deltas += 1;
         let Some(tap) = &tap else { continue };
         if tap.recording() {

@@ -28,6 +28,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// pbxsim in the test's process, and the channel names of an [`api_state`] answer.
+pub use testkit::{Pbx, channel_names};
+
 /// How long any condition in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(100);
@@ -261,76 +264,20 @@ impl Harness {
     }
 }
 
-/// A pbxsim without traffic of its own on a loopback port, with the recorded test
-/// dialplan and users; stoppable and restartable on the same port.
-pub struct Pbx {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    config: pbxsim::SimConfig,
-}
-
-impl Pbx {
-    pub async fn start() -> anyhow::Result<Pbx> {
-        Self::start_configured(pbxsim::SimConfig::quiet()).await
-    }
-
-    /// A pbxsim set up by the test (more phones, other queues); a restart keeps it.
-    pub async fn start_configured(config: pbxsim::SimConfig) -> anyhow::Result<Pbx> {
-        Ok(Pbx::serve_on(
-            TcpListener::bind("127.0.0.1:0").await?,
-            config,
-        ))
-    }
-
-    fn serve_on(listener: TcpListener, config: pbxsim::SimConfig) -> Pbx {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let serving = config.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            if let Err(error) = pbxsim::serve(listener, serving, shutdown).await {
-                eprintln!("pbxsim stopped: {error}");
-            }
-        });
-        Pbx {
-            addr,
-            stop: Some(stop),
-            config,
-        }
-    }
-
-    /// Stops this pbxsim (every AMI link drops, every call is gone) and starts a fresh
-    /// one on the same port, as an Asterisk restart does.
-    pub async fn restart(&mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let listener = wait_for("the pbxsim port to be free again", || async {
-            Ok(TcpListener::bind(self.addr).await.ok())
-        })
-        .await?;
-        *self = Pbx::serve_on(listener, self.config.clone());
-        Ok(())
-    }
-
-    /// A side AMI session as `admin`, logged in, for the calls a test makes.
-    pub async fn admin(&self) -> anyhow::Result<SessionHandle> {
-        let (session, mut events) = relay::ami::spawn_session(relay::ami::AmiConfig::new(
-            self.addr.to_string(),
-            "admin",
-            "admin-secret",
-        ));
-        tokio::spawn(async move { while events.recv().await.is_some() {} });
-        session
-            .send(Message::new().with("Action", "Ping"))
-            .await
-            .context("the side AMI session did not come up")?;
-        Ok(session)
-    }
+/// A side AMI session as `admin` on `pbx`, logged in, for the calls a test makes (the
+/// relay's own AMI client, which is why it is not in `testkit` beside [`Pbx`]).
+pub async fn side_session(pbx: &Pbx) -> anyhow::Result<SessionHandle> {
+    let (session, mut events) = relay::ami::spawn_session(relay::ami::AmiConfig::new(
+        pbx.addr.to_string(),
+        "admin",
+        "admin-secret",
+    ));
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    session
+        .send(Message::new().with("Action", "Ping"))
+        .await
+        .context("the side AMI session did not come up")?;
+    Ok(session)
 }
 
 /// Rings `phone` (a Local phone of the test dialplan: 100, 101) and connects it to
@@ -373,16 +320,6 @@ pub async fn api_state(base: &str) -> anyhow::Result<serde_json::Value> {
         .await?
         .json()
         .await?)
-}
-
-/// The channel names of an [`api_state`] answer.
-pub fn channel_names(state: &serde_json::Value) -> std::collections::BTreeSet<String> {
-    state["servers"][0]["channels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["channel"].as_str().map(String::from))
-        .collect()
 }
 
 /// The panel, seen through its `data-testid`s.

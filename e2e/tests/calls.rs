@@ -37,7 +37,7 @@ fn row(channel: &str) -> String {
 
 /// A bridged call from phone 100 to 200 (which dials 201): waits until 201 answered.
 async fn bridged_call(pbx: &Pbx, page: &PanelPage, caller_id: &str) -> anyhow::Result<()> {
-    let admin = pbx.admin().await?;
+    let admin = e2e::side_session(pbx).await?;
     originate(&admin, "100", "200", caller_id, 300).await?;
     wait_for("the call bridged on screen", || async {
         let bridges = page
@@ -58,7 +58,7 @@ async fn bridged_call(pbx: &Pbx, page: &PanelPage, caller_id: &str) -> anyhow::R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn park_pick_up_and_pause_a_queue_member_with_a_reason() -> anyhow::Result<()> {
-    let pbx = Pbx::start().await?;
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
     let harness = Harness::start_with(&pbx).await?;
     let page = harness.open_panel().await?;
     page.login_and_wait("admin", "admin-secret").await?;
@@ -141,12 +141,12 @@ async fn park_pick_up_and_pause_a_queue_member_with_a_reason() -> anyhow::Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blind_and_attended_transfer_from_the_agent_view() -> anyhow::Result<()> {
-    let pbx = Pbx::start().await?;
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
     let harness = Harness::start_with(&pbx).await?;
     let page = harness.open_panel().await?;
     page.login_and_wait("admin", "admin-secret").await?;
     page.fill("input[aria-label='My extension']", "100").await?;
-    let admin = pbx.admin().await?;
+    let admin = e2e::side_session(&pbx).await?;
     // FEATUREMAP(atxfer) lets this caller transfer attended, as in ami-session-2.
     let action = shared::ami::Message::new()
         .with("Action", "Originate")
@@ -217,7 +217,7 @@ async fn blind_and_attended_transfer_from_the_agent_view() -> anyhow::Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_listens_in_and_a_hostile_caller_id_stays_text() -> anyhow::Result<()> {
-    let pbx = Pbx::start().await?;
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
     let harness = Harness::start_with(&pbx).await?;
     let page = harness.open_panel().await?;
     page.login_and_wait("admin", "admin-secret").await?;
@@ -276,7 +276,7 @@ async fn a_supervisor_listens_in_and_a_hostile_caller_id_stays_text() -> anyhow:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_pbx_restart_no_channel_of_the_old_run_is_shown() -> anyhow::Result<()> {
-    let mut pbx = Pbx::start().await?;
+    let mut pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
     let harness = Harness::start_with(&pbx).await?;
     let page = harness.open_panel().await?;
     page.login_and_wait("admin", "admin-secret").await?;
@@ -284,8 +284,8 @@ async fn after_a_pbx_restart_no_channel_of_the_old_run_is_shown() -> anyhow::Res
     bridged_call(&pbx, &page, "\"Before Restart\" <1111>").await?;
     let before = page.shown_channels().await?;
 
-    pbx.restart().await?;
-    let admin = pbx.admin().await?;
+    pbx.restart().await;
+    let admin = e2e::side_session(&pbx).await?;
     originate(&admin, "101", "200", "\"After Restart\" <2222>", 300).await?;
     // The page follows the new run: what it shows is what the relay holds, which is
     // what the new pbxsim has, and none of it is from before.
@@ -331,7 +331,7 @@ fn serve_page(listener: TcpListener, page: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_screen_pop_posts_the_call_to_a_crm_page_of_another_origin() -> anyhow::Result<()> {
-    let pbx = Pbx::start().await?;
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
     // The CRM's origin is another port: the relay is told it may frame and hear the pop.
     let crm = TcpListener::bind("127.0.0.1:0").await?;
     let crm_origin = format!("http://{}", crm.local_addr()?);
@@ -364,7 +364,7 @@ async fn the_screen_pop_posts_the_call_to_a_crm_page_of_another_origin() -> anyh
     );
     harness.browser.driver.goto(&crm_origin).await?;
     // Ring extension 100 until the pop, once live, reports it.
-    let admin = pbx.admin().await?;
+    let admin = e2e::side_session(&pbx).await?;
     originate(&admin, "100", "200", "\"Pop Caller\" <5555>", 300).await?;
     let message = wait_for("the pop's message in the CRM page", || async {
         let messages = harness

@@ -116,3 +116,38 @@ async fn after_a_relay_restart_the_page_resumes_with_its_token_and_shows_no_stal
     .await?;
     harness.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_everywhere_elsewhere_brings_this_page_back_to_the_login_form()
+-> anyhow::Result<()> {
+    let harness = Harness::start().await?;
+    let page = harness.open_panel().await?;
+    page.login_and_wait("admin", "admin-secret").await?;
+    // The same person on another device logs out everywhere: a lost tablet.
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{}/api/v1/login", harness.base_url))
+        .json(&serde_json::json!({"server": "demo", "username": "admin", "secret": "admin-secret"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"].as_str().unwrap_or_default().to_owned();
+    let status = http
+        .post(format!(
+            "{}/api/v1/logout?everywhere=true",
+            harness.base_url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .status();
+    anyhow::ensure!(status.as_u16() == 204, "logout answered {status}");
+    // The relay closed this page's socket (4401): it shows the login form, says why,
+    // and does not keep reconnecting with a dead token.
+    page.wait_for_text_containing("login-error", "Your login ended")
+        .await?;
+    page.login_and_wait("admin", "admin-secret").await?;
+    page.ensure_no_console_errors().await?;
+    harness.stop().await
+}

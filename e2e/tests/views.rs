@@ -60,8 +60,8 @@ async fn tiles(page: &PanelPage) -> anyhow::Result<Vec<String>> {
 async fn two_thousand_extensions_draw_a_window_and_search_finds_the_last() -> anyhow::Result<()> {
     let mut config = pbxsim::SimConfig::quiet();
     config.directory = many_phones();
-    let pbx = Pbx::start_configured(config).await?;
-    let admin = pbx.admin().await?;
+    let pbx = Pbx::start(config).await;
+    let admin = e2e::side_session(&pbx).await?;
     let (harness, page) = admin_on(&pbx, "Supervisor").await?;
     // Loaded by its address, the view is there before the first snapshot.
     page.driver.refresh().await?;
@@ -144,8 +144,8 @@ async fn two_thousand_extensions_draw_a_window_and_search_finds_the_last() -> an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_channels_draw_a_window_of_the_call_list() -> anyhow::Result<()> {
     const CALLS: usize = 250;
-    let pbx = Pbx::start().await?;
-    let admin = pbx.admin().await?;
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let admin = e2e::side_session(&pbx).await?;
     let (harness, page) = admin_on(&pbx, "Supervisor").await?;
     // Calls to `200` in the test dialplan: four Local channels each.
     for n in 0..CALLS {
@@ -196,8 +196,8 @@ async fn event_texts(page: &PanelPage) -> anyhow::Result<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_log_shows_events_while_open_filters_pauses_and_stops_when_left()
 -> anyhow::Result<()> {
-    let pbx = Pbx::start().await?;
-    let admin = pbx.admin().await?;
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let admin = e2e::side_session(&pbx).await?;
     let (harness, page) = admin_on(&pbx, "Agent").await?;
     page.driver
         .execute(SPY_ON_EVENT_REQUESTS, Vec::new())
@@ -285,7 +285,7 @@ const SPY_ON_EVENT_REQUESTS: &str = "window.__eventsAsked = [];\
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_answers_admin_and_is_not_offered_to_a_viewer() -> anyhow::Result<()> {
-    let pbx = Pbx::start().await?;
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
     let (harness, page) = admin_on(&pbx, "Console").await?;
     page.fill("[data-testid='console-action']", "Ping").await?;
     page.click("console-send").await?;

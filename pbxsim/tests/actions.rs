@@ -9,11 +9,12 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::Client;
 use common::fixture::{self, Step, keys};
-use common::{Client, start};
 use md5::{Digest, Md5};
 use pbxsim::SimConfig;
 use shared::ami::Message;
+use testkit::Pbx as Sim;
 
 /// What one recorded action got back.
 struct Expected {
@@ -293,7 +294,7 @@ async fn recorded_conversations_get_the_recorded_answers() {
         config.failed_login_delay = std::time::Duration::from_millis(50);
         // The recording's channel names are those of a freshly started Asterisk.
         config.ids_from = Some(0);
-        let sim = start(config).await;
+        let sim = Sim::start(config).await;
         if file == "ami-session.txt" {
             recorded_setup(sim.addr).await;
         }
@@ -367,7 +368,7 @@ const SESSION_2_IDS: &[&str] = &[
 
 #[tokio::test]
 async fn recorded_error_answers_of_session_2() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     c.action("Action: Events\r\nEventMask: off\r\nActionID: e\r\n\r\n")
         .await;
@@ -451,7 +452,7 @@ async fn recorded_mixmonitor_answers_of_session_2() {
         "mixmon-61",
     ];
     let is_mixmonitor = |m: &Message| m.event_name().is_some_and(|e| e.starts_with(b"MixMonitor"));
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     c.action("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nVariable: DURATION=300\r\nActionID: o\r\n\r\n").await;
     // The callee enters the bridge first: once it has, it is the recording's recorded leg.

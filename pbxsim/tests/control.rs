@@ -6,10 +6,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::Client;
 use common::fixture::{self, Recorded, keys};
-use common::{Client, start};
 use pbxsim::SimConfig;
 use shared::ami::Message;
+use testkit::Pbx as Sim;
 
 /// Every key sequence the recordings show for each event type.
 fn recorded() -> BTreeMap<String, Recorded> {
@@ -52,7 +53,7 @@ async fn bridged_call(c: &mut Client, id: &str) -> String {
 #[tokio::test]
 async fn chanspy_listen_whisper_and_barge_show_the_spy_and_its_events() {
     let rec = recorded();
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let callee = bridged_call(&mut c, "o").await;
     for opts in ["q", "qw", "qB"] {
@@ -96,7 +97,7 @@ async fn chanspy_listen_whisper_and_barge_show_the_spy_and_its_events() {
 
 #[tokio::test]
 async fn a_spy_stops_when_the_spied_call_ends() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let callee = bridged_call(&mut c, "o").await;
     c.action(&format!("Action: Originate\r\nChannel: Local/101@test\r\nApplication: ChanSpy\r\nData: {callee},q\r\nAsync: true\r\nVariable: DURATION=60\r\nActionID: s\r\n\r\n")).await;
@@ -111,7 +112,7 @@ async fn a_spy_stops_when_the_spied_call_ends() {
 
 #[tokio::test]
 async fn a_dual_redirect_moves_both_legs_and_keeps_both() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let callee = bridged_call(&mut c, "o").await;
     let (_, channels, _) = c
@@ -174,7 +175,7 @@ async fn a_dual_redirect_moves_both_legs_and_keeps_both() {
 
 #[tokio::test]
 async fn a_parked_call_is_picked_up_by_space_or_with_parkedcall() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     for pickup in [
         "Exten: 701\r\nContext: test\r\nPriority: 1\r\n",
@@ -204,7 +205,7 @@ async fn a_parked_call_is_picked_up_by_space_or_with_parkedcall() {
 #[tokio::test]
 async fn queue_pause_with_a_reason_raises_the_recorded_member_pause() {
     let rec = recorded();
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let r = c.action("Action: QueuePause\r\nInterface: Local/agent1@agents/n\r\nQueue: support\r\nPaused: true\r\nReason: Lunch\r\nActionID: qp\r\n\r\n").await;
     assert_eq!(
@@ -220,7 +221,7 @@ async fn queue_pause_with_a_reason_raises_the_recorded_member_pause() {
 #[tokio::test]
 async fn queue_add_takes_a_state_interface_and_a_paused_reason() {
     let rec = recorded();
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     for (headers, text) in [
         ("Interface: PJSIP/1020\r\n", "'Queue' not specified."),
@@ -271,7 +272,7 @@ async fn read_until(stream: &mut tokio::net::TcpStream, seen: &mut Vec<u8>, need
 #[tokio::test]
 async fn texts_asterisk_ends_with_a_line_feed_keep_the_bare_lf() {
     use tokio::io::AsyncWriteExt;
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut stream = tokio::net::TcpStream::connect(sim.addr).await.unwrap();
     let mut seen = Vec::new();
     stream
@@ -303,7 +304,7 @@ async fn texts_asterisk_ends_with_a_line_feed_keep_the_bare_lf() {
 #[tokio::test]
 async fn queue_penalty_and_ringinuse_raise_the_recorded_member_events() {
     let rec = recorded();
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let r = c.action("Action: QueuePenalty\r\nInterface: Local/agent2@agents/n\r\nPenalty: 5\r\nActionID: p\r\n\r\n").await;
     assert_eq!(
@@ -340,7 +341,7 @@ async fn bridge_info_lists_the_bridged_channels_as_recorded() {
         })
         .collect();
     assert_eq!(recorded.len(), 4, "response, two channels, complete");
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let callee = bridged_call(&mut c, "o").await;
     let (_, bridges, _) = c

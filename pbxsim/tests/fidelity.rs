@@ -8,11 +8,12 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::Client;
 use common::fixture::{self, Recorded, events_by_type, keys, shape};
-use common::{Client, start};
 use pbxsim::SimConfig;
 use pbxsim::pbx::{Pbx, PbxOptions, Target};
 use shared::ami::Message;
+use testkit::Pbx as Sim;
 
 /// Keys whose values are fixed texts: the simulated value must have been recorded.
 const FIXED: &[&str] = &[
@@ -288,7 +289,7 @@ async fn every_recorded_event_type_is_simulated_faithfully() {
     let mut produced = check(&recorded, &simulate(), &mut problems);
 
     // FullyBooted and SuccessfulAuth come from a real login over TCP.
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut client = Client::login(sim.addr, "admin", "admin-secret").await;
     let login_events = vec![
         client.message().await.expect("FullyBooted"),

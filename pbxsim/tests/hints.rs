@@ -8,10 +8,11 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::Client;
 use common::fixture::{self, Step};
-use common::{Client, start};
 use pbxsim::{Directory, SimConfig};
 use shared::ami::Message;
+use testkit::Pbx as Sim;
 
 /// The recorded actions of the hints, presence and mailbox blocks of connection 1.
 fn replayed(id: &str) -> bool {
@@ -110,7 +111,7 @@ async fn ours(c: &mut Client, action: &Message) -> (Message, Vec<Message>, Vec<M
 
 #[tokio::test]
 async fn recorded_hints_presence_and_mailboxes_of_session_2() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     // As in the recording, a bridged call to Local/201 (hint 1201) is up.
     c.send("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nVariable: DURATION=300\r\nActionID: o\r\n\r\n").await;
@@ -170,7 +171,7 @@ async fn recorded_hints_presence_and_mailboxes_of_session_2() {
 
 #[tokio::test]
 async fn the_call_centre_lists_named_hints_presence_and_voicemail() {
-    let sim = start(SimConfig {
+    let sim = Sim::start(SimConfig {
         directory: Directory::call_centre(),
         ..SimConfig::quiet()
     })
@@ -228,7 +229,7 @@ async fn the_call_centre_lists_named_hints_presence_and_voicemail() {
 
 #[tokio::test]
 async fn a_call_centre_agents_phone_rings_and_is_in_use_with_its_member() {
-    let sim = start(SimConfig {
+    let sim = Sim::start(SimConfig {
         directory: Directory::call_centre(),
         ..SimConfig::quiet()
     })
@@ -252,7 +253,7 @@ async fn a_call_centre_agents_phone_rings_and_is_in_use_with_its_member() {
 
 #[tokio::test]
 async fn a_desk_phone_originates_to_another_desk_by_extension() {
-    let sim = start(SimConfig {
+    let sim = Sim::start(SimConfig {
         directory: Directory::call_centre(),
         ..SimConfig::quiet()
     })

@@ -15,11 +15,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, start};
+use common::Client;
 use pbxsim::{Directory, SimConfig, Traffic};
 use proptest::prelude::*;
 use shared::ami::Message;
 use shared::model::{ServerModel, resync};
+use testkit::Pbx as Sim;
 use tokio::time::{Instant, timeout};
 
 /// How long the live connection must stay silent, traffic held, to call it quiet.
@@ -314,7 +315,7 @@ async fn run_case(seed: u64, stretches: Vec<(u64, Between)>) -> Result<(), TestC
         },
         ..SimConfig::quiet()
     };
-    let sim = start(config.clone()).await;
+    let sim = Sim::start(config.clone()).await;
     let mut live = Live::connect(sim.addr).await;
     for (n, (run_ms, then)) in stretches.into_iter().enumerate() {
         config.faults.hold_traffic(false);

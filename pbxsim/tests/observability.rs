@@ -6,8 +6,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{Client, WAIT, start};
+use common::{Client, WAIT};
 use pbxsim::SimConfig;
+use testkit::Pbx as Sim;
 
 /// Polls `f` until it holds, for at most [`WAIT`].
 async fn eventually(what: &str, f: impl Fn() -> bool) {
@@ -22,7 +23,7 @@ async fn eventually(what: &str, f: impl Fn() -> bool) {
 async fn stats_count_logins_per_user_and_open_sessions() {
     let config = SimConfig::quiet();
     let stats = config.stats.clone();
-    let sim = start(config).await;
+    let sim = Sim::start(config).await;
     assert_eq!(stats.logins("admin"), 0);
     let a1 = Client::login(sim.addr, "admin", "admin-secret").await;
     let a2 = Client::login(sim.addr, "admin", "admin-secret").await;
@@ -49,7 +50,7 @@ async fn stats_count_logins_per_user_and_open_sessions() {
 
 /// Channel names and Uniqueids of the calls a fresh simulator sets up.
 async fn names_of_one_run() -> (BTreeSet<String>, BTreeSet<String>) {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     c.action("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nActionID: o\r\n\r\n").await;
     c.event("BridgeEnter").await;
@@ -79,7 +80,7 @@ async fn a_restarted_simulator_reuses_no_channel_name_or_uniqueid() {
 
 /// Event names a session receives while a bridged call of 2 s runs to its end.
 async fn events_of_a_call(filters: &[&str]) -> Vec<String> {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let mut other = Client::login(sim.addr, "admin", "admin-secret").await;
     for (i, f) in filters.iter().enumerate() {
@@ -152,7 +153,7 @@ fn now_us() -> u128 {
 #[tokio::test]
 async fn load_mode_stamps_every_hundredth_event_with_its_send_time() {
     let cap = 2_000;
-    let sim = start(SimConfig::load_at(cap)).await;
+    let sim = Sim::start(SimConfig::load_at(cap)).await;
     let before = now_us();
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let started = Instant::now();
@@ -209,7 +210,7 @@ async fn the_load_measurement_times_the_stamps_it_receives() {
 async fn held_traffic_keeps_every_channel_as_it_is_until_released() {
     let config = SimConfig::load_at(5_000);
     let faults = config.faults.clone();
-    let sim = start(config).await;
+    let sim = Sim::start(config).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     c.event("BridgeEnter").await;
     let mut lists = 0;

@@ -9,8 +9,9 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{Client, start};
+use common::Client;
 use pbxsim::SimConfig;
+use testkit::Pbx as Sim;
 
 fn python() -> Result<PathBuf, String> {
     let python = match std::env::var_os("ASTPANEL_PYTHON") {
@@ -45,7 +46,7 @@ async fn panoramisk_logs_in_and_lists_channels() {
             return;
         }
     };
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut admin = Client::login(sim.addr, "admin", "admin-secret").await;
     admin
         .action("Action: Originate\r\nChannel: Local/100@test\r\nContext: test\r\nExten: 200\r\nPriority: 1\r\nAsync: true\r\nVariable: DURATION=60\r\nActionID: o\r\n\r\n")

@@ -4,12 +4,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, keys, start};
+use common::{Client, keys};
 use pbxsim::SimConfig;
+use testkit::Pbx as Sim;
 
 #[tokio::test]
 async fn banner_login_and_boot_events() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::connect(sim.addr).await;
     assert_eq!(c.banner.as_deref(), Some("Asterisk Call Manager/11.0.0"));
     let resp = c
@@ -32,7 +33,7 @@ async fn banner_login_and_boot_events() {
 
 #[tokio::test]
 async fn refusals_use_asterisks_words() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::connect(sim.addr).await;
     let pre = c
         .action("Action: CoreStatus\r\nActionID: pre-1\r\n\r\n")
@@ -86,7 +87,7 @@ async fn refusals_use_asterisks_words() {
 #[tokio::test]
 async fn md5_challenge_login() {
     use md5::{Digest, Md5};
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::connect(sim.addr).await;
     let chal = c
         .action("Action: Challenge\r\nAuthType: MD5\r\nActionID: chal-1\r\n\r\n")
@@ -109,7 +110,7 @@ async fn md5_challenge_login() {
 
 #[tokio::test]
 async fn demo_traffic_keeps_a_watcher_busy() {
-    let sim = start(SimConfig::demo()).await;
+    let sim = Sim::start(SimConfig::demo()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let mut last = Instant::now();
     let mut names = std::collections::BTreeSet::new();
@@ -153,7 +154,7 @@ async fn a_client_that_never_reads_is_dropped_after_a_bounded_buffer() {
     let mut config = SimConfig::load();
     config.max_lag_events = 4_096;
     config.write_timeout = Duration::from_millis(300);
-    let sim = start(config).await;
+    let sim = Sim::start(config).await;
     let mut slow = Client::login(sim.addr, "admin", "admin-secret").await;
     let mut watcher = Client::login(sim.addr, "viewer", "viewer-secret").await;
     // The watcher keeps reading: once it is far past the lag bound, the slow client must be gone.
@@ -186,7 +187,7 @@ async fn load_mode_streams_events() {
 #[tokio::test]
 async fn read_classes_and_event_masks_filter_events() {
     use common::fixture::{events_by_type, raw_stream};
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut admin = Client::login(sim.addr, "admin", "admin-secret").await;
     let mut agent = Client::login(sim.addr, "agent", "agent-secret").await;
     let mut viewer = Client::login(sim.addr, "viewer", "viewer-secret").await;
@@ -251,7 +252,7 @@ async fn fault_switches() {
     use shared::ami::{Frame, ParseError};
     let config = SimConfig::quiet();
     let faults = config.faults.clone();
-    let sim = start(config).await;
+    let sim = Sim::start(config).await;
 
     // Garbage, then an oversized message: the client sees skippable frames, the link survives.
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
@@ -349,7 +350,7 @@ async fn fault_switches() {
 
 #[tokio::test]
 async fn a_line_longer_than_asterisks_buffer_spoils_only_its_action() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let long = "x".repeat(10_240);
     let resp = c
@@ -384,7 +385,7 @@ async fn a_line_longer_than_asterisks_buffer_spoils_only_its_action() {
 
 #[tokio::test]
 async fn custom_device_states_and_channel_variables() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let set = c.action("Action: Setvar\r\nVariable: DEVICE_STATE(Custom:1001)\r\nValue: INUSE\r\nActionID: d\r\n\r\n").await;
     assert_eq!(set.get_str("Message").as_deref(), Some("Variable Set"));
@@ -406,7 +407,7 @@ async fn custom_device_states_and_channel_variables() {
 
 #[tokio::test]
 async fn status_shows_requested_channel_variables() {
-    let sim = start(SimConfig::quiet()).await;
+    let sim = Sim::start(SimConfig::quiet()).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     c.action("Action: Events\r\nEventMask: off\r\nActionID: e\r\n\r\n")
         .await;
@@ -456,7 +457,7 @@ async fn a_restart_boots_as_recorded() {
         })
         .collect();
     let faults = config.faults.clone();
-    let sim = start(config).await;
+    let sim = Sim::start(config).await;
     faults.boot_time(Duration::from_millis(1_500));
     faults.restart();
     let mut c = Client::connect(sim.addr).await;
@@ -550,7 +551,7 @@ async fn a_restart_boots_as_recorded() {
     // A module that is not loaded stays unknown once booted.
     let mut config = SimConfig::quiet();
     config.missing_actions = vec!["QueueStatus".into()];
-    let sim = start(config).await;
+    let sim = Sim::start(config).await;
     let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
     let refused = c.action("Action: QueueStatus\r\nActionID: q\r\n\r\n").await;
     assert_eq!(refused.get_str("Response").as_deref(), Some("Error"));

@@ -32,6 +32,8 @@ pub mod net;
 pub mod pool;
 pub mod service;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 pub mod web;
 
 use std::future::{Future, IntoFuture};

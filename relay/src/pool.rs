@@ -275,3 +275,82 @@ async fn watch_link(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Weak;
+
+    use super::*;
+    use crate::testing::{self, SERVER};
+
+    const LINGER: Duration = Duration::from_secs(30);
+    const TICK: Duration = Duration::from_millis(1);
+
+    /// The account session the pool holds for `admin` now, if any.
+    fn held(pool: &Pool) -> Option<Arc<AccountSession>> {
+        let key = (SERVER.to_owned(), "admin".to_owned());
+        let slot = lock(&pool.inner.slots).get(&key).cloned()?;
+        slot.try_lock().ok().and_then(|current| current.clone())
+    }
+
+    /// Lets spawned tasks run until they wait (a linger task starts its timer then).
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Moves the paused clock on by `by` and lets the linger task run what is due.
+    async fn after(by: Duration) {
+        settle().await;
+        tokio::time::advance(by).await;
+        settle().await;
+    }
+
+    async fn lease(pool: &Pool) -> Lease {
+        pool.lease(SERVER, "admin", "admin-secret")
+            .await
+            .expect("pbxsim takes admin's login")
+    }
+
+    #[tokio::test]
+    async fn the_session_logs_off_linger_after_its_last_lease_and_not_before() {
+        let (pool, _pbx) = testing::pool(LINGER).await;
+        let first = lease(&pool).await;
+        let second = first.clone();
+        let session: Weak<AccountSession> = Arc::downgrade(&first.account);
+        // The login went over loopback on the real clock; the linger runs on a paused one.
+        tokio::time::pause();
+        drop(first);
+        after(LINGER * 2).await;
+        assert!(held(&pool).is_some(), "one lease is still held");
+        drop(second);
+        after(LINGER - TICK).await;
+        assert!(held(&pool).is_some(), "still lingering");
+        // tokio's timers round their deadline up to the next millisecond.
+        after(TICK * 2).await;
+        assert!(held(&pool).is_none(), "logged off after the linger");
+        assert!(session.upgrade().is_none(), "the session itself is gone");
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_comes_back_within_the_linger_keeps_the_session() {
+        let (pool, _pbx) = testing::pool(LINGER).await;
+        let first = lease(&pool).await;
+        let session = Arc::downgrade(&first.account);
+        tokio::time::pause();
+        drop(first);
+        after(LINGER - TICK).await;
+        // The same secret: the open session, without asking Asterisk again.
+        let back = lease(&pool).await;
+        assert!(Weak::ptr_eq(&session, &Arc::downgrade(&back.account)));
+        after(LINGER * 2).await;
+        assert!(
+            held(&pool).is_some_and(|held| Weak::ptr_eq(&session, &Arc::downgrade(&held))),
+            "the first linger found a lease and left the session alone"
+        );
+        drop(back);
+        after(LINGER + TICK * 2).await;
+        assert!(held(&pool).is_none(), "the second linger logs it off");
+    }
+}

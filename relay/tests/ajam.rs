@@ -104,7 +104,7 @@ async fn user_event(admin: &relay::ami::SessionHandle, name: &str, n: usize) {
 
 /// The side admin session, logged in: its login's own events are behind us.
 async fn admin_of(pbx: &Pbx) -> relay::ami::SessionHandle {
-    let admin = pbx.admin();
+    let admin = relay_support::side_session(pbx);
     admin
         .send(Message::new().with("Action", "Ping"))
         .await

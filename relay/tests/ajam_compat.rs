@@ -15,10 +15,6 @@ use shared::ami::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/asterisk")
-}
-
 /// The values a recording and a replay may differ in: the Date header, the session
 /// cookie, epoch-based values (Timestamp, Uniqueid, Linkedid and the like: ten digits,
 /// a dot, digits), channel sequence numbers (`Local/100@test-00000067;2`), and the
@@ -105,7 +101,7 @@ struct Row {
 }
 
 fn index() -> Vec<Row> {
-    let text = std::fs::read_to_string(fixtures().join("ajam-index.txt")).expect("index");
+    let text = std::fs::read_to_string(testkit::fixtures().join("ajam-index.txt")).expect("index");
     text.lines()
         .skip(1)
         .map(|line| {
@@ -209,8 +205,8 @@ async fn originate(
 /// `ajamdemo.html` as the recording served it, with the recorded modification time,
 /// so its ETag and Last-Modified come out the same.
 fn static_dir() -> PathBuf {
-    let recorded =
-        std::fs::read(fixtures().join("ajam-static-ajamdemo.txt")).expect("static fixture");
+    let recorded = std::fs::read(testkit::fixtures().join("ajam-static-ajamdemo.txt"))
+        .expect("static fixture");
     let (head, body) = split(&recorded);
     let head = String::from_utf8_lossy(head);
     let mtime: u64 = head
@@ -255,7 +251,7 @@ async fn every_recorded_request_is_answered_as_asterisk_answered_it() {
         config.legacy.static_dir = Some(static_dir.clone());
     })
     .await;
-    let admin = pbx.admin();
+    let admin = relay_support::side_session(&pbx);
     let mut jars: HashMap<String, String> = HashMap::new();
     let mut mismatches = Vec::new();
     let content_length = Regex::new(r"Content-Length: \d+").expect("length pattern");
@@ -372,7 +368,7 @@ async fn every_recorded_request_is_answered_as_asterisk_answered_it() {
         {
             jars.insert(row.jar.clone(), format!("\"{id}\""));
         }
-        let expected = std::fs::read(fixtures().join(&row.file)).expect("recording");
+        let expected = std::fs::read(testkit::fixtures().join(&row.file)).expect("recording");
         let (actual, expected) = (mask(&actual), mask(&expected));
         let same = if STATE_DEPENDENT.contains(&row.file.as_str()) {
             let (actual_head, actual_body) = split(&actual);

@@ -6,27 +6,10 @@ use std::time::Duration;
 
 use relay::ami::{AmiConfig, AmiError, AuthMethod, SessionEvent, SessionHandle, spawn_session};
 use shared::ami::Message;
-use tokio::net::TcpListener;
+use testkit::Pbx;
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Starts pbxsim with no generated traffic, so only our own actions make calls.
-/// It runs until the returned sender is sent to or dropped.
-async fn start_pbxsim() -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        let _ = stopped.await;
-    };
-    tokio::spawn(pbxsim::serve(
-        listener,
-        pbxsim::SimConfig::quiet(),
-        shutdown,
-    ));
-    (addr, stop)
-}
 
 async fn wait_connected(events: &mut mpsc::Receiver<SessionEvent>) -> Result<String, String> {
     tokio::time::timeout(WAIT, async {
@@ -47,17 +30,14 @@ async fn logged_in(
     user: &str,
     secret: &str,
     auth: AuthMethod,
-) -> (
-    SessionHandle,
-    mpsc::Receiver<SessionEvent>,
-    tokio::sync::oneshot::Sender<()>,
-) {
-    let (addr, stop) = start_pbxsim().await;
-    let mut config = AmiConfig::new(addr, user, secret);
+) -> (SessionHandle, mpsc::Receiver<SessionEvent>, Pbx) {
+    // No generated traffic: only the test's own actions make calls.
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let mut config = AmiConfig::new(pbx.addr.to_string(), user, secret);
     config.auth = auth;
     let (session, mut events) = spawn_session(config);
     assert_eq!(wait_connected(&mut events).await.as_deref(), Ok("11.0.0"));
-    (session, events, stop)
+    (session, events, pbx)
 }
 
 fn names(result: &[Message]) -> Vec<String> {
@@ -154,8 +134,12 @@ async fn refusals_arrive_as_typed_errors_with_asterisks_words() {
 
 #[tokio::test]
 async fn a_wrong_secret_is_reported_and_actions_fail_with_asterisks_words() {
-    let (addr, _stop) = start_pbxsim().await;
-    let (session, mut events) = spawn_session(AmiConfig::new(addr, "admin", "wrong-secret"));
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let (session, mut events) = spawn_session(AmiConfig::new(
+        pbx.addr.to_string(),
+        "admin",
+        "wrong-secret",
+    ));
     let reason = wait_connected(&mut events)
         .await
         .expect_err("the login is refused");

@@ -110,7 +110,7 @@ async fn the_link_comes_up_while_asterisk_floods_events_from_its_first_second() 
     let pbx = Pbx::start(pbxsim::SimConfig::load()).await;
     // Another client reading, so the flood is on before the relay logs in (pbxsim's
     // load mode idles while nobody listens).
-    let _busy = pbx.admin();
+    let _busy = relay_support::side_session(&pbx);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut followed = server("pbx", &pbx);
     followed.ami.event_buffer = 16;

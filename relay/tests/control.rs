@@ -5,6 +5,7 @@ mod relay_support;
 
 use relay_support::*;
 use serde_json::{Value, json};
+use testkit::channel_names;
 
 fn ok(result: &Value) {
     assert_eq!(result["ok"], true, "{result}");
@@ -277,7 +278,7 @@ async fn transfers_queue_membership_and_muting() {
     let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
 
     // A call whose caller may transfer attended (`FEATUREMAP(atxfer)`, as in ami-session-2).
-    let side = pbx.admin();
+    let side = side_session(&pbx);
     let originate = shared::ami::Message::new()
         .with("Action", "Originate")
         .with("Channel", "Local/100@test")

@@ -7,8 +7,9 @@ mod relay_support;
 
 use std::time::{Duration, Instant};
 
-use relay_support::{PATIENCE, Pbx, Relay, call, channel_names, server};
+use relay_support::{PATIENCE, Pbx, Relay, call, server};
 use serde_json::Value;
+use testkit::channel_names;
 
 /// The link state of the first server, from `/healthz`.
 async fn link_state(relay: &Relay) -> String {
@@ -54,7 +55,7 @@ async fn a_stalled_asterisk_is_noticed_by_the_keepalive_and_followed_again() {
     faults.stall_writes(false);
     until_link(&relay, |s| s == "up", "back up").await;
     let token = relay.login("pbx", "admin", "admin-secret").await.unwrap();
-    call(&pbx.admin(), "100", "200", 600).await;
+    call(&relay_support::side_session(&pbx), "100", "200", 600).await;
     relay
         .state_until(&token, "a call after the stall", |s| {
             channel_names(s)
@@ -71,7 +72,7 @@ async fn garbage_and_an_oversized_message_lose_nothing_else() {
     let pbx = Pbx::start(config).await;
     let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
     let token = relay.login("pbx", "admin", "admin-secret").await.unwrap();
-    let admin = pbx.admin();
+    let admin = relay_support::side_session(&pbx);
     call(&admin, "100", "200", 600).await;
     let has = |phone: &'static str| {
         move |s: &Value| {

@@ -77,7 +77,7 @@ async fn events_until(socket: &mut Socket, kind: &str) -> Vec<Message> {
 
 /// Makes one `agent`-class event (a member paused) and call-class ones (a call).
 async fn agent_and_call_events(pbx: &Pbx) {
-    let ami = pbx.admin();
+    let ami = relay_support::side_session(pbx);
     let pause = Message::new()
         .with("Action", "QueuePause")
         .with("Queue", "support")
@@ -152,7 +152,7 @@ async fn an_agent_gets_no_raw_events() {
     );
     // Her own call, and someone else's: no events frame for either.
     agent_and_call_events(&pbx).await;
-    call(&pbx.admin(), "101", "200", 1).await;
+    call(&relay_support::side_session(&pbx), "101", "200", 1).await;
     log.send(json!({"type": "resync"})).await;
     loop {
         let message = log.next().await;

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use relay::auth::throttle::ThrottleConfig;
 use relay::auth::users::RelayUser;
 use relay::net::access::{GateConfig, NetworkRules};
-use relay_support::{Pbx, Relay, channel_names, server};
+use relay_support::{Pbx, Relay, server};
 use serde_json::{Value, json};
 use shared::action::Role;
+use testkit::channel_names;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -229,7 +230,7 @@ async fn relay_accounts_act_within_their_role() {
         )
         .await;
     assert_eq!(dialled["ok"], true, "{dialled}");
-    let admin = pbx.admin();
+    let admin = relay_support::side_session(&pbx);
     relay_support::call(&admin, "101", "200", 60).await;
     let state = relay
         .state_until(&sam, "both calls", |s| {

@@ -222,7 +222,7 @@ async fn sighup_switches_the_certificate_and_open_sockets_stay() {
     }
 
     // The socket opened before the reload still carries the live model.
-    let admin = pbx.admin();
+    let admin = side_session(&pbx);
     call(&admin, "100", "500", 30).await;
     let delta = open.next_of("delta").await;
     assert_eq!(delta["server"], "pbx", "{delta}");

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use crate::project_root;
 
-const CRATES: [&str; 6] = ["shared", "relay", "frontend", "pbxsim", "e2e", "xtask"];
+const CRATES: [&str; 7] = [
+    "shared", "relay", "frontend", "pbxsim", "e2e", "xtask", "testkit",
+];
 
 #[test]
 fn every_rust_file_opens_with_a_module_doc_line() {

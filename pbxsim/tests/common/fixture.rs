@@ -1,23 +1,8 @@
 //! Reading the recordings: transcripts split into connections of sent and received messages.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-
 use bytes::BytesMut;
 use shared::ami::{Frame, Message, Parser};
-
-/// Bytes of `shared/fixtures/asterisk/<name>`, in the nearest ancestor of this crate that
-/// has it (the repository's sibling `shared/` in a checkout, further up in a worktree).
-pub fn read(name: &str) -> Vec<u8> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = manifest
-        .ancestors()
-        .map(|a| a.join("shared/fixtures/asterisk"))
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| manifest.join("../../shared/fixtures/asterisk"));
-    let path = dir.join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {} is missing: {e}", path.display()))
-}
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One step of a transcript.
 #[derive(Debug)]
@@ -51,7 +36,7 @@ fn parse_all(bytes: &[u8], banner: bool) -> Vec<Message> {
 
 /// Splits a transcript into connections (a `### CONNECTION` comment or a banner starts one).
 pub fn transcript(name: &str) -> Vec<Connection> {
-    let data = read(name);
+    let data = testkit::fixture(name);
     let mut conns: Vec<Connection> = vec![Vec::new()];
     let mut i = 0;
     let mut mode: Option<bool> = None; // Some(true) = RECV payload, Some(false) = SENT payload
@@ -216,5 +201,5 @@ pub fn shape(value: &str) -> String {
 
 /// Messages of a raw recording (`ami-events-stream*.txt`: banner, then messages, no markers).
 pub fn raw_stream(name: &str) -> Vec<Message> {
-    parse_all(&read(name), true)
+    parse_all(&testkit::fixture(name), true)
 }

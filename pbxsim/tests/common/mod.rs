@@ -8,30 +8,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use pbxsim::SimConfig;
 use shared::ami::{Frame, Message, Parser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-
-/// A running simulator; dropping it stops the server.
-pub struct Sim {
-    pub addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-/// Starts `config` on a loopback port.
-pub async fn start(config: SimConfig) -> Sim {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(pbxsim::serve(listener, config, async move {
-        let _ = rx.await;
-    }));
-    Sim { addr, _stop: tx }
-}
+use tokio::net::TcpStream;
 
 /// A connected client.
 pub struct Client {

@@ -326,6 +326,57 @@ mod tests {
         }
     }
 
+    /// One logged-in AJAM session of `admin`, reading every class.
+    async fn logged_in(service: &crate::service::Service) -> Arc<HttpSession> {
+        let login = crate::testing::admin(service).await;
+        Sessions::new(10, 10)
+            .insert(1, login, Classes::parse("all"), Duration::from_secs(3600))
+            .expect("room for a session")
+    }
+
+    #[tokio::test]
+    async fn wait_event_answers_empty_at_its_timeout_and_at_once_when_an_event_comes() {
+        let (service, _pbx) = crate::testing::service().await;
+        let session = logged_in(&service).await;
+        // The login went over loopback on the real clock; the wait runs on a paused one.
+        tokio::time::pause();
+        const LIMIT: Duration = Duration::from_secs(30);
+        let waiting = tokio::spawn({
+            let session = session.clone();
+            async move { session.wait_events(Some(LIMIT)).await }
+        });
+        tokio::time::advance(LIMIT - Duration::from_millis(1)).await;
+        assert!(
+            !waiting.is_finished(),
+            "still waiting just before the limit"
+        );
+        // tokio's timers round their deadline up to the next millisecond.
+        tokio::time::advance(Duration::from_millis(2)).await;
+        let taken = waiting
+            .await
+            .expect("the wait")
+            .expect("still the current wait");
+        assert!(taken.events.is_empty() && taken.dropped == 0);
+
+        let started = tokio::time::Instant::now();
+        let waiting = tokio::spawn({
+            let session = session.clone();
+            async move { session.wait_events(Some(LIMIT)).await }
+        });
+        tokio::task::yield_now().await;
+        session.push(numbered(1), 10);
+        let taken = waiting
+            .await
+            .expect("the wait")
+            .expect("still the current wait");
+        assert_eq!(taken.events, [numbered(1)]);
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "an event ends the wait at once"
+        );
+    }
+
     #[test]
     fn the_byte_bound_holds_whatever_the_count() {
         let mut queue = EventQueue::default();

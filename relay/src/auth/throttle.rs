@@ -12,7 +12,10 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, which a test can pause; the std clock outside a runtime.
+use tokio::time::Instant;
 
 use crate::sync::lock;
 
@@ -203,8 +206,12 @@ mod tests {
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 
-    #[test]
-    fn an_account_locks_at_its_limit_and_not_one_failure_before() {
+    fn locked_for(retry_after: Duration) -> Result<(), Locked> {
+        Err(Locked { retry_after })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_account_locks_at_its_limit_and_not_one_failure_before() {
         let throttle = LoginThrottle::new(config(3));
         let alice = key("alice");
         for _ in 0..2 {
@@ -212,9 +219,10 @@ mod tests {
         }
         assert_eq!(throttle.check(Some(&alice), HOME), Ok(()));
         throttle.failed(Some(&alice), HOME);
-        let locked = throttle.check(Some(&alice), HOME).unwrap_err();
-        assert!(locked.retry_after <= Duration::from_secs(30));
-        assert!(locked.retry_after > Duration::from_secs(29));
+        assert_eq!(
+            throttle.check(Some(&alice), HOME),
+            locked_for(Duration::from_secs(30))
+        );
         // Another account from elsewhere is not affected.
         let other = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
         assert_eq!(throttle.check(Some(&key("bob")), other), Ok(()));
@@ -245,6 +253,51 @@ mod tests {
         throttle.succeeded(&alice);
         throttle.failed(Some(&alice), HOME);
         assert_eq!(throttle.check(Some(&alice), HOME), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_window_and_the_lockout_run_on_the_clock() {
+        let throttle = LoginThrottle::new(config(3));
+        let alice = key("alice");
+        throttle.failed(Some(&alice), HOME);
+        throttle.failed(Some(&alice), HOME);
+        // Past the 60 s window the two failures no longer count: two more do not lock.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        throttle.failed(Some(&alice), HOME);
+        throttle.failed(Some(&alice), HOME);
+        assert_eq!(throttle.check(Some(&alice), HOME), Ok(()));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        throttle.failed(Some(&alice), HOME);
+        assert_eq!(
+            throttle.check(Some(&alice), HOME),
+            locked_for(Duration::from_secs(30))
+        );
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert_eq!(
+            throttle.check(Some(&alice), HOME),
+            locked_for(Duration::from_secs(1)),
+            "the lock counts down"
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(throttle.check(Some(&alice), HOME), Ok(()), "and lifts");
+        // The first failure after a lock counts from one again.
+        throttle.failed(Some(&alice), HOME);
+        throttle.failed(Some(&alice), HOME);
+        assert_eq!(throttle.check(Some(&alice), HOME), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_failed_login_delay_counts_from_the_attempt() {
+        let started = Instant::now();
+        tokio::time::advance(Duration::from_millis(300)).await;
+        delay_failure(started).await;
+        assert_eq!(started.elapsed(), FAILED_LOGIN_DELAY);
+        // An attempt that took longer than the delay is answered at once.
+        let started = Instant::now();
+        tokio::time::advance(FAILED_LOGIN_DELAY * 2).await;
+        let before = Instant::now();
+        delay_failure(started).await;
+        assert_eq!(before.elapsed(), Duration::ZERO);
     }
 
     #[test]

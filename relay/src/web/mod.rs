@@ -136,3 +136,104 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.render(),
     )
 }
+
+/// The router through its seam (`oneshot`, no socket): what it adds to every answer
+/// and what it refuses before any handler decides.
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::http::header::{COOKIE, HOST, ORIGIN};
+    use tokio_util::sync::CancellationToken;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::testing;
+    use crate::web::api::COOKIE_NAME;
+
+    /// The router over a real service on pbxsim, and a valid token of `admin`'s.
+    async fn app() -> (Router, String, testkit::Pbx) {
+        let (service, pbx) = testing::service().await;
+        let login = testing::admin(&service).await;
+        let token = service.issue_token(&login).await.expect("a token");
+        let state = testing::app_state(service, CancellationToken::new());
+        (router(state), token, pbx)
+    }
+
+    async fn status(app: &Router, request: Request<Body>) -> StatusCode {
+        app.clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers")
+            .status()
+    }
+
+    /// `GET /api/v1/me` with the login cookie, from a page at `origin`.
+    fn me_by_cookie(token: &str, origin: &str) -> Request<Body> {
+        Request::get("/api/v1/me")
+            .header(HOST, "panel.example")
+            .header(ORIGIN, origin)
+            .header(COOKIE, format!("{COOKIE_NAME}={token}"))
+            .body(Body::empty())
+            .expect("a request")
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_security_headers_and_only_the_pop_may_be_framed() {
+        let (app, _, _pbx) = app().await;
+        for path in ["/healthz", "/api/v1/me", "/", "/pop"] {
+            let request = Request::get(path).body(Body::empty()).expect("a request");
+            let response = app.clone().oneshot(request).await.expect("an answer");
+            let headers = response.headers();
+            assert_eq!(headers[X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+            assert_eq!(headers[REFERRER_POLICY], "no-referrer", "{path}");
+            let policy = headers[CONTENT_SECURITY_POLICY].to_str().expect("ASCII");
+            assert!(
+                policy.contains("frame-ancestors 'none'"),
+                "{path}: {policy}"
+            );
+            let framed = headers.get(X_FRAME_OPTIONS);
+            if path == "/pop" {
+                assert_eq!(framed, None, "the pop's framing is its CSP's to say");
+            } else {
+                assert_eq!(framed.map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{path}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_api_wants_a_token_and_a_cookie_from_the_panels_own_origin() {
+        let (app, token, _pbx) = app().await;
+        let bare = Request::get("/api/v1/me")
+            .body(Body::empty())
+            .expect("a request");
+        assert_eq!(status(&app, bare).await, StatusCode::UNAUTHORIZED);
+        let wrong = Request::get("/api/v1/me")
+            .header("authorization", "Bearer not-a-token")
+            .body(Body::empty())
+            .expect("a request");
+        assert_eq!(status(&app, wrong).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status(&app, me_by_cookie(&token, "https://crm.example")).await,
+            StatusCode::FORBIDDEN,
+            "a cookie sent from another site"
+        );
+        assert_eq!(
+            status(&app, me_by_cookie(&token, "https://panel.example")).await,
+            StatusCode::OK
+        );
+        let login = Request::post("/api/v1/login")
+            .header(HOST, "panel.example")
+            .header(ORIGIN, "https://crm.example")
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                r#"{"server":"demo","username":"admin","secret":"admin-secret"}"#,
+            ))
+            .expect("a request");
+        assert_eq!(
+            status(&app, login).await,
+            StatusCode::FORBIDDEN,
+            "a login from another site"
+        );
+    }
+}

@@ -403,3 +403,99 @@ fn frame(delta: &Delta, view: View) -> Utf8Bytes {
         None => encode(&delta.visible(view)),
     }
 }
+
+/// The browser loop through its seam: [`browser_session`] over channels instead of a
+/// socket, so that what it sends, in which order, and how it closes is seen frame by
+/// frame.
+#[cfg(test)]
+mod tests {
+    use futures::channel::mpsc as channel;
+    use serde_json::Value;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::testing;
+
+    /// How long a frame may take: the loop answers at once, so this only ends a hang.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// What the browser side holds: the frames the loop sends, and its own sender,
+    /// which keeps the loop's stream open.
+    struct Page {
+        frames: channel::Receiver<Message>,
+        _sends: channel::Sender<Result<Message, std::convert::Infallible>>,
+    }
+
+    impl Page {
+        async fn frame(&mut self) -> Message {
+            tokio::time::timeout(PATIENCE, self.frames.next())
+                .await
+                .expect("a frame in time")
+                .expect("the loop is running")
+        }
+
+        async fn json(&mut self) -> Value {
+            match self.frame().await {
+                Message::Text(text) => serde_json::from_str(&text).expect("JSON"),
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+
+        async fn close_code(&mut self) -> u16 {
+            match self.frame().await {
+                Message::Close(Some(frame)) => frame.code,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Starts the loop for `login`; the relay shuts down when `closing` fires.
+    fn open(state: AppState, login: Login) -> (Page, tokio::task::JoinHandle<()>) {
+        let (sink, frames) = channel::channel(16);
+        let (sends, stream) = channel::channel(16);
+        let session = tokio::spawn(browser_session(sink, stream, state, login, testing::CALLER));
+        let page = Page {
+            frames,
+            _sends: sends,
+        };
+        (page, session)
+    }
+
+    #[tokio::test]
+    async fn hello_then_snapshot_and_a_going_away_close_when_the_relay_stops() {
+        let (service, _pbx) = testing::service().await;
+        let login = testing::admin(&service).await;
+        let closing = CancellationToken::new();
+        let (mut page, session) = open(testing::app_state(service, closing.clone()), login);
+        let hello = page.json().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        assert_eq!(hello["server"], testing::SERVER, "{hello}");
+        let snapshot = page.json().await;
+        assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+        assert_eq!(snapshot["server"], testing::SERVER, "{snapshot}");
+        closing.cancel();
+        assert_eq!(page.close_code().await, CLOSE_GOING_AWAY);
+        tokio::time::timeout(PATIENCE, session)
+            .await
+            .expect("the loop ends")
+            .expect("without a panic");
+    }
+
+    #[tokio::test]
+    async fn a_logout_closes_the_socket_with_the_login_ended_code() {
+        let (service, _pbx) = testing::service().await;
+        let admin = testing::admin(&service).await;
+        let token = service.issue_token(&admin).await.expect("a token");
+        let login = service.resume(&token).await.expect("the token's login");
+        let state = testing::app_state(service.clone(), CancellationToken::new());
+        let (mut page, session) = open(state, login.clone());
+        assert_eq!(page.json().await["type"], "hello");
+        assert_eq!(page.json().await["type"], "snapshot");
+        service.logout(&login, false).await;
+        assert_eq!(page.close_code().await, CLOSE_LOGIN_ENDED);
+        tokio::time::timeout(PATIENCE, session)
+            .await
+            .expect("the loop ends")
+            .expect("without a panic");
+    }
+}

@@ -3,7 +3,6 @@
 #![allow(dead_code)] // Each test file uses a different part of this module.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -14,19 +13,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 
+pub use testkit::fixture;
+
 /// The banner every recorded Asterisk 22 connection starts with.
 pub const BANNER: &[u8] = b"Asterisk Call Manager/11.0.0\r\n";
 
 /// Generous bound on any single wait in these tests; they finish far sooner.
 pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Reads a recording from `../shared/fixtures/asterisk/`.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/asterisk")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
 
 /// The recorded response to ActionID `id` in fixture `name`: its `Response:` value and
 /// the header lines after the ActionID, so a test server can replay it under another id.

@@ -12,83 +12,29 @@ use relay::ami::{AmiConfig, SessionHandle, spawn_session};
 use relay::config::{Config, ServerConfig, Upstream};
 use serde_json::Value;
 use shared::ami::{Classes, Message};
+pub use testkit::Pbx;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite;
 
 /// Long enough for a loaded CI machine, short enough to fail a hung test.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
-/// One pbxsim on a loopback port, stoppable and restartable on the same port.
-pub struct Pbx {
-    pub addr: SocketAddr,
-    pub stats: pbxsim::Stats,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Pbx {
-    pub async fn start(config: pbxsim::SimConfig) -> Pbx {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind pbxsim");
-        Pbx::serve_on(listener, config)
-    }
-
-    fn serve_on(listener: TcpListener, config: pbxsim::SimConfig) -> Pbx {
-        let addr = listener.local_addr().expect("pbxsim addr");
-        let stats = config.stats.clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            let _ = pbxsim::serve(listener, config, shutdown).await;
-        });
-        Pbx {
-            addr,
-            stats,
-            stop: Some(stop),
-        }
-    }
-
-    /// Stops this pbxsim (every AMI connection drops) and starts a fresh one, with
-    /// nothing of the old run, on the same port.
-    pub async fn restart(&mut self, config: pbxsim::SimConfig) {
-        self.stop();
-        let mut tries = 0;
-        let listener = loop {
-            match TcpListener::bind(self.addr).await {
-                Ok(listener) => break listener,
-                Err(_) if tries < 100 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(error) => panic!("cannot bind {} again: {error}", self.addr),
-            }
-        };
-        *self = Pbx::serve_on(listener, config);
-    }
-
-    /// Stops this pbxsim: every AMI connection drops and the port stays closed.
-    pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-
-    /// A side AMI session as admin, to make calls the relay then sees.
-    pub fn admin(&self) -> SessionHandle {
-        let (session, events) = spawn_session(AmiConfig::new(
-            self.addr.to_string(),
-            "admin",
-            "admin-secret",
-        ));
-        // The side session's events are not the test's business.
-        tokio::spawn(async move {
-            let mut events = events;
-            while events.recv().await.is_some() {}
-        });
-        session
-    }
+/// A side AMI session as admin on `pbx`, to make calls the relay then sees (the relay's
+/// own AMI client, which is why it is not in `testkit` beside [`Pbx`]).
+pub fn side_session(pbx: &Pbx) -> SessionHandle {
+    let (session, events) = spawn_session(AmiConfig::new(
+        pbx.addr.to_string(),
+        "admin",
+        "admin-secret",
+    ));
+    // The side session's events are not the test's business.
+    tokio::spawn(async move {
+        let mut events = events;
+        while events.recv().await.is_some() {}
+    });
+    session
 }
 
 /// Starts a call from `phone` to `exten` that lasts `seconds`, as pbxsim's tests do.
@@ -469,21 +415,6 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
         .find(|line| line.starts_with(name))
         .and_then(|line| line.split_whitespace().last())
         .and_then(|value| value.parse().ok())
-}
-
-/// The channel names in a `/api/v1/state` answer's first server.
-pub fn channel_names(state: &Value) -> Vec<String> {
-    let mut names: Vec<String> = state["servers"][0]["channels"]
-        .as_array()
-        .map(|channels| {
-            channels
-                .iter()
-                .filter_map(|c| c["channel"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 pub struct Socket<S = tokio_tungstenite::MaybeTlsStream<TcpStream>> {

@@ -1,17 +1,9 @@
 //! Reading the recordings in `../shared/fixtures/asterisk/`, for every test file here.
 #![allow(dead_code)] // each test file uses part of this
 
-use std::path::PathBuf;
-
 use bytes::BytesMut;
 use shared::ami::{Banner, Frame, Message, Parser};
-
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/asterisk")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
+pub use testkit::fixture;
 
 /// Parses one connection's received bytes, fed `step` bytes per read, and insists
 /// that every frame is valid.

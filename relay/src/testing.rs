@@ -1,0 +1,88 @@
+//! Unit tests' wiring: a real [`Service`] over pbxsim on a loopback port, put together
+//! as [`crate::run`] does but without a listener, so that the pool, the AJAM sessions,
+//! the router and the WebSocket loop can be tested through their own seams.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::protocol::AuditVia;
+use testkit::Pbx;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::live::LiveServer;
+use crate::metrics::Metrics;
+use crate::pool::Pool;
+use crate::service::{Caller, Login, LoginPolicy, Service};
+use crate::web::state::AppState;
+use crate::{audit, auth, net};
+
+/// The name [`config::demo_server`] gives the one server.
+pub const SERVER: &str = "demo";
+
+/// A caller from nowhere in particular, as a test's requests are.
+pub const CALLER: Caller = Caller {
+    client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    via: AuditVia::Api,
+};
+
+/// A pool over one quiet pbxsim (no calls but the test's), its sessions lingering
+/// `linger` after their last lease. The pbxsim stops when its handle is dropped.
+pub async fn pool(linger: Duration) -> (Pool, Pbx) {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let live = LiveServer::new(
+        config::demo_server(pbx.addr),
+        Config::demo(pbx.addr).tick,
+        Metrics::new(),
+    );
+    (Pool::new(vec![live], linger), pbx)
+}
+
+/// A service as [`crate::run`] makes one from the demo configuration, over a quiet
+/// pbxsim; the live model is not followed (its link stays down, its model empty).
+pub async fn service() -> (Service, Pbx) {
+    let defaults = Config::demo(([127, 0, 0, 1], 0).into());
+    let (pool, pbx) = pool(defaults.linger).await;
+    let metrics = Metrics::new();
+    let service = Service::new(
+        pool,
+        LoginPolicy {
+            users: auth::users::Users::new(defaults.users),
+            throttle: auth::throttle::LoginThrottle::new(defaults.security.throttle),
+            ami_login: defaults.security.ami_login,
+            store: auth::store::LoginStore::open(None).expect("a login store in memory"),
+            token_ttl: defaults.token_ttl,
+        },
+        audit::Audit::start(defaults.audit, metrics.clone()),
+        metrics,
+    );
+    (service, pbx)
+}
+
+/// `admin`'s login on the one server (pbxsim's `admin`, who may do everything).
+pub async fn admin(service: &Service) -> Login {
+    service
+        .login(SERVER, "admin", "admin-secret", CALLER)
+        .await
+        .unwrap_or_else(|error| panic!("admin's login: {error}"))
+}
+
+/// What the router's handlers share, with the demo configuration's settings, AJAM off
+/// and `closing` as the relay's shutdown signal.
+pub fn app_state(service: Service, closing: CancellationToken) -> AppState {
+    let defaults = Config::demo(([127, 0, 0, 1], 0).into());
+    AppState {
+        legacy: None,
+        service,
+        browsers: Arc::new(tokio::sync::Semaphore::new(defaults.max_browsers)),
+        allowed_origins: Arc::new(defaults.allowed_origins),
+        pause_reasons: Arc::new(defaults.pause_reasons),
+        screen_pop: Arc::new(defaults.screen_pop),
+        pop_frame_ancestors: "'none'".into(),
+        metrics: Metrics::new(),
+        gate: net::access::Gate::new(defaults.security.gate),
+        closing,
+        secure_cookies: false,
+    }
+}
