@@ -73,7 +73,9 @@ pub struct ServerConfig {
 }
 
 /// What Asterisk is asked not to send, by default: noisy and unused by the model.
-pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "Newexten", "RTCP", "Cdr", "CEL"];
+/// `Newexten` is not among them: it is the only live event that says a channel's
+/// application, data and priority. Raw readers get every event anyway (see [`raw`]).
+pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "RTCP", "Cdr", "CEL"];
 
 pub fn default_excluded_events() -> Vec<String> {
     DEFAULT_EXCLUDED_EVENTS
