@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use shared::action::{ActionRequest, ActionResult};
+use shared::action::{Action, ActionRequest, ActionResult};
 use shared::ami::{Classes, Message};
 use shared::model::ServerModel;
 use shared::protocol::LinkStatus;
@@ -38,7 +38,7 @@ use crate::auth::store::{LoginStore, SavedLogin};
 use crate::auth::throttle::{Locked, LoginThrottle, delay_failure};
 use crate::auth::tokens::{self, Credentials, Tokens, holder_of};
 use crate::auth::users::{Person, Users};
-use crate::control::{self, guard};
+use crate::control::{self, guard, transfer};
 use crate::live::{AgentView, LiveServer, RawDemand};
 use crate::metrics::Metrics;
 use crate::pool::{Pool, PoolError};
@@ -529,13 +529,30 @@ impl Service {
             Ok(permit) => permit,
             Err(refusal) => return refuse(refusal.to_string()),
         };
-        control::execute(
-            request,
-            &login.lease.session,
-            &login.permissions(),
-            &server.config.dialing,
-        )
-        .await
+        let dialing = &server.config.dialing;
+        // An attended transfer counts once Asterisk starts it, not when it queues it.
+        let transfer = match &request.action {
+            Action::Atxfer { exten, context, .. } => {
+                let context = context.as_deref().unwrap_or(&dialing.context);
+                let before = server.with_model(|m| transfer::dials(m, exten, context));
+                Some((exten, context, before))
+            }
+            _ => None,
+        };
+        let result =
+            control::execute(request, &login.lease.session, &login.permissions(), dialing).await;
+        match transfer {
+            Some((exten, context, before)) if result.ok => {
+                match transfer::started(server, exten, context, &before).await {
+                    Some(dial) => ActionResult::ok(
+                        result.id,
+                        format!("{}; the transfer started ({dial})", result.message),
+                    ),
+                    None => ActionResult::failed(result.id, transfer::NEVER_STARTED),
+                }
+            }
+            _ => result,
+        }
     }
 
     /// Runs a raw AMI action (AJAM) on `login`'s session, within the account's
