@@ -971,6 +971,46 @@ fn fields(events: &[Message], name: &str, keys: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The dialplan steps (`Newexten`) of each leg of a call, in order: `leg: exten,
+/// priority, application(data)`, with Local channel numbers replaced by the order the
+/// legs appeared in (`L0;1`), so a simulated call and a recorded one compare.
+fn dialplan_steps(events: &[Message]) -> Vec<String> {
+    let mut locals: Vec<String> = Vec::new();
+    let mut rename = |text: &str| -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("Local/") {
+            out.push_str(&rest[..at]);
+            let name = &rest[at..];
+            let end = name.find(';').unwrap_or(name.len());
+            let base = &name[..end];
+            let n = locals.iter().position(|l| l == base).unwrap_or_else(|| {
+                locals.push(base.to_owned());
+                locals.len() - 1
+            });
+            out.push_str(&format!("L{n}"));
+            rest = &name[end..];
+        }
+        out.push_str(rest);
+        out
+    };
+    let text = |m: &Message, key: &str| m.get_str(key).unwrap_or_default().into_owned();
+    events
+        .iter()
+        .filter(|m| m.event_name() == Some(&b"Newexten"[..]))
+        .map(|m| {
+            let leg = rename(&text(m, "Channel"));
+            let data = rename(&text(m, "AppData"));
+            format!(
+                "{leg}: {},{},{}({data})",
+                text(m, "Extension"),
+                text(m, "Priority"),
+                text(m, "Application")
+            )
+        })
+        .collect()
+}
+
 /// ami-session-3: four callers wait in `sales`; the first leaves (Abandon and Leave at
 /// Position 1, OriginalPosition 1, Count 3), then the one now at place 2, who joined
 /// third (Position 2, OriginalPosition 3, Count 2); QueueStatus renumbers the rest.
@@ -1084,4 +1124,82 @@ fn a_member_is_in_call_only_in_queue_status_while_they_talk() {
         .collect();
     assert_eq!(status, [["6", "0"], ["2", "0"], ["1", "0"]]);
     assert!(pbx.queues()[0].members.iter().all(|m| !m.in_call));
+}
+
+/// The messages Asterisk sent in `file` between the line `### {from}` and the next `###`.
+fn recorded_section(file: &str, from: &str) -> Vec<Message> {
+    let text = String::from_utf8_lossy(&testkit::fixture(file)).into_owned();
+    let start = text.find(&format!("### {from}")).expect("the section");
+    let section = &text[start + 4..];
+    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+    section
+        .replace("\r\n", "\n")
+        .split("\n\n")
+        .filter(|block| block.starts_with("Event: "))
+        .map(|block| {
+            let mut message = Message::new();
+            for line in block.lines() {
+                if let Some((key, value)) = line.split_once(": ") {
+                    message.push(key, value);
+                } else if let Some(key) = line.strip_suffix(':') {
+                    message.push(key, "");
+                }
+            }
+            message
+        })
+        .collect()
+}
+
+/// Issue 22, item 4: a channel's dialplan position (application, data, priority) is
+/// only right if its `Newexten` events are Asterisk's: each leg of the recorded calls
+/// of every outcome (`ami-session-3.txt`, "CDR call") steps through the same
+/// extensions, priorities and applications, in the same order per leg.
+#[test]
+fn each_leg_steps_through_the_recorded_dialplan() {
+    for (section, target, callerid, duration_s) in [
+        ("CDR call 1", Target::Bridged, ("8001", "CDR Answered"), 3),
+        (
+            "CDR call: Local/100@test -> test,211",
+            Target::Busy,
+            ("8002", "CDR Busy"),
+            30,
+        ),
+        (
+            "CDR call: Local/100@test -> test,221",
+            Target::Congested,
+            ("8003", "CDR Congestion"),
+            30,
+        ),
+        (
+            "CDR call: Local/100@test -> test,231",
+            Target::NoAnswer,
+            ("8004", "CDR NoAnswer"),
+            30,
+        ),
+    ] {
+        let recorded = dialplan_steps(&recorded_section("ami-session-3.txt", section));
+        let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
+        pbx.originate("100", target, callerid, duration_s, Some("t-001"));
+        let mut events: Vec<Message> = Vec::new();
+        for t in (0..(duration_s + 30) * 1_000).step_by(50) {
+            pbx.advance_to(t);
+            events.extend(pbx.drain().into_iter().map(|e| e.msg));
+        }
+        let simulated = dialplan_steps(&events);
+        let per_leg = |steps: &[String]| {
+            let mut legs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for step in steps {
+                let (leg, what) = step.split_once(": ").unwrap_or_default();
+                legs.entry(leg.to_owned())
+                    .or_default()
+                    .push(what.to_owned());
+            }
+            legs
+        };
+        assert_eq!(
+            per_leg(&simulated),
+            per_leg(&recorded),
+            "{section}:\n ours {simulated:#?}\n rec. {recorded:#?}"
+        );
+    }
 }

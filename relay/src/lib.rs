@@ -132,7 +132,7 @@ pub async fn run_with_legacy(
     let mut live_servers = Vec::new();
     let mut followers = Vec::new();
     for server in servers {
-        let live = live::LiveServer::new(server, config.tick, metrics.clone());
+        let live = live::LiveServer::new(server, config.tick, config.linger, metrics.clone());
         let (session, events) = ami::spawn_session(live.config.ami.clone());
         followers.push(live.follow(session, events, closing.clone()));
         live_servers.push(live);

@@ -34,6 +34,7 @@ pub async fn pool(linger: Duration) -> (Pool, Pbx) {
     let live = LiveServer::new(
         config::demo_server(pbx.addr),
         Config::demo(pbx.addr).tick,
+        Config::demo(pbx.addr).linger,
         Metrics::new(),
     );
     (Pool::new(vec![live], linger), pbx)

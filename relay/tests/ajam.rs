@@ -652,3 +652,161 @@ async fn a_failed_login_takes_a_second_and_keeps_no_session() {
         "Response: Error\r\nMessage: Permission denied\r\n\r\n"
     );
 }
+
+/// The events of one WaitEvent answer's body, each as its text without the blank line.
+fn waited_events(body: &str) -> Vec<String> {
+    body.split("\r\n\r\n")
+        .filter(|block| block.starts_with("Event: ") && *block != "Event: WaitEventComplete")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A side AMI session as admin with its events (what Asterisk sends admin's own
+/// connection), logged in when this returns.
+async fn side_session(
+    pbx: &Pbx,
+) -> (
+    relay::ami::SessionHandle,
+    tokio::sync::mpsc::Receiver<relay::ami::SessionEvent>,
+) {
+    let (session, mut events) = relay::ami::spawn_session(relay::ami::AmiConfig::new(
+        pbx.addr.to_string(),
+        "admin",
+        "admin-secret",
+    ));
+    loop {
+        match tokio::time::timeout(PATIENCE, events.recv()).await {
+            Ok(Some(relay::ami::SessionEvent::Connected { .. })) => return (session, events),
+            Ok(Some(_)) => {}
+            other => panic!("the side session never logged in: {:?}", other.is_ok()),
+        }
+    }
+}
+
+/// Issue 22, item 5: an AJAM admin's WaitEvent after an Originate holds what Asterisk
+/// sends admin's own connection, `CEL`, `Cdr`, `VarSet` and `Newexten` included,
+/// byte for byte and in order, although the model's session asks Asterisk to filter
+/// them.
+#[tokio::test]
+async fn an_admins_wait_event_after_an_originate_holds_every_event_asterisk_sends_it() {
+    let (pbx, relay) = setup(|_| {}).await;
+    let (side, mut side_events) = side_session(&pbx).await;
+    let session = login(&relay, "admin", "admin-secret").await;
+    drain(&relay, &session, &side).await;
+    // Both streams from here on: a marker, the call, and a marker once it is over.
+    user_event(&side, "Start", 0).await;
+    let originate = rawman(
+        &relay,
+        "action=originate&channel=Local/100@test&context=test&exten=200&priority=1\
+         &callerid=%22HTTP%20Caller%22%20%3C6001%3E&variable=DURATION%3D1&async=true\
+         &actionid=http-orig-1",
+        &session,
+    )
+    .await;
+    assert!(
+        originate.contains("Message: Originate successfully queued"),
+        "{originate}"
+    );
+    let mut direct = Vec::new();
+    let mut recording = false;
+    let mut hangups = 0;
+    let deadline = Instant::now() + PATIENCE;
+    while hangups < 4 {
+        assert!(Instant::now() < deadline, "the call never ended");
+        let Ok(Some(event)) = tokio::time::timeout(PATIENCE, side_events.recv()).await else {
+            panic!("the side session ended");
+        };
+        if let relay::ami::SessionEvent::Event(message) = event {
+            let text = String::from_utf8_lossy(&message.to_bytes()).into_owned();
+            recording |= text.contains("UserEvent: Start\r\n");
+            if recording {
+                hangups += usize::from(text.starts_with("Event: Hangup\r\n"));
+                direct.push(text.trim_end_matches("\r\n").to_owned());
+            }
+        }
+    }
+    // What the hangups set off (the Cdr records) comes before this marker.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    user_event(&side, "End", 0).await;
+    loop {
+        let Ok(Some(event)) = tokio::time::timeout(PATIENCE, side_events.recv()).await else {
+            panic!("the side session ended");
+        };
+        if let relay::ami::SessionEvent::Event(message) = event {
+            let text = String::from_utf8_lossy(&message.to_bytes()).into_owned();
+            let end = text.contains("UserEvent: End\r\n");
+            direct.push(text.trim_end_matches("\r\n").to_owned());
+            if end {
+                break;
+            }
+        }
+    }
+    let mut waited = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    while !waited
+        .last()
+        .is_some_and(|e: &String| e.contains("UserEvent: End\r\n"))
+    {
+        assert!(Instant::now() < deadline, "the end marker never came");
+        let answer = rawman(&relay, "action=waitevent&timeout=1", &session).await;
+        waited.extend(waited_events(&answer));
+    }
+    let start = waited
+        .iter()
+        .position(|e| e.contains("UserEvent: Start\r\n"))
+        .expect("the start marker");
+    let waited = &waited[start..];
+    for kind in ["CEL", "Cdr", "VarSet", "Newexten", "OriginateResponse"] {
+        let head = format!("Event: {kind}\r\n");
+        assert!(
+            waited.iter().any(|e| e.starts_with(&head)),
+            "no {kind} in the WaitEvent answers"
+        );
+    }
+    assert_eq!(
+        waited.len(),
+        direct.len(),
+        "as many events as Asterisk sent admin's own connection"
+    );
+    for (n, (got, sent)) in waited.iter().zip(&direct).enumerate() {
+        assert_eq!(got, sent, "event {n}");
+    }
+}
+
+/// Issue 22, item 5: nobody reading raw events costs Asterisk no second session; the
+/// first AJAM login opens it, and it logs off a linger after the last one left.
+#[tokio::test]
+async fn the_raw_event_session_exists_only_while_someone_reads() {
+    let (pbx, relay) = setup(|_| {}).await;
+    let token = relay
+        .login("pbx", "viewer", "viewer-secret")
+        .await
+        .expect("panel login");
+    let mut browser = relay.socket(&token).await;
+    browser.next_of("snapshot").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pbx.stats.logins("admin"), 1, "the service session only");
+    assert_eq!(pbx.stats.logged_in(), 2, "the service and viewer sessions");
+
+    let session = login(&relay, "viewer", "viewer-secret").await;
+    assert_eq!(
+        pbx.stats.logins("admin"),
+        2,
+        "the first raw reader opened the raw event session"
+    );
+    let second = login(&relay, "viewer", "viewer-secret").await;
+    assert_eq!(pbx.stats.logins("admin"), 2, "one raw session per server");
+    for cookie in [&session, &second] {
+        rawman(&relay, "action=logoff", cookie).await;
+    }
+    // The linger is 300 ms in these tests; the panel keeps the viewer's session.
+    let deadline = Instant::now() + PATIENCE;
+    while pbx.stats.logged_in() > 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the raw session stayed logged in"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pbx.stats.logins("admin"), 2);
+}

@@ -302,16 +302,30 @@ async fn transfers_queue_membership_and_muting() {
         .await;
     let caller = channel_starting(&state, "Local/100@test").unwrap();
 
+    let asked = std::time::Instant::now();
     let consult = relay
         .act(
             &admin,
             json!({"server": "pbx", "action": "atxfer", "channel": caller, "exten": "200"}),
         )
         .await;
-    ok(&consult);
-    assert_eq!(consult["message"], "Atxfer successfully queued");
     // pbxsim's transfer, like the recorded one, holds the caller and drops at once
-    // (no consultation call); cancelling then is Asterisk's to answer.
+    // (no consultation call): queued, never started, and said so within seconds.
+    assert_eq!(
+        (&consult["ok"], &consult["message"]),
+        (
+            &json!(false),
+            &json!(
+                "Asterisk accepted the transfer (Atxfer successfully queued) but never started it"
+            )
+        ),
+        "{consult}"
+    );
+    assert!(
+        asked.elapsed() < relay::control::transfer::START_WAIT + std::time::Duration::from_secs(3),
+        "reported within a few seconds"
+    );
+    // Cancelling then is Asterisk's to answer.
     let cancel = relay
         .act(
             &admin,

@@ -456,3 +456,49 @@ async fn a_viewer_gets_every_seq_even_when_it_sees_nothing_of_a_delta() {
     assert_eq!(next["seq"], seq + 1, "{next}");
     assert_eq!(next["changes"], json!([]), "{next}");
 }
+
+/// The dialplan position of the channel whose name starts with `prefix` and ends with
+/// `leg`: (application, data, priority), if there is one.
+fn position(state: &Value, prefix: &str, leg: &str) -> Option<(String, String, String)> {
+    state["servers"][0]["channels"]
+        .as_array()?
+        .iter()
+        .find(|c| {
+            c["channel"]
+                .as_str()
+                .is_some_and(|name| name.starts_with(prefix) && name.ends_with(leg))
+        })
+        .map(|c| {
+            let text = |key: &str| c[key].as_str().unwrap_or_default().to_owned();
+            (
+                text("application"),
+                text("application_data"),
+                text("priority"),
+            )
+        })
+}
+
+/// Issue 22, item 4: a channel moving through the dialplan shows where it is now
+/// (application, data, priority), as `Newexten` says, not where it was when the model
+/// was last rebuilt: the callee rings (`Wait(1)` at priority 4), then talks (`Wait(5)`
+/// at 7), and the caller phone waits at 5.
+#[tokio::test]
+async fn a_channel_moving_through_the_dialplan_shows_its_current_step() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
+    let token = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    call(&side_session(&pbx), "100", "200", 5).await;
+    // The callee ringing, then talking; the caller phone waiting; its dialler in Dial.
+    for [prefix, leg, app, data, priority] in [
+        ["Local/201@test-", ";2", "Wait", "1", "4"],
+        ["Local/201@test-", ";2", "Wait", "5", "7"],
+        ["Local/100@test-", ";2", "Wait", "5", "5"],
+        ["Local/100@test-", ";1", "Dial", "Local/201@test,30", "3"],
+    ] {
+        let want = Some((app.to_owned(), data.to_owned(), priority.to_owned()));
+        let what = format!("{prefix}…{leg} in {app}({data}) at {priority}");
+        relay
+            .state_until(&token, &what, |state| position(state, prefix, leg) == want)
+            .await;
+    }
+}

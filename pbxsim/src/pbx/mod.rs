@@ -186,6 +186,9 @@ enum Step {
     ChainRinging(CallId),
     ChainAnswer(CallId),
     PhoneHangup(CallId),
+    /// The caller phone's `Wait(${D})` after its `Answer()`: recorded only once the
+    /// callee had taken its first steps, and never for a call that failed at once.
+    CallerWait(CallId),
     DialplanEnd(CallId),
     AgentHangup(CallId),
     QueueOffer(CallId),
@@ -1000,7 +1003,14 @@ impl Pbx {
                     return;
                 };
                 let ex = self.field(&b2, |c| &c.exten);
-                self.exten(&b2, &ex, 3, "Ringing", "");
+                // 230 rings and waits a minute; 201 and 202 ring a second, then answer.
+                if call.target == Target::NoAnswer {
+                    self.exten(&b2, &ex, 2, "Ringing", "");
+                    self.exten(&b2, &ex, 3, "Wait", "60");
+                } else {
+                    self.exten(&b2, &ex, 3, "Ringing", "");
+                    self.exten(&b2, &ex, 4, "Wait", "1");
+                }
                 self.set_state(&b1, ChanState::Ringing);
                 if let Some(c) = &call.callee {
                     self.set_device_state(&c.device, "RINGING");
@@ -1013,6 +1023,7 @@ impl Pbx {
             Step::ChainAnswer(id) => self.chain_answer(id),
             Step::DialFail(id) => self.dial_fail(id),
             Step::PhoneHangup(id) => self.phone_hangup(id, true),
+            Step::CallerWait(id) => self.caller_wait(id),
             Step::DialplanEnd(id) => self.phone_hangup(id, false),
             Step::AgentHangup(id) => self.agent_hangup(id),
             Step::QueueOffer(id) => self.queue_offer(id),

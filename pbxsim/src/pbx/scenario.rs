@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// How long after its `Answer()` the caller phone's `Wait` starts: the recordings show
+/// it after the callee's `Ringing` and `Wait(1)`, and not at all when the dial failed
+/// within milliseconds (busy, congestion).
+const CALLER_WAIT_MS: u64 = 500;
+
 impl Pbx {
     /// Originates `Local/<phone>@test` into `target` (Async Originate, or the generator's
     /// calls). Emits the originate events and an `OriginateResponse` carrying `action_id`.
@@ -111,8 +116,18 @@ impl Pbx {
                 space: None,
             },
         );
-        self.exten(&a2, phone, 5, "Wait", &dur);
+        self.schedule(CALLER_WAIT_MS, Step::CallerWait(id));
         (id, a1)
+    }
+
+    /// The caller phone starts its `Wait(${D})`, if its call is still there.
+    pub(super) fn caller_wait(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let (a2, dur) = (call.a2.clone(), call.duration_s.to_string());
+        let phone = self.field(&a2, |c| &c.exten);
+        self.exten(&a2, &phone, 5, "Wait", &dur);
     }
 
     pub(super) fn originate_response(
@@ -180,21 +195,31 @@ impl Pbx {
             | Target::Busy
             | Target::Congested
             | Target::NoAnswer => {
-                let mut prio = 1;
-                if target == Target::MixMonitor {
-                    self.exten(&a1, ex, 1, "MixMonitor", "${UNIQUEID}.wav,b");
-                    self.monitor_start(&a1, &format!("{a1}.wav"), None);
-                    prio = 2;
-                } else {
-                    self.exten(&a1, ex, 1, "NoOp", &format!("Bridged call from {cid}"));
-                }
-                let dial = match target {
-                    Target::Busy => "210",
-                    Target::Congested => "220",
-                    Target::NoAnswer => "230",
-                    _ => "201",
+                // As extensions.conf has them: 200 says who calls and passes DURATION on
+                // to the callee; 211, 221 and 231 dial at once, with a shorter timeout.
+                let (prio, dial, timeout) = match target {
+                    Target::MixMonitor => {
+                        self.exten(&a1, ex, 1, "MixMonitor", "${UNIQUEID}.wav,b");
+                        self.monitor_start(&a1, &format!("{a1}.wav"), None);
+                        (2, "201", 30)
+                    }
+                    Target::Busy => (1, "210", 10),
+                    Target::Congested => (1, "220", 10),
+                    Target::NoAnswer => (1, "230", 5),
+                    _ => {
+                        self.exten(&a1, ex, 1, "NoOp", &format!("Bridged call from {cid}"));
+                        let pass_on = format!("1?Set(__DURATION={})", call.duration_s);
+                        self.exten(&a1, ex, 2, "ExecIf", &pass_on);
+                        (3, "201", 30)
+                    }
                 };
-                self.exten(&a1, ex, prio + 1, "Dial", &format!("Local/{dial}@test,30"));
+                self.exten(
+                    &a1,
+                    ex,
+                    prio,
+                    "Dial",
+                    &format!("Local/{dial}@test,{timeout}"),
+                );
                 self.varset(&a1, "DIALSTATUS", "");
                 self.dial(id, dial);
                 match target {
@@ -388,19 +413,25 @@ impl Pbx {
             // A busy or congested phone answers with Busy()/Congestion() at once, before the
             // dialler has even reported DialBegin (as recorded).
             Target::Busy | Target::Congested => {
-                let app = if call.target == Target::Busy {
-                    "Busy"
+                let (app, what) = if call.target == Target::Busy {
+                    ("Busy", "Busy phone")
                 } else {
-                    "Congestion"
+                    ("Congestion", "Congested phone")
                 };
-                self.exten(&b2, exten, 1, "NoOp", &callee);
+                self.exten(&b2, exten, 1, "NoOp", what);
                 self.exten(&b2, exten, 2, app, "3");
                 self.set_state(&b2, ChanState::Busy);
                 dial_begin(self);
             }
+            Target::NoAnswer => {
+                dial_begin(self);
+                self.exten(&b2, exten, 1, "NoOp", "Phone that never answers");
+            }
             _ => {
                 dial_begin(self);
                 self.exten(&b2, exten, 1, "NoOp", &callee);
+                let d = format!("D={}", call.duration_s);
+                self.exten(&b2, exten, 2, "Set", &d);
             }
         }
         if let Some(c) = self.calls.get_mut(&id) {
@@ -446,9 +477,8 @@ impl Pbx {
         self.varset(&a1, "DIALEDPEERNAME", &peer);
         self.varset(&a1, "DIALEDPEERNUMBER", &number);
         self.dial_event("DialEnd", &a1, &b1, "ANSWER");
-        if let Some(ch) = self.ch(&b1) {
-            ch.exten.clear();
-        }
+        // The answered `;1` half leaves the caller's extension (recorded: an empty one).
+        self.exten(&b1, "", 1, "AppDial", "(Outgoing Line)");
         self.bridge_pair(id, &b1, &a1);
         self.exten(&b2, &ex, 7, "Wait", &call.duration_s.to_string());
         self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
@@ -479,6 +509,13 @@ impl Pbx {
             c.b1 = None;
             c.b2 = None;
         }
+        // The dialplan goes on after Dial returns: `NoOp(DIALSTATUS=...)`, then `Hangup()`.
+        let (ex, prio) = self
+            .channels
+            .get(&a1)
+            .map_or((String::new(), 1), |c| (c.exten.clone(), c.priority));
+        self.exten(&a1, &ex, prio + 1, "NoOp", &format!("DIALSTATUS={status}"));
+        self.exten(&a1, &ex, prio + 2, "Hangup", "");
         self.end_call(id, 16, false);
     }
 

@@ -5,7 +5,8 @@
 //! - A `Login` goes through [`Service`], so an AJAM user and a panel user of one
 //!   account share one AMI session; other actions run on it, with Asterisk's
 //!   permissions and the relay's shell guards.
-//! - `WaitEvent` is answered here, from the server's service session, filtered by the
+//! - `WaitEvent` is answered here, from the server's unfiltered raw feed (a session
+//!   of its own while any AJAM session lives, see `live::RawFeed`), filtered by the
 //!   account's read classes as Asterisk filters them, out of a bounded queue per HTTP
 //!   session ([`sessions`]); `Ping` is answered here too: polling costs Asterisk nothing.
 //! - [`render`] writes the three formats and the pages; [`http1`] is a listener that
@@ -361,10 +362,13 @@ impl Legacy {
             }
         };
         let send_events = event_mask(action.get_str("Events").as_deref(), login.read());
-        let Some(session) =
-            self.sessions
-                .insert(*cookie, login, send_events, self.config.http_timeout)
-        else {
+        let feed = self.service.raw_demand(&login).await;
+        let Some(session) = self.sessions.insert(
+            *cookie,
+            (login, feed),
+            send_events,
+            self.config.http_timeout,
+        ) else {
             return response("Error", id, "Too many AJAM sessions are open on this relay");
         };
         tracing::info!(id = %format!("{:08x}", session.id), %server, user = %username, "AJAM session logged in");

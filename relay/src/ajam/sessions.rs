@@ -17,6 +17,7 @@ use shared::ami::{Classes, Message};
 use tokio::sync::{Notify, broadcast};
 
 use crate::service::Login;
+use crate::service::RawDemand;
 use crate::sync::lock;
 
 /// Bytes one session may hold queued, whatever the event count: events can be large.
@@ -34,6 +35,8 @@ pub struct HttpSession {
     pub id: u32,
     /// The login; when it ends (log out everywhere), so does the session.
     pub login: Login,
+    /// Keeps the server's unfiltered raw feed open while the session lives.
+    _feed: RawDemand,
     /// The classes an event must be wholly inside to be queued (the account's read
     /// classes, narrowed by the Login's `Events:`).
     send_events: Mutex<Classes>,
@@ -102,7 +105,7 @@ impl Sessions {
     pub fn insert(
         &self,
         id: u32,
-        login: Login,
+        (login, feed): (Login, RawDemand),
         send_events: Classes,
         ttl: Duration,
     ) -> Option<Arc<HttpSession>> {
@@ -117,6 +120,7 @@ impl Sessions {
         let session = Arc::new(HttpSession {
             id,
             login,
+            _feed: feed,
             send_events: Mutex::new(send_events),
             expires: Mutex::new(Instant::now() + ttl),
             queue: Mutex::new(EventQueue::default()),
@@ -329,8 +333,14 @@ mod tests {
     /// One logged-in AJAM session of `admin`, reading every class.
     async fn logged_in(service: &crate::service::Service) -> Arc<HttpSession> {
         let login = crate::testing::admin(service).await;
+        let demand = login.server().raw_feed().demand();
         Sessions::new(10, 10)
-            .insert(1, login, Classes::parse("all"), Duration::from_secs(3600))
+            .insert(
+                1,
+                (login, demand),
+                Classes::parse("all"),
+                Duration::from_secs(3600),
+            )
             .expect("room for a session")
     }
 

@@ -492,6 +492,62 @@ exclude_events = []
         );
     }
 
+    /// Issue 22: what the example says is a default is the code's default (the AJAM
+    /// `Server:` header once said "Asterisk" while the code sent `AstPanel/<version>`).
+    #[test]
+    fn the_example_file_shows_the_defaults() {
+        let config = parse(include_str!("../../../astpanel.example.toml")).unwrap();
+        let defaults = Config::defaults();
+        assert_eq!(config.listen, defaults.listen);
+        assert_eq!(config.allowed_origins, defaults.allowed_origins);
+        assert_eq!(config.linger, defaults.linger);
+        assert_eq!(config.token_ttl, defaults.token_ttl);
+        assert_eq!(config.login_store, defaults.login_store);
+        assert_eq!(config.max_browsers, defaults.max_browsers);
+        assert_eq!(config.tick, defaults.tick);
+        assert_eq!(config.pause_reasons, defaults.pause_reasons);
+        assert_eq!(
+            format!("{:?}", config.legacy),
+            format!("{:?}", defaults.legacy)
+        );
+        let (security, default_security) = (&config.security, &defaults.security);
+        assert_eq!(
+            format!("{:?}", security.throttle),
+            format!("{:?}", default_security.throttle)
+        );
+        assert_eq!(security.ami_login, default_security.ami_login);
+        assert_eq!(
+            (
+                security.gate.max_connections,
+                security.gate.max_connections_per_address
+            ),
+            (
+                default_security.gate.max_connections,
+                default_security.gate.max_connections_per_address
+            )
+        );
+        assert_eq!(config.audit.retention, defaults.audit.retention);
+        assert_eq!(config.audit.max_records, defaults.audit.max_records);
+        let Upstream::Asterisk(servers) = config.upstream else {
+            panic!("the example names a server")
+        };
+        let server = &servers[0];
+        let ami = AmiConfig::new("127.0.0.1:5038", "", "");
+        assert_eq!(server.ami.addr, ami.addr);
+        assert_eq!(server.ami.auth, ami.auth);
+        assert_eq!(
+            (
+                server.ami.connect_timeout,
+                server.ami.action_timeout,
+                server.ami.ping_interval
+            ),
+            (ami.connect_timeout, ami.action_timeout, ami.ping_interval)
+        );
+        assert_eq!(server.exclude_events, DEFAULT_EXCLUDED_EVENTS);
+        assert_eq!(server.dialing, Dialing::default());
+        assert!(server.tls.is_none());
+    }
+
     #[test]
     fn without_an_audit_section_the_log_is_in_memory() {
         let text = "[[server]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";

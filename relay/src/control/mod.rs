@@ -9,6 +9,7 @@
 pub mod guard;
 mod limits;
 pub mod scope;
+pub mod transfer;
 
 use shared::action::{
     Action, ActionRequest, ActionResult, HeaderValue, MuteDirection, Permissions, SpyMode,

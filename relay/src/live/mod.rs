@@ -31,12 +31,12 @@ use crate::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
 use shared::protocol::DemoAccount;
 
+mod raw;
+pub use raw::{RAW_BUFFER, RawDemand, RawFeed};
+
 /// Updates kept for browsers that are momentarily behind; one further behind gets a
 /// fresh snapshot instead (a fixed cost per browser, never a growing queue).
 pub const UPDATE_BUFFER: usize = 256;
-
-/// Raw events kept for the event log and the legacy AJAM sessions.
-pub const RAW_BUFFER: usize = 4096;
 
 /// Changes in one delta at most: a longer burst is split over several frames. The
 /// pending changes are coalesced (see [`coalesce`]) when they reach it, and published
@@ -74,7 +74,9 @@ pub struct ServerConfig {
 }
 
 /// What Asterisk is asked not to send, by default: noisy and unused by the model.
-pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "Newexten", "RTCP", "Cdr", "CEL"];
+/// `Newexten` is not among them: it is the only live event that says a channel's
+/// application, data and priority. Raw readers get every event anyway (see [`raw`]).
+pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "RTCP", "Cdr", "CEL"];
 
 pub fn default_excluded_events() -> Vec<String> {
     DEFAULT_EXCLUDED_EVENTS
@@ -260,7 +262,9 @@ pub struct LiveServer {
     /// A `std` mutex: held for an apply or a copy, never across an `.await`.
     state: Mutex<Published>,
     updates: broadcast::Sender<Update>,
-    raw: broadcast::Sender<Message>,
+    /// Raw events come from a session of their own (see [`raw`]), never from this
+    /// one's filtered stream.
+    raw: Arc<RawFeed>,
     /// Changes within one tick go out as one delta.
     tick: Duration,
     metrics: Metrics,
@@ -268,9 +272,16 @@ pub struct LiveServer {
 }
 
 impl LiveServer {
-    pub fn new(config: ServerConfig, tick: Duration, metrics: Metrics) -> Arc<LiveServer> {
+    /// `linger`: how long the raw feed's session stays after its last reader.
+    pub fn new(
+        config: ServerConfig,
+        tick: Duration,
+        linger: Duration,
+        metrics: Metrics,
+    ) -> Arc<LiveServer> {
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
-        let (raw, _) = broadcast::channel(RAW_BUFFER);
+        let name: Arc<str> = config.name.as_str().into();
+        let raw = RawFeed::new(name.clone(), config.ami.clone(), linger);
         let events_in = metrics.events_in(&config.name);
         let link = LinkStatus {
             server: config.name.clone(),
@@ -279,7 +290,7 @@ impl LiveServer {
             events_received: 0,
         };
         Arc::new(LiveServer {
-            name: config.name.as_str().into(),
+            name,
             config,
             state: Mutex::new(Published {
                 seq: 0,
@@ -371,10 +382,6 @@ impl LiveServer {
     /// One event through the reducer; its changes wait for the next tick.
     fn apply(&self, message: &Message) {
         self.events_in.inc();
-        if self.raw.receiver_count() > 0 {
-            // Nobody listening is not an error.
-            let _ = self.raw.send(message.clone());
-        }
         let mut state = self.lock();
         state.link.events_received += 1;
         let Published { model, pending, .. } = &mut *state;
@@ -559,13 +566,8 @@ impl LiveServer {
     /// Publishes a rebuilt model with the held events applied to it, and the link `up`.
     fn publish_rebuilt(&self, mut model: ServerModel, held: &mut Held, detail: Option<String>) {
         let mut ignored = Vec::new();
-        let listened = self.raw.receiver_count() > 0;
         for message in &held.events {
             model.apply_event(message, now_ms(), &mut ignored);
-            // The event log and WaitEvent must not lose what came meanwhile.
-            if listened {
-                let _ = self.raw.send(message.clone());
-            }
         }
         let count = held.events.len();
         held.events.clear();
@@ -597,14 +599,10 @@ impl LiveServer {
         ))
     }
 
-    /// Hands held events that a new try makes useless to the raw readers, and empties the hold.
+    /// Empties the hold of events that a new try makes useless (raw readers have them
+    /// from the raw feed's own session).
     fn release(&self, held: &mut Held) {
         let count = held.events.len();
-        if self.raw.receiver_count() > 0 {
-            for message in held.events.drain(..) {
-                let _ = self.raw.send(message);
-            }
-        }
         held.events.clear();
         held.overflowed = false;
         self.events_in.inc_by(count as u64);
@@ -718,9 +716,10 @@ impl LiveServer {
         self.updates.subscribe()
     }
 
-    /// Every raw event from now on (the event log, WaitEvent).
-    pub fn subscribe_raw(&self) -> broadcast::Receiver<Message> {
-        self.raw.subscribe()
+    /// The raw events (the event log, WaitEvent): every event, unfiltered, while
+    /// someone holds a [`RawDemand`] of this feed.
+    pub fn raw_feed(&self) -> &Arc<RawFeed> {
+        &self.raw
     }
 
     /// The model as a reader with `read` classes sees it, with its `seq`. Changes not
@@ -796,7 +795,12 @@ mod tests {
             ami_secrets: BTreeMap::new(),
             tls: None,
         };
-        LiveServer::new(config, Duration::from_secs(3600), Metrics::new())
+        LiveServer::new(
+            config,
+            Duration::from_secs(3600),
+            Duration::from_secs(30),
+            Metrics::new(),
+        )
     }
 
     fn newchannel(n: usize) -> Message {

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use shared::action::{ActionRequest, ActionResult};
+use shared::action::{Action, ActionRequest, ActionResult};
 use shared::ami::{Classes, Message};
 use shared::model::ServerModel;
 use shared::protocol::LinkStatus;
@@ -31,6 +31,7 @@ use tokio::sync::broadcast;
 
 pub use crate::audit::store::{role_name, via_name};
 pub use crate::audit::{AuditError, Caller};
+pub use crate::live::RawDemand;
 pub use login::Login;
 
 use crate::ami::AmiError;
@@ -39,7 +40,7 @@ use crate::auth::store::{LoginStore, SavedLogin};
 use crate::auth::throttle::{Locked, LoginThrottle, delay_failure};
 use crate::auth::tokens::{self, Credentials, Tokens, holder_of};
 use crate::auth::users::{Person, Users};
-use crate::control::{self, guard};
+use crate::control::{self, guard, transfer};
 use crate::live::{AgentView, LiveServer};
 use crate::metrics::Metrics;
 use crate::pool::{Pool, PoolError};
@@ -531,13 +532,30 @@ impl Service {
             Ok(permit) => permit,
             Err(refusal) => return refuse(refusal.to_string()),
         };
-        control::execute(
-            request,
-            &login.lease.session,
-            &login.permissions(),
-            &server.config.dialing,
-        )
-        .await
+        let dialing = &server.config.dialing;
+        // An attended transfer counts once Asterisk starts it, not when it queues it.
+        let transfer = match &request.action {
+            Action::Atxfer { exten, context, .. } => {
+                let context = context.as_deref().unwrap_or(&dialing.context);
+                let before = server.with_model(|m| transfer::dials(m, exten, context));
+                Some((exten, context, before))
+            }
+            _ => None,
+        };
+        let result =
+            control::execute(request, &login.lease.session, &login.permissions(), dialing).await;
+        match transfer {
+            Some((exten, context, before)) if result.ok => {
+                match transfer::started(server, exten, context, &before).await {
+                    Some(dial) => ActionResult::ok(
+                        result.id,
+                        format!("{}; the transfer started ({dial})", result.message),
+                    ),
+                    None => ActionResult::failed(result.id, transfer::NEVER_STARTED),
+                }
+            }
+            _ => result,
+        }
     }
 
     /// Runs a raw AMI action (AJAM) on `login`'s session, within the account's
@@ -635,20 +653,41 @@ impl Service {
         (seq, link, model)
     }
 
-    /// The raw events `login` may read (the event log), or why not.
+    /// The raw events `login` may read (the event log), or why not. Holding them
+    /// keeps the server's raw feed open (see `live::RawFeed`); they start when it is
+    /// logged in, without waiting for it here.
     pub fn raw_events(&self, login: &Login) -> Result<RawEvents, policy::Refused> {
         policy::may_read_raw_events(login)?;
+        let feed = login.server().raw_feed();
         Ok(RawEvents {
-            receiver: login.server().subscribe_raw(),
+            receiver: feed.subscribe(),
             read: login.read(),
+            _demand: feed.demand(),
         })
     }
 
-    /// Every raw event of `server`, for a reader that filters per session with
-    /// [`Classes::reads`] itself (AJAM's sessions, whose logins passed
-    /// [`Service::login_raw_ami`]).
+    /// Every raw event of `server` while someone holds a demand on its feed, for a
+    /// reader that filters per session with [`Classes::reads`] itself (AJAM's
+    /// sessions, whose logins passed [`Service::login_raw_ami`], each holding a
+    /// [`Service::raw_demand`]).
     pub fn server_events(&self, server: &LiveServer) -> broadcast::Receiver<Message> {
-        server.subscribe_raw()
+        server.raw_feed().subscribe()
+    }
+
+    /// Keeps `login`'s server's raw feed open for an AJAM session, and waits (at most
+    /// a connect and a login's time) until it is logged in: Asterisk sends a session
+    /// every event from its login on, so one that originates right after must hear it.
+    pub async fn raw_demand(&self, login: &Login) -> RawDemand {
+        let server = login.server();
+        let mut demand = server.raw_feed().demand();
+        let ami = &server.config.ami;
+        if !demand.ready(ami.connect_timeout + ami.action_timeout).await {
+            tracing::warn!(
+                server = server.name(),
+                "the raw event session is not up yet; events follow once it is"
+            );
+        }
+        demand
     }
 
     /// The audit log, for those [`policy::may_read_audit`] lets read it.
@@ -695,6 +734,8 @@ impl Service {
 pub struct RawEvents {
     receiver: broadcast::Receiver<Message>,
     read: Classes,
+    /// Keeps the raw feed's session open while the reader reads.
+    _demand: RawDemand,
 }
 
 impl RawEvents {
