@@ -188,7 +188,12 @@ fn cycles(edges: &std::collections::BTreeSet<(String, String)>) -> Vec<String> {
     found
 }
 
-/// Every `crate::` import of `krate`'s files, as (importer, imported) modules at `depth`.
+/// Modules that are test wiring, not layers: `relay::testing` (compiled for unit tests
+/// only) builds a real service that tests of every layer use.
+const TEST_WIRING: &[&str] = &["testing"];
+
+/// Every `crate::` import of `krate`'s files, as (importer, imported) modules at `depth`,
+/// test wiring left out.
 fn import_edges(krate: &str, depth: usize) -> std::collections::BTreeSet<(String, String)> {
     let src = project_root().join(krate).join("src");
     let mut files = Vec::new();
@@ -210,7 +215,12 @@ fn import_edges(krate: &str, depth: usize) -> std::collections::BTreeSet<(String
                 [one] => (*one).clone(),
                 _ => import,
             };
-            if to != from {
+            let wiring = |m: &str| {
+                TEST_WIRING
+                    .iter()
+                    .any(|w| m == *w || m.starts_with(&format!("{w}::")))
+            };
+            if to != from && !wiring(&from) && !wiring(&to) {
                 edges.insert((from.clone(), to));
             }
         }

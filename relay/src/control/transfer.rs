@@ -7,15 +7,12 @@
 //! dials its target as `Local/<exten>@<context>` (Asterisk's attended transfer calls
 //! the target through a Local channel), and the live model sees that channel appear.
 //! So the relay answers an `Atxfer` only when the model shows that channel, or fails
-//! it after [`START_WAIT`].
+//! it after [`START_WAIT`] (the service waits: `service::transfer`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use shared::model::ServerModel;
-use tokio::sync::broadcast::error::RecvError;
-
-use crate::live::LiveServer;
 
 /// How long a queued transfer may take to start before it is reported as never started.
 pub const START_WAIT: Duration = Duration::from_secs(5);
@@ -33,37 +30,6 @@ pub fn dials(model: &ServerModel, exten: &str, context: &str) -> BTreeSet<String
         .filter(|c| c.channel.starts_with(&prefix))
         .map(|c| c.uniqueid.clone())
         .collect()
-}
-
-/// Waits, at most [`START_WAIT`], until `server`'s model holds a dial of `exten` in
-/// `context` that is not among `before`; its channel name, or `None` if none came.
-pub async fn started(
-    server: &LiveServer,
-    exten: &str,
-    context: &str,
-    before: &BTreeSet<String>,
-) -> Option<String> {
-    let mut updates = server.subscribe();
-    let new_dial = || {
-        server.with_model(|model| {
-            let uniqueid = dials(model, exten, context)
-                .difference(before)
-                .next()?
-                .clone();
-            model.channels.get(&uniqueid).map(|c| c.channel.clone())
-        })
-    };
-    let deadline = tokio::time::Instant::now() + START_WAIT;
-    loop {
-        if let Some(channel) = new_dial() {
-            return Some(channel);
-        }
-        match tokio::time::timeout_at(deadline, updates.recv()).await {
-            Err(_) | Ok(Err(RecvError::Closed)) => return None,
-            // Whatever came (a delta, a rebuild, or more than the buffer), look again.
-            Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
-        }
-    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 
 mod login;
 pub mod policy;
+mod transfer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use crate::auth::store::{LoginStore, SavedLogin};
 use crate::auth::throttle::{Locked, LoginThrottle, delay_failure};
 use crate::auth::tokens::{self, Credentials, Tokens, holder_of};
 use crate::auth::users::{Person, Users};
-use crate::control::{self, guard, transfer};
+use crate::control::{self, guard};
 use crate::live::{AgentView, LiveServer};
 use crate::metrics::Metrics;
 use crate::pool::{Pool, PoolError};
@@ -537,7 +538,7 @@ impl Service {
         let transfer = match &request.action {
             Action::Atxfer { exten, context, .. } => {
                 let context = context.as_deref().unwrap_or(&dialing.context);
-                let before = server.with_model(|m| transfer::dials(m, exten, context));
+                let before = server.with_model(|m| control::transfer::dials(m, exten, context));
                 Some((exten, context, before))
             }
             _ => None,
@@ -551,7 +552,7 @@ impl Service {
                         result.id,
                         format!("{}; the transfer started ({dial})", result.message),
                     ),
-                    None => ActionResult::failed(result.id, transfer::NEVER_STARTED),
+                    None => ActionResult::failed(result.id, control::transfer::NEVER_STARTED),
                 }
             }
             _ => result,
