@@ -56,7 +56,10 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         sh.cmd("cargo")
             .args(["build", "--release", "-p", "relay", "--bin", "astpanel"]),
     )?;
-    let relay = sh.root().join("target/release/astpanel");
+    // Where cargo put it: CARGO_TARGET_DIR when set (relative to the root), else target/.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| sh.root().join("target"), |dir| sh.root().join(dir));
+    let relay = target.join("release/astpanel");
     sh::run(
         sh.cmd("cargo")
             .args(["run", "--release", "-p", "bench", "--", "--size", size])
