@@ -251,6 +251,8 @@ struct Published {
     /// Changes applied to `model` and not yet published.
     pending: Vec<Change>,
     link: LinkStatus,
+    /// The AMI version of Asterisk's banner, once the service session has read one.
+    version: Option<String>,
 }
 
 /// One Asterisk server, shared by every browser and AJAM session that follows it.
@@ -286,6 +288,7 @@ impl LiveServer {
                 model: ServerModel::default(),
                 pending: Vec::new(),
                 link,
+                version: None,
             }),
             updates,
             raw,
@@ -341,7 +344,8 @@ impl LiveServer {
                                 booted |= fully_booted;
                                 self.apply(&message);
                             }
-                            SessionEvent::Connected { .. } => {
+                            SessionEvent::Connected { version } => {
+                                self.lock().version = Some(version);
                                 reconnected = true;
                                 booted = false;
                             }
@@ -733,6 +737,12 @@ impl LiveServer {
 
     pub fn link(&self) -> LinkStatus {
         self.lock().link.clone()
+    }
+
+    /// The AMI version of the last banner Asterisk sent (`11.0.0` for Asterisk 22),
+    /// which the AMI proxy repeats to its clients; `None` before the first connect.
+    pub fn version(&self) -> Option<String> {
+        self.lock().version.clone()
     }
 
     /// A look at the whole model as it is now, without copying it.
