@@ -253,6 +253,9 @@ struct Published {
     link: LinkStatus,
     /// The AMI version of Asterisk's banner, once the service session has read one.
     version: Option<String>,
+    /// How many times the service session has logged in: a reader that saw another
+    /// number missed the events of an outage.
+    connects: u64,
 }
 
 /// One Asterisk server, shared by every browser and AJAM session that follows it.
@@ -289,6 +292,7 @@ impl LiveServer {
                 pending: Vec::new(),
                 link,
                 version: None,
+                connects: 0,
             }),
             updates,
             raw,
@@ -345,7 +349,10 @@ impl LiveServer {
                                 self.apply(&message);
                             }
                             SessionEvent::Connected { version } => {
-                                self.lock().version = Some(version);
+                                let mut state = self.lock();
+                                state.version = Some(version);
+                                state.connects += 1;
+                                drop(state);
                                 reconnected = true;
                                 booted = false;
                             }
@@ -743,6 +750,11 @@ impl LiveServer {
     /// which the AMI proxy repeats to its clients; `None` before the first connect.
     pub fn version(&self) -> Option<String> {
         self.lock().version.clone()
+    }
+
+    /// How many times the service session has logged in since the relay started.
+    pub fn connects(&self) -> u64 {
+        self.lock().connects
     }
 
     /// A look at the whole model as it is now, without copying it.

@@ -407,15 +407,18 @@ impl Client {
         ));
         let mut link_check = tokio::time::interval(LINK_CHECK);
         link_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut outage = false;
+        let connects = login.server().connects();
         loop {
             tokio::select! {
                 read = input.next(&mut reader) => match read {
                     Some(action) => {
-                        if let Err(TrySendError::Full(action)) = actions.try_send(action) {
-                            if !self.out.send(&error(action.action_id(), "Too many actions waiting on this connection")) {
-                                break;
-                            }
+                        if let Err(TrySendError::Full(action)) = actions.try_send(action)
+                            && !self.out.send(&error(
+                                action.action_id(),
+                                "Too many actions waiting on this connection",
+                            ))
+                        {
+                            break;
                         }
                     }
                     None => break,
@@ -446,12 +449,10 @@ impl Client {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 },
                 _ = link_check.tick() => {
-                    let up = is_up(login.server().link().state);
-                    if !up {
-                        outage = true;
-                    } else if outage {
-                        // Events were missed: the client reconnects and reads its state
-                        // again, as it does after an Asterisk restart.
+                    // The link came back since this client logged in: it missed the
+                    // events of the outage, so it is closed, to reconnect and read its
+                    // state again, as it does after an Asterisk restart.
+                    if login.server().connects() != connects {
                         break;
                     }
                 }
