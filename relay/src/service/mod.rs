@@ -27,6 +27,7 @@ use shared::action::{ActionRequest, ActionResult};
 use shared::ami::{Classes, Message, md5_key};
 use shared::model::ServerModel;
 use shared::protocol::LinkStatus;
+use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
 
 pub use crate::audit::store::{role_name, via_name};
@@ -310,8 +311,11 @@ impl Service {
                         if inner.policy.ami_login
                             && !challenge.is_empty()
                             && users.find(Some(server), username).is_none()
-                            && md5_key(challenge.as_bytes(), known.as_bytes())
-                                .eq_ignore_ascii_case(key.trim()) =>
+                            && bool::from(
+                                md5_key(challenge.as_bytes(), known.as_bytes())
+                                    .as_bytes()
+                                    .ct_eq(key.trim().to_ascii_lowercase().as_bytes()),
+                            ) =>
                     {
                         let known = known.to_owned();
                         self.open(server, username, &known, None, None).await
