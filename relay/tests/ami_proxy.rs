@@ -460,3 +460,64 @@ async fn a_client_that_stops_reading_is_dropped_without_loss_for_the_others() {
     );
     relay.stop().await;
 }
+
+/// The interpreter with panoramisk: `$ASTPANEL_PYTHON`, else the venv of `cargo xtask setup`.
+fn python() -> Result<std::path::PathBuf, String> {
+    let python = match std::env::var_os("ASTPANEL_PYTHON") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/tools/py/bin/python3"),
+    };
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import panoramisk"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => Ok(python),
+        _ => Err(format!(
+            "no panoramisk at {} (set ASTPANEL_PYTHON or run `cargo xtask setup`)",
+            python.display()
+        )),
+    }
+}
+
+#[tokio::test]
+async fn panoramisk_works_through_the_proxy() {
+    let python = match python() {
+        Ok(p) => p,
+        Err(why) => {
+            println!("SKIPPED panoramisk_works_through_the_proxy: {why}");
+            return;
+        }
+    };
+    let (_pbx, relay, proxy) = start(4096).await;
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ami_proxy_panoramisk.py");
+    let run = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(proxy.port().to_string())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("panoramisk finished in time")
+        .expect("panoramisk ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "panoramisk failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = stdout
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("items="))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_default();
+    assert!(listed >= 2, "the call's channels: {stdout}");
+    assert!(
+        stdout.contains(&format!("listitems={listed} "))
+            && stdout.contains("originate=Success")
+            && stdout.contains("badlogin=refused"),
+        "{stdout}"
+    );
+    relay.stop().await;
+}
