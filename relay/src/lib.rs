@@ -30,6 +30,7 @@ pub mod live;
 pub mod metrics;
 pub mod net;
 pub mod pool;
+pub mod proxy;
 pub mod service;
 pub mod sync;
 #[cfg(test)]
@@ -61,6 +62,15 @@ pub enum RunError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    /// The AMI proxy (`[ami_proxy] listen` or `tls_listen`) could not bind its address.
+    #[error("could not listen for the AMI proxy on {addr}: {source}")]
+    ProxyListen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// `[ami_proxy] tls_listen` is set but `[tls]` names no certificate.
+    #[error("[ami_proxy] tls_listen needs the certificate of [tls]")]
+    ProxyNeedsTls,
     /// A certificate, key or CA file of `[tls]` or a `[[server]]` cannot be used.
     #[error("{0}")]
     Tls(#[from] net::tls::TlsError),
@@ -176,6 +186,14 @@ pub async fn run_with_legacy(
             ));
         }
     }
+    start_proxy(
+        &config.ami_proxy,
+        &service,
+        certificate.as_ref(),
+        &gate,
+        &closing,
+    )
+    .await?;
     let state = web::state::AppState {
         legacy,
         service,
@@ -226,6 +244,44 @@ pub async fn run_with_legacy(
             Ok(())
         }
     }
+}
+
+/// Binds the AMI proxy's listeners, if `[ami_proxy]` names any, and serves them until
+/// `closing` fires, through the same `gate` as the panel and AJAM.
+async fn start_proxy(
+    config: &proxy::ProxyConfig,
+    service: &service::Service,
+    certificate: Option<&Arc<net::tls::ListenerCertificate>>,
+    gate: &Arc<net::access::Gate>,
+    closing: &CancellationToken,
+) -> Result<(), RunError> {
+    if config.listen.is_none() && config.tls_listen.is_none() {
+        return Ok(());
+    }
+    let proxy = proxy::Proxy::new(config.clone(), service.clone());
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let listeners = [(config.listen, None), (config.tls_listen, Some(()))];
+    for (addr, tls) in listeners {
+        let Some(addr) = addr else { continue };
+        let certificate = match tls {
+            Some(()) => Some(certificate.ok_or(RunError::ProxyNeedsTls)?.clone()),
+            None => None,
+        };
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::ProxyListen { addr, source })?;
+        tracing::info!(addr = ?listener.local_addr().ok(), tls = certificate.is_some(), "serving the AMI proxy");
+        proxy::serve(
+            listener,
+            certificate,
+            proxy.clone(),
+            gate.clone(),
+            slots.clone(),
+            closing.clone(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Reads the configuration file's `[[user]]`s again on every SIGHUP until `closing`

@@ -300,6 +300,8 @@ pub enum AuditVia {
     Api,
     /// Asterisk's AJAM endpoints (`/asterisk/rawman`, ...).
     Ajam,
+    /// The AMI proxy listener (`[ami_proxy]`): an AMI application over TCP or TLS.
+    Ami,
 }
 
 /// One action or login in the audit log (`GET /api/v1/audit`).

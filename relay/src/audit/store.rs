@@ -186,6 +186,7 @@ pub fn via_name(via: AuditVia) -> &'static str {
         AuditVia::Panel => "panel",
         AuditVia::Api => "api",
         AuditVia::Ajam => "ajam",
+        AuditVia::Ami => "ami",
     }
 }
 
@@ -193,6 +194,7 @@ fn via_of(name: &str) -> AuditVia {
     match name {
         "panel" => AuditVia::Panel,
         "ajam" => AuditVia::Ajam,
+        "ami" => AuditVia::Ami,
         _ => AuditVia::Api,
     }
 }

@@ -20,6 +20,7 @@ struct File {
     servers: Vec<ServerEntry>,
     screen_pop: Option<ScreenPopEntry>,
     legacy: Option<LegacyEntry>,
+    ami_proxy: Option<ProxyEntry>,
     security: Option<SecurityEntry>,
     #[serde(default, rename = "user")]
     users: Vec<UserEntry>,
@@ -86,6 +87,17 @@ struct LegacyEntry {
     max_sessions: Option<usize>,
     max_connections: Option<usize>,
     server: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProxyEntry {
+    listen: Option<SocketAddr>,
+    tls_listen: Option<SocketAddr>,
+    server: Option<String>,
+    max_connections: Option<usize>,
+    queue: Option<usize>,
+    write_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +179,7 @@ pub fn from_toml(
         pop_frame_ancestors: Vec::new(),
         screen_pop: ScreenPop::default(),
         legacy: LegacyConfig::default(),
+        ami_proxy: ProxyConfig::default(),
         security: SecurityConfig::default(),
         users: Vec::new(),
         tls: file.tls.map(|entry| ListenerTls {
@@ -178,6 +191,29 @@ pub fn from_toml(
     let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
     if let Some(entry) = file.legacy {
         config.legacy = legacy_config(entry, path, &line_of)?;
+    }
+    if let Some(entry) = file.ami_proxy {
+        let defaults = ProxyConfig::default();
+        if entry.tls_listen.is_some() && config.tls.is_none() {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                line: 1,
+                problem: "[ami_proxy] tls_listen needs [tls] (its cert and key serve it)".into(),
+            });
+        }
+        config.ami_proxy = ProxyConfig {
+            listen: entry.listen,
+            tls_listen: entry.tls_listen,
+            server: entry.server,
+            max_connections: entry
+                .max_connections
+                .unwrap_or(defaults.max_connections)
+                .max(1),
+            queue: entry.queue.unwrap_or(defaults.queue).max(16),
+            write_timeout: entry
+                .write_timeout_secs
+                .map_or(defaults.write_timeout, |s| Duration::from_secs(s.max(1))),
+        };
     }
     if let Some(entry) = file.security {
         config.security = security_config(entry, path, &line_of)?;
@@ -260,6 +296,15 @@ pub fn from_toml(
             path: path.to_owned(),
             line: 1,
             problem: format!("[legacy] server {name:?} is not a [[server]] name"),
+        });
+    }
+    if let Some(name) = &config.ami_proxy.server
+        && !servers.iter().any(|s| &s.name == name)
+    {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            line: 1,
+            problem: format!("[ami_proxy] server {name:?} is not a [[server]] name"),
         });
     }
     apply_environment(&mut config, &mut servers, env)?;

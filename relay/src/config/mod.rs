@@ -39,6 +39,7 @@ pub use crate::audit::AuditConfig;
 pub use crate::control::Dialing;
 pub use crate::live::{DEFAULT_EXCLUDED_EVENTS, ServerConfig, default_excluded_events};
 pub use crate::net::tls::ListenerTls;
+pub use crate::proxy::ProxyConfig;
 
 /// Why the relay refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +100,8 @@ pub struct Config {
     pub pop_frame_ancestors: Vec<String>,
     pub screen_pop: ScreenPop,
     pub legacy: LegacyConfig,
+    /// `[ami_proxy]`: the AMI listener for existing AMI applications; off by default.
+    pub ami_proxy: ProxyConfig,
     pub security: SecurityConfig,
     /// AstPanel's own accounts (`[[user]]`), each mapped to an AMI account.
     pub users: Vec<RelayUser>,
@@ -178,6 +181,7 @@ impl Config {
             pop_frame_ancestors: Vec::new(),
             screen_pop: ScreenPop::default(),
             legacy: LegacyConfig::default(),
+            ami_proxy: ProxyConfig::default(),
             security: SecurityConfig::default(),
             users: Vec::new(),
             tls: None,

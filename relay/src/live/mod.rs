@@ -253,6 +253,11 @@ struct Published {
     /// Changes applied to `model` and not yet published.
     pending: Vec<Change>,
     link: LinkStatus,
+    /// The AMI version of Asterisk's banner, once the service session has read one.
+    version: Option<String>,
+    /// How many times the service session has logged in: a reader that saw another
+    /// number missed the events of an outage.
+    connects: u64,
 }
 
 /// One Asterisk server, shared by every browser and AJAM session that follows it.
@@ -297,6 +302,8 @@ impl LiveServer {
                 model: ServerModel::default(),
                 pending: Vec::new(),
                 link,
+                version: None,
+                connects: 0,
             }),
             updates,
             raw,
@@ -352,7 +359,11 @@ impl LiveServer {
                                 booted |= fully_booted;
                                 self.apply(&message);
                             }
-                            SessionEvent::Connected { .. } => {
+                            SessionEvent::Connected { version } => {
+                                let mut state = self.lock();
+                                state.version = Some(version);
+                                state.connects += 1;
+                                drop(state);
                                 reconnected = true;
                                 booted = false;
                             }
@@ -732,6 +743,17 @@ impl LiveServer {
 
     pub fn link(&self) -> LinkStatus {
         self.lock().link.clone()
+    }
+
+    /// The AMI version of the last banner Asterisk sent (`11.0.0` for Asterisk 22),
+    /// which the AMI proxy repeats to its clients; `None` before the first connect.
+    pub fn version(&self) -> Option<String> {
+        self.lock().version.clone()
+    }
+
+    /// How many times the service session has logged in since the relay started.
+    pub fn connects(&self) -> u64 {
+        self.lock().connects
     }
 
     /// A look at the whole model as it is now, without copying it.

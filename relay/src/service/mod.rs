@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use shared::action::{Action, ActionRequest, ActionResult};
-use shared::ami::{Classes, Message};
+use shared::ami::{Classes, Message, md5_key};
 use shared::model::ServerModel;
 use shared::protocol::LinkStatus;
+use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
 
 pub use crate::audit::store::{role_name, via_name};
@@ -112,6 +113,13 @@ pub enum AmiOutcome {
     Refused(String),
 }
 
+/// What a login presents: a secret (or password), or an MD5 key over a challenge.
+#[derive(Clone, Copy)]
+enum Secret<'a> {
+    Plain(&'a str),
+    Md5 { challenge: &'a str, key: &'a str },
+}
+
 /// The service; cheap to clone.
 #[derive(Clone)]
 pub struct Service {
@@ -165,13 +173,13 @@ impl Service {
         secret: &str,
         caller: Caller,
     ) -> Result<Login, LoginError> {
-        self.login_where(server, username, secret, caller, |_| Ok(()))
+        self.login_where(server, username, Secret::Plain(secret), caller, |_| Ok(()))
             .await
     }
 
-    /// A login for raw AMI (AJAM): as [`Service::login`], and then only for those
-    /// [`policy::may_use_raw_ami`] lets in; anyone else is refused as a wrong secret
-    /// would be, and the audit log says why.
+    /// A login for raw AMI (AJAM, the AMI proxy): as [`Service::login`], and then only
+    /// for those [`policy::may_use_raw_ami`] lets in; anyone else is refused as a wrong
+    /// secret would be, and the audit log says why.
     pub async fn login_raw_ami(
         &self,
         server: &str,
@@ -179,11 +187,38 @@ impl Service {
         secret: &str,
         caller: Caller,
     ) -> Result<Login, LoginError> {
+        self.login_raw(server, username, Secret::Plain(secret), caller)
+            .await
+    }
+
+    /// [`Service::login_raw_ami`] with a `Challenge`/MD5 `Key` (the AMI proxy): only for
+    /// an AMI account whose secret the relay holds in its configuration (the
+    /// `[[server]]`'s own, or one a `[[user]]` maps to) while `ami_login` is on. A relay
+    /// account's password is kept only as an argon2 hash, so its MD5 key cannot be
+    /// checked: it is refused as a wrong key, and counts as one.
+    pub async fn login_raw_ami_md5(
+        &self,
+        server: &str,
+        username: &str,
+        (challenge, key): (&str, &str),
+        caller: Caller,
+    ) -> Result<Login, LoginError> {
+        self.login_raw(server, username, Secret::Md5 { challenge, key }, caller)
+            .await
+    }
+
+    async fn login_raw(
+        &self,
+        server: &str,
+        username: &str,
+        secret: Secret<'_>,
+        caller: Caller,
+    ) -> Result<Login, LoginError> {
         self.login_where(server, username, secret, caller, |login| {
             if policy::may_use_raw_ami(login) {
                 Ok(())
             } else {
-                Err("AJAM is for admins only")
+                Err("raw AMI (AJAM, the AMI proxy) is for admins only")
             }
         })
         .await
@@ -194,7 +229,7 @@ impl Service {
         &self,
         server: &str,
         username: &str,
-        secret: &str,
+        secret: Secret<'_>,
         caller: Caller,
         allowed: impl FnOnce(&Login) -> Result<(), &'static str>,
     ) -> Result<Login, LoginError> {
@@ -262,12 +297,35 @@ impl Service {
         &self,
         server: &str,
         username: &str,
-        secret: &str,
+        secret: Secret<'_>,
     ) -> Result<Login, LoginError> {
         let inner = &self.inner;
-        if inner.pool.server(server).is_none() {
+        let Some(live) = inner.pool.server(server) else {
             return Err(LoginError::UnknownServer(server.to_owned()));
-        }
+        };
+        let secret = match secret {
+            Secret::Plain(secret) => secret,
+            Secret::Md5 { challenge, key } => {
+                let users = self.users();
+                let known = live.config.ami_secret_of(username);
+                return match known {
+                    Some(known)
+                        if inner.policy.ami_login
+                            && !challenge.is_empty()
+                            && users.find(Some(server), username).is_none()
+                            && bool::from(
+                                md5_key(challenge.as_bytes(), known.as_bytes())
+                                    .as_bytes()
+                                    .ct_eq(key.trim().to_ascii_lowercase().as_bytes()),
+                            ) =>
+                    {
+                        let known = known.to_owned();
+                        self.open(server, username, &known, None, None).await
+                    }
+                    _ => Err(LoginError::Refused(AUTHENTICATION_FAILED.into())),
+                };
+            }
+        };
         if secret.is_empty() {
             return Err(LoginError::Refused(AUTHENTICATION_FAILED.into()));
         }

@@ -1,0 +1,523 @@
+//! The AMI proxy (`[ami_proxy]`) against pbxsim: Asterisk's dialogue, shared sessions,
+//! ActionIDs restored per client, events per read classes, the guards, the upstream
+//! going down, and a slow client dropped without loss for the others.
+
+mod relay_support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use relay_support::{PATIENCE, Pbx, Relay, call, server};
+use shared::ami::{Classes, Frame, Message, Parser, md5_key};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A free loopback port for the proxy (the relay binds it itself).
+fn free_port() -> SocketAddr {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    socket.local_addr().expect("address")
+}
+
+/// A pbxsim with the fixtures' users and a relay with the proxy on `queue`, linked.
+async fn start(queue: usize) -> (Pbx, Relay, SocketAddr) {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let proxy = free_port();
+    let relay = Relay::start(vec![server("pbx", &pbx)], |config| {
+        config.ami_proxy.listen = Some(proxy);
+        config.ami_proxy.queue = queue;
+    })
+    .await;
+    link_is(&relay, true).await;
+    (pbx, relay, proxy)
+}
+
+/// A raw AMI client of the proxy.
+struct Client {
+    stream: TcpStream,
+    parser: Parser,
+    buffer: BytesMut,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        Client::on(connect_retrying(addr, None).await).await
+    }
+
+    async fn on(stream: TcpStream) -> Client {
+        let mut client = Client {
+            stream,
+            parser: Parser::new().expecting_banner(),
+            buffer: BytesMut::new(),
+        };
+        match client.frame().await {
+            Some(Frame::Banner(banner)) => assert_eq!(
+                String::from_utf8_lossy(banner.line()),
+                "Asterisk Call Manager/11.0.0"
+            ),
+            other => panic!("a banner, not {other:?}"),
+        }
+        client
+    }
+
+    async fn send(&mut self, headers: &[(&str, &str)]) {
+        let mut message = Message::new();
+        for (key, value) in headers {
+            message.push(key, value);
+        }
+        self.stream
+            .write_all(&message.to_bytes())
+            .await
+            .expect("write");
+    }
+
+    async fn frame(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(frame) = self.parser.next_frame(&mut self.buffer) {
+                return Some(frame);
+            }
+            let read = tokio::time::timeout(PATIENCE, self.stream.read_buf(&mut self.buffer))
+                .await
+                .expect("something in time");
+            if matches!(read, Ok(0) | Err(_)) {
+                return None;
+            }
+        }
+    }
+
+    /// The next message, or `None` once the proxy closed the connection.
+    async fn next(&mut self) -> Option<Message> {
+        match self.frame().await? {
+            Frame::Message(message) => Some(message),
+            other => panic!("a message, not {other:?}"),
+        }
+    }
+
+    /// The next message with ActionID `id`, skipping events.
+    async fn answer(&mut self, id: &str) -> Message {
+        loop {
+            let message = self.next().await.expect("an answer");
+            if message.action_id() == Some(id.as_bytes()) {
+                return message;
+            }
+        }
+    }
+
+    async fn login(addr: SocketAddr, user: &str, secret: &str, events: &str) -> Client {
+        let mut client = Client::connect(addr).await;
+        client
+            .send(&[
+                ("Action", "Login"),
+                ("Username", user),
+                ("Secret", secret),
+                ("Events", events),
+                ("ActionID", "login"),
+            ])
+            .await;
+        let answer = client.answer("login").await;
+        assert_eq!(text(&answer, "Response"), "Success", "{answer:?}");
+        assert_eq!(text(&answer, "Message"), "Authentication accepted");
+        client
+    }
+
+    /// Messages that arrive within `quiet` of each other.
+    async fn drain(&mut self, quiet: Duration) -> Vec<Message> {
+        let mut got = Vec::new();
+        while let Ok(Some(message)) = tokio::time::timeout(quiet, self.next()).await {
+            got.push(message);
+        }
+        got
+    }
+}
+
+/// Two clients of the same AMI account, with `Events: events`.
+async fn two_admins(proxy: SocketAddr, events: &str) -> (Client, Client) {
+    (
+        Client::login(proxy, "admin", "admin-secret", events).await,
+        Client::login(proxy, "admin", "admin-secret", events).await,
+    )
+}
+
+async fn connect_retrying(addr: SocketAddr, receive_buffer: Option<u32>) -> TcpStream {
+    for _ in 0..100 {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        if let Some(bytes) = receive_buffer {
+            socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        }
+        if let Ok(stream) = socket.connect(addr).await {
+            return stream;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the proxy does not listen on {addr}");
+}
+
+fn text(message: &Message, key: &str) -> String {
+    message.get_str(key).unwrap_or_default().into_owned()
+}
+
+fn is_event(message: &Message, name: &str) -> bool {
+    message
+        .event_name()
+        .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+}
+
+/// Waits until the relay's link to pbxsim is `up` (or down).
+async fn link_is(relay: &Relay, up: bool) {
+    let wanted = format!("astpanel_ami_link_up{{server=\"pbx\"}} {}", u8::from(up));
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !relay.get_text("/metrics").await.contains(&wanted) {
+        assert!(tokio::time::Instant::now() < deadline, "link never {up}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn logins_plain_and_md5_ping_and_a_wrong_secret() {
+    let (_pbx, relay, proxy) = start(4096).await;
+    let mut admin = Client::login(proxy, "admin", "admin-secret", "off").await;
+    admin.send(&[("Action", "Ping"), ("ActionID", "p-1")]).await;
+    let pong = admin.answer("p-1").await;
+    assert_eq!(text(&pong, "Response"), "Success");
+    assert_eq!(text(&pong, "Ping"), "Pong");
+    assert!(pong.get("Timestamp").is_some());
+    admin
+        .send(&[("Action", "Logoff"), ("ActionID", "bye")])
+        .await;
+    let bye = admin.answer("bye").await;
+    assert_eq!(text(&bye, "Response"), "Goodbye");
+    assert_eq!(text(&bye, "Message"), "Thanks for all the fish.");
+    assert!(admin.next().await.is_none(), "closed after Logoff");
+
+    // Before a login, only Login, Challenge and Logoff are answered.
+    let mut md5 = Client::connect(proxy).await;
+    md5.send(&[("Action", "Ping"), ("ActionID", "pre")]).await;
+    assert_eq!(
+        text(&md5.answer("pre").await, "Message"),
+        "Permission denied"
+    );
+    md5.send(&[("ActionID", "none")]).await;
+    assert_eq!(
+        text(&md5.answer("none").await, "Message"),
+        "Missing action in request"
+    );
+    md5.send(&[
+        ("Action", "Challenge"),
+        ("AuthType", "MD5"),
+        ("ActionID", "c"),
+    ])
+    .await;
+    let challenge = text(&md5.answer("c").await, "Challenge");
+    assert!(!challenge.is_empty());
+    let key = md5_key(challenge.as_bytes(), b"admin-secret");
+    md5.send(&[
+        ("Action", "Login"),
+        ("AuthType", "MD5"),
+        ("Username", "admin"),
+        ("Key", &key),
+        ("ActionID", "l"),
+    ])
+    .await;
+    assert_eq!(text(&md5.answer("l").await, "Response"), "Success");
+
+    let mut wrong = Client::connect(proxy).await;
+    wrong
+        .send(&[
+            ("Action", "Login"),
+            ("Username", "admin"),
+            ("Secret", "wrong-secret"),
+            ("ActionID", "bad"),
+        ])
+        .await;
+    let refused = wrong.answer("bad").await;
+    assert_eq!(text(&refused, "Response"), "Error");
+    assert_eq!(text(&refused, "Message"), "Authentication failed");
+    assert!(wrong.next().await.is_none(), "closed after a failed login");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn core_show_channels_arrives_whole_and_in_order() {
+    let (pbx, relay, proxy) = start(4096).await;
+    let side = relay_support::side_session(&pbx);
+    call(&side, "100", "200", 60).await;
+    call(&side, "101", "201", 60).await;
+    let mut client = Client::login(proxy, "admin", "admin-secret", "off").await;
+    client
+        .send(&[("Action", "CoreShowChannels"), ("ActionID", "list")])
+        .await;
+    let response = client.answer("list").await;
+    assert_eq!(text(&response, "Response"), "Success");
+    assert_eq!(text(&response, "EventList"), "start");
+    let mut items = 0;
+    loop {
+        let event = client.answer("list").await;
+        if is_event(&event, "CoreShowChannelsComplete") {
+            assert_eq!(text(&event, "ListItems"), items.to_string());
+            break;
+        }
+        assert!(is_event(&event, "CoreShowChannel"), "{event:?}");
+        items += 1;
+    }
+    assert!(items >= 2, "the calls' channels are listed: {items}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn an_async_originate_response_reaches_only_the_asker_with_its_action_id() {
+    let (_pbx, relay, proxy) = start(4096).await;
+    let (mut asker, mut other) = two_admins(proxy, "on").await;
+    asker
+        .send(&[
+            ("Action", "Originate"),
+            ("Channel", "Local/100@test"),
+            ("Context", "test"),
+            ("Exten", "200"),
+            ("Priority", "1"),
+            ("Async", "true"),
+            ("ActionID", "mine"),
+        ])
+        .await;
+    let queued = asker.answer("mine").await;
+    assert_eq!(text(&queued, "Response"), "Success", "{queued:?}");
+    let done = asker.answer("mine").await;
+    assert!(is_event(&done, "OriginateResponse"), "{done:?}");
+    assert_eq!(text(&done, "Response"), "Success");
+    // The other client saw the call's events, but never its OriginateResponse.
+    let seen = other.drain(Duration::from_millis(500)).await;
+    assert!(seen.iter().any(|m| is_event(m, "Newchannel")));
+    assert!(!seen.iter().any(|m| is_event(m, "OriginateResponse")));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn two_clients_with_the_same_action_id_each_get_only_their_own_answer() {
+    let (_pbx, relay, proxy) = start(4096).await;
+    let (mut one, mut two) = two_admins(proxy, "off").await;
+    one.send(&[("Action", "CoreStatus"), ("ActionID", "1")])
+        .await;
+    two.send(&[("Action", "CoreSettings"), ("ActionID", "1")])
+        .await;
+    let status = one.answer("1").await;
+    let settings = two.answer("1").await;
+    assert!(status.get("CoreCurrentCalls").is_some(), "{status:?}");
+    assert!(settings.get("AMIversion").is_some(), "{settings:?}");
+    assert!(one.drain(Duration::from_millis(300)).await.is_empty());
+    assert!(two.drain(Duration::from_millis(300)).await.is_empty());
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_hundred_clients_of_one_account_are_one_login_upstream() {
+    let (pbx, relay, proxy) = start(4096).await;
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        clients.push(Client::login(proxy, "agent", "agent-secret", "off").await);
+    }
+    // A few act upstream (the account's limiter counts all of them together).
+    for (n, client) in clients.iter_mut().enumerate().step_by(10) {
+        let id = format!("ping-{n}");
+        client
+            .send(&[("Action", "Getvar"), ("Variable", "FOO"), ("ActionID", &id)])
+            .await;
+        let answer = client.answer(&id).await;
+        assert_eq!(text(&answer, "Response"), "Success", "{answer:?}");
+    }
+    assert_eq!(pbx.stats.logins("agent"), 1);
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_gets_only_call_class_events() {
+    let (pbx, relay, proxy) = start(4096).await;
+    let mut viewer = Client::login(proxy, "viewer", "viewer-secret", "on").await;
+    let mut admin = Client::login(proxy, "admin", "admin-secret", "on").await;
+    let side = relay_support::side_session(&pbx);
+    side.send(
+        Message::new()
+            .with("Action", "UserEvent")
+            .with("UserEvent", "NotForViewers"),
+    )
+    .await
+    .expect("UserEvent");
+    call(&side, "100", "200", 1).await;
+    let seen = viewer.drain(Duration::from_millis(800)).await;
+    assert!(seen.iter().any(|m| is_event(m, "Newchannel")), "{seen:?}");
+    for event in &seen {
+        assert!(
+            Classes::CALL.contains(Classes::of_event(event)),
+            "a viewer read {event:?}"
+        );
+    }
+    let all = admin.drain(Duration::from_millis(300)).await;
+    assert!(all.iter().any(|m| is_event(m, "UserEvent")), "{all:?}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn an_account_without_system_cannot_reach_the_shell() {
+    let (pbx, relay, proxy) = start(4096).await;
+    let mut agent = Client::login(proxy, "agent", "agent-secret", "off").await;
+    agent
+        .send(&[
+            ("Action", "Command"),
+            ("Command", "core show channels"),
+            ("ActionID", "cli"),
+        ])
+        .await;
+    let cli = agent.answer("cli").await;
+    assert_eq!(text(&cli, "Response"), "Error");
+    assert!(text(&cli, "Message").contains("not allowed"), "{cli:?}");
+    agent
+        .send(&[
+            ("Action", "Originate"),
+            ("Channel", "Local/100@test"),
+            ("Application", "System"),
+            ("Data", "touch /tmp/owned"),
+            ("ActionID", "sys"),
+        ])
+        .await;
+    let system = agent.answer("sys").await;
+    assert_eq!(text(&system, "Response"), "Error");
+    assert!(text(&system, "Message").contains("system"), "{system:?}");
+    assert_eq!(pbx.stats.actions("Command"), 0);
+    assert_eq!(pbx.stats.actions("Originate"), 0);
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_upstream_down_actions_fail_within_a_second_and_clients_reconnect_after() {
+    let (mut pbx, relay, proxy) = start(4096).await;
+    let mut client = Client::login(proxy, "admin", "admin-secret", "off").await;
+    pbx.stop();
+    link_is(&relay, false).await;
+    let asked = tokio::time::Instant::now();
+    client
+        .send(&[("Action", "CoreStatus"), ("ActionID", "down")])
+        .await;
+    let refused = client.answer("down").await;
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    assert_eq!(text(&refused, "Response"), "Error");
+    assert!(text(&refused, "Message").contains("is down"), "{refused:?}");
+    // When the link is back, the client is closed so that it reads its state again.
+    pbx.restart_with(pbxsim::SimConfig::quiet()).await;
+    link_is(&relay, true).await;
+    while client.next().await.is_some() {}
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_without_loss_for_the_others() {
+    const EVENTS: usize = 3000;
+    let (pbx, relay, proxy) = start(256).await;
+    let mut reader = Client::login(proxy, "admin", "admin-secret", "user").await;
+    let mut stalled = Client::on(connect_retrying(proxy, Some(4096)).await).await;
+    stalled
+        .send(&[
+            ("Action", "Login"),
+            ("Username", "admin"),
+            ("Secret", "admin-secret"),
+            ("Events", "user"),
+        ])
+        .await;
+    // The stalled client reads its login's answer, then nothing more.
+    assert_eq!(
+        text(&stalled.next().await.expect("login answer"), "Response"),
+        "Success"
+    );
+    let side = relay_support::side_session(&pbx);
+    let payload = "x".repeat(900);
+    let sender = tokio::spawn(async move {
+        for n in 0..EVENTS {
+            let event = Message::new()
+                .with("Action", "UserEvent")
+                .with("UserEvent", "Load")
+                .with("Seq", n.to_string())
+                .with("A", &payload)
+                .with("B", &payload)
+                .with("C", &payload)
+                .with("D", &payload);
+            side.send(event).await.expect("UserEvent");
+        }
+    });
+    let mut next = 0;
+    while next < EVENTS {
+        let event = reader.next().await.expect("the reader stays connected");
+        if is_event(&event, "UserEvent") {
+            assert_eq!(text(&event, "Seq"), next.to_string(), "in order, none lost");
+            next += 1;
+        }
+    }
+    sender.await.expect("sender");
+    // The stalled client was closed: what it has buffered ends, then EOF.
+    let mut seen = 0;
+    while let Some(message) = stalled.next().await {
+        seen += usize::from(is_event(&message, "UserEvent"));
+    }
+    assert!(
+        seen < EVENTS,
+        "the stalled client was dropped, not fed everything"
+    );
+    relay.stop().await;
+}
+
+/// The interpreter with panoramisk: `$ASTPANEL_PYTHON`, else the venv of `cargo xtask setup`.
+fn python() -> Result<std::path::PathBuf, String> {
+    let python = match std::env::var_os("ASTPANEL_PYTHON") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/tools/py/bin/python3"),
+    };
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import panoramisk"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => Ok(python),
+        _ => Err(format!(
+            "no panoramisk at {} (set ASTPANEL_PYTHON or run `cargo xtask setup`)",
+            python.display()
+        )),
+    }
+}
+
+#[tokio::test]
+async fn panoramisk_works_through_the_proxy() {
+    let python = match python() {
+        Ok(p) => p,
+        Err(why) => {
+            println!("SKIPPED panoramisk_works_through_the_proxy: {why}");
+            return;
+        }
+    };
+    let (_pbx, relay, proxy) = start(4096).await;
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ami_proxy_panoramisk.py");
+    let run = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(proxy.port().to_string())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("panoramisk finished in time")
+        .expect("panoramisk ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "panoramisk failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = stdout
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("items="))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_default();
+    assert!(listed >= 2, "the call's channels: {stdout}");
+    assert!(
+        stdout.contains(&format!("listitems={listed} "))
+            && stdout.contains("originate=Success")
+            && stdout.contains("badlogin=refused"),
+        "{stdout}"
+    );
+    relay.stop().await;
+}
