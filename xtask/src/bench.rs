@@ -56,10 +56,7 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         sh.cmd("cargo")
             .args(["build", "--release", "-p", "relay", "--bin", "astpanel"]),
     )?;
-    // Where cargo put it: CARGO_TARGET_DIR when set (relative to the root), else target/.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| sh.root().join("target"), |dir| sh.root().join(dir));
-    let relay = target.join("release/astpanel");
+    let relay = cargo_target(&sh).join("release/astpanel");
     sh::run(
         sh.cmd("cargo")
             .args(["run", "--release", "-p", "bench", "--", "--size", size])
@@ -100,14 +97,25 @@ fn reducer_wasm(sh: &Sh) -> anyhow::Result<()> {
         "-p",
         "bench-reducer",
     ]))?;
-    sh::run(sh.cmd("wasm-bindgen").args([
-        "--target",
-        "web",
-        "--no-typescript",
-        "--out-dir",
-        REDUCER_PKG,
-        "target/wasm32-unknown-unknown/release/bench_reducer.wasm",
-    ]))
+    let wasm = cargo_target(sh).join("wasm32-unknown-unknown/release/bench_reducer.wasm");
+    sh::run(
+        sh.cmd("wasm-bindgen")
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-dir",
+                REDUCER_PKG,
+            ])
+            .arg(wasm),
+    )
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set (relative to the root),
+/// else `target/`.
+fn cargo_target(sh: &Sh) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| sh.root().join("target"), |dir| sh.root().join(dir))
 }
 
 /// A venv with bench/peers/requirements.txt, installed by pip unless it is there already.
