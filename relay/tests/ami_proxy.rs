@@ -32,6 +32,15 @@ async fn start(queue: usize) -> (Pbx, Relay, SocketAddr) {
     (pbx, relay, proxy)
 }
 
+/// As `start`, with two calls of a minute up (four channels to list).
+async fn start_with_two_calls() -> (Pbx, Relay, SocketAddr) {
+    let (pbx, relay, proxy) = start(4096).await;
+    let side = relay_support::side_session(&pbx);
+    call(&side, "100", "200", 60).await;
+    call(&side, "101", "201", 60).await;
+    (pbx, relay, proxy)
+}
+
 /// A raw AMI client of the proxy.
 struct Client {
     stream: TcpStream,
@@ -118,6 +127,26 @@ impl Client {
         assert_eq!(text(&answer, "Response"), "Success", "{answer:?}");
         assert_eq!(text(&answer, "Message"), "Authentication accepted");
         client
+    }
+
+    /// `CoreShowChannels`: its answer starts a list, every item arrives, and the
+    /// list-complete event counts them. The channels, in the order they came.
+    async fn list_channels(&mut self) -> Vec<String> {
+        self.send(&[("Action", "CoreShowChannels"), ("ActionID", "list")])
+            .await;
+        let response = self.answer("list").await;
+        assert_eq!(text(&response, "Response"), "Success");
+        assert_eq!(text(&response, "EventList"), "start");
+        let mut names = Vec::new();
+        loop {
+            let event = self.answer("list").await;
+            if is_event(&event, "CoreShowChannelsComplete") {
+                assert_eq!(text(&event, "ListItems"), names.len().to_string());
+                return names;
+            }
+            assert!(is_event(&event, "CoreShowChannel"), "{event:?}");
+            names.push(text(&event, "Channel"));
+        }
     }
 
     /// Messages that arrive within `quiet` of each other.
@@ -238,27 +267,9 @@ async fn logins_plain_and_md5_ping_and_a_wrong_secret() {
 
 #[tokio::test]
 async fn core_show_channels_arrives_whole_and_in_order() {
-    let (pbx, relay, proxy) = start(4096).await;
-    let side = relay_support::side_session(&pbx);
-    call(&side, "100", "200", 60).await;
-    call(&side, "101", "201", 60).await;
+    let (pbx, relay, proxy) = start_with_two_calls().await;
     let mut client = Client::login(proxy, "admin", "admin-secret", "off").await;
-    client
-        .send(&[("Action", "CoreShowChannels"), ("ActionID", "list")])
-        .await;
-    let response = client.answer("list").await;
-    assert_eq!(text(&response, "Response"), "Success");
-    assert_eq!(text(&response, "EventList"), "start");
-    let mut items = 0;
-    loop {
-        let event = client.answer("list").await;
-        if is_event(&event, "CoreShowChannelsComplete") {
-            assert_eq!(text(&event, "ListItems"), items.to_string());
-            break;
-        }
-        assert!(is_event(&event, "CoreShowChannel"), "{event:?}");
-        items += 1;
-    }
+    let items = client.list_channels().await.len();
     assert!(items >= 2, "the calls' channels are listed: {items}");
     relay.stop().await;
 }
@@ -519,5 +530,113 @@ async fn panoramisk_works_through_the_proxy() {
             && stdout.contains("badlogin=refused"),
         "{stdout}"
     );
+    relay.stop().await;
+}
+
+/// The channels pbxsim itself lists for `CoreShowChannels`, in its order (straight to
+/// pbxsim, not through the proxy).
+async fn channels_straight_from(pbx: &Pbx) -> Vec<String> {
+    let mut direct = Client::login(pbx.addr, "admin", "admin-secret", "off").await;
+    direct.list_channels().await
+}
+
+#[tokio::test]
+async fn asterisk_rs_ami_works_through_the_proxy() {
+    use asterisk_rs_ami::action::{CoreShowChannelsAction, OriginateAction};
+    use asterisk_rs_ami::{AmiClient, AmiError, AmiEvent};
+
+    let (pbx, relay, proxy) = start_with_two_calls().await;
+    // The crate logs in with Challenge and MD5 (it refuses a plain login by default).
+    let client = AmiClient::builder()
+        .host("127.0.0.1")
+        .port(proxy.port())
+        .credentials("admin", "admin-secret")
+        .timeout(PATIENCE)
+        .connect_timeout(PATIENCE)
+        .build()
+        .await
+        .expect("asterisk-rs-ami logs in through the proxy");
+    let mut events = client.subscribe();
+
+    let pong = client.ping().await.expect("Ping");
+    assert!(pong.success, "{pong:?}");
+    assert_eq!(pong.get("Ping"), Some("Pong"));
+
+    let listed = client
+        .send_collecting(&CoreShowChannelsAction)
+        .await
+        .expect("CoreShowChannels");
+    assert!(listed.response.success, "{:?}", listed.response);
+    let (last, items) = listed.events.split_last().expect("a list-complete event");
+    let names: Vec<String> = items
+        .iter()
+        .map(|event| match event {
+            AmiEvent::CoreShowChannel { channel, .. } => channel.clone(),
+            other => panic!("a list item, not {other:?}"),
+        })
+        .collect();
+    match last {
+        AmiEvent::CoreShowChannelsComplete { listed_channels } => {
+            assert_eq!(*listed_channels as usize, names.len());
+        }
+        other => panic!("the list ends with CoreShowChannelsComplete, not {other:?}"),
+    }
+    assert!(names.len() >= 4, "both calls' channels: {names:?}");
+    assert_eq!(names, channels_straight_from(&pbx).await, "all, in order");
+
+    // Another client of the same account watches: it gets the call's events, never the
+    // crate's OriginateResponse.
+    let mut other = Client::login(proxy, "admin", "admin-secret", "on").await;
+    let queued = client
+        .originate(
+            OriginateAction::new("Local/100@test")
+                .context("test")
+                .extension("200")
+                .priority(1)
+                .async_originate(true),
+        )
+        .await
+        .expect("Originate");
+    assert!(queued.success, "{queued:?}");
+    let (mut live, mut answered) = (0, None);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while answered.is_none() {
+        let event = tokio::time::timeout_at(deadline, events.recv_lossy())
+            .await
+            .expect("an OriginateResponse in time")
+            .expect("the event stream is open");
+        match event {
+            AmiEvent::OriginateResponse {
+                action_id,
+                response,
+                ..
+            } => {
+                assert_eq!(action_id.as_deref(), Some(queued.action_id.as_str()));
+                answered = Some(response);
+            }
+            AmiEvent::NewChannel { .. } => live += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(answered.as_deref(), Some("Success"));
+    assert!(live > 0, "the crate received the call's live events");
+    let seen = other.drain(Duration::from_millis(500)).await;
+    assert!(seen.iter().any(|m| is_event(m, "Newchannel")), "{seen:?}");
+    assert!(!seen.iter().any(|m| is_event(m, "OriginateResponse")));
+    client.disconnect().await.expect("Logoff");
+
+    let refused = AmiClient::builder()
+        .host("127.0.0.1")
+        .port(proxy.port())
+        .credentials("admin", "wrong-secret")
+        .connect_timeout(PATIENCE)
+        .build()
+        .await;
+    match refused {
+        Err(AmiError::Auth(why)) => {
+            assert_eq!(why.to_string(), "login rejected: Authentication failed");
+        }
+        other => panic!("a wrong secret is refused, not {other:?}"),
+    }
     relay.stop().await;
 }
