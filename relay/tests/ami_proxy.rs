@@ -267,7 +267,7 @@ async fn logins_plain_and_md5_ping_and_a_wrong_secret() {
 
 #[tokio::test]
 async fn core_show_channels_arrives_whole_and_in_order() {
-    let (pbx, relay, proxy) = start_with_two_calls().await;
+    let (_pbx, relay, proxy) = start_with_two_calls().await;
     let mut client = Client::login(proxy, "admin", "admin-secret", "off").await;
     let items = client.list_channels().await.len();
     assert!(items >= 2, "the calls' channels are listed: {items}");
