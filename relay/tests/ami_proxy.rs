@@ -472,6 +472,34 @@ async fn a_client_that_stops_reading_is_dropped_without_loss_for_the_others() {
     relay.stop().await;
 }
 
+/// Runs `interpreter` on the peer script `tests/{script}` with the proxy's port; its
+/// standard output, once it exited successfully within a minute.
+async fn run_peer(
+    interpreter: &mut tokio::process::Command,
+    script: &str,
+    proxy: SocketAddr,
+) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let run = interpreter
+        .arg(&path)
+        .arg(proxy.port().to_string())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap_or_else(|_| panic!("{script} finished in time"))
+        .unwrap_or_else(|error| panic!("{script} ran: {error}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// The interpreter with panoramisk: `$ASTPANEL_PYTHON`, else the venv of `cargo xtask setup`.
 fn python() -> Result<std::path::PathBuf, String> {
     let python = match std::env::var_os("ASTPANEL_PYTHON") {
@@ -501,23 +529,8 @@ async fn panoramisk_works_through_the_proxy() {
         }
     };
     let (_pbx, relay, proxy) = start(4096).await;
-    let script =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ami_proxy_panoramisk.py");
-    let run = tokio::process::Command::new(&python)
-        .arg(&script)
-        .arg(proxy.port().to_string())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("panoramisk finished in time")
-        .expect("panoramisk ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "panoramisk failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut run = tokio::process::Command::new(&python);
+    let stdout = run_peer(&mut run, "ami_proxy_panoramisk.py", proxy).await;
     let listed = stdout
         .split_whitespace()
         .find_map(|w| w.strip_prefix("items="))
@@ -638,5 +651,66 @@ async fn asterisk_rs_ami_works_through_the_proxy() {
         }
         other => panic!("a wrong secret is refused, not {other:?}"),
     }
+    relay.stop().await;
+}
+
+/// Node.js and a node_modules folder holding asterisk-manager: `$ASTPANEL_NODE` (else
+/// `node`) and `$ASTPANEL_NODE_MODULES` (else the folder `cargo xtask setup` installs).
+fn node_with_asterisk_manager() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    let node = std::env::var_os("ASTPANEL_NODE").map_or_else(|| "node".into(), Into::into);
+    let modules = match std::env::var_os("ASTPANEL_NODE_MODULES") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/tools/bench/node/node_modules"),
+    };
+    let probe = std::process::Command::new(&node)
+        .args(["-e", "require('asterisk-manager')"])
+        .env("NODE_PATH", &modules)
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => Ok((node, modules)),
+        _ => Err(format!(
+            "no asterisk-manager for {} in {} (set ASTPANEL_NODE and ASTPANEL_NODE_MODULES or \
+             run `cargo xtask setup`)",
+            node.display(),
+            modules.display()
+        )),
+    }
+}
+
+#[tokio::test]
+async fn asterisk_manager_works_through_the_proxy() {
+    let (node, modules) = match node_with_asterisk_manager() {
+        Ok(found) => found,
+        Err(why) => {
+            println!("SKIPPED asterisk_manager_works_through_the_proxy: {why}");
+            return;
+        }
+    };
+    let (pbx, relay, proxy) = start_with_two_calls().await;
+    let expected = channels_straight_from(&pbx).await;
+    let mut other = Client::login(proxy, "admin", "admin-secret", "on").await;
+    let mut run = tokio::process::Command::new(&node);
+    run.env("NODE_PATH", &modules);
+    let stdout = run_peer(&mut run, "ami_proxy_asterisk_manager.js", proxy).await;
+    let seen: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("one JSON line, not {stdout}"));
+    assert_eq!(seen["ping"], "Pong", "{seen}");
+    assert_eq!(seen["listResponse"], "Success", "{seen}");
+    assert_eq!(seen["listed"], serde_json::json!(expected), "all, in order");
+    assert_eq!(seen["listitems"], expected.len().to_string(), "{seen}");
+    assert_eq!(seen["queued"], "Success", "{seen}");
+    assert_eq!(seen["originate"], "Success", "{seen}");
+    assert_eq!(seen["sameActionId"], true, "its own ActionID: {seen}");
+    let live = seen["live"].as_array().cloned().unwrap_or_default();
+    assert!(live.contains(&"Newchannel".into()), "live events: {seen}");
+    assert_eq!(seen["badlogin"], "Authentication failed", "{seen}");
+    // The other client of the same account saw the call, never its OriginateResponse.
+    let others = other.drain(Duration::from_millis(500)).await;
+    assert!(others.iter().any(|m| is_event(m, "Newchannel")));
+    assert!(!others.iter().any(|m| is_event(m, "OriginateResponse")));
     relay.stop().await;
 }
