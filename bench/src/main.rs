@@ -12,6 +12,8 @@
 //! - `throughput`: the relay under pbxsim's uncapped load (issue 9's 200,000 events/s).
 //! - `idle`: the relay's RSS per idle logged-in WebSocket. `fleet`: 20 servers at once.
 //! - `profile`: a flat `perf` profile of the relay process.
+//! - `proxy`: events/s to 1, 10 and 100 AMI clients through the relay's AMI proxy and
+//!   straight from pbxsim, with the relay's CPU and RSS.
 //! - `relay_process`: `astpanel` as a child process, its file, /metrics and /proc.
 //! - `pbx`: in-process pbxsim servers; `isolated`: a thread and runtime of their own; `tap`: when pbxsim wrote each `Hangup`;
 //!   `panel_client`: the Rust load client (login, `/ws`, counting what arrives).
@@ -34,6 +36,7 @@ mod panel_client;
 mod pbx;
 mod plot;
 mod profile;
+mod proxy;
 mod reducer;
 mod relay_process;
 mod replay;
@@ -111,6 +114,8 @@ enum Bench {
     /// The bundle's size alone (`Browser` measures it too, first).
     Bundle,
     Reducer,
+    /// The AMI proxy against the same clients straight on pbxsim.
+    Proxy,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -197,6 +202,11 @@ impl Size {
         self.pick([100, 1_000, 1_000])
     }
 
+    /// `UserEvent`s in each burst of the proxy benchmark.
+    fn proxy_events(self) -> u64 {
+        self.pick([200, 5_000, 20_000])
+    }
+
     /// Passes of the recording per reducer run.
     fn reducer_passes(self) -> u32 {
         self.pick([2, 50, 200])
@@ -223,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
         browser: None,
         bundle: None,
         reducer: None,
+        proxy: None,
     };
     if runs(Bench::Ingest) {
         report.ingest = Some(ingest_section(&args).await?);
@@ -299,6 +310,15 @@ async fn main() -> anyhow::Result<()> {
     }
     if runs(Bench::Reducer) {
         report.reducer = Some(reducer_section(&args).await?);
+    }
+    if runs(Bench::Proxy) {
+        let plan = proxy::Plan {
+            relay: args.relay.clone(),
+            clients: vec![1, 10, 100],
+            events: size.proxy_events(),
+            runs: live_runs,
+        };
+        report.proxy = Some(proxy::measure(&plan).await?);
     }
     let page = report.markdown();
     let path = args.out.join("RESULTS.md");

@@ -153,10 +153,19 @@ impl RelayProcess {
     /// people as `agent` with read=call,agent), starts `binary` with it on a free
     /// loopback port and waits until every link is up.
     pub async fn start(binary: &Path, upstreams: &[Upstream]) -> anyhow::Result<RelayProcess> {
+        RelayProcess::start_with(binary, upstreams, "").await
+    }
+
+    /// As `start`, with `extra` (TOML tables such as `[ami_proxy]`) at the end of the file.
+    pub async fn start_with(
+        binary: &Path,
+        upstreams: &[Upstream],
+        extra: &str,
+    ) -> anyhow::Result<RelayProcess> {
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let config =
             std::env::temp_dir().join(format!("astpanel-bench-{}-{n}.toml", std::process::id()));
-        std::fs::write(&config, config_text(upstreams))
+        std::fs::write(&config, config_text(upstreams) + extra)
             .with_context(|| format!("writing {}", config.display()))?;
         let mut child = Command::new(binary)
             .arg("--config")

@@ -23,6 +23,7 @@ pub struct Report {
     /// The bundle measured alone (`--only bundle`); the browser section has it otherwise.
     pub bundle: Option<Vec<Asset>>,
     pub reducer: Option<ReducerSection>,
+    pub proxy: Option<crate::proxy::ProxySection>,
 }
 
 /// The legacy AJAM benchmark's figures and its chart's path relative to the page.
@@ -133,6 +134,9 @@ impl Report {
         }
         if let Some(reducer) = &self.reducer {
             reducer.markdown(&mut page);
+        }
+        if let Some(proxy) = &self.proxy {
+            proxy.markdown(&mut page);
         }
         page
     }

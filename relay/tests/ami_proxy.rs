@@ -32,6 +32,15 @@ async fn start(queue: usize) -> (Pbx, Relay, SocketAddr) {
     (pbx, relay, proxy)
 }
 
+/// As `start`, with two calls of a minute up (four channels to list).
+async fn start_with_two_calls() -> (Pbx, Relay, SocketAddr) {
+    let (pbx, relay, proxy) = start(4096).await;
+    let side = relay_support::side_session(&pbx);
+    call(&side, "100", "200", 60).await;
+    call(&side, "101", "201", 60).await;
+    (pbx, relay, proxy)
+}
+
 /// A raw AMI client of the proxy.
 struct Client {
     stream: TcpStream,
@@ -118,6 +127,26 @@ impl Client {
         assert_eq!(text(&answer, "Response"), "Success", "{answer:?}");
         assert_eq!(text(&answer, "Message"), "Authentication accepted");
         client
+    }
+
+    /// `CoreShowChannels`: its answer starts a list, every item arrives, and the
+    /// list-complete event counts them. The channels, in the order they came.
+    async fn list_channels(&mut self) -> Vec<String> {
+        self.send(&[("Action", "CoreShowChannels"), ("ActionID", "list")])
+            .await;
+        let response = self.answer("list").await;
+        assert_eq!(text(&response, "Response"), "Success");
+        assert_eq!(text(&response, "EventList"), "start");
+        let mut names = Vec::new();
+        loop {
+            let event = self.answer("list").await;
+            if is_event(&event, "CoreShowChannelsComplete") {
+                assert_eq!(text(&event, "ListItems"), names.len().to_string());
+                return names;
+            }
+            assert!(is_event(&event, "CoreShowChannel"), "{event:?}");
+            names.push(text(&event, "Channel"));
+        }
     }
 
     /// Messages that arrive within `quiet` of each other.
@@ -238,27 +267,9 @@ async fn logins_plain_and_md5_ping_and_a_wrong_secret() {
 
 #[tokio::test]
 async fn core_show_channels_arrives_whole_and_in_order() {
-    let (pbx, relay, proxy) = start(4096).await;
-    let side = relay_support::side_session(&pbx);
-    call(&side, "100", "200", 60).await;
-    call(&side, "101", "201", 60).await;
+    let (_pbx, relay, proxy) = start_with_two_calls().await;
     let mut client = Client::login(proxy, "admin", "admin-secret", "off").await;
-    client
-        .send(&[("Action", "CoreShowChannels"), ("ActionID", "list")])
-        .await;
-    let response = client.answer("list").await;
-    assert_eq!(text(&response, "Response"), "Success");
-    assert_eq!(text(&response, "EventList"), "start");
-    let mut items = 0;
-    loop {
-        let event = client.answer("list").await;
-        if is_event(&event, "CoreShowChannelsComplete") {
-            assert_eq!(text(&event, "ListItems"), items.to_string());
-            break;
-        }
-        assert!(is_event(&event, "CoreShowChannel"), "{event:?}");
-        items += 1;
-    }
+    let items = client.list_channels().await.len();
     assert!(items >= 2, "the calls' channels are listed: {items}");
     relay.stop().await;
 }
@@ -461,6 +472,34 @@ async fn a_client_that_stops_reading_is_dropped_without_loss_for_the_others() {
     relay.stop().await;
 }
 
+/// Runs `interpreter` on the peer script `tests/{script}` with the proxy's port; its
+/// standard output, once it exited successfully within a minute.
+async fn run_peer(
+    interpreter: &mut tokio::process::Command,
+    script: &str,
+    proxy: SocketAddr,
+) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let run = interpreter
+        .arg(&path)
+        .arg(proxy.port().to_string())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap_or_else(|_| panic!("{script} finished in time"))
+        .unwrap_or_else(|error| panic!("{script} ran: {error}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// The interpreter with panoramisk: `$ASTPANEL_PYTHON`, else the venv of `cargo xtask setup`.
 fn python() -> Result<std::path::PathBuf, String> {
     let python = match std::env::var_os("ASTPANEL_PYTHON") {
@@ -490,23 +529,8 @@ async fn panoramisk_works_through_the_proxy() {
         }
     };
     let (_pbx, relay, proxy) = start(4096).await;
-    let script =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ami_proxy_panoramisk.py");
-    let run = tokio::process::Command::new(&python)
-        .arg(&script)
-        .arg(proxy.port().to_string())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("panoramisk finished in time")
-        .expect("panoramisk ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "panoramisk failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut run = tokio::process::Command::new(&python);
+    let stdout = run_peer(&mut run, "ami_proxy_panoramisk.py", proxy).await;
     let listed = stdout
         .split_whitespace()
         .find_map(|w| w.strip_prefix("items="))
@@ -519,5 +543,174 @@ async fn panoramisk_works_through_the_proxy() {
             && stdout.contains("badlogin=refused"),
         "{stdout}"
     );
+    relay.stop().await;
+}
+
+/// The channels pbxsim itself lists for `CoreShowChannels`, in its order (straight to
+/// pbxsim, not through the proxy).
+async fn channels_straight_from(pbx: &Pbx) -> Vec<String> {
+    let mut direct = Client::login(pbx.addr, "admin", "admin-secret", "off").await;
+    direct.list_channels().await
+}
+
+#[tokio::test]
+async fn asterisk_rs_ami_works_through_the_proxy() {
+    use asterisk_rs_ami::action::{CoreShowChannelsAction, OriginateAction};
+    use asterisk_rs_ami::{AmiClient, AmiError, AmiEvent};
+
+    let (pbx, relay, proxy) = start_with_two_calls().await;
+    // The crate logs in with Challenge and MD5 (it refuses a plain login by default).
+    let client = AmiClient::builder()
+        .host("127.0.0.1")
+        .port(proxy.port())
+        .credentials("admin", "admin-secret")
+        .timeout(PATIENCE)
+        .connect_timeout(PATIENCE)
+        .build()
+        .await
+        .expect("asterisk-rs-ami logs in through the proxy");
+    let mut events = client.subscribe();
+
+    let pong = client.ping().await.expect("Ping");
+    assert!(pong.success, "{pong:?}");
+    assert_eq!(pong.get("Ping"), Some("Pong"));
+
+    let listed = client
+        .send_collecting(&CoreShowChannelsAction)
+        .await
+        .expect("CoreShowChannels");
+    assert!(listed.response.success, "{:?}", listed.response);
+    let (last, items) = listed.events.split_last().expect("a list-complete event");
+    let names: Vec<String> = items
+        .iter()
+        .map(|event| match event {
+            AmiEvent::CoreShowChannel { channel, .. } => channel.clone(),
+            other => panic!("a list item, not {other:?}"),
+        })
+        .collect();
+    match last {
+        AmiEvent::CoreShowChannelsComplete { listed_channels } => {
+            assert_eq!(*listed_channels as usize, names.len());
+        }
+        other => panic!("the list ends with CoreShowChannelsComplete, not {other:?}"),
+    }
+    assert!(names.len() >= 4, "both calls' channels: {names:?}");
+    assert_eq!(names, channels_straight_from(&pbx).await, "all, in order");
+
+    // Another client of the same account watches: it gets the call's events, never the
+    // crate's OriginateResponse.
+    let mut other = Client::login(proxy, "admin", "admin-secret", "on").await;
+    let queued = client
+        .originate(
+            OriginateAction::new("Local/100@test")
+                .context("test")
+                .extension("200")
+                .priority(1)
+                .async_originate(true),
+        )
+        .await
+        .expect("Originate");
+    assert!(queued.success, "{queued:?}");
+    let (mut live, mut answered) = (0, None);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while answered.is_none() {
+        let event = tokio::time::timeout_at(deadline, events.recv_lossy())
+            .await
+            .expect("an OriginateResponse in time")
+            .expect("the event stream is open");
+        match event {
+            AmiEvent::OriginateResponse {
+                action_id,
+                response,
+                ..
+            } => {
+                assert_eq!(action_id.as_deref(), Some(queued.action_id.as_str()));
+                answered = Some(response);
+            }
+            AmiEvent::NewChannel { .. } => live += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(answered.as_deref(), Some("Success"));
+    assert!(live > 0, "the crate received the call's live events");
+    let seen = other.drain(Duration::from_millis(500)).await;
+    assert!(seen.iter().any(|m| is_event(m, "Newchannel")), "{seen:?}");
+    assert!(!seen.iter().any(|m| is_event(m, "OriginateResponse")));
+    client.disconnect().await.expect("Logoff");
+
+    let refused = AmiClient::builder()
+        .host("127.0.0.1")
+        .port(proxy.port())
+        .credentials("admin", "wrong-secret")
+        .connect_timeout(PATIENCE)
+        .build()
+        .await;
+    match refused {
+        Err(AmiError::Auth(why)) => {
+            assert_eq!(why.to_string(), "login rejected: Authentication failed");
+        }
+        other => panic!("a wrong secret is refused, not {other:?}"),
+    }
+    relay.stop().await;
+}
+
+/// Node.js and a node_modules folder holding asterisk-manager: `$ASTPANEL_NODE` (else
+/// `node`) and `$ASTPANEL_NODE_MODULES` (else the folder `cargo xtask setup` installs).
+fn node_with_asterisk_manager() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    let node = std::env::var_os("ASTPANEL_NODE").map_or_else(|| "node".into(), Into::into);
+    let modules = match std::env::var_os("ASTPANEL_NODE_MODULES") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/tools/bench/node/node_modules"),
+    };
+    let probe = std::process::Command::new(&node)
+        .args(["-e", "require('asterisk-manager')"])
+        .env("NODE_PATH", &modules)
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => Ok((node, modules)),
+        _ => Err(format!(
+            "no asterisk-manager for {} in {} (set ASTPANEL_NODE and ASTPANEL_NODE_MODULES or \
+             run `cargo xtask setup`)",
+            node.display(),
+            modules.display()
+        )),
+    }
+}
+
+#[tokio::test]
+async fn asterisk_manager_works_through_the_proxy() {
+    let (node, modules) = match node_with_asterisk_manager() {
+        Ok(found) => found,
+        Err(why) => {
+            println!("SKIPPED asterisk_manager_works_through_the_proxy: {why}");
+            return;
+        }
+    };
+    let (pbx, relay, proxy) = start_with_two_calls().await;
+    let expected = channels_straight_from(&pbx).await;
+    let mut other = Client::login(proxy, "admin", "admin-secret", "on").await;
+    let mut run = tokio::process::Command::new(&node);
+    run.env("NODE_PATH", &modules);
+    let stdout = run_peer(&mut run, "ami_proxy_asterisk_manager.js", proxy).await;
+    let seen: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("one JSON line, not {stdout}"));
+    assert_eq!(seen["ping"], "Pong", "{seen}");
+    assert_eq!(seen["listResponse"], "Success", "{seen}");
+    assert_eq!(seen["listed"], serde_json::json!(expected), "all, in order");
+    assert_eq!(seen["listitems"], expected.len().to_string(), "{seen}");
+    assert_eq!(seen["queued"], "Success", "{seen}");
+    assert_eq!(seen["originate"], "Success", "{seen}");
+    assert_eq!(seen["sameActionId"], true, "its own ActionID: {seen}");
+    let live = seen["live"].as_array().cloned().unwrap_or_default();
+    assert!(live.contains(&"Newchannel".into()), "live events: {seen}");
+    assert_eq!(seen["badlogin"], "Authentication failed", "{seen}");
+    // The other client of the same account saw the call, never its OriginateResponse.
+    let others = other.drain(Duration::from_millis(500)).await;
+    assert!(others.iter().any(|m| is_event(m, "Newchannel")));
+    assert!(!others.iter().any(|m| is_event(m, "OriginateResponse")));
     relay.stop().await;
 }

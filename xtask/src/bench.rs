@@ -141,8 +141,9 @@ fn python_peer(sh: &Sh) -> anyhow::Result<std::path::PathBuf> {
     Ok(python)
 }
 
-/// node_modules from bench/peers/package-lock.json, by `npm ci` unless the lock is unchanged.
-fn node_peer(sh: &Sh) -> anyhow::Result<std::path::PathBuf> {
+/// node_modules from bench/peers/package-lock.json, by `npm ci` unless the lock is unchanged
+/// (also for the relay's asterisk-manager interop test, through `setup`).
+pub fn node_peer(sh: &Sh) -> anyhow::Result<std::path::PathBuf> {
     let dir = sh.root().join(NODE_DIR);
     let lock = std::fs::read(sh.root().join("bench/peers/package-lock.json"))
         .context("reading bench/peers/package-lock.json")?;

@@ -39,6 +39,10 @@ pub struct Tools {
     pub chromedriver: Option<PathBuf>,
     /// A Python with panoramisk, or `None` when Python is unavailable and that test skips.
     pub python: Option<PathBuf>,
+    /// Node.js and the node_modules folder with asterisk-manager (bench/peers' pinned
+    /// package-lock.json, shared with the bench), or `None` when npm failed and the relay's
+    /// asterisk-manager interop test skips.
+    pub node: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -111,6 +115,7 @@ pub fn setup(scope: Scope) -> anyhow::Result<Tools> {
             ),
         }
     }
+    let node = (scope == Scope::Test).then(|| node_peer(&sh)).flatten();
     println!("setup: done in {}", sh::elapsed(start));
 
     let chromedriver = (scope == Scope::Test)
@@ -122,7 +127,31 @@ pub fn setup(scope: Scope) -> anyhow::Result<Tools> {
         wasm_bindgen,
         chromedriver,
         python,
+        node,
     })
+}
+
+/// Node.js and bench/peers' node_modules (asterisk-manager at its pinned version), which
+/// the relay's AMI proxy test drives; `None`, with what to do, when they cannot be had.
+fn node_peer(sh: &Sh) -> Option<(PathBuf, PathBuf)> {
+    let found = sh
+        .which("node")
+        .context("node was not found")
+        .and_then(|node| Ok((node, crate::bench::node_peer(sh)?)));
+    match found {
+        Ok(found) => {
+            println!("✓ asterisk-manager (npm) in {}", found.1.display());
+            Some(found)
+        }
+        Err(err) => {
+            println!(
+                "! asterisk-manager (npm) not set up: {err:#}\n  \
+                 the asterisk-manager interop test will skip itself; to run it: install \
+                 Node.js and npm (Debian: `apt-get install nodejs npm`) and rerun"
+            );
+            None
+        }
+    }
 }
 
 /// Installs `tool` unless the probe `found` it at the wanted version, printing one line

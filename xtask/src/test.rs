@@ -94,6 +94,12 @@ fn stages(tools: &Tools) -> Vec<(&'static str, Vec<Command>)> {
         // pbxsim's panoramisk interop test runs this Python; without it, the test skips.
         native_tests.env("ASTPANEL_PYTHON", python);
     }
+    if let Some((node, node_modules)) = &tools.node {
+        // The relay's asterisk-manager interop test runs this node; without it, the test skips.
+        native_tests
+            .env("ASTPANEL_NODE", node)
+            .env("ASTPANEL_NODE_MODULES", node_modules);
+    }
     // The e2e run keeps its logs, and the relay's must hold no configured secret. A
     // previous run's logs would prove nothing about this one.
     let e2e_logs = sh.root().join("target/e2e-logs");
