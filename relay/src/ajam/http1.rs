@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{Legacy, MAX_BODY, Method, Reply, Request};
-use crate::net::access::Gate;
+use crate::net::access::{Accepted, Gate, accept};
 
 /// Asterisk's line buffer: a line, its LF included, must fit in one byte less.
 const MAX_LINE: usize = 4096;
@@ -39,38 +39,12 @@ pub async fn serve(
     closing: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
-    loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-            () = closing.cancelled() => return,
-        };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors, say: back off instead of spinning.
-                    tracing::warn!(%error, "AJAM accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = closing.cancelled() => return,
-        };
-        // The same network rules and per-address counts as the panel's listener.
-        let admission = match gate.admit(peer.ip()) {
-            Ok(admission) => admission,
-            Err(refusal) => {
-                tracing::debug!(%refusal, "AJAM connection refused");
-                continue;
-            }
-        };
+    while let Some(accepted) = accept(&listener, &gate, &slots, &closing, "AJAM").await {
+        let Accepted { stream, peer, held } = accepted;
         let legacy = legacy.clone();
         let closing = closing.clone();
         tokio::spawn(async move {
-            let _held = (permit, admission);
+            let _held = held;
             tokio::select! {
                 () = connection(stream, peer.ip(), &legacy) => {}
                 () = closing.cancelled() => {}

@@ -233,6 +233,55 @@ impl Drop for Admission {
     }
 }
 
+/// A connection a plain (non-axum) listener took: its socket, its peer, and its places
+/// at the gate and among the listener's slots, held for as long as it is served.
+pub struct Accepted {
+    pub stream: tokio::net::TcpStream,
+    pub peer: std::net::SocketAddr,
+    pub held: (Admission, tokio::sync::OwnedSemaphorePermit),
+}
+
+/// The next connection of `listener` that `gate` admits, once one of `slots` is free;
+/// `None` when `closing` fires. Both AMI-speaking listeners (AJAM's own HTTP and the AMI
+/// proxy) take connections this way: a full listener waits in the kernel's backlog, a
+/// failed accept (out of file descriptors) backs off instead of spinning, and a refused
+/// peer is closed without a word. `what` names the listener in the logs.
+pub async fn accept(
+    listener: &tokio::net::TcpListener,
+    gate: &Arc<Gate>,
+    slots: &Arc<tokio::sync::Semaphore>,
+    closing: &tokio_util::sync::CancellationToken,
+    what: &str,
+) -> Option<Accepted> {
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.ok()?,
+            () = closing.cancelled() => return None,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, listener = what, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = closing.cancelled() => return None,
+        };
+        match gate.admit(peer.ip()) {
+            Ok(admission) => {
+                return Some(Accepted {
+                    stream,
+                    peer,
+                    held: (admission, permit),
+                });
+            }
+            Err(refusal) => tracing::debug!(%refusal, listener = what, "connection refused"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use crate::net::access::Gate;
+use crate::net::access::{Accepted, Gate, accept};
 use crate::net::tls::{ListenerCertificate, TlsError};
 use crate::service::Service;
 
@@ -108,37 +108,12 @@ pub async fn serve(
         None => None,
     };
     tokio::spawn(async move {
-        loop {
-            let permit = tokio::select! {
-                permit = slots.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => return,
-                },
-                () = closing.cancelled() => return,
-            };
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors, say: back off instead of spinning.
-                        tracing::warn!(%error, "AMI proxy accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-                () = closing.cancelled() => return,
-            };
-            let admission = match gate.admit(peer.ip()) {
-                Ok(admission) => admission,
-                Err(refusal) => {
-                    tracing::debug!(%refusal, "AMI proxy connection refused");
-                    continue;
-                }
-            };
+        while let Some(accepted) = accept(&listener, &gate, &slots, &closing, "AMI proxy").await {
+            let Accepted { stream, peer, held } = accepted;
             let _ = stream.set_nodelay(true);
             let (proxy, closing, acceptor) = (proxy.clone(), closing.clone(), acceptor.clone());
             tokio::spawn(async move {
-                let _held = (permit, admission);
+                let _held = held;
                 let client = peer.ip();
                 match acceptor {
                     None => connection::run(stream, client, &proxy, &closing).await,
