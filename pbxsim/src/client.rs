@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use shared::ami::Classes;
 
 use crate::config::User;
-use crate::filter::{self, Filter};
 use crate::state::Wire;
+use shared::ami::filter::{self, Filter};
 
 /// What a session knows about its client.
 #[derive(Debug)]

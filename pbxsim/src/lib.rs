@@ -10,7 +10,8 @@
 //! - [`server`]: [`serve`], the accept loop, the traffic driver, the event fan-out.
 //! - `state`: what the driver and the sessions share (the PBX behind one mutex, the fan-out).
 //! - `session`: one client connection (banner, reads, writes, slow-client drop).
-//! - `client`: what one session asked for (user, event mask, filters); `filter`: `Filter` rules.
+//! - `client`: what one session asked for (user, event mask, filters, the `Filter` rules of
+//!   `shared::ami::filter`).
 //! - `actions`: every AMI action, one module per family, privilege checks and Asterisk's texts.
 //! - `listcommands`: the action table of `ListCommands` with privileges.
 //! - [`pbx`]: the call model and the events each scenario emits, on a virtual clock
@@ -33,7 +34,6 @@ mod clock;
 pub mod config;
 pub mod directory;
 pub mod fault;
-mod filter;
 mod listcommands;
 pub mod load;
 pub mod model;

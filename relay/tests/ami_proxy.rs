@@ -365,6 +365,46 @@ async fn a_viewer_gets_only_call_class_events() {
     relay.stop().await;
 }
 
+/// `Filter` narrows one client's events inside the relay: the other client of the same
+/// account, on the same upstream session, still gets everything.
+#[tokio::test]
+async fn a_filter_narrows_that_client_only_and_a_bad_one_gets_asterisks_words() {
+    let (pbx, relay, proxy) = start(4096).await;
+    let (mut filtered, mut other) = two_admins(proxy, "on").await;
+    filtered
+        .send(&[
+            ("Action", "Filter"),
+            ("Operation", "Add"),
+            ("Filter", "Event: Newchannel"),
+            ("ActionID", "f1"),
+        ])
+        .await;
+    assert_eq!(text(&filtered.answer("f1").await, "Response"), "Success");
+    filtered
+        .send(&[
+            ("Action", "Filter"),
+            ("Operation", "Add"),
+            ("Filter", "!("),
+            ("ActionID", "f2"),
+        ])
+        .await;
+    let refused = filtered.answer("f2").await;
+    assert_eq!(
+        text(&refused, "Message"),
+        "Filter did not compile.  Check the syntax of the filter given."
+    );
+    call(&relay_support::side_session(&pbx), "100", "200", 1).await;
+    let seen = filtered.drain(Duration::from_millis(800)).await;
+    assert!(seen.iter().any(|m| is_event(m, "Newchannel")), "{seen:?}");
+    assert!(
+        seen.iter().all(|m| is_event(m, "Newchannel")),
+        "only what the include rule lets in: {seen:?}"
+    );
+    let all = other.drain(Duration::from_millis(300)).await;
+    assert!(all.iter().any(|m| !is_event(m, "Newchannel")), "{all:?}");
+    relay.stop().await;
+}
+
 #[tokio::test]
 async fn an_account_without_system_cannot_reach_the_shell() {
     let (pbx, relay, proxy) = start(4096).await;

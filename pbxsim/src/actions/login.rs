@@ -7,9 +7,9 @@ use shared::ami::{Classes, Message, md5_key};
 use super::{Reply, now_epoch_micros, response};
 use crate::client::Session;
 use crate::clock;
-use crate::filter::Filter;
 use crate::listcommands::ACTIONS;
 use crate::state::Core;
+use shared::ami::filter::Filter;
 
 /// `Logoff`: Asterisk's goodbye, then the connection closes.
 pub(super) fn logoff(id: Option<&[u8]>) -> Reply {

@@ -21,10 +21,10 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
-use super::filter::{self, Filter};
 use super::{DEFAULT_VERSION, Proxy};
 use crate::service::{AUTHENTICATION_FAILED, AmiOutcome, Caller, Login, LoginError};
 use crate::sync::lock;
+use shared::ami::filter::{self, Filter};
 
 /// The longest message a client may send.
 const MAX_MESSAGE: usize = 64 * 1024;

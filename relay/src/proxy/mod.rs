@@ -9,10 +9,9 @@
 //! session (Asterisk sees one connection per account however many clients connect),
 //! runs its actions through [`Service::run_ami`] (limiter, shell guard, audit as `ami`)
 //! and reads the server's raw events through [`Service::raw_events`], narrowed further
-//! by its own `Events` mask and `Filter` rules ([`filter`]).
+//! by its own `Events` mask and `Filter` rules (`shared::ami::filter`, as pbxsim keeps them).
 
 pub mod connection;
-pub mod filter;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -89,6 +89,7 @@
 
 pub mod class;
 pub mod event;
+pub mod filter;
 pub mod message;
 pub mod parse;
 pub mod value;

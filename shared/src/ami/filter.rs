@@ -1,10 +1,14 @@
-//! The `Filter` action's rules: parsed as `manager.c` parses them, matched per session.
+//! The `Filter` action's rules: parsed as `manager.c`'s `manager_add_filter` parses
+//! them, matched per session as its `should_send_event` does, with Asterisk's answer
+//! texts (`ami-session-2.txt`, connection 2). One home for both sides that keep
+//! filters: pbxsim's sessions (as Asterisk) and the relay's AMI proxy (per downstream
+//! client, never sent upstream).
 
 use regex::{Regex, RegexBuilder};
 
 /// Why a `Filter: ` could not be added, with Asterisk's answer text.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum FilterError {
+pub enum FilterError {
     /// The pattern is not a regular expression: fix the pattern.
     #[error("Filter did not compile.  Check the syntax of the filter given.")]
     Compile,
@@ -41,7 +45,7 @@ impl Method {
 
 /// One rule of a session: include (whitelist) or exclude (blacklist).
 #[derive(Clone, Debug)]
-pub(crate) struct Filter {
+pub struct Filter {
     /// `!pattern` or `action(exclude)`: drop matching events.
     exclude: bool,
     method: Method,
@@ -56,7 +60,7 @@ impl Filter {
     /// excludes, `action(...)` overrides it, the default method is a regex over the
     /// whole event text (with `.` matching line ends, as POSIX `regexec` without
     /// `REG_NEWLINE` does).
-    pub(crate) fn parse(pattern: &str, criteria: Option<&str>) -> Result<Filter, FilterError> {
+    pub fn parse(pattern: &str, criteria: Option<&str>) -> Result<Filter, FilterError> {
         let (mut exclude, pattern) = match pattern.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, pattern),
@@ -144,13 +148,27 @@ impl Filter {
 /// `should_send_event` for the event `name` whose wire form is `text`: no rules pass
 /// everything; include rules alone pass what one of them matches; exclude rules alone drop
 /// what one of them matches; both: included and not excluded.
-pub(crate) fn should_send(filters: &[Filter], name: &str, text: &str) -> bool {
+pub fn should_send(filters: &[Filter], name: &str, text: &str) -> bool {
     if filters.is_empty() {
         return true;
     }
     let mut includes = filters.iter().filter(|f| !f.exclude).peekable();
     let included = includes.peek().is_none() || includes.any(|f| f.matches(name, text));
     included && !filters.iter().any(|f| f.exclude && f.matches(name, text))
+}
+
+/// Whether `event` passes a session's rules ([`should_send`] over its wire form).
+pub fn passes(filters: &[Filter], event: &super::Message) -> bool {
+    if filters.is_empty() {
+        return true;
+    }
+    let bytes = event.to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    let name = event
+        .event_name()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    should_send(filters, &name, &text)
 }
 
 #[cfg(test)]
