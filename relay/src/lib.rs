@@ -218,8 +218,14 @@ pub async fn run_with_legacy(
     let listener = web::listen::GatedListener::new(listener, gate);
     let mut server = match certificate {
         Some(certificate) => {
-            net::tls::reload_on_hangup(certificate.clone(), closing.clone())
-                .map_err(RunError::Hangup)?;
+            let reloading = certificate.clone();
+            on_hangup(
+                closing.clone(),
+                move || reloading.reload(),
+                |()| tracing::info!("SIGHUP: TLS certificate reloaded"),
+                "SIGHUP: TLS certificate not reloaded; the old one stays",
+            )
+            .map_err(RunError::Hangup)?;
             let listener = web::listen::TlsListener::new(listener, &certificate)?;
             serve(listener, router, stopping.clone())
         }
@@ -284,15 +290,21 @@ async fn start_proxy(
     Ok(())
 }
 
-/// Reads the configuration file's `[[user]]`s again on every SIGHUP until `closing`
-/// fires: the logins of accounts removed, disabled or mapped to another AMI account end
-/// at once (their sockets close with 4401). A file that no longer reads is logged and
-/// the accounts stay as they were. The handler is installed before this returns.
-fn reload_users_on_hangup(
-    service: service::Service,
-    path: std::path::PathBuf,
+/// Runs `reload` (blocking I/O, so off the async threads) on every SIGHUP until
+/// `closing` fires, and hands what it read to `apply`; a failure is logged with `kept`
+/// and changes nothing. The handler is installed before this returns, so a SIGHUP sent
+/// once the relay serves never kills the process. Both things read again on SIGHUP
+/// (the `[tls]` certificate, the `[[user]]`s) go through here.
+fn on_hangup<T, E>(
     closing: CancellationToken,
-) -> std::io::Result<()> {
+    reload: impl Fn() -> Result<T, E> + Clone + Send + 'static,
+    apply: impl Fn(T) + Send + 'static,
+    kept: &'static str,
+) -> std::io::Result<()>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -303,23 +315,37 @@ fn reload_users_on_hangup(
                     () = closing.cancelled() => return,
                     received = hangups.recv() => if received.is_none() { return },
                 }
-                let file = path.clone();
-                match tokio::task::spawn_blocking(move || config::users_in(&file)).await {
-                    Ok(Ok(users)) => {
-                        tracing::info!(file = %path.display(), users = users.len(), "SIGHUP: relay accounts read again");
-                        service.set_users(auth::users::Users::new(users));
-                    }
-                    Ok(Err(error)) => {
-                        tracing::error!(%error, "SIGHUP: relay accounts not read again; they stay as they were")
-                    }
+                match tokio::task::spawn_blocking(reload.clone()).await {
+                    Ok(Ok(read)) => apply(read),
+                    Ok(Err(error)) => tracing::error!(%error, "{kept}"),
                     Err(error) => tracing::error!(%error, "SIGHUP: the reload task failed"),
                 }
             }
         });
     }
     #[cfg(not(unix))]
-    drop((service, path, closing));
+    drop((closing, reload, apply, kept));
     Ok(())
+}
+
+/// Reads the configuration file's `[[user]]`s again on every SIGHUP: the logins of
+/// accounts removed, disabled or mapped to another AMI account end at once (their
+/// sockets close with 4401).
+fn reload_users_on_hangup(
+    service: service::Service,
+    path: std::path::PathBuf,
+    closing: CancellationToken,
+) -> std::io::Result<()> {
+    let file = path.clone();
+    on_hangup(
+        closing,
+        move || config::users_in(&file),
+        move |users| {
+            tracing::info!(file = %path.display(), users = users.len(), "SIGHUP: relay accounts read again");
+            service.set_users(auth::users::Users::new(users));
+        },
+        "SIGHUP: relay accounts not read again; they stay as they were",
+    )
 }
 
 /// axum serving `router` on `listener` until `stop` fires, whichever listener it is.

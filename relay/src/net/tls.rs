@@ -1,7 +1,7 @@
 //! TLS with rustls (ring): PEM files and the panel's reloadable certificate (its axum listener is `web::listen`).
 //!
 //! The listener side serves the panel from `[tls] cert` and `key`. The certificate is
-//! read again on SIGHUP ([`reload_on_hangup`]): handshakes after that present the new one,
+//! read again on SIGHUP ([`ListenerCertificate::reload`], from `lib.rs`): handshakes after that present the new one,
 //! while established connections keep the keys they agreed, so no browser is dropped. A
 //! file that cannot be used is refused with its path, at startup and at a reload (which
 //! then keeps the old certificate). The AMI side (`tls = true` on a `[[server]]`) is
@@ -15,7 +15,6 @@ use rustls::pki_types::pem::{Error as PemError, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio_util::sync::CancellationToken;
 
 /// The panel's certificate (`[tls]`), read at startup and again on SIGHUP.
 #[derive(Clone, Debug)]
@@ -158,39 +157,4 @@ fn read_pair(files: &ListenerTls, provider: &CryptoProvider) -> Result<Certified
         key: files.key.clone(),
         source,
     })
-}
-
-/// Reloads `certificate` on every SIGHUP until `closing` fires. The handler is installed
-/// before this returns, so a SIGHUP sent once the relay serves never kills the process.
-pub fn reload_on_hangup(
-    certificate: Arc<ListenerCertificate>,
-    closing: CancellationToken,
-) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = signal(SignalKind::hangup())?;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = closing.cancelled() => return,
-                    received = hangups.recv() => if received.is_none() { return },
-                }
-                let reloading = certificate.clone();
-                // Reading two small files is quick, but it is blocking I/O all the same.
-                match tokio::task::spawn_blocking(move || reloading.reload()).await {
-                    Ok(Ok(())) => {
-                        tracing::info!(cert = %certificate.files.cert.display(), "SIGHUP: TLS certificate reloaded")
-                    }
-                    Ok(Err(error)) => {
-                        tracing::error!(%error, "SIGHUP: TLS certificate not reloaded; the old one stays")
-                    }
-                    Err(error) => tracing::error!(%error, "SIGHUP: the reload task failed"),
-                }
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    drop((certificate, closing));
-    Ok(())
 }
