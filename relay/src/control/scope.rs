@@ -20,21 +20,18 @@ pub fn check(action: &Action, person: &Person, model: &ServerModel) -> Result<()
     let Some(exten) = person.extension.as_deref() else {
         return Err("no extension is configured for this account".into());
     };
-    let allowed = {
-        let phone = model.phone(exten);
-        match action {
-            Action::Hangup { channel }
-            | Action::Redirect { channel, .. }
-            | Action::Atxfer { channel, .. }
-            | Action::AtxferComplete { channel }
-            | Action::AtxferCancel { channel }
-            | Action::Park { channel } => is_own_call(model, channel, |name| phone.names(name)),
-            Action::Originate { from, .. } | Action::Pickup { from, .. } => {
-                from == exten || phone.names(from)
-            }
-            Action::QueuePause { interface, .. } => phone.names(interface),
-            _ => false,
+    let allowed = match action {
+        Action::Hangup { channel }
+        | Action::Redirect { channel, .. }
+        | Action::Atxfer { channel, .. }
+        | Action::AtxferComplete { channel }
+        | Action::AtxferCancel { channel }
+        | Action::Park { channel } => owns_call(model, exten, channel),
+        Action::Originate { from, .. } | Action::Pickup { from, .. } => {
+            from == exten || owns_name(model, exten, from)
         }
+        Action::QueuePause { interface, .. } => owns_name(model, exten, interface),
+        _ => false,
     };
     if allowed {
         Ok(())
@@ -44,6 +41,20 @@ pub fn check(action: &Action, person: &Person, model: &ServerModel) -> Result<()
             action.name()
         ))
     }
+}
+
+/// Whether `channel` (an AMI channel name, exactly as the model has it) is extension
+/// `exten`'s own call: one of its phone's channels, or one bridged with such a channel.
+/// The panel's actions and the AMI proxy's (`service::policy`) both ask this.
+pub fn owns_call(model: &ServerModel, exten: &str, channel: &str) -> bool {
+    let phone = model.phone(exten);
+    is_own_call(model, channel, |name| phone.names(name))
+}
+
+/// Whether a channel or interface name is extension `exten`'s phone's (its device, or
+/// a queue member interface whose state interface is that device).
+pub fn owns_name(model: &ServerModel, exten: &str, name: &str) -> bool {
+    model.phone(exten).names(name)
 }
 
 /// Whether `channel` (an AMI channel name) is one of the phone's (`mine` tells by a

@@ -333,7 +333,7 @@ async fn log_in(
     let result = if md5 {
         let key = action.get_str("Key").unwrap_or_default();
         service
-            .login_raw_ami_md5(
+            .login_ami_proxy_md5(
                 &server,
                 &username,
                 (challenge.unwrap_or_default(), &key),
@@ -343,7 +343,7 @@ async fn log_in(
     } else {
         let secret = action.get_str("Secret").unwrap_or_default();
         service
-            .login_raw_ami(&server, &username, &secret, caller)
+            .login_ami_proxy(&server, &username, &secret, caller)
             .await
     };
     result.map_err(|error| match error {
@@ -390,11 +390,8 @@ impl Client {
         caller: Caller,
         closing: &CancellationToken,
     ) {
-        // The service says what may be read: read classes, and no raw events for
-        // roles that may not have them (which `login_raw_ami` did not let in anyway).
-        let Ok(mut events) = proxy.service.raw_events(&login) else {
-            return;
-        };
+        // The service says what may be read: read classes, and an agent's own calls.
+        let mut events = proxy.service.proxy_events(&login);
         let (actions, queued) = mpsc::channel::<Message>(ACTION_QUEUE);
         let (steps_in, mut steps) = mpsc::channel::<Step>(ACTION_QUEUE);
         let runner = tokio::spawn(run_actions(

@@ -5,10 +5,10 @@
 //!
 //! It is one more way in, like [`crate::ajam`]: it speaks Asterisk's dialogue
 //! ([`connection`]) and asks [`Service`] for every decision. Each client logs in through
-//! [`Service::login_raw_ami`] (or its MD5 form), holds that account's pooled AMI
+//! [`Service::login_ami_proxy`] (or its MD5 form), holds that account's pooled AMI
 //! session (Asterisk sees one connection per account however many clients connect),
 //! runs its actions through [`Service::run_ami`] (limiter, shell guard, audit as `ami`)
-//! and reads the server's raw events through [`Service::raw_events`], narrowed further
+//! and reads the server's raw events through [`Service::proxy_events`], narrowed further
 //! by its own `Events` mask and `Filter` rules (`shared::ami::filter`, as pbxsim keeps them).
 
 pub mod connection;

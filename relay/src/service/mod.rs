@@ -69,6 +69,9 @@ pub enum LoginError {
 /// same words, so that the answer does not tell which kind of account a name is.
 pub const AUTHENTICATION_FAILED: &str = "Authentication failed";
 
+/// What Asterisk says to an action the account may not run.
+pub const PERMISSION_DENIED: &str = "Permission denied";
+
 impl From<PoolError> for LoginError {
     fn from(error: PoolError) -> LoginError {
         match error {
@@ -177,9 +180,9 @@ impl Service {
             .await
     }
 
-    /// A login for raw AMI (AJAM, the AMI proxy): as [`Service::login`], and then only
-    /// for those [`policy::may_use_raw_ami`] lets in; anyone else is refused as a wrong
-    /// secret would be, and the audit log says why.
+    /// A login for AJAM: as [`Service::login`], and then only for those
+    /// [`policy::may_use_raw_ami`] lets in; anyone else is refused as a wrong secret
+    /// would be, and the audit log says why.
     pub async fn login_raw_ami(
         &self,
         server: &str,
@@ -187,24 +190,56 @@ impl Service {
         secret: &str,
         caller: Caller,
     ) -> Result<Login, LoginError> {
-        self.login_raw(server, username, Secret::Plain(secret), caller)
-            .await
+        self.login_raw(
+            server,
+            username,
+            Secret::Plain(secret),
+            caller,
+            policy::RawWay::Ajam,
+        )
+        .await
     }
 
-    /// [`Service::login_raw_ami`] with a `Challenge`/MD5 `Key` (the AMI proxy): only for
-    /// an AMI account whose secret the relay holds in its configuration (the
-    /// `[[server]]`'s own, or one a `[[user]]` maps to) while `ami_login` is on. A relay
-    /// account's password is kept only as an argon2 hash, so its MD5 key cannot be
-    /// checked: it is refused as a wrong key, and counts as one.
-    pub async fn login_raw_ami_md5(
+    /// A login for the AMI proxy: as [`Service::login`], for AMI accounts and every
+    /// relay account, whose role then narrows what it reads ([`Service::proxy_events`])
+    /// and runs ([`Service::run_ami`]).
+    pub async fn login_ami_proxy(
+        &self,
+        server: &str,
+        username: &str,
+        secret: &str,
+        caller: Caller,
+    ) -> Result<Login, LoginError> {
+        self.login_raw(
+            server,
+            username,
+            Secret::Plain(secret),
+            caller,
+            policy::RawWay::Proxy,
+        )
+        .await
+    }
+
+    /// [`Service::login_ami_proxy`] with a `Challenge`/MD5 `Key`: only for an AMI
+    /// account whose secret the relay holds in its configuration (the `[[server]]`'s
+    /// own, or one a `[[user]]` maps to) while `ami_login` is on. A relay account's
+    /// password is kept only as an argon2 hash, so its MD5 key cannot be checked: it is
+    /// refused as a wrong key, and counts as one.
+    pub async fn login_ami_proxy_md5(
         &self,
         server: &str,
         username: &str,
         (challenge, key): (&str, &str),
         caller: Caller,
     ) -> Result<Login, LoginError> {
-        self.login_raw(server, username, Secret::Md5 { challenge, key }, caller)
-            .await
+        self.login_raw(
+            server,
+            username,
+            Secret::Md5 { challenge, key },
+            caller,
+            policy::RawWay::Proxy,
+        )
+        .await
     }
 
     async fn login_raw(
@@ -213,12 +248,13 @@ impl Service {
         username: &str,
         secret: Secret<'_>,
         caller: Caller,
+        way: policy::RawWay,
     ) -> Result<Login, LoginError> {
         self.login_where(server, username, secret, caller, |login| {
-            if policy::may_use_raw_ami(login) {
+            if policy::may_use_raw_ami(login, way) {
                 Ok(())
             } else {
-                Err("raw AMI (AJAM, the AMI proxy) is for admins only")
+                Err("AJAM is for admins only")
             }
         })
         .await
@@ -617,10 +653,23 @@ impl Service {
         }
     }
 
-    /// Runs a raw AMI action (AJAM) on `login`'s session, within the account's
-    /// limits and the shell guard, and records it.
+    /// Runs a raw AMI action (AJAM, the AMI proxy) on `login`'s session, within the
+    /// role's scope ([`policy::may_run_raw_ami`]: refused with Asterisk's `Permission
+    /// denied`), the account's limits and the shell guard, and records it.
     pub async fn run_ami(&self, login: &Login, action: &Message, caller: Caller) -> AmiOutcome {
-        let outcome = self.run_ami_unaudited(login, action).await;
+        let scoped = login
+            .server()
+            .with_model(|model| policy::may_run_raw_ami(login, action, model));
+        let outcome = match scoped {
+            Ok(()) => self.run_ami_unaudited(login, action).await,
+            Err(refused) => {
+                let name = action.get_str("Action").unwrap_or_default();
+                let words = format!("{PERMISSION_DENIED}: {refused}");
+                let arguments = audit::headers_of(action);
+                self.record(login, caller, &name, arguments, (false, &words));
+                return AmiOutcome::Refused(PERMISSION_DENIED.into());
+            }
+        };
         let (ok, words) = match &outcome {
             AmiOutcome::Answered { response, ok, .. } => (
                 *ok,
@@ -641,13 +690,13 @@ impl Service {
 
     async fn run_ami_unaudited(&self, login: &Login, action: &Message) -> AmiOutcome {
         if login.is_ended() {
-            return AmiOutcome::Refused("Permission denied".into());
+            return AmiOutcome::Refused(PERMISSION_DENIED.into());
         }
         let _permit = match login.lease.limiter.try_acquire() {
             Ok(permit) => permit,
             Err(refusal) => return AmiOutcome::Refused(refusal.to_string()),
         };
-        if let Err(refusal) = guard::check(action, login.permissions().write) {
+        if let Err(refusal) = guard::check(action, policy::raw_ami_write(login)) {
             return AmiOutcome::Refused(refusal.to_string());
         }
         match login
@@ -721,8 +770,25 @@ impl Service {
         Ok(RawEvents {
             receiver: feed.subscribe(),
             read: login.read(),
+            agent: None,
             _demand: feed.demand(),
         })
+    }
+
+    /// The raw events an AMI proxy client of `login` reads: through its read classes,
+    /// and for an agent only those [`policy::event_concerns`] says are about their own
+    /// calls and queue memberships (an agent without an extension reads none).
+    pub fn proxy_events(&self, login: &Login) -> RawEvents {
+        let server = login.server();
+        let feed = server.raw_feed();
+        RawEvents {
+            receiver: feed.subscribe(),
+            read: login.read(),
+            agent: login
+                .agent_extension()
+                .map(|exten| (exten.to_owned(), server.clone())),
+            _demand: feed.demand(),
+        }
     }
 
     /// Every raw event of `server` while someone holds a demand on its feed, for a
@@ -793,6 +859,8 @@ impl Service {
 pub struct RawEvents {
     receiver: broadcast::Receiver<Message>,
     read: Classes,
+    /// An agent's extension and server: only events about their own calls pass.
+    agent: Option<(String, Arc<LiveServer>)>,
     /// Keeps the raw feed's session open while the reader reads.
     _demand: RawDemand,
 }
@@ -802,7 +870,7 @@ impl RawEvents {
     pub async fn recv(&mut self) -> Result<Message, broadcast::error::RecvError> {
         loop {
             let event = self.receiver.recv().await?;
-            if self.read.reads(&event) {
+            if self.may_read(&event) {
                 return Ok(event);
             }
         }
@@ -812,9 +880,16 @@ impl RawEvents {
     pub fn try_recv(&mut self) -> Result<Message, broadcast::error::TryRecvError> {
         loop {
             let event = self.receiver.try_recv()?;
-            if self.read.reads(&event) {
+            if self.may_read(&event) {
                 return Ok(event);
             }
         }
+    }
+
+    fn may_read(&self, event: &Message) -> bool {
+        self.read.reads(event)
+            && self.agent.as_ref().is_none_or(|(exten, server)| {
+                server.with_model(|model| policy::event_concerns(event, model, exten))
+            })
     }
 }
