@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use relay_support::{PATIENCE, Pbx, Relay, call, server};
+use relay_support::{PATIENCE, Pbx, Relay, call, relay_user, server};
+use shared::action::Role;
 use shared::ami::{Classes, Frame, Message, Parser, md5_key};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -405,20 +406,25 @@ async fn a_filter_narrows_that_client_only_and_a_bad_one_gets_asterisks_words() 
     relay.stop().await;
 }
 
-#[tokio::test]
-async fn an_account_without_system_cannot_reach_the_shell() {
-    let (pbx, relay, proxy) = start(4096).await;
-    let mut agent = Client::login(proxy, "agent", "agent-secret", "off").await;
-    agent
+/// `Command` is refused by the shell guard, in its words.
+async fn cli_is_not_allowed(client: &mut Client) {
+    client
         .send(&[
             ("Action", "Command"),
             ("Command", "core show channels"),
             ("ActionID", "cli"),
         ])
         .await;
-    let cli = agent.answer("cli").await;
+    let cli = client.answer("cli").await;
     assert_eq!(text(&cli, "Response"), "Error");
     assert!(text(&cli, "Message").contains("not allowed"), "{cli:?}");
+}
+
+#[tokio::test]
+async fn an_account_without_system_cannot_reach_the_shell() {
+    let (pbx, relay, proxy) = start(4096).await;
+    let mut agent = Client::login(proxy, "agent", "agent-secret", "off").await;
+    cli_is_not_allowed(&mut agent).await;
     agent
         .send(&[
             ("Action", "Originate"),
@@ -433,6 +439,187 @@ async fn an_account_without_system_cannot_reach_the_shell() {
     assert!(text(&system, "Message").contains("system"), "{system:?}");
     assert_eq!(pbx.stats.actions("Command"), 0);
     assert_eq!(pbx.stats.actions("Originate"), 0);
+    relay.stop().await;
+}
+
+/// A pbxsim and a relay with the proxy and the relay accounts `alice` (an agent on
+/// extension 100) and `sam` (a supervisor), both on the AMI account `admin`.
+async fn start_with_people() -> (Pbx, Relay, SocketAddr) {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let proxy = free_port();
+    let relay = Relay::start(vec![server("pbx", &pbx)], |config| {
+        config.ami_proxy.listen = Some(proxy);
+        config.users = vec![
+            relay_user("alice", Role::Agent, "100"),
+            relay_user("sam", Role::Supervisor, "300"),
+        ];
+    })
+    .await;
+    link_is(&relay, true).await;
+    (pbx, relay, proxy)
+}
+
+/// Whether any header of `message` names extension `exten`'s phone (`Local/{exten}@`).
+fn mentions(message: &Message, exten: &str) -> bool {
+    let phone = format!("Local/{exten}@");
+    message
+        .headers()
+        .any(|(_, value)| String::from_utf8_lossy(value).contains(&phone))
+}
+
+/// The events `client` reads until they pause, among which a `Newchannel` of `exten`'s.
+async fn events_with_a_new_channel_of(client: &mut Client, exten: &str) -> Vec<Message> {
+    let seen = client.drain(Duration::from_millis(800)).await;
+    assert!(
+        seen.iter()
+            .any(|m| is_event(m, "Newchannel") && mentions(m, exten)),
+        "{seen:?}"
+    );
+    seen
+}
+
+/// The audit log once it holds a record of `action` (records are written behind).
+async fn audit_of(relay: &Relay, token: &str, action: &str) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let page: serde_json::Value = relay
+            .http()
+            .get(format!("{}/api/v1/audit?limit=100", relay.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the audit log")
+            .json()
+            .await
+            .expect("JSON");
+        let records = page["records"].as_array().cloned().unwrap_or_default();
+        if records.iter().any(|r| r["action"] == action) {
+            return page;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An action's answer, asserted to be Asterisk's `Permission denied`.
+async fn is_denied(client: &mut Client, headers: &[(&str, &str)], id: &str) {
+    let mut action = headers.to_vec();
+    action.push(("ActionID", id));
+    client.send(&action).await;
+    let answer = client.answer(id).await;
+    assert_eq!(text(&answer, "Response"), "Error", "{answer:?}");
+    assert_eq!(text(&answer, "Message"), "Permission denied", "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_relay_agent_downstream_sees_and_acts_on_their_own_calls_only() {
+    let (pbx, relay, proxy) = start_with_people().await;
+    let mut alice = Client::login(proxy, "alice", "alice-password", "on").await;
+    let mut admin = Client::login(proxy, "admin", "admin-secret", "off").await;
+    let side = relay_support::side_session(&pbx);
+    // Her call (200 rings Local/201@test), and 101's call to the echo test (500).
+    call(&side, "100", "200", 60).await;
+    call(&side, "101", "500", 60).await;
+
+    // Her events: her own call's, none of the other's.
+    let seen = events_with_a_new_channel_of(&mut alice, "100").await;
+    for event in &seen {
+        assert!(!mentions(event, "101"), "alice read {event:?}");
+    }
+    // The callee's channels are not her phone's, but the same call's (its Linkedid).
+    assert!(
+        seen.iter()
+            .any(|m| text(m, "Channel").starts_with("Local/201@")),
+        "{seen:?}"
+    );
+    let channels = admin.list_channels().await;
+    let theirs = channels
+        .iter()
+        .find(|c| c.starts_with("Local/101@"))
+        .unwrap_or_else(|| panic!("the other call's channel in {channels:?}"));
+    let mine = channels
+        .iter()
+        .find(|c| c.starts_with("Local/100@"))
+        .expect("her call's channel");
+
+    // Someone else's call, the lists and the CLI: refused, and never sent to Asterisk.
+    let (hangups, lists) = (
+        pbx.stats.actions("Hangup"),
+        pbx.stats.actions("CoreShowChannels"),
+    );
+    is_denied(
+        &mut alice,
+        &[("Action", "Hangup"), ("Channel", theirs)],
+        "theirs",
+    )
+    .await;
+    is_denied(&mut alice, &[("Action", "CoreShowChannels")], "list").await;
+    is_denied(
+        &mut alice,
+        &[("Action", "Command"), ("Command", "core show channels")],
+        "cli",
+    )
+    .await;
+    assert_eq!(pbx.stats.actions("Hangup"), hangups);
+    assert_eq!(pbx.stats.actions("CoreShowChannels"), lists);
+    assert_eq!(pbx.stats.actions("Command"), 0);
+
+    // Her own call: hung up (the relay's model may trail the listing by an event).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        alice
+            .send(&[
+                ("Action", "Hangup"),
+                ("Channel", mine),
+                ("ActionID", "mine"),
+            ])
+            .await;
+        let answer = alice.answer("mine").await;
+        if text(&answer, "Response") == "Success" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{answer:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pbx.stats.actions("Hangup"), hangups + 1);
+
+    // Each refusal is in the audit log, as hers, by way of the AMI proxy.
+    let token = relay
+        .login("pbx", "admin", "admin-secret")
+        .await
+        .expect("admin");
+    let page = audit_of(&relay, &token, "Command").await;
+    let records = page["records"].as_array().expect("records");
+    for action in ["Hangup", "CoreShowChannels", "Command"] {
+        let refused = records
+            .iter()
+            .find(|r| r["action"] == action && r["ok"] == false)
+            .unwrap_or_else(|| panic!("no refused {action} in {page}"));
+        assert_eq!(
+            (&refused["person"], &refused["via"]),
+            (&"alice".into(), &"ami".into())
+        );
+        assert!(
+            refused["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Permission denied")),
+            "{refused}"
+        );
+    }
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_relay_supervisor_downstream_acts_on_every_call_but_not_the_shell() {
+    let (pbx, relay, proxy) = start_with_people().await;
+    let mut sam = Client::login(proxy, "sam", "sam-password", "on").await;
+    let side = relay_support::side_session(&pbx);
+    // Not their own extension's (300): a supervisor sees every call.
+    call(&side, "100", "200", 60).await;
+    events_with_a_new_channel_of(&mut sam, "100").await;
+    assert!(!sam.list_channels().await.is_empty());
+    cli_is_not_allowed(&mut sam).await;
+    assert_eq!(pbx.stats.actions("Command"), 0);
     relay.stop().await;
 }
 
