@@ -1,7 +1,7 @@
 //! What the relay refuses itself, before Asterisk sees it, for any account without the
 //! `system` write class: AMI reaches a shell through `Originate` to `System()`,
 //! through dialplan functions such as `SHELL()` in any value Asterisk evaluates, and
-//! through the CLI and configuration actions. A loose manager.conf must not make the
+//! through the CLI and configuration actions, and through MixMonitor's `Command`. A loose manager.conf must not make the
 //! panel a way into the PBX.
 
 use shared::ami::{Classes, Message};
@@ -36,7 +36,15 @@ pub enum Refusal {
     Application(String),
     #[error("the {0}() function is not allowed for this account (header {1})")]
     Function(String, String),
+    #[error(
+        "the Command header of {0} runs a shell command, which is not allowed for this account"
+    )]
+    ShellCommand(String),
 }
+
+/// Actions whose `Command` header Asterisk runs in a shell (MixMonitor's, when the
+/// recording ends).
+const SHELL_COMMAND_ACTIONS: &[&str] = &["mixmonitor"];
 
 /// Checks one AMI action about to be sent for an account with `write` classes.
 pub fn check(action: &Message, write: Classes) -> Result<(), Refusal> {
@@ -48,6 +56,13 @@ pub fn check(action: &Message, write: Classes) -> Result<(), Refusal> {
         let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
         if FORBIDDEN_ACTIONS.contains(&name.as_str()) {
             return Err(Refusal::Action(name));
+        }
+        if SHELL_COMMAND_ACTIONS.contains(&name.as_str())
+            && action
+                .get_all("Command")
+                .any(|c| !c.trim_ascii().is_empty())
+        {
+            return Err(Refusal::ShellCommand(name));
         }
     }
     for application in action.get_all("Application") {
@@ -123,6 +138,11 @@ mod tests {
             Message::new()
                 .with("Action", "Originate")
                 .with("Data", "${EVAL(${X})}"),
+            Message::new()
+                .with("Action", "MixMonitor")
+                .with("Channel", "PJSIP/1001-00000001")
+                .with("File", "call.wav")
+                .with("Command", "rm -rf /"),
         ];
         for action in &refused {
             assert!(check(action, no_system()).is_err(), "{action:?}");
@@ -139,6 +159,10 @@ mod tests {
             Message::new()
                 .with("Action", "Originate")
                 .with("Application", "ChanSpy"),
+            Message::new()
+                .with("Action", "MixMonitor")
+                .with("Channel", "PJSIP/1001-00000001")
+                .with("File", "call.wav"),
         ];
         for action in &fine {
             assert_eq!(check(action, no_system()), Ok(()), "{action:?}");
