@@ -251,11 +251,7 @@ impl Service {
         way: policy::RawWay,
     ) -> Result<Login, LoginError> {
         self.login_where(server, username, secret, caller, |login| {
-            if policy::may_use_raw_ami(login, way) {
-                Ok(())
-            } else {
-                Err("AJAM is for admins only")
-            }
+            policy::may_use_raw_ami(login, way).map_err(|refused| refused.0)
         })
         .await
     }
@@ -766,13 +762,8 @@ impl Service {
     /// logged in, without waiting for it here.
     pub fn raw_events(&self, login: &Login) -> Result<RawEvents, policy::Refused> {
         policy::may_read_raw_events(login)?;
-        let feed = login.server().raw_feed();
-        Ok(RawEvents {
-            receiver: feed.subscribe(),
-            read: login.read(),
-            agent: None,
-            _demand: feed.demand(),
-        })
+        // Past the check no agent is left, so this is the read classes alone.
+        Ok(self.proxy_events(login))
     }
 
     /// The raw events an AMI proxy client of `login` reads: through its read classes,

@@ -40,10 +40,12 @@ pub enum RawWay {
 /// only. The AMI proxy: every relay account, since the proxy narrows each role here
 /// (a supervisor loses the shell, see [`raw_ami_write`]; an agent keeps their own
 /// calls, see [`may_run_raw_ami`] and [`event_concerns`]).
-pub fn may_use_raw_ami(login: &Login, way: RawWay) -> bool {
+pub fn may_use_raw_ami(login: &Login, way: RawWay) -> Result<(), Refused> {
     match way {
-        RawWay::Ajam => matches!(login.role(), None | Some(Role::Admin)),
-        RawWay::Proxy => true,
+        RawWay::Ajam if !matches!(login.role(), None | Some(Role::Admin)) => {
+            Err(Refused("AJAM is for admins only"))
+        }
+        RawWay::Ajam | RawWay::Proxy => Ok(()),
     }
 }
 
