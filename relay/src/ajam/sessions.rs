@@ -170,9 +170,11 @@ impl Sessions {
     /// Queues one event of `server` for every session there whose classes cover it.
     pub fn offer(&self, server: &str, event: &Message) {
         let mut encoded: Option<Bytes> = None;
+        // `Classes::reads`, with the event's classes read once for every session.
+        let classes = Classes::of_event(event);
         let sessions: Vec<Arc<HttpSession>> = lock(&self.map)
             .values()
-            .filter(|s| s.login.server().name() == server && lock(&s.send_events).reads(event))
+            .filter(|s| s.login.server().name() == server && lock(&s.send_events).contains(classes))
             .cloned()
             .collect();
         for session in sessions {
