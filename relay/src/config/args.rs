@@ -94,16 +94,7 @@ impl Args {
                 ami.auth = AuthMethod::Md5;
             }
             Config {
-                upstream: Upstream::Asterisk(vec![ServerConfig {
-                    name: self.ami_name,
-                    ami,
-                    exclude_events: default_excluded_events(),
-                    read_classes: BTreeMap::new(),
-                    demo_accounts: Vec::new(),
-                    dialing: Dialing::default(),
-                    ami_secrets: BTreeMap::new(),
-                    tls: None,
-                }]),
+                upstream: Upstream::Asterisk(vec![ServerConfig::new(self.ami_name, ami)]),
                 ..Config::defaults()
             }
         } else if self.demo {

@@ -3,7 +3,6 @@
 //! The accounts and their read classes are pbxsim's own manager.conf users (the
 //! fixtures'), read from pbxsim rather than written out a second time.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use shared::ami::Classes;
@@ -11,7 +10,7 @@ use shared::protocol::DemoAccount;
 
 use crate::ami::AmiConfig;
 use crate::control::Dialing;
-use crate::live::{ServerConfig, default_excluded_events};
+use crate::live::ServerConfig;
 
 /// The in-process simulated PBX at `addr`, followed as its first (all-powerful) user,
 /// with the read classes of pbxsim's users.
@@ -25,9 +24,6 @@ pub fn server(addr: SocketAddr) -> ServerConfig {
         (u.name.as_str(), u.secret.as_str())
     });
     ServerConfig {
-        name: "demo".into(),
-        ami: AmiConfig::new(addr.to_string(), username, secret),
-        exclude_events: default_excluded_events(),
         read_classes: users.iter().map(|u| (u.name.clone(), u.read)).collect(),
         demo_accounts: users
             .iter()
@@ -43,8 +39,7 @@ pub fn server(addr: SocketAddr) -> ServerConfig {
             context: "test".into(),
             parking_context: "test".into(),
         },
-        tls: None,
-        ami_secrets: BTreeMap::new(),
+        ..ServerConfig::new("demo", AmiConfig::new(addr.to_string(), username, secret))
     }
 }
 

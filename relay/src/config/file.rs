@@ -176,17 +176,13 @@ pub fn from_toml(
         max_browsers: file.max_browsers.unwrap_or(defaults.max_browsers),
         tick: file.tick_ms.map_or(defaults.tick, Duration::from_millis),
         pause_reasons: file.pause_reasons.unwrap_or(defaults.pause_reasons),
-        pop_frame_ancestors: Vec::new(),
-        screen_pop: ScreenPop::default(),
-        legacy: LegacyConfig::default(),
-        ami_proxy: ProxyConfig::default(),
-        security: SecurityConfig::default(),
-        users: Vec::new(),
         tls: file.tls.map(|entry| ListenerTls {
             cert: entry.cert,
             key: entry.key,
         }),
         audit: file.audit.map_or_else(AuditConfig::default, audit_config),
+        // The sections below are read after this, each into its own settings.
+        ..defaults
     };
     let line_of = |offset: usize| text[..offset.min(text.len())].lines().count().max(1);
     if let Some(entry) = file.legacy {

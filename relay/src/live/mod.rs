@@ -86,6 +86,20 @@ pub fn default_excluded_events() -> Vec<String> {
 }
 
 impl ServerConfig {
+    /// A server named `name` reached as `ami`, every other setting at its default.
+    pub fn new(name: impl Into<String>, ami: AmiConfig) -> ServerConfig {
+        ServerConfig {
+            name: name.into(),
+            ami,
+            exclude_events: default_excluded_events(),
+            read_classes: BTreeMap::new(),
+            demo_accounts: Vec::new(),
+            dialing: Dialing::default(),
+            ami_secrets: BTreeMap::new(),
+            tls: None,
+        }
+    }
+
     /// The secret of AMI account `username` on this server, if the relay knows it.
     pub fn ami_secret_of(&self, username: &str) -> Option<&str> {
         if username == self.ami.username {
@@ -807,16 +821,7 @@ mod tests {
     use super::*;
 
     fn server() -> Arc<LiveServer> {
-        let config = ServerConfig {
-            name: "pbx".into(),
-            ami: AmiConfig::new("h:5038", "u", "s"),
-            exclude_events: default_excluded_events(),
-            read_classes: BTreeMap::new(),
-            demo_accounts: Vec::new(),
-            dialing: Dialing::default(),
-            ami_secrets: BTreeMap::new(),
-            tls: None,
-        };
+        let config = ServerConfig::new("pbx", AmiConfig::new("h:5038", "u", "s"));
         LiveServer::new(
             config,
             Duration::from_secs(3600),
