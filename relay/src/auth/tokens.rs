@@ -287,4 +287,37 @@ mod tests {
         assert!(alice.is_cancelled());
         assert!(!ami.is_cancelled());
     }
+
+    #[test]
+    fn the_table_holds_max_tokens_live_ones_and_makes_room_only_from_expired_ones() {
+        let tokens = Tokens::default();
+        for n in 0..MAX_TOKENS - 1 {
+            tokens
+                .insert(format!("t{n}"), credentials("u", None, HOUR))
+                .expect("below the bound");
+        }
+        // N-1 held: the N-th fits, the N+1-th does not.
+        tokens
+            .insert("last".into(), credentials("u", None, HOUR))
+            .expect("the bound itself");
+        assert!(
+            tokens
+                .insert("over".into(), credentials("u", None, HOUR))
+                .is_err()
+        );
+        assert!(
+            matches!(tokens.get("t0"), Some(Ok(_))),
+            "nothing live was dropped"
+        );
+        // An expired one makes room, and is ended.
+        tokens.revoke("last");
+        let expiring = tokens
+            .insert("expired".into(), credentials("u", None, Duration::ZERO))
+            .expect("room for one");
+        tokens
+            .insert("fresh".into(), credentials("u", None, HOUR))
+            .expect("the expired one made room");
+        assert!(expiring.is_cancelled());
+        assert!(tokens.get("expired").is_none());
+    }
 }
