@@ -14,10 +14,21 @@ use shared::ami::{Classes, Frame, Message, Parser, md5_key};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A free loopback port for the proxy (the relay binds it itself).
+/// A free loopback port for the proxy, which the relay binds itself, so the port is
+/// free for a moment in between. A port from `127.0.0.1:0` could be handed meanwhile to
+/// another test's `127.0.0.1:0` (seen: the next test's panel took it), so these come
+/// from below the kernel's ephemeral range (32768 and up on Linux), where no
+/// `127.0.0.1:0` lands, and from a counter, so two tests here never pick the same one.
 fn free_port() -> SocketAddr {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    socket.local_addr().expect("address")
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 5_000) as u16;
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = base + n % 7_000;
+        if let Ok(socket) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return socket.local_addr().expect("address");
+        }
+    }
 }
 
 /// A pbxsim with the fixtures' users and a relay with the proxy on `queue`, linked.
