@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::ami::{AmiError, SessionEvent, SessionHandle};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::ami::AmiConfig;
 use crate::ami::tls::ServerTls;
@@ -547,7 +547,10 @@ impl LiveServer {
         let mut ignored = Vec::new();
         let mut unknown = Vec::new();
         let mut booted = None;
-        for action in resync::actions() {
+        // The rooms' participants come last, one `ConfbridgeList` per room listed.
+        let mut actions = resync::actions().into_iter().collect::<VecDeque<_>>();
+        let mut rooms_asked = false;
+        while let Some(action) = actions.pop_front() {
             let name = action
                 .get_str("Action")
                 .map(|a| a.into_owned())
@@ -579,6 +582,10 @@ impl LiveServer {
                     tracing::info!(server = %self.name, action = %name, %message, "status list refused");
                 }
                 Err(error) => return Some(Err(error)),
+            }
+            if actions.is_empty() && !rooms_asked {
+                rooms_asked = true;
+                actions.extend(resync::rooms(&model));
             }
         }
         Some(Ok(Rebuilt {
