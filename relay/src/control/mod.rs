@@ -293,6 +293,45 @@ async fn translate(
                 },
             )
             .with("State", if *mute { "1" } else { "0" }),
+        Action::ConfMute {
+            room,
+            channel,
+            mute,
+        } => Message::new()
+            .with(
+                "Action",
+                if *mute {
+                    "ConfbridgeMute"
+                } else {
+                    "ConfbridgeUnmute"
+                },
+            )
+            .with("Conference", room)
+            .with("Channel", channel),
+        Action::ConfKick { room, channel } => Message::new()
+            .with("Action", "ConfbridgeKick")
+            .with("Conference", room)
+            .with("Channel", channel),
+        Action::ConfLock { room, locked } => Message::new()
+            .with(
+                "Action",
+                if *locked {
+                    "ConfbridgeLock"
+                } else {
+                    "ConfbridgeUnlock"
+                },
+            )
+            .with("Conference", room),
+        Action::ConfRecord { room, recording } => Message::new()
+            .with(
+                "Action",
+                if *recording {
+                    "ConfbridgeStartRecord"
+                } else {
+                    "ConfbridgeStopRecord"
+                },
+            )
+            .with("Conference", room),
         Action::Ami { headers } => {
             let mut message = Message::new();
             // `Action` first, as Asterisk expects to read it.
