@@ -178,3 +178,34 @@ async fn conferences_answer_and_report_as_recorded() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// The room's bridge is ConfBridge's softmix bridge from its `BridgeCreate` on.
+#[tokio::test]
+async fn the_room_bridge_is_created_as_confbridge_creates_it() {
+    let sim = Sim::start(SimConfig::quiet()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    c.send(
+        "Action: Originate\r\nAsync: true\r\nChannel: Local/100@test\r\nContext: test\r\n\
+         Exten: 1000\r\nPriority: 1\r\nActionID: o\r\n\r\n",
+    )
+    .await;
+    let create = c.event("BridgeCreate").await;
+    let fields: Vec<String> = [
+        "BridgeType",
+        "BridgeTechnology",
+        "BridgeCreator",
+        "BridgeName",
+    ]
+    .iter()
+    .map(|k| text(&create, k))
+    .collect();
+    assert_eq!(fields, ["base", "softmix", "ConfBridge", "1000"]);
+    assert_eq!(
+        text(&c.event("ConfbridgeStart").await, "BridgeNumChannels"),
+        "1"
+    );
+    assert_eq!(
+        text(&c.event("ConfbridgeJoin").await, "BridgeNumChannels"),
+        "2"
+    );
+}

@@ -110,10 +110,7 @@ impl Pbx {
         }
         let first = !self.conferences.contains_key(room);
         if first {
-            let bid = self.bridge_create();
-            if let Some(bridge) = self.bridges.get_mut(&bid) {
-                bridge.conference = Some(room.to_string());
-            }
+            let bid = self.bridge_create_for(Some(room.to_string()));
             // The announcer's channel is in the bridge before the room starts.
             self.conferences.insert(
                 room.to_string(),

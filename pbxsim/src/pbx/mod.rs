@@ -930,13 +930,18 @@ impl Pbx {
     }
 
     fn bridge_create(&mut self) -> String {
+        self.bridge_create_for(None)
+    }
+
+    /// A new bridge, a conference's softmix bridge when `conference` names its room.
+    fn bridge_create_for(&mut self, conference: Option<String>) -> String {
         let id = self.uuid();
         let bridge = Bridge {
             id: id.clone(),
             members: Vec::new(),
             created_ms: self.now_ms,
             parking: false,
-            conference: None,
+            conference,
             hidden: 0,
         };
         let mut msg = Self::head("BridgeCreate", Classes::CALL);
