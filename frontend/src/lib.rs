@@ -7,7 +7,8 @@
 //! Modules in layers; each imports only the layers below it, never one above, so no
 //! two modules import each other:
 //!
-//! 1. [`format`] (how things are written for people), [`route`] (paths and the tiny
+//! 1. [`i18n`] (the words in the person's language: catalogues and the language
+//!    signal), [`format`] (how things are written for people), [`route`] (paths and the tiny
 //!    router), [`api`] (the relay's HTTP API), [`windowing`] (long lists drawn only
 //!    where they are scrolled to), [`store`] (what the relay sent), [`events`] (the
 //!    event log's raw events).
@@ -23,6 +24,7 @@ pub mod app;
 pub mod context;
 pub mod events;
 pub mod format;
+pub mod i18n;
 pub mod parts;
 pub mod route;
 pub mod socket;
