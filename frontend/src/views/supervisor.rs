@@ -8,6 +8,7 @@ use shared::action::Action;
 use crate::context::{Ctx, my_extension};
 use crate::format::duration;
 use crate::parts::calls::Calls;
+use crate::parts::conferences::Conferences;
 use crate::parts::extensions::Extensions;
 use crate::parts::queues::Queues;
 
@@ -28,6 +29,7 @@ pub fn Supervisor() -> impl IntoView {
                 <Parked mine />
             </section>
             <Queues />
+            <Conferences />
         </main>
     }
 }
