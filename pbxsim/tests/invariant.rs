@@ -126,10 +126,19 @@ impl Live {
         for action in resync::actions() {
             send(&mut client, &action).await;
         }
+        // The lists and the events meanwhile, then each room's participants, as the
+        // relay rebuilds.
+        let mut model = ServerModel::default();
+        read_lists(&mut client, &mut model, resync::ACTIONS.len()).await;
+        let rooms = resync::rooms(&model);
+        for action in &rooms {
+            send(&mut client, action).await;
+        }
+        read_lists(&mut client, &mut model, rooms.len()).await;
         Live {
             addr,
             client,
-            model: ServerModel::default(),
+            model,
         }
     }
 
@@ -188,8 +197,9 @@ async fn rebuild(addr: std::net::SocketAddr) -> ServerModel {
     model
 }
 
-/// Reads `lists` answers into `model`. With no room, ConfbridgeListRooms answers
-/// `No active conferences.`, which is an empty list, not a refusal.
+/// Reads `lists` answers into `model`, with any event between. With no room,
+/// ConfbridgeListRooms answers `No active conferences.`, an empty list, not a refusal;
+/// a room that ended meanwhile answers `No Conference by that name found.`.
 async fn read_lists(client: &mut Client, model: &mut ServerModel, lists: usize) {
     let mut complete = 0;
     while complete < lists {
@@ -284,6 +294,7 @@ fn difference(live: &ServerModel, rebuilt: &ServerModel) -> Option<String> {
     part!(extensions);
     part!(devices);
     part!(presence);
+    part!(conferences);
     (live != rebuilt).then(|| "the models differ elsewhere".to_owned())
 }
 

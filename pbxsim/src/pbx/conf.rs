@@ -150,6 +150,38 @@ impl Pbx {
         if self.field(&call.a2, |c| &c.exten) == "610" {
             self.schedule(TALK_START_MS, Step::ConfTalk(id, true));
         }
+        // The caller phone hangs up after its `Wait(${DURATION})`: the user leaves.
+        self.schedule(call.duration_s * 1_000, Step::PhoneHangup(id));
+    }
+
+    /// The demo's conference: room 1000 keeps a few people, an admin among them and one
+    /// on the talking phone (610), each staying a minute to four; called as calls start.
+    pub fn conf_trickle(&mut self) {
+        let users = self
+            .conferences
+            .get("1000")
+            .map_or(&[][..], |r| &r.users[..]);
+        if users.len() >= 3 {
+            return;
+        }
+        let has_admin = users.iter().any(|u| u.admin);
+        let talker = users.iter().any(|u| {
+            self.calls
+                .get(&u.call)
+                .is_some_and(|c| self.field(&c.a2, |ch| &ch.exten) == "610")
+        });
+        let (phone, target) = match (has_admin, talker) {
+            (false, _) => ("101", Target::ConferenceAdmin),
+            (true, false) => ("610", Target::Conference),
+            (true, true) => ("100", Target::Conference),
+        };
+        let guest = self.rand(1, 99);
+        let name = format!("Conference Guest {guest:02}");
+        let num = format!("50{guest:02}");
+        let duration = self.rand(60, 240);
+        // Originated like the traffic's calls, with an ActionID (as every recorded one).
+        let action_id = format!("conf-{guest:02}");
+        self.originate(phone, target, (&num, &name), duration, Some(&action_id));
     }
 
     /// The room and the place of the user whose channel is `uid`.
