@@ -449,6 +449,37 @@ mod tests {
         assert_eq!(everything(&all.narrowed_to(Role::Admin)), everything(&all));
         let supervisor = all.narrowed_to(Role::Supervisor);
         assert!(supervisor.actions.contains("spy") && !supervisor.actions.contains("ami"));
+        // The conference actions are a supervisor's and an admin's, never an agent's.
+        let conferences = Permissions::from_list_commands(
+            [
+                (
+                    "ConfbridgeMute",
+                    "Mute a Confbridge user.  (Priv: call,all)",
+                ),
+                (
+                    "ConfbridgeKick",
+                    "Kick a Confbridge user.  (Priv: call,all)",
+                ),
+                (
+                    "ConfbridgeLock",
+                    "Lock a Confbridge conference.  (Priv: call,all)",
+                ),
+                (
+                    "ConfbridgeStartRecord",
+                    "Start recording a Confbridge conference.  (Priv: system,all)",
+                ),
+            ]
+            .into_iter(),
+        );
+        let conf = ["conf_kick", "conf_lock", "conf_mute", "conf_record"];
+        for role in [Role::Supervisor, Role::Admin] {
+            let offered = conferences.narrowed_to(role);
+            assert!(
+                conf.iter().all(|a| offered.actions.contains(*a)),
+                "{role:?}"
+            );
+        }
+        assert!(conferences.narrowed_to(Role::Agent).actions.is_empty());
         let agent = all.narrowed_to(Role::Agent);
         assert_eq!(
             everything(&agent),

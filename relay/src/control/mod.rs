@@ -297,41 +297,33 @@ async fn translate(
             room,
             channel,
             mute,
-        } => Message::new()
-            .with(
-                "Action",
-                if *mute {
-                    "ConfbridgeMute"
-                } else {
-                    "ConfbridgeUnmute"
-                },
-            )
-            .with("Conference", room)
-            .with("Channel", channel),
-        Action::ConfKick { room, channel } => Message::new()
-            .with("Action", "ConfbridgeKick")
-            .with("Conference", room)
-            .with("Channel", channel),
-        Action::ConfLock { room, locked } => Message::new()
-            .with(
-                "Action",
-                if *locked {
-                    "ConfbridgeLock"
-                } else {
-                    "ConfbridgeUnlock"
-                },
-            )
-            .with("Conference", room),
-        Action::ConfRecord { room, recording } => Message::new()
-            .with(
-                "Action",
-                if *recording {
-                    "ConfbridgeStartRecord"
-                } else {
-                    "ConfbridgeStopRecord"
-                },
-            )
-            .with("Conference", room),
+        } => {
+            let name = if *mute {
+                "ConfbridgeMute"
+            } else {
+                "ConfbridgeUnmute"
+            };
+            conference(name, room).with("Channel", channel)
+        }
+        Action::ConfKick { room, channel } => {
+            conference("ConfbridgeKick", room).with("Channel", channel)
+        }
+        Action::ConfLock { room, locked } => {
+            let name = if *locked {
+                "ConfbridgeLock"
+            } else {
+                "ConfbridgeUnlock"
+            };
+            conference(name, room)
+        }
+        Action::ConfRecord { room, recording } => {
+            let name = if *recording {
+                "ConfbridgeStartRecord"
+            } else {
+                "ConfbridgeStopRecord"
+            };
+            conference(name, room)
+        }
         Action::Ami { headers } => {
             let mut message = Message::new();
             // `Action` first, as Asterisk expects to read it.
@@ -359,6 +351,13 @@ async fn translate(
             message
         }
     })
+}
+
+/// A Confbridge action on `room` (its `Conference` header).
+fn conference(action: &str, room: &str) -> Message {
+    Message::new()
+        .with("Action", action)
+        .with("Conference", room)
 }
 
 /// `astpanel-PJSIP-1001-00000001-1764750000.wav`: unique enough, and no path.

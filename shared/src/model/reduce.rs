@@ -987,6 +987,51 @@ mod tests {
         assert_eq!(browser, model);
     }
 
+    /// A leave, a mute or a recording of a room that ended (or never started) brings
+    /// back no room; a hangup takes its channel out of every room.
+    #[test]
+    fn conference_events_after_the_end_bring_back_no_room() {
+        let mut model = ServerModel::default();
+        let mut changes = Vec::new();
+        let user = |name: &str| {
+            event(&[
+                ("Event", name),
+                ("Conference", "1000"),
+                ("Channel", "Local/100@test-00000000;1"),
+                ("Uniqueid", "1.1"),
+                ("Admin", "No"),
+                ("Muted", "No"),
+            ])
+        };
+        model.apply_event(&user("ConfbridgeJoin"), 0, &mut changes);
+        assert_eq!(model.conferences["1000"].participants.len(), 1);
+        model.apply_event(
+            &event(&[("Event", "Hangup"), ("Uniqueid", "1.1")]),
+            0,
+            &mut changes,
+        );
+        assert!(model.conferences["1000"].participants.is_empty());
+        model.apply_event(
+            &event(&[("Event", "ConfbridgeEnd"), ("Conference", "1000")]),
+            0,
+            &mut changes,
+        );
+        for late in ["ConfbridgeLeave", "ConfbridgeMute", "ConfbridgeTalking"] {
+            model.apply_event(&user(late), 0, &mut changes);
+        }
+        model.apply_event(
+            &event(&[("Event", "ConfbridgeRecord"), ("Conference", "1000")]),
+            0,
+            &mut changes,
+        );
+        assert!(model.conferences.is_empty(), "{:?}", model.conferences);
+        let mut browser = ServerModel::default();
+        for change in changes {
+            browser.apply_change(change);
+        }
+        assert_eq!(browser, model);
+    }
+
     #[test]
     fn a_queue_first_heard_of_in_a_removal_reaches_browsers() {
         let mut model = ServerModel::default();
