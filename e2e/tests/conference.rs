@@ -1,5 +1,6 @@
 //! A conference room in the supervisor view, in Chromium: a supervisor mutes a
-//! participant (the card shows it muted) and kicks one (it leaves the card).
+//! participant (the card shows it muted) and kicks one (it leaves the card); a
+//! read-only account sees the room and is offered none of its buttons.
 
 use e2e::{Harness, PanelPage, Pbx, originate, side_session, wait_for};
 use thirtyfour::prelude::*;
@@ -70,5 +71,18 @@ async fn a_supervisor_mutes_and_kicks_a_conference_participant() -> anyhow::Resu
     })
     .await?;
     page.ensure_no_console_errors().await?;
+
+    // A read-only account (`read=call`, no write class) sees the room, and no button.
+    page.click_button_in("header", "Log out").await?;
+    page.login_and_wait("viewer", "viewer-secret").await?;
+    page.navigate("Supervisor").await?;
+    wait_for("the room for the viewer", || async {
+        Ok((participants(&page, "1000").await?.len() == 1).then_some(()))
+    })
+    .await?;
+    for testid in ["conf-mute", "conf-kick", "conf-lock", "conf-record"] {
+        let offered = page.attributes(testid, "data-testid").await?;
+        anyhow::ensure!(offered.is_empty(), "a viewer was offered {testid}");
+    }
     harness.stop().await
 }
