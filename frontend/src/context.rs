@@ -10,6 +10,7 @@ use shared::model::ServerModel;
 use shared::protocol::ClientMessage;
 
 use crate::events::EventLog;
+use crate::i18n::t;
 use crate::socket::{self, Sender, SocketState};
 use crate::store::Live;
 
@@ -100,9 +101,8 @@ impl Ctx {
         if sent {
             return Some(id);
         }
-        self.live.update(|l| {
-            l.last_result = Some(ActionResult::failed(None, "Not connected to the relay"))
-        });
+        self.live
+            .update(|l| l.last_result = Some(ActionResult::failed(None, t("app.not_connected"))));
         None
     }
 
