@@ -160,9 +160,16 @@ fn reads_as_text(literal: &str) -> bool {
             let mut chars = word.chars();
             matches!((chars.next(), chars.next()), (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase())
         });
+    // Words as prose has them: letters, maybe an apostrophe or a hyphen, maybe punctuation
+    // around; not selectors, paths or code.
     let words = literal
         .split_whitespace()
-        .filter(|word| word.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+        .map(|word| word.trim_matches(|c: char| "()“”\"«»,.;:!?…".contains(c)))
+        .filter(|word| word.chars().count() >= 2)
+        .filter(|word| {
+            word.chars()
+                .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+        })
         .count();
     capitalised || words >= 2
 }
@@ -470,6 +477,7 @@ fn f() {
     let c = "Not text either"; // not text
     // not text: the next line's
     let d = "Not text at all";
+    let e = find("[data-channel='{channel}'] [data-testid='transfer-to']");
 }
 "##;
     let texts: Vec<String> = untranslated(source)

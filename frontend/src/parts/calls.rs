@@ -9,6 +9,7 @@ use shared::model::{Channel, ServerModel};
 use crate::context::Ctx;
 use crate::format::duration;
 use crate::i18n::{t, tr, tr_with};
+use crate::selection::Selection;
 use crate::windowing::{ScrollBox, padding, row_height, visible_rows};
 
 /// Channels drawn in full before the list windows itself: a few hundred rows are
@@ -191,9 +192,17 @@ fn ChannelRow(
         format!("{} <{}>", channel.caller_id_name, channel.caller_id_num)
     };
     let connected = channel.connected_num.clone();
+    let selection = Selection::get();
+    let selected = move || selection.is_some_and(|s| name.with_value(|n| s.is_channel(n)));
+    let pick = move |_| {
+        if let Some(selection) = selection {
+            selection.channel.set(Some(name.get_value()));
+        }
+    };
     view! {
         <li class="channel" class:first=first data-testid="channel" data-channel=channel.channel.clone()
-            data-state=channel.state_desc.clone() data-bridge=call>
+            data-state=channel.state_desc.clone() data-bridge=call
+            class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="about">
                 <span class="name">{channel.channel.clone()}</span>
                 <span class="caller">{caller}</span>

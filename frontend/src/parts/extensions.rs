@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use crate::context::Ctx;
 use crate::format::{extension_state, lowercase, state_label};
 use crate::i18n::{tr, tr_with};
+use crate::selection::Selection;
 use crate::windowing::{ScrollBox, padding, pixels, visible_rows};
+use wasm_bindgen::JsCast;
 use web_sys::HtmlDivElement;
 
 /// The states the filter offers, in the order a supervisor scans for them.
@@ -147,11 +149,30 @@ pub fn Extensions(mine: RwSignal<String>) -> impl IntoView {
             )
         }
     };
+    // Enter in the search selects the first extension shown and leaves the box, so the
+    // keyboard shortcuts (`c` to call it) work at once.
+    let selection = Selection::get();
+    let pick_first = move |ev: leptos::ev::KeyboardEvent| {
+        // not text: a key's name
+        if ev.key() != "Enter" {
+            return;
+        }
+        let first = matching.with(|m| m.first().map(|t| t.exten.clone()));
+        if let (Some(selection), Some(first)) = (selection, first) {
+            selection.exten.set(Some(first));
+            if let Some(input) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = input.blur();
+            }
+        }
+    };
     view! {
         <div class="row">
             <h2>{tr("extensions.title")}</h2>
             <input class="filter" type="search" placeholder=tr("extensions.search_example") aria-label=tr("extensions.search")
-                data-testid="extension-search"
+                data-testid="extension-search" on:keydown=pick_first
                 prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev)) />
             <select aria-label=tr("extensions.state_filter") data-testid="extension-state-filter"
                 prop:value=move || state.get() on:change=move |ev| state.set(event_target_value(&ev))>
@@ -247,8 +268,16 @@ fn ExtensionTile(
             });
         }
     };
+    let selection = Selection::get();
+    let selected = move || selection.is_some_and(|s| exten.with_value(|e| s.is_exten(e)));
+    let pick = move |_| {
+        if let Some(selection) = selection {
+            selection.exten.set(Some(exten.get_value()));
+        }
+    };
     view! {
-        <li class="tile" data-testid="extension" data-exten=tile.exten.clone() data-state=tile.state>
+        <li class="tile" data-testid="extension" data-exten=tile.exten.clone() data-state=tile.state
+            class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="exten">{tile.exten.clone()}
                 <span class="badges">
                     {tile.presence.map(|p| view! { <span class="presence" title=tr("extensions.presence")>{p}</span> })}

@@ -8,6 +8,7 @@ use crate::context::{Ctx, my_extension};
 use crate::format::{duration, extension_state, state_label};
 use crate::i18n::tr;
 use crate::parts::queues::Queues;
+use crate::selection::Selection;
 
 #[component]
 pub fn Agent() -> impl IntoView {
@@ -102,8 +103,16 @@ fn MyCall(channel: Channel) -> impl IntoView {
     } else {
         format!("{} <{}>", channel.connected_name, channel.connected_num)
     };
+    let selection = Selection::get();
+    let selected = move || selection.is_some_and(|s| name.with_value(|n| s.is_channel(n)));
+    let pick = move |_| {
+        if let Some(selection) = selection {
+            selection.channel.set(Some(name.get_value()));
+        }
+    };
     view! {
-        <li class="channel mine" data-testid="my-call" data-channel=channel.channel.clone()>
+        <li class="channel mine" data-testid="my-call" data-channel=channel.channel.clone()
+            class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="caller">{other}</span>
             <span class="state">{channel.state_desc.clone()}</span>
             <span class="duration">{move || duration(ctx.now.get(), since)}</span>
