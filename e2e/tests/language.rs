@@ -3,11 +3,12 @@
 //! shortcuts' list show no English word of the panel's own (checked against the
 //! catalogues in `frontend/i18n/`), and the choice survives a reload; `?` opens the
 //! shortcuts' list and Escape closes it, no shortcut fires while typing, `/` goes to
-//! the grid's search and Enter there selects the first extension shown.
+//! the grid's search and Enter there selects the first extension shown, and `h` hangs
+//! up the call clicked.
 
 use std::collections::BTreeMap;
 
-use e2e::{Harness, PanelPage, wait_for};
+use e2e::{Harness, PanelPage, Pbx, originate, wait_for};
 use thirtyfour::prelude::*;
 
 /// A catalogue of the SPA: key → text.
@@ -233,6 +234,44 @@ async fn question_mark_lists_the_shortcuts_and_slash_then_enter_selects_an_exten
         focused(&page).await? != "extension-search",
         "Enter left the focus in the search"
     );
+    page.ensure_no_console_errors().await?;
+    harness.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h_hangs_up_the_call_clicked() -> anyhow::Result<()> {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let harness = Harness::start_with(&pbx).await?;
+    let page = harness.open_panel().await?;
+    page.login_and_wait("admin", "admin-secret").await?;
+    page.navigate("Supervisor").await?;
+    let admin = e2e::side_session(&pbx).await?;
+    // A five-minute call: it ends only if the shortcut ends it.
+    originate(&admin, "100", "200", "Keyboard <555>", 300).await?;
+    let target = wait_for("the call on screen", || async {
+        let shown = page.shown_channels().await?;
+        Ok(shown.into_iter().find(|c| c.starts_with("Local/100")))
+    })
+    .await?;
+    let row = format!("[data-testid='channel'][data-channel='{target}']");
+    let clicked: bool = page
+        .driver
+        .execute(
+            "const name = document.querySelector(arguments[0] + ' .name'); if (!name) return false; name.click(); return true;",
+            vec![serde_json::json!(row)],
+        )
+        .await?
+        .convert()?;
+    anyhow::ensure!(clicked, "no row for {target}");
+    page.wait_for_attributes("the row selected", "channel", "data-selected", |v| {
+        v.iter().any(|s| s == "true")
+    })
+    .await?;
+    press(&page, "h").await?;
+    wait_for("the call to be hung up", || async {
+        Ok((!page.shown_channels().await?.contains(&target)).then_some(()))
+    })
+    .await?;
     page.ensure_no_console_errors().await?;
     harness.stop().await
 }
