@@ -16,7 +16,9 @@ use wasm_bindgen::closure::Closure;
 use crate::api::{self, ApiFailure};
 use crate::context::Ctx;
 use crate::i18n::{self, Lang, t, tr, tr_with};
+use crate::parts::shortcuts::Shortcuts;
 use crate::route::{Route, current_path, href};
+use crate::selection::Selection;
 use crate::socket::SocketState;
 use crate::views::{agent, audit, console, event_log, pop, supervisor, wallboard};
 
@@ -123,7 +125,10 @@ fn Login(
     view! {
         <main class="login">
             <form class="card" on:submit=submit aria-label=tr("login.form")>
-                <h1>{tr("app.name")}</h1>
+                <div class="row login-head">
+                    <h1>{tr("app.name")}</h1>
+                    <LanguageSwitch />
+                </div>
                 <label>{tr("login.server")}
                     <select data-testid="login-server" on:change=move |ev| server.set(event_target_value(&ev)) prop:value=move || server.get()>
                         <For each=move || servers.get() key=|s| s.name.clone() let:s>
@@ -163,6 +168,8 @@ fn Login(
 fn Panel(session: RwSignal<Session>) -> impl IntoView {
     let ctx = Ctx::start(None);
     provide_context(ctx);
+    Selection::provide();
+    let shortcuts = RwSignal::new(false);
     let route = expect_context::<Route>();
     Effect::new(move |_| match ctx.socket.get() {
         SocketState::Ended => session.set(Session::Ended),
@@ -231,12 +238,15 @@ fn Panel(session: RwSignal<Session>) -> impl IntoView {
             <span class="pill" data-testid="link-state" data-state=link role="status">{link_text}</span>
             <span class="muted who">{who}</span>
             <LanguageSwitch />
+            <button class="ghost" data-testid="shortcuts-button" aria-label=tr("keys.open") title=tr("keys.open")
+                on:click=move |_| shortcuts.update(|open| *open = !*open)>"?"</button>
             <button class="ghost" on:click=logout>{tr("header.logout")}</button>
         </header>
         <Show when=move || link() != "up">
             <p class="banner" role="status">{move || tr_with("header.stale", &[("state", &link_text())])}</p>
         </Show>
         <Toast />
+        <Shortcuts open=shortcuts />
         {move || match route.0.get().as_str() {
             "/supervisor" => view! { <supervisor::Supervisor /> }.into_any(),
             "/wallboard" => view! { <wallboard::Wallboard /> }.into_any(),
