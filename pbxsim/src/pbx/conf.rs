@@ -170,14 +170,19 @@ impl Pbx {
                 .get(&u.call)
                 .is_some_and(|c| self.field(&c.a2, |ch| &ch.exten) == "610")
         });
-        let (phone, target) = match (has_admin, talker) {
-            (false, _) => ("101", Target::ConferenceAdmin),
-            (true, false) => ("610", Target::Conference),
-            (true, true) => ("100", Target::Conference),
+        // The recorded callers' names ('Conf Admin' <5002>, 'Conf Talker' <5003>), and
+        // numbered users like 'Conf User A' <5001>.
+        let guest = self.rand(10, 99);
+        let (phone, target, name) = match (has_admin, talker) {
+            (false, _) => ("101", Target::ConferenceAdmin, "Conf Admin".to_string()),
+            (true, false) => ("610", Target::Conference, "Conf Talker".to_string()),
+            (true, true) => ("100", Target::Conference, format!("Conf User {guest}")),
         };
-        let guest = self.rand(1, 99);
-        let name = format!("Conference Guest {guest:02}");
-        let num = format!("50{guest:02}");
+        let num = match target {
+            Target::ConferenceAdmin => "5002".to_string(),
+            _ if phone == "610" => "5003".to_string(),
+            _ => format!("50{guest}"),
+        };
         let duration = self.rand(60, 240);
         // Originated like the traffic's calls, with an ActionID (as every recorded one).
         let action_id = format!("conf-{guest:02}");
