@@ -1,0 +1,98 @@
+//! The day's queue figures across an Asterisk restart (qpanel issue 113), and queue
+//! alarms reaching supervisors: pbxsim over real TCP, the relay on a real port.
+
+mod relay_support;
+
+use relay_support::*;
+use serde_json::Value;
+use shared::model::figures::QueueThresholds;
+
+/// `sales` in the state of `admin`.
+fn sales(state: &Value) -> Value {
+    state["servers"][0]["queues"]
+        .as_array()
+        .and_then(|queues| queues.iter().find(|q| q["name"] == "sales"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// A caller waits in `sales` (no members) for a second and hangs up: one abandon.
+async fn abandon(side: &relay::ami::SessionHandle) {
+    call(side, "100", "310", 1).await;
+}
+
+#[tokio::test]
+async fn the_days_counts_survive_an_asterisk_restart() {
+    let mut pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let relay = Relay::start(vec![server("pbx", &pbx)], |_| {}).await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    let side = side_session(&pbx);
+    abandon(&side).await;
+    abandon(&side).await;
+    let before = relay
+        .state_until(&admin, "two abandons in sales", |s| {
+            sales(s)["abandoned"] == 2 && sales(s)["day"]["abandoned"] == 2
+        })
+        .await;
+    assert_eq!(sales(&before)["day"]["abandon_rate_pct"], 100.0);
+
+    // Asterisk restarts: its counters start again at 0, the day's stay.
+    pbx.restart().await;
+    let after = relay
+        .state_until(&admin, "the rebuild after the restart", |s| {
+            s["servers"][0]["link"]["state"] == "up" && sales(s)["abandoned"] == 0
+        })
+        .await;
+    assert_eq!(sales(&after)["day"]["abandoned"], 2, "{}", sales(&after));
+
+    let side = side_session(&pbx);
+    abandon(&side).await;
+    relay
+        .state_until(&admin, "one more abandon, counted on top", |s| {
+            sales(s)["abandoned"] == 1 && sales(s)["day"]["abandoned"] == 3
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_queue_crossing_its_threshold_turns_red_and_notifies_a_supervisor() {
+    let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let mut config = server("pbx", &pbx);
+    config.queue_alarms = vec![QueueThresholds {
+        queue: "sales".into(),
+        waiting_amber: Some(1),
+        wait_red_s: Some(2),
+        ..QueueThresholds::default()
+    }];
+    let relay = Relay::start(vec![config], |_| {}).await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    let mut socket = relay.socket(&admin).await;
+    assert_eq!(socket.next_of("snapshot").await["type"], "snapshot");
+    let side = side_session(&pbx);
+    // The caller waits 4 s, then hangs up.
+    call(&side, "100", "310", 4).await;
+    let amber = socket.next_of("queue_alarm").await;
+    assert_eq!(
+        (&amber["queue"], &amber["level"], &amber["waiting"]),
+        (
+            &Value::from("sales"),
+            &Value::from("amber"),
+            &Value::from(1)
+        )
+    );
+    let red = socket.next_of("queue_alarm").await;
+    assert_eq!(red["level"], "red", "{red}");
+    assert!(red["longest_wait_s"].as_u64() >= Some(2), "{red}");
+    let state = relay
+        .state_until(&admin, "sales red in the model", |s| {
+            sales(s)["alarm"] == "red"
+        })
+        .await;
+    assert_eq!(sales(&state)["callers"].as_array().map(Vec::len), Some(1));
+    // The caller leaves: the level falls with no notification, and the card is clear.
+    relay
+        .state_until(&admin, "sales clear once the caller left", |s| {
+            sales(s)["alarm"] == "none"
+        })
+        .await;
+}
