@@ -3,8 +3,11 @@
 
 mod relay_support;
 
+use std::time::Duration;
+
 use relay_support::*;
 use serde_json::Value;
+use shared::action::Role;
 use shared::model::figures::QueueThresholds;
 
 /// `sales` in the state of `admin`.
@@ -64,10 +67,20 @@ async fn a_queue_crossing_its_threshold_turns_red_and_notifies_a_supervisor() {
         wait_red_s: Some(2),
         ..QueueThresholds::default()
     }];
-    let relay = Relay::start(vec![config], |_| {}).await;
+    let relay = Relay::start(vec![config], |c| {
+        c.users = vec![
+            relay_user("sam", Role::Supervisor, "101"),
+            relay_user("alice", Role::Agent, "100"),
+        ];
+    })
+    .await;
     let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
-    let mut socket = relay.socket(&admin).await;
+    let supervisor = relay.login("pbx", "sam", "sam-password").await.unwrap();
+    let agent = relay.login("pbx", "alice", "alice-password").await.unwrap();
+    let mut socket = relay.socket(&supervisor).await;
     assert_eq!(socket.next_of("snapshot").await["type"], "snapshot");
+    let mut agent_socket = relay.socket(&agent).await;
+    assert_eq!(agent_socket.next_of("snapshot").await["type"], "snapshot");
     let side = side_session(&pbx);
     // The caller waits 4 s, then hangs up.
     call(&side, "100", "310", 4).await;
@@ -95,4 +108,13 @@ async fn a_queue_crossing_its_threshold_turns_red_and_notifies_a_supervisor() {
             sales(s)["alarm"] == "none"
         })
         .await;
+    // An agent's socket got its deltas meanwhile, and no alarm.
+    let mut kinds = Vec::new();
+    while let Ok(message) =
+        tokio::time::timeout(Duration::from_millis(300), agent_socket.next()).await
+    {
+        kinds.push(message["type"].as_str().unwrap_or_default().to_owned());
+    }
+    assert!(kinds.iter().any(|k| k == "delta"), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k == "queue_alarm"), "{kinds:?}");
 }
