@@ -57,6 +57,55 @@ async fn the_days_counts_survive_an_asterisk_restart() {
         .await;
 }
 
+/// With a login store the day is saved there: a relay that stops while Asterisk
+/// restarts finds it again, and carries it over Asterisk's new counters.
+#[tokio::test]
+async fn the_days_counts_survive_a_relay_restart_with_a_login_store() {
+    let dir = std::env::temp_dir().join(format!("astpanel-queue-days-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("logins.db");
+    let _ = std::fs::remove_file(&store);
+    let mut pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
+    let saved = store.clone();
+    let relay = Relay::start(vec![server("pbx", &pbx)], move |c| {
+        c.login_store = Some(saved);
+    })
+    .await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    let side = side_session(&pbx);
+    abandon(&side).await;
+    abandon(&side).await;
+    relay
+        .state_until(&admin, "two abandons in sales", |s| {
+            sales(s)["day"]["abandoned"] == 2
+        })
+        .await;
+    relay.stop().await;
+    pbx.restart().await;
+    let saved = store.clone();
+    let relay = Relay::start(vec![server("pbx", &pbx)], move |c| {
+        c.login_store = Some(saved);
+    })
+    .await;
+    let admin = relay.login("pbx", "admin", "admin-secret").await.unwrap();
+    let state = relay
+        .state_until(&admin, "sales after both restarts", |s| {
+            s["servers"][0]["link"]["state"] == "up" && !sales(s).is_null()
+        })
+        .await;
+    assert_eq!(
+        (
+            &sales(&state)["abandoned"],
+            &sales(&state)["day"]["abandoned"]
+        ),
+        (&Value::from(0), &Value::from(2)),
+        "{}",
+        sales(&state)
+    );
+    relay.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn a_queue_crossing_its_threshold_turns_red_and_notifies_a_supervisor() {
     let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;

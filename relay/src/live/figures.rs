@@ -4,18 +4,24 @@
 //! level behind `ServicelevelPerf`) live in app_queue's memory: a restart or a
 //! `QueueReset` sets them back to 0 (qpanel issue 113). A [`DayTally`] per queue follows
 //! them and adds what Asterisk forgot: when a counter goes down, what the old run
-//! counted today is carried; at local midnight the day starts from nothing. The tallies
-//! live in the relay's memory: a relay restart starts them again from Asterisk's counters
-//! as they stand (its counts since its own start or last `QueueReset`), which is what
-//! the panel showed before the relay kept a day.
+//! counted today is carried; at local midnight the day starts from nothing. With a
+//! `login_store` the tallies are saved in its SQLite file ([`DayStore`], table
+//! `queue_days`) at every refresh of the counters and every rebuild, so a relay restart
+//! keeps the day too; without one they live in memory, and a relay restart starts again
+//! from Asterisk's counters as they stand (its counts since its own start or last
+//! `QueueReset`).
 
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use shared::model::Queue;
 use shared::model::figures::{DayFigures, abandon_rate, one_decimal};
 
 /// The counts of one Asterisk run that add up over a day.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Counts {
     completed: u32,
     abandoned: u32,
@@ -58,7 +64,7 @@ impl Counts {
 }
 
 /// One queue's day, over the Asterisk runs within it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DayTally {
     /// The local day (days since the epoch) the tally counts.
     day: i64,
@@ -119,6 +125,101 @@ impl DayTally {
                 self.talk_s
             },
         }
+    }
+}
+
+/// Why the day's tallies cannot be kept in the SQLite file.
+#[derive(Debug, thiserror::Error)]
+pub enum DayStoreError {
+    /// The file cannot be opened, read or written.
+    #[error("queue days in {path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+}
+
+/// The tallies of every server's queues in an SQLite file (the login store's), one row
+/// per server and queue, the tally as JSON.
+pub struct DayStore {
+    path: String,
+    db: Mutex<rusqlite::Connection>,
+}
+
+impl DayStore {
+    pub fn open(path: &Path) -> Result<DayStore, DayStoreError> {
+        let failed = |source| DayStoreError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let db = rusqlite::Connection::open(path).map_err(failed)?;
+        db.busy_timeout(Duration::from_secs(2)).map_err(failed)?;
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS queue_days (
+                server TEXT NOT NULL, queue TEXT NOT NULL, tally TEXT NOT NULL,
+                PRIMARY KEY (server, queue))",
+        )
+        .map_err(failed)?;
+        Ok(DayStore {
+            path: path.display().to_string(),
+            db: Mutex::new(db),
+        })
+    }
+
+    fn failed(&self, source: rusqlite::Error) -> DayStoreError {
+        DayStoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// `server`'s tallies of local day `day`; those of another day are of no use.
+    pub fn load(
+        &self,
+        server: &str,
+        day: i64,
+    ) -> Result<BTreeMap<String, DayTally>, DayStoreError> {
+        let db = crate::sync::lock(&self.db);
+        let mut query = db
+            .prepare("SELECT queue, tally FROM queue_days WHERE server = ?1")
+            .map_err(|e| self.failed(e))?;
+        let rows = query
+            .query_map([server], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.failed(e))?;
+        let mut tallies = BTreeMap::new();
+        for row in rows {
+            let (queue, text) = row.map_err(|e| self.failed(e))?;
+            // A row this version cannot read is skipped: the day starts again for it.
+            if let Ok(tally) = serde_json::from_str::<DayTally>(&text)
+                && tally.day == day
+            {
+                tallies.insert(queue, tally);
+            }
+        }
+        Ok(tallies)
+    }
+
+    /// Saves `server`'s tallies, in one transaction.
+    pub fn save(
+        &self,
+        server: &str,
+        tallies: &BTreeMap<String, DayTally>,
+    ) -> Result<(), DayStoreError> {
+        let mut db = crate::sync::lock(&self.db);
+        let transaction = db.transaction().map_err(|e| self.failed(e))?;
+        for (queue, tally) in tallies {
+            let text = serde_json::to_string(tally).unwrap_or_default();
+            transaction
+                .execute(
+                    "INSERT INTO queue_days (server, queue, tally) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (server, queue) DO UPDATE SET tally = excluded.tally",
+                    (server, queue, text),
+                )
+                .map_err(|e| self.failed(e))?;
+        }
+        transaction.commit().map_err(|e| self.failed(e))
     }
 }
 
@@ -233,6 +334,39 @@ mod tests {
         // Then Asterisk restarts the same day: the day keeps its one call.
         let restarted = tally.observe(&queue(0, 0, 0.0, 0, 0), 20_001);
         assert_eq!((restarted.completed, restarted.abandoned), (1, 0));
+    }
+
+    #[test]
+    fn the_days_tallies_are_read_back_from_the_file_for_the_same_day_only() {
+        let dir = std::env::temp_dir().join(format!("astpanel-days-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let path = dir.join("logins.db");
+        let _ = std::fs::remove_file(&path);
+        let mut tally = DayTally::default();
+        tally.observe(&queue(3, 2, 33.3, 2, 4), 20_000);
+        tally.observe(&queue(0, 0, 0.0, 0, 0), 20_000);
+        let tallies = BTreeMap::from([("support".to_owned(), tally.clone())]);
+        DayStore::open(&path)
+            .expect("opens")
+            .save("main", &tallies)
+            .expect("saves");
+        // A new relay reads it back: the day goes on where the old one left it.
+        let store = DayStore::open(&path).expect("opens again");
+        let mut read = store.load("main", 20_000).expect("reads");
+        assert_eq!(read.get("support"), Some(&tally));
+        let goes_on = read
+            .get_mut("support")
+            .map(|t| t.observe(&queue(1, 0, 0.0, 5, 5), 20_000));
+        assert_eq!(goes_on.map(|d| (d.completed, d.abandoned)), Some((4, 2)));
+        assert!(
+            store.load("main", 20_001).expect("reads").is_empty(),
+            "another day"
+        );
+        assert!(
+            store.load("other", 20_000).expect("reads").is_empty(),
+            "another server"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -34,6 +34,7 @@ use shared::protocol::DemoAccount;
 
 mod figures;
 mod raw;
+pub use figures::{DayStore, DayStoreError};
 use figures::{DayTally, LocalDays};
 pub use raw::{RAW_BUFFER, RawDemand, RawFeed};
 
@@ -352,6 +353,8 @@ pub struct LiveServer {
     raw: Arc<RawFeed>,
     /// Changes within one tick go out as one delta.
     tick: Duration,
+    /// Where the queues' days are saved, if anywhere ([`LiveServer::keep_days_in`]).
+    day_store: OnceLock<Arc<DayStore>>,
     metrics: Metrics,
     events_in: Counter,
 }
@@ -391,6 +394,7 @@ impl LiveServer {
             updates,
             raw,
             tick: tick.max(Duration::from_millis(1)),
+            day_store: OnceLock::new(),
             events_in,
             metrics,
         })
@@ -398,6 +402,30 @@ impl LiveServer {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Saves the queues' days in `store` from now on, and takes today's from it (what a
+    /// relay before this one counted). Called once, before [`LiveServer::follow`].
+    pub fn keep_days_in(&self, store: Arc<DayStore>) -> Result<(), DayStoreError> {
+        let mut state = self.lock();
+        let today = state.days.day(now_ms());
+        state.tallies = store.load(&self.name, today)?;
+        drop(state);
+        // A second call keeps the first store: there is one file per relay.
+        let _ = self.day_store.set(store);
+        Ok(())
+    }
+
+    /// Writes the queues' days to the store, if there is one; a failure is logged (the
+    /// day is still kept in memory).
+    fn save_days(&self) {
+        let Some(store) = self.day_store.get() else {
+            return;
+        };
+        let tallies = self.lock().tallies.clone();
+        if let Err(error) = store.save(&self.name, &tallies) {
+            tracing::warn!(server = %self.name, %error, "saving the queues' day failed");
+        }
     }
 
     /// Follows the service session until its events end or `closing` fires.
@@ -413,6 +441,8 @@ impl LiveServer {
                 () = server.run(&session, events) => {}
                 () = closing.cancelled() => {}
             }
+            // The day as it stands, for the next relay.
+            server.save_days();
             server.set_link(LinkState::Down, Some("the relay is shutting down".into()));
         })
     }
@@ -483,6 +513,7 @@ impl LiveServer {
                             .await
                             .unwrap_or(false);
                     }
+                    self.save_days();
                 }
                 _ = alarm_check.tick() => self.check_alarms(),
             }
@@ -782,6 +813,7 @@ impl LiveServer {
         state.seq += 1;
         drop(state);
         self.metrics.resync(&self.name);
+        self.save_days();
         let _ = self.updates.send(Update::Rebuilt);
         self.set_link(LinkState::Up, detail);
         tracing::info!(server = %self.name, held = count, "model rebuilt");
