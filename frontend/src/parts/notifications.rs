@@ -154,3 +154,69 @@ fn queue_of(model: &ServerModel, uniqueid: &str) -> Option<String> {
         })
         .map(|queue| queue.name.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use shared::model::{Caller, Channel, Queue};
+
+    use super::*;
+
+    /// A caller (`1.1`) waiting in `support` while it rings 1001's phone (`1.5`, same
+    /// call), and 1001 calling out on its own (`2.1`).
+    fn model() -> ServerModel {
+        let mut model = ServerModel::default();
+        for (uniqueid, name, linkedid, state) in [
+            ("1.1", "Local/100@test-00000001;1", "1.1", 6),
+            ("1.5", "PJSIP/1001-00000005", "1.1", 5),
+            ("2.1", "PJSIP/1001-00000007", "2.1", 4),
+        ] {
+            model.channels.insert(
+                uniqueid.into(),
+                Channel {
+                    uniqueid: uniqueid.into(),
+                    channel: name.into(),
+                    linkedid: linkedid.into(),
+                    state,
+                    ..Channel::default()
+                },
+            );
+        }
+        let mut support = Queue {
+            name: "support".into(),
+            ..Queue::default()
+        };
+        support.callers.insert(
+            "1.1".into(),
+            Caller {
+                uniqueid: "1.1".into(),
+                position: 1,
+                ..Caller::default()
+            },
+        );
+        model.queues.insert("support".into(), support);
+        model
+    }
+
+    fn pop(uniqueid: &str, event: PopEvent) -> CallPop {
+        CallPop {
+            event,
+            exten: "1001".into(),
+            caller_id_num: "7201".into(),
+            caller_id_name: "Support Caller".into(),
+            channel: String::new(),
+            uniqueid: uniqueid.into(),
+        }
+    }
+
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    fn my_phone_ringing_names_the_queue_its_caller_waits_in() {
+        let model = model();
+        assert!(rings_here(&model, &pop("1.5", PopEvent::Ringing)));
+        assert_eq!(queue_of(&model, "1.5").as_deref(), Some("support"));
+        // Calling out rings the other side, not my phone; an answer is no ring.
+        assert!(!rings_here(&model, &pop("2.1", PopEvent::Ringing)));
+        assert!(!rings_here(&model, &pop("1.5", PopEvent::Answered)));
+        assert_eq!(queue_of(&model, "2.1"), None);
+    }
+}
