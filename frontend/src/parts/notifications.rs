@@ -164,23 +164,24 @@ mod tests {
     /// A caller (`1.1`) waiting in `support` while it rings 1001's phone (`1.5`, same
     /// call), and 1001 calling out on its own (`2.1`).
     fn model() -> ServerModel {
-        let mut model = ServerModel::default();
-        for (uniqueid, name, linkedid, state) in [
-            ("1.1", "Local/100@test-00000001;1", "1.1", 6),
-            ("1.5", "PJSIP/1001-00000005", "1.1", 5),
-            ("2.1", "PJSIP/1001-00000007", "2.1", 4),
-        ] {
-            model.channels.insert(
-                uniqueid.into(),
-                Channel {
-                    uniqueid: uniqueid.into(),
-                    channel: name.into(),
-                    linkedid: linkedid.into(),
-                    state,
-                    ..Channel::default()
-                },
-            );
-        }
+        let channel = |uniqueid: &str, channel: &str, linkedid: &str, state| Channel {
+            uniqueid: uniqueid.into(),
+            channel: channel.into(),
+            linkedid: linkedid.into(),
+            state,
+            ..Channel::default()
+        };
+        let mut model = ServerModel {
+            channels: [
+                channel("1.1", "Local/100@test-00000001;1", "1.1", 6),
+                channel("1.5", "PJSIP/1001-00000005", "1.1", 5),
+                channel("2.1", "PJSIP/1001-00000007", "2.1", 4),
+            ]
+            .into_iter()
+            .map(|c| (c.uniqueid.clone(), c))
+            .collect(),
+            ..ServerModel::default()
+        };
         let mut support = Queue {
             name: "support".into(),
             ..Queue::default()
