@@ -136,8 +136,12 @@ struct ServerEntry {
     tls_ca: Option<PathBuf>,
     tls_verify: Option<bool>,
     tls_server_name: Option<String>,
-    /// Seconds between two reads of the queue counters; at least 1.
+    /// Seconds between two reads of the queue counters; at least 1 (default 10).
     queue_refresh_s: Option<u64>,
+    /// `[[server.queue_alarm]]`: per queue, `queue` and the optional levels
+    /// `wait_amber_s`/`wait_red_s` (longest wait), `waiting_amber`/`waiting_red`
+    /// (callers waiting), `service_level_amber_pct`/`service_level_red_pct` (the day's
+    /// service level, red the lower); checked by `check_queue_alarms`.
     #[serde(default)]
     queue_alarm: Vec<QueueThresholds>,
 }
