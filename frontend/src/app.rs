@@ -16,6 +16,7 @@ use wasm_bindgen::closure::Closure;
 use crate::api::{self, ApiFailure};
 use crate::context::Ctx;
 use crate::i18n::{self, Lang, t, tr, tr_with};
+use crate::parts::notifications::{NotificationButtons, Notifier};
 use crate::parts::shortcuts::Shortcuts;
 use crate::route::{Route, current_path, href};
 use crate::selection::Selection;
@@ -238,6 +239,7 @@ fn Panel(session: RwSignal<Session>) -> impl IntoView {
             <span class="pill" data-testid="link-state" data-state=link role="status">{link_text}</span>
             <span class="muted who">{who}</span>
             <LanguageSwitch />
+            <NotificationButtons />
             <button class="ghost" data-testid="shortcuts-button" aria-label=tr("keys.open") title=tr("keys.open")
                 on:click=move |_| shortcuts.update(|open| *open = !*open)>"?"</button>
             <button class="ghost" on:click=logout>{tr("header.logout")}</button>
@@ -246,6 +248,7 @@ fn Panel(session: RwSignal<Session>) -> impl IntoView {
             <p class="banner" role="status">{move || tr_with("header.stale", &[("state", &link_text())])}</p>
         </Show>
         <Toast />
+        <Notifier />
         <Shortcuts open=shortcuts />
         {move || match route.0.get().as_str() {
             "/supervisor" => view! { <supervisor::Supervisor /> }.into_any(),

@@ -31,6 +31,11 @@ pub fn duration(now_ms: f64, since_ms: i64) -> String {
     clock(h, m, s)
 }
 
+/// `seconds` as [`duration`] writes a wait (an average hold or talk time).
+pub fn seconds(seconds: u32) -> String {
+    duration(f64::from(seconds) * 1000.0, 0)
+}
+
 /// `1:05`, `12:00:03`: hours, minutes and seconds as a clock, written by hand.
 pub fn clock(h: i64, m: i64, s: i64) -> String {
     if h > 0 {

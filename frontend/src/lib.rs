@@ -12,12 +12,14 @@
 //!    shortcuts), [`format`] (how things are written for people), [`route`] (paths and the tiny
 //!    router), [`api`] (the relay's HTTP API), [`windowing`] (long lists drawn only
 //!    where they are scrolled to), [`store`] (what the relay sent), [`events`] (the
-//!    event log's raw events).
+//!    event log's raw events), [`notify`] (desktop notifications and their beep, and
+//!    when they are due).
 //! 2. [`socket`]: the WebSocket, its reconnect, and its end.
 //! 3. [`context`]: `Ctx`, the typed handle every view reads, which starts the socket
 //!    and the clock and stops them when its owner goes.
 //! 4. [`parts`]: what several views draw (queue cards, the extension grid, the call list),
-//!    and the keyboard shortcuts.
+//!    the keyboard shortcuts, and the notifications (their header buttons, and what
+//!    raises them: a call ringing at my phone, a queue alarm).
 //! 5. [`views`]: one per route; a view never imports another view.
 //! 6. [`app`]: the frame on top: login, top bar, routes.
 
@@ -27,6 +29,7 @@ pub mod context;
 pub mod events;
 pub mod format;
 pub mod i18n;
+pub mod notify;
 pub mod parts;
 pub mod route;
 pub mod selection;

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 use shared::action::{ActionResult, Role};
 use shared::model::follow::{Follower, Step};
 use shared::model::{Change, Queue, ServerModel};
-use shared::protocol::{Hello, LinkState, LinkStatus, PROTOCOL_VERSION, ServerMessage};
+use shared::protocol::{Hello, LinkState, LinkStatus, PROTOCOL_VERSION, QueueAlarm, ServerMessage};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Live {
@@ -30,6 +30,10 @@ pub struct Live {
     /// Counts the messages that changed the call list's order (a channel came, went or
     /// changed call; a call changed), so the list re-sorts only then.
     pub rows_revision: u64,
+    /// The last queue alarm the relay raised (supervisors only), and how many came:
+    /// each one is notified once.
+    pub last_alarm: Option<QueueAlarm>,
+    pub alarms: u64,
 }
 
 /// What the page must do after a message.
@@ -75,6 +79,10 @@ impl Live {
                 Step::Resync => return Follow::Resync,
             },
             ServerMessage::Link(link) => self.link = Some(link),
+            ServerMessage::QueueAlarm(alarm) => {
+                self.last_alarm = Some(alarm);
+                self.alarms += 1;
+            }
             // The socket hands these to the event log, a signal of its own, so a busy
             // log does not re-run every view of the model.
             ServerMessage::Events { .. } => {}

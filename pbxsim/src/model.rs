@@ -286,12 +286,92 @@ pub struct Queue {
     pub callers: Vec<(String, u64)>,
     /// Each waiting caller's place when it joined (`OriginalPosition`), by uniqueid.
     pub original_positions: HashMap<String, usize>,
-    /// Completed calls.
-    pub completed: u32,
-    /// Abandoned calls.
-    pub abandoned: u32,
+    /// The statistics `QueueReset` and a restart set back to 0.
+    pub stats: QueueStats,
+    /// `servicelevel` of queues.conf, seconds: 0, as the recorded configs set none.
+    pub service_level: u32,
     /// Round-robin cursor for `rrmemory`.
     pub next_member: usize,
+}
+
+/// A queue's statistics, kept as app_queue keeps them (`struct call_queue`): counts,
+/// and the hold and talk times as its exponential averages. The recorded `queues.conf`
+/// sets no `servicelevel` (0 s), so only a call answered within the second it joined
+/// counts as within the service level (ami-session-3: 1 of 3 completed, 33.3).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QueueStats {
+    /// `callscompleted`: calls a member answered, counted when they end.
+    pub completed: u32,
+    /// `callsabandoned`.
+    pub abandoned: u32,
+    /// `callscompletedinsl`: completed calls answered within the service level.
+    pub completed_in_sl: u32,
+    /// `callsabandonedinsl`: callers who hung up within the service level.
+    pub abandoned_in_sl: u32,
+    /// `holdtime`, seconds (`recalc_holdtime` at each answer).
+    pub holdtime: u32,
+    /// `talktime`, seconds (`update_queue` at each completed call).
+    pub talktime: u32,
+}
+
+impl QueueStats {
+    /// app_queue's average: `((old << 2) - old + new) >> 2`.
+    fn average(old: u32, new: u32) -> u32 {
+        ((u64::from(old) * 3 + u64::from(new)) >> 2) as u32
+    }
+
+    /// A member answered after `hold_s` (`recalc_holdtime`: the first call of the
+    /// statistics sets the average).
+    pub fn answered(&mut self, hold_s: u32) {
+        self.holdtime = if self.completed + self.abandoned == 0 {
+            hold_s
+        } else {
+            Self::average(self.holdtime, hold_s)
+        };
+    }
+
+    /// An answered call ended after `talk_s` (`update_queue`); it counts within the
+    /// service level if its hold was at most `service_level` seconds.
+    pub fn completed(&mut self, hold_s: u32, talk_s: u32, service_level: u32) {
+        self.completed += 1;
+        if hold_s <= service_level {
+            self.completed_in_sl += 1;
+        }
+        self.talktime = if self.completed == 1 {
+            talk_s
+        } else {
+            Self::average(self.talktime, talk_s)
+        };
+    }
+
+    /// A caller hung up after `hold_s` (`record_abandoned`).
+    pub fn abandoned(&mut self, hold_s: u32, service_level: u32) {
+        self.abandoned += 1;
+        if hold_s <= service_level {
+            self.abandoned_in_sl += 1;
+        }
+    }
+
+    /// `ServicelevelPerf` and `ServicelevelPerf2` as QueueStatus prints them (`%2.1f`).
+    pub fn service_levels(&self) -> (String, String) {
+        let share = |part: u32, whole: u32| {
+            if whole == 0 {
+                0.0
+            } else {
+                100.0 * part as f32 / whole as f32
+            }
+        };
+        (
+            format!("{:.1}", share(self.completed_in_sl, self.completed)),
+            format!(
+                "{:.1}",
+                share(
+                    self.completed_in_sl + self.abandoned_in_sl,
+                    self.completed + self.abandoned
+                )
+            ),
+        )
+    }
 }
 
 /// A parked call in the `default` lot.

@@ -80,6 +80,9 @@ pub enum RunError {
     /// `login_store` names a file that cannot be opened.
     #[error("{0}")]
     LoginStore(#[from] auth::store::LoginStoreError),
+    /// The queues' days cannot be kept in `login_store`'s file.
+    #[error("{0}")]
+    DayStore(#[from] live::DayStoreError),
     /// The HTTP server failed while serving.
     #[error("HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
@@ -141,8 +144,18 @@ pub async fn run_with_legacy(
     let closing = CancellationToken::new();
     let mut live_servers = Vec::new();
     let mut followers = Vec::new();
+    // The queues' days go in the login store's file, beside the logins, when there is one.
+    let day_store = config
+        .login_store
+        .as_deref()
+        .map(live::DayStore::open)
+        .transpose()?
+        .map(Arc::new);
     for server in servers {
         let live = live::LiveServer::new(server, config.tick, config.linger, metrics.clone());
+        if let Some(store) = &day_store {
+            live.keep_days_in(store.clone())?;
+        }
         let (session, events) = ami::spawn_session(live.config.ami.clone());
         followers.push(live.follow(session, events, closing.clone()));
         live_servers.push(live);

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{ActionRequest, ActionResult, Permissions, Role};
 use crate::ami::{Classes, Message};
-use crate::model::{Change, ServerModel};
+use crate::model::figures::AlarmLevel;
+use crate::model::{Change, Queue, ServerModel};
 
 /// Bumped whenever a message changes shape; the SPA reloads itself when it differs.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -112,10 +113,47 @@ pub enum ServerMessage {
         /// Events left out because this browser was too slow to take them.
         dropped: u64,
     },
+    /// A queue's alarm rose to amber or red (supervisors and admins only).
+    QueueAlarm(QueueAlarm),
     /// The answer to a [`ClientMessage::Action`].
     ActionResult(ActionResult),
     /// The browser sent something the relay could not use; the socket stays open.
     Error { message: String },
+}
+
+/// A queue whose alarm rose, with the readings a notification shows; the level itself
+/// also reaches every reader of the queue in its [`Queue::alarm`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueAlarm {
+    pub server: String,
+    pub queue: String,
+    pub level: AlarmLevel,
+    /// Callers waiting now.
+    pub waiting: u32,
+    /// The longest wait now, in seconds.
+    pub longest_wait_s: u32,
+    /// The day's service level, in percent.
+    pub service_level_pct: f64,
+}
+
+impl QueueAlarm {
+    /// The alarm of `queue` on `server`, now at `level`, as of `now_ms`.
+    pub fn of(server: &str, queue: &Queue, level: AlarmLevel, now_ms: i64) -> QueueAlarm {
+        let longest_ms = queue
+            .callers
+            .values()
+            .map(|caller| now_ms.saturating_sub(caller.joined_ms).max(0))
+            .max()
+            .unwrap_or(0);
+        QueueAlarm {
+            server: server.to_owned(),
+            queue: queue.name.clone(),
+            level,
+            waiting: queue.callers.len() as u32,
+            longest_wait_s: u32::try_from(longest_ms / 1000).unwrap_or(u32::MAX),
+            service_level_pct: queue.day.service_level_pct,
+        }
+    }
 }
 
 /// A [`ServerMessage::Delta`] written from borrowed changes, leaving out those that

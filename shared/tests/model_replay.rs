@@ -260,6 +260,8 @@ struct Compared {
     in_call: usize,
     /// Devices compared.
     devices: usize,
+    /// Queue counters compared.
+    counters: usize,
     /// What differed, each line starting with `callers`, `member` or `device`.
     differences: Vec<String>,
 }
@@ -291,15 +293,20 @@ impl Compared {
 /// - the devices the live model holds: each must be listed, in the same state (the
 ///   devices that never changed on the connection are listed but unknown to it).
 ///
-/// Queue counters (`Holdtime`, `TalkTime`, service level) come only from `QueueParams`,
-/// never from a live event, so they are not compared; neither are lists that arrive on
-/// a connection with events off (ami-session.txt's second connection).
+/// - a queue's counters (`Completed`, `Abandoned`, `Holdtime`, `TalkTime`,
+///   `ServicelevelPerf`), once an earlier list on this connection gave them: from then on
+///   the live events must keep them as app_queue does.
+///
+/// Lists that arrive on a connection with events off (ami-session.txt's second
+/// connection) are not compared.
 fn check_against_lists(messages: &[Message]) -> Compared {
     let mut live = ServerModel::default();
     let mut compared = Compared::default();
     // The answer being read: its ActionID, the live model when it began, the rebuild.
     let mut answer: Option<(Vec<u8>, ServerModel, ServerModel)> = None;
     let mut known_callers: BTreeSet<String> = BTreeSet::new();
+    // Queues whose counters a list gave on this connection.
+    let mut counted: BTreeSet<String> = BTreeSet::new();
     for message in messages {
         let Some(event) = message.event_name() else {
             continue;
@@ -319,10 +326,11 @@ fn check_against_lists(messages: &[Message]) -> Compared {
             }
         }
         if complete && let Some((_, before, rebuilt)) = answer.take() {
-            compare(&before, &rebuilt, &known_callers, &mut compared);
+            compare(&before, &rebuilt, &known_callers, &counted, &mut compared);
             for queue in rebuilt.queues.values() {
                 known_callers.extend(queue.callers.keys().cloned());
             }
+            counted.extend(rebuilt.queues.keys().cloned());
         }
         if event == b"QueueCallerJoin" {
             known_callers.insert(message.get_str("Uniqueid").unwrap_or_default().into_owned());
@@ -337,10 +345,30 @@ fn compare(
     live: &ServerModel,
     rebuilt: &ServerModel,
     known_callers: &BTreeSet<String>,
+    counted: &BTreeSet<String>,
     compared: &mut Compared,
 ) {
     for (name, listed) in &rebuilt.queues {
         let held = live.queues.get(name);
+        if counted.contains(name) {
+            let counters = |q: &shared::model::Queue| {
+                (
+                    q.completed,
+                    q.abandoned,
+                    q.holdtime,
+                    q.talktime,
+                    q.service_level_perf,
+                )
+            };
+            let live_counters = held.map(counters);
+            if live_counters != Some(counters(listed)) {
+                compared.differences.push(format!(
+                    "counters of {name}: live {live_counters:?}, listed {:?}",
+                    counters(listed)
+                ));
+            }
+            compared.counters += 1;
+        }
         if listed.callers.keys().all(|id| known_callers.contains(id)) {
             let places = |queue: Option<&shared::model::Queue>| -> Vec<(String, u32, String)> {
                 queue.map_or_else(Vec::new, |q| {
@@ -407,6 +435,19 @@ fn a_member_is_in_call_from_agent_connect_to_agent_complete() {
         "no member in call compared: {compared:?}"
     );
     assert!(compared.members >= 4, "{compared:?}");
+}
+
+/// ami-session-3: after support's five calls (holds of 2, 0 and 6 s, talks of 4, 9 and
+/// 4 s, two abandons) QueueStatus says `Completed: 3`, `Abandoned: 2`, `Holdtime: 2`,
+/// `TalkTime: 4`, `ServicelevelPerf: 33.3`; the live model must have counted the same
+/// from `AgentConnect`, `AgentComplete` and `QueueCallerAbandon` since the list before
+/// the calls, and sales its four abandons.
+#[test]
+fn the_queue_counters_follow_the_events_between_lists() {
+    let compared = check_against_lists(&received("ami-session-3.txt")[0]);
+    assert_eq!(compared.of("counters"), Vec::<&String>::new());
+    // support during call 1 and after the five calls, sales after its callers.
+    assert!(compared.counters >= 4, "{compared:?}");
 }
 
 /// DeviceStateList never lists a `Local/` device (ami-session-2's two answers list

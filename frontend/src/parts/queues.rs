@@ -75,7 +75,12 @@ fn QueueCard(queue: Queue) -> impl IntoView {
         move || tr_with("queues.title", &[("name", &name)])
     };
     let label = title.clone();
-    let (waiting, answered, abandoned) = (queue.callers.len(), queue.completed, queue.abandoned);
+    // The day's counts, which the relay keeps across Asterisk restarts.
+    let (waiting, answered, abandoned) = (
+        queue.callers.len(),
+        queue.day.completed,
+        queue.day.abandoned,
+    );
     view! {
         <section class="card" data-testid="queue" data-queue=queue.name.clone() aria-label=label>
             <h2>{title}</h2>

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use leptos::prelude::*;
 
 use crate::context::Ctx;
-use crate::format::duration;
+use crate::format::{duration, seconds};
 use crate::i18n::tr;
 use crate::store::QueueKey;
 
@@ -58,8 +58,11 @@ pub fn Wallboard() -> impl IntoView {
                     let busy = members.clone().filter(|m| m.is_busy()).count();
                     let free = queue.members.len() - paused - busy;
                     let series = move || history.with(|h| h.get(&name).cloned().unwrap_or_default());
+                    // The relay decides the alarm (`shared::model::figures::evaluate`).
+                    let alarm = queue.alarm.as_str();
+                    let day = &queue.day;
                     view! {
-                        <section class="board" data-testid="queue" data-queue=queue.name.clone()>
+                        <section class=format!("board alarm-{alarm}") data-testid="queue" data-queue=queue.name.clone() data-alarm=alarm>
                             <h2>{queue.name.clone()}</h2>
                             <div class="figures">
                                 <Figure label="wallboard.waiting" value=queue.callers.len().to_string() />
@@ -69,9 +72,12 @@ pub fn Wallboard() -> impl IntoView {
                                 <Figure label="wallboard.free" value=free.to_string() />
                                 <Figure label="wallboard.busy" value=busy.to_string() />
                                 <Figure label="wallboard.paused" value=paused.to_string() />
-                                <Figure label="wallboard.answered" value=queue.completed.to_string() />
-                                <Figure label="wallboard.abandoned" value=queue.abandoned.to_string() />
-                                <Figure label="wallboard.service_level" value=percent(queue.service_level_perf) />
+                                <Figure label="wallboard.answered" value=day.completed.to_string() />
+                                <Figure label="wallboard.abandoned" value=day.abandoned.to_string() />
+                                <Figure label="wallboard.service_level" value=percent(day.service_level_pct) />
+                                <Figure label="wallboard.abandon_rate" value=percent(day.abandon_rate_pct) />
+                                <Figure label="wallboard.avg_hold" value=seconds(day.avg_hold_s) />
+                                <Figure label="wallboard.avg_talk" value=seconds(day.avg_talk_s) />
                             </div>
                             <Sparkline series />
                         </section>

@@ -130,6 +130,7 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "coreshowchannels" => core.with_pbx(|pbx| status::core_show_channels(pbx, id)),
         "queuestatus" => core.with_pbx(|pbx| queues::queue_status(pbx, m, id)),
         "queuesummary" => core.with_pbx(|pbx| queues::queue_summary(pbx, m, id)),
+        "queuereset" => queues::reset(core, m, id),
         "parkedcalls" => core.with_pbx(|pbx| parking::parked_calls(pbx, id)),
         "bridgelist" => core.with_pbx(|pbx| status::bridge_list(pbx, m, id)),
         "bridgeinfo" => core.with_pbx(|pbx| status::bridge_info(pbx, m, id)),

@@ -1,10 +1,23 @@
-//! QueueStatus, QueueSummary, QueuePause, QueueAdd and QueueRemove, and the CLI's `queue show`.
+//! QueueStatus, QueueSummary, QueueReset, QueuePause, QueueAdd and QueueRemove, and the
+//! CLI's `queue show`.
 
 use shared::ami::{Message, MessageBuilder, is_true};
 
 use super::{Reply, is_false, list_end, list_start, push_id, secs_since};
 use crate::pbx::{MemberValue, Pbx};
 use crate::state::Core;
+
+/// `QueueReset`: the statistics of one queue, or of all without `Queue:`, back to 0;
+/// answered as recorded (ami-session-3), also for a queue that does not exist, as
+/// app_queue's reload of statistics finds nothing to clear and succeeds.
+pub(super) fn reset(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
+    let queue = m
+        .get_str("Queue")
+        .filter(|q| !q.is_empty())
+        .map(|q| q.into_owned());
+    core.with_pbx(|pbx| pbx.queue_reset(queue.as_deref()));
+    Reply::success(id, "Queue stats reset successfully")
+}
 
 /// `QueuePause`: in one queue, or in all of them without `Queue:`; `Reason:` is kept.
 pub(super) fn pause(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
@@ -144,19 +157,21 @@ pub(super) fn queue_status(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply {
         .iter()
         .filter(|q| only.as_ref().is_none_or(|o| *o == q.name))
     {
+        let (perf, perf2) = q.stats.service_levels();
+        // Spelled as recorded: `Holdtime`, `ServicelevelPerf` (QueueSummary: `HoldTime`).
         let mut params = MessageBuilder::new()
             .with("Event", "QueueParams")
             .with("Queue", &q.name)
             .with("Max", "0")
             .with("Strategy", &q.strategy)
             .with("Calls", q.callers.len().to_string())
-            .with("Holdtime", "0")
-            .with("TalkTime", "0")
-            .with("Completed", q.completed.to_string())
-            .with("Abandoned", q.abandoned.to_string())
-            .with("ServiceLevel", "0")
-            .with("ServicelevelPerf", "0.0")
-            .with("ServicelevelPerf2", "0.0")
+            .with("Holdtime", q.stats.holdtime.to_string())
+            .with("TalkTime", q.stats.talktime.to_string())
+            .with("Completed", q.stats.completed.to_string())
+            .with("Abandoned", q.stats.abandoned.to_string())
+            .with("ServiceLevel", q.service_level.to_string())
+            .with("ServicelevelPerf", perf)
+            .with("ServicelevelPerf2", perf2)
             .with("Weight", "0");
         push_id(&mut params, id);
         reply.push(&params.build());
@@ -217,8 +232,8 @@ pub(super) fn queue_summary(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply 
             .with("LoggedIn", q.members.len().to_string())
             .with("Available", available.to_string())
             .with("Callers", q.callers.len().to_string())
-            .with("HoldTime", "0")
-            .with("TalkTime", "0")
+            .with("HoldTime", q.stats.holdtime.to_string())
+            .with("TalkTime", q.stats.talktime.to_string())
             .with("LongestHoldTime", longest.to_string());
         push_id(&mut msg, id);
         reply.push(&msg.build());
@@ -231,13 +246,17 @@ pub(super) fn queue_summary(pbx: &Pbx, m: &Message, id: Option<&[u8]>) -> Reply 
 /// `queue show <name>`, as `app_queue.c` prints it.
 pub(super) fn queue_show(pbx: &Pbx, q: &crate::model::Queue, lines: &mut Vec<String>) {
     let now = pbx.epoch_now();
+    let (perf, perf2) = q.stats.service_levels();
     lines.push(format!(
-        "{} has {} calls (max unlimited) in '{}' strategy (0s holdtime, 0s talktime), W:0, C:{}, A:{}, SL:0.0%, SL2:0.0% within 0s",
+        "{} has {} calls (max unlimited) in '{}' strategy ({}s holdtime, {}s talktime), W:0, C:{}, A:{}, SL:{perf}%, SL2:{perf2}% within {}s",
         q.name,
         q.callers.len(),
         q.strategy,
-        q.completed,
-        q.abandoned
+        q.stats.holdtime,
+        q.stats.talktime,
+        q.stats.completed,
+        q.stats.abandoned,
+        q.service_level
     ));
     if q.members.is_empty() {
         lines.push("   No Members".into());

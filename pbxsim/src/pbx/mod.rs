@@ -33,7 +33,7 @@ pub use queue::MemberValue;
 
 use crate::clock;
 use crate::directory::{Directory, Mailbox, Presence};
-use crate::model::{Bridge, ChanState, Channel, Member, Parked, Queue, UNKNOWN};
+use crate::model::{Bridge, ChanState, Channel, Member, Parked, Queue, QueueStats, UNKNOWN};
 use shared::ami::Classes;
 
 /// One event the PBX raised, with the class that decides who may read it.
@@ -359,8 +359,8 @@ impl Pbx {
             members,
             callers: Vec::new(),
             original_positions: HashMap::new(),
-            completed: 0,
-            abandoned: 0,
+            stats: QueueStats::default(),
+            service_level: 0,
             next_member: 0,
         };
         let agents = || (1..=opts.agents).map(member).collect::<Vec<_>>();
@@ -1098,6 +1098,8 @@ impl Pbx {
                 (m.status, m.in_call) = (1, false);
             }
         }
+        // app_queue's statistics live in memory: a restarted Asterisk counts from 0.
+        self.queue_reset(None);
         // Channel devices start over; `Custom:` states and presence live in the astdb and
         // survive, as on Asterisk. Clients list hints again after they reconnect.
         self.devices.clear();

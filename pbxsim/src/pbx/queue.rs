@@ -67,7 +67,9 @@ impl Pbx {
             .get(&call.a1)
             .map_or(pos + 1, |&o| o)
             .to_string();
-        self.queues[q].abandoned += 1;
+        let held = u32::try_from((self.now_ms - joined) / 1_000).unwrap_or(u32::MAX);
+        let service_level = self.queues[q].service_level;
+        self.queues[q].stats.abandoned(held, service_level);
         self.chan_event("MusicOnHoldStop", Classes::CALL, &call.a1, &[]);
         self.chan_event(
             "QueueCallerAbandon",
@@ -312,6 +314,10 @@ impl Pbx {
         // member of the queue that connected it), with no event: only QueueStatus says
         // `InCall: 1` (ami-session-3, call 1).
         self.queues[q].members[m].in_call = true;
+        // The hold time counts at the answer (during ami-session-3's call 1 QueueParams
+        // says `Holdtime: 2` and still `Completed: 0`).
+        let held = u32::try_from((self.now_ms - call.mark_ms) / 1_000).unwrap_or(u32::MAX);
+        self.queues[q].stats.answered(held);
         if let Some(c) = self.calls.get_mut(&id) {
             c.mark_ms = self.now_ms;
             c.ring_ms = hold.parse().unwrap_or(0);
@@ -346,7 +352,11 @@ impl Pbx {
         );
         // A call counts as completed when it ends, not at answer (ami-session-3: during
         // call 1, QueueParams still says `Completed: 0`).
-        self.queues[q].completed += 1;
+        let seconds = |text: &str| text.parse().unwrap_or(0);
+        let service_level = self.queues[q].service_level;
+        self.queues[q]
+            .stats
+            .completed(seconds(&hold), seconds(&talk), service_level);
         let ex = self.field(&g2, |c| &c.exten);
         self.cdr(&g2, &ex, "ANSWERED", Some(call.mark_ms));
         self.hangup_chan(&g2, 16, false);
@@ -362,6 +372,22 @@ impl Pbx {
     pub fn set_agent_delay(&mut self, a1: &str, secs: u64) {
         if let Some(call) = self.calls.values_mut().find(|c| c.a1 == a1) {
             call.agent_delay_ms = Some(secs * 1_000);
+        }
+    }
+
+    /// `QueueReset`: the statistics of `queue` (of every queue when `None`) back to 0, and
+    /// its members' `CallsTaken` and `LastCall` (app_queue's `clear_queue`). A restart
+    /// does the same, as app_queue keeps them in memory only.
+    pub fn queue_reset(&mut self, queue: Option<&str>) {
+        for q in self
+            .queues
+            .iter_mut()
+            .filter(|q| queue.is_none_or(|name| name == q.name))
+        {
+            q.stats = QueueStats::default();
+            for m in &mut q.members {
+                (m.calls_taken, m.last_call) = (0, 0);
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use shared::ami::Classes;
+use shared::model::figures::QueueThresholds;
 use shared::protocol::DemoAccount;
 
 use crate::ami::AmiConfig;
@@ -15,7 +16,8 @@ use crate::live::ServerConfig;
 /// The in-process simulated PBX at `addr`, followed as its first (all-powerful) user,
 /// with the read classes of pbxsim's users.
 pub fn server(addr: SocketAddr) -> ServerConfig {
-    let users = pbxsim::SimConfig::demo().users;
+    let demo = pbxsim::SimConfig::demo();
+    let users = demo.users;
     let service = users
         .iter()
         .find(|u| u.write == Classes::ALL)
@@ -39,6 +41,21 @@ pub fn server(addr: SocketAddr) -> ServerConfig {
             context: "test".into(),
             parking_context: "test".into(),
         },
+        // Alarms the demo's traffic reaches now and then, on every queue it has. No
+        // service level: its queues set none (0 s), so hardly a call is within it.
+        queue_alarms: demo
+            .directory
+            .queues
+            .iter()
+            .map(|queue| QueueThresholds {
+                queue: queue.name.clone(),
+                wait_amber_s: Some(20),
+                wait_red_s: Some(45),
+                waiting_amber: Some(2),
+                waiting_red: Some(4),
+                ..QueueThresholds::default()
+            })
+            .collect(),
         ..ServerConfig::new("demo", AmiConfig::new(addr.to_string(), username, secret))
     }
 }

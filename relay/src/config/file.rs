@@ -136,6 +136,14 @@ struct ServerEntry {
     tls_ca: Option<PathBuf>,
     tls_verify: Option<bool>,
     tls_server_name: Option<String>,
+    /// Seconds between two reads of the queue counters; at least 1 (default 10).
+    queue_refresh_s: Option<u64>,
+    /// `[[server.queue_alarm]]`: per queue, `queue` and the optional levels
+    /// `wait_amber_s`/`wait_red_s` (longest wait), `waiting_amber`/`waiting_red`
+    /// (callers waiting), `service_level_amber_pct`/`service_level_red_pct` (the day's
+    /// service level, red the lower); checked by `check_queue_alarms`.
+    #[serde(default)]
+    queue_alarm: Vec<QueueThresholds>,
 }
 
 pub(crate) fn default_port() -> u16 {
@@ -244,6 +252,7 @@ pub fn from_toml(
             return Err(invalid(format!("server name {name:?} is used twice")));
         }
         let tls = tls.map_err(invalid)?;
+        check_queue_alarms(&entry.queue_alarm).map_err(invalid)?;
         let port = entry.port.unwrap_or(if tls.is_some() {
             DEFAULT_TLS_PORT
         } else {
@@ -282,6 +291,10 @@ pub fn from_toml(
             },
             ami_secrets: entry.ami_secrets,
             tls,
+            queue_refresh: entry
+                .queue_refresh_s
+                .map_or(DEFAULT_QUEUE_REFRESH, queue_refresh),
+            queue_alarms: entry.queue_alarm,
         });
     }
 
@@ -320,6 +333,51 @@ pub fn from_toml(
     }
     config.upstream = Upstream::Asterisk(servers);
     Ok(config)
+}
+
+/// Each queue's thresholds once, and each amber level no worse than its red one
+/// (a wait or a count below it, a service level above it).
+fn check_queue_alarms(alarms: &[QueueThresholds]) -> Result<(), String> {
+    for (n, alarm) in alarms.iter().enumerate() {
+        let queue = &alarm.queue;
+        if queue.is_empty() {
+            return Err("[[server.queue_alarm]] needs a queue name".into());
+        }
+        if alarms[..n].iter().any(|earlier| earlier.queue == *queue) {
+            return Err(format!("queue_alarm for {queue:?} is given twice"));
+        }
+        let pairs = [
+            (
+                "wait_amber_s",
+                "wait_red_s",
+                alarm.wait_amber_s.map(f64::from),
+                alarm.wait_red_s.map(f64::from),
+            ),
+            (
+                "waiting_amber",
+                "waiting_red",
+                alarm.waiting_amber.map(f64::from),
+                alarm.waiting_red.map(f64::from),
+            ),
+            // A lower service level is worse: red below amber.
+            (
+                "service_level_red_pct",
+                "service_level_amber_pct",
+                alarm.service_level_red_pct,
+                alarm.service_level_amber_pct,
+            ),
+        ];
+        for (lower, upper, low, high) in pairs {
+            if let (Some(low), Some(high)) = (low, high)
+                && low > high
+            {
+                return Err(format!(
+                    "queue_alarm for {queue:?}: {lower} is above {upper}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn audit_config(entry: AuditEntry) -> AuditConfig {

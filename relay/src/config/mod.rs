@@ -37,9 +37,13 @@ pub use crate::ajam::AjamConfig as LegacyConfig;
 pub use crate::ami::tls::ServerTls;
 pub use crate::audit::AuditConfig;
 pub use crate::control::Dialing;
-pub use crate::live::{DEFAULT_EXCLUDED_EVENTS, ServerConfig, default_excluded_events};
+pub use crate::live::{
+    DEFAULT_EXCLUDED_EVENTS, DEFAULT_QUEUE_REFRESH, ServerConfig, default_excluded_events,
+    queue_refresh,
+};
 pub use crate::net::tls::ListenerTls;
 pub use crate::proxy::ProxyConfig;
+pub use shared::model::figures::QueueThresholds;
 
 /// Why the relay refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -257,6 +261,47 @@ exclude_events = []
         assert_eq!(servers[0].exclude_events, DEFAULT_EXCLUDED_EVENTS);
         assert_eq!(servers[1].ami.addr, "10.0.0.2:5039");
         assert!(servers[1].exclude_events.is_empty());
+    }
+
+    #[test]
+    fn queue_figures_are_read_at_most_once_a_second_and_alarms_per_queue() {
+        let servers = |text: &str| match parse(text).map(|c| c.upstream) {
+            Ok(Upstream::Asterisk(servers)) => servers,
+            other => panic!("servers: {other:?}"),
+        };
+        assert_eq!(servers(TWO_SERVERS)[0].queue_refresh, DEFAULT_QUEUE_REFRESH);
+        // N-1, N, N+1 around the one-second floor.
+        for (seconds, used) in [(0, 1), (1, 1), (2, 2)] {
+            let text = TWO_SERVERS.replace(
+                "md5 = true",
+                &format!("md5 = true\nqueue_refresh_s = {seconds}"),
+            );
+            assert_eq!(
+                servers(&text)[0].queue_refresh,
+                Duration::from_secs(used),
+                "queue_refresh_s = {seconds}"
+            );
+        }
+        let alarms = format!(
+            "{TWO_SERVERS}\n[[server.queue_alarm]]\nqueue = \"support\"\nwait_amber_s = 30\nwait_red_s = 60\nservice_level_amber_pct = 80.0\n"
+        );
+        let branch = &servers(&alarms)[1];
+        assert_eq!(branch.queue_alarms.len(), 1);
+        assert_eq!(branch.queue_alarms[0].queue, "support");
+        assert_eq!(branch.queue_alarms[0].wait_red_s, Some(60));
+        assert_eq!(branch.queue_alarms[0].waiting_red, None);
+        assert!(servers(TWO_SERVERS)[1].queue_alarms.is_empty());
+        for (wrong, problem) in [
+            ("wait_red_s = 60", "wait_red_s = 20"),
+            ("queue = \"support\"", "queue = \"\""),
+            ("wait_amber_s = 30", "wait_amber = 30"),
+        ] {
+            let text = alarms.replace(wrong, problem);
+            assert!(parse(&text).is_err(), "{problem} was taken");
+        }
+        let twice = format!("{alarms}\n[[server.queue_alarm]]\nqueue = \"support\"\n");
+        let message = parse(&twice).unwrap_err().to_string();
+        assert!(message.contains("given twice"), "{message}");
     }
 
     #[test]

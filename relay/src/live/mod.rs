@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use shared::ami::{Classes, Message};
+use shared::model::figures::{AlarmLevel, QueueThresholds, evaluate};
 use shared::model::scope::Scoped;
 use shared::model::{Change, ServerModel, coalesce, resync};
-use shared::protocol::{DeltaOf, LinkState, LinkStatus, ServerMessage};
+use shared::protocol::{DeltaOf, LinkState, LinkStatus, QueueAlarm, ServerMessage};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -31,8 +32,27 @@ use crate::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
 use shared::protocol::DemoAccount;
 
+mod figures;
 mod raw;
+pub use figures::{DayStore, DayStoreError};
+use figures::{DayTally, LocalDays};
 pub use raw::{RAW_BUFFER, RawDemand, RawFeed};
+
+/// The least time between two refreshes of the queue counters (`queue_refresh_s`): a
+/// `QueueStatus` lists every member and caller, so a server is asked at most once a second.
+pub const MIN_QUEUE_REFRESH: Duration = Duration::from_secs(1);
+
+/// The default of `queue_refresh_s`.
+pub const DEFAULT_QUEUE_REFRESH: Duration = Duration::from_secs(10);
+
+/// How often the queues' alarms are evaluated: a wait crosses its threshold with no
+/// event, so they are looked at every second as well as on every change.
+const ALARM_CHECK: Duration = Duration::from_secs(1);
+
+/// `queue_refresh_s` as the relay uses it: at least [`MIN_QUEUE_REFRESH`].
+pub fn queue_refresh(seconds: u64) -> Duration {
+    Duration::from_secs(seconds).max(MIN_QUEUE_REFRESH)
+}
 
 /// Updates kept for browsers that are momentarily behind; one further behind gets a
 /// fresh snapshot instead (a fixed cost per browser, never a growing queue).
@@ -71,6 +91,11 @@ pub struct ServerConfig {
     pub ami_secrets: BTreeMap<String, String>,
     /// TLS on the AMI link; `crate::run` builds it into `ami.tls` at startup.
     pub tls: Option<ServerTls>,
+    /// How often the queue counters are read again with `QueueStatus` (between the
+    /// events that keep them); never below [`MIN_QUEUE_REFRESH`].
+    pub queue_refresh: Duration,
+    /// The queues' alarm thresholds (`[[server.queue_alarm]]`).
+    pub queue_alarms: Vec<QueueThresholds>,
 }
 
 /// What Asterisk is asked not to send, by default: noisy and unused by the model.
@@ -97,6 +122,8 @@ impl ServerConfig {
             dialing: Dialing::default(),
             ami_secrets: BTreeMap::new(),
             tls: None,
+            queue_refresh: DEFAULT_QUEUE_REFRESH,
+            queue_alarms: Vec::new(),
         }
     }
 
@@ -138,6 +165,8 @@ pub enum Update {
     Link(LinkStatus),
     /// The model was rebuilt: take a fresh snapshot.
     Rebuilt,
+    /// A queue's alarm rose; for those who hear alarms (`service::policy`).
+    Alarm(Arc<QueueAlarm>),
 }
 
 /// A reader's encoding of one delta for one view, of whatever type that reader sends
@@ -272,6 +301,44 @@ struct Published {
     /// How many times the service session has logged in: a reader that saw another
     /// number missed the events of an outage.
     connects: u64,
+    /// Each queue's day, across Asterisk restarts and the model's rebuilds.
+    tallies: BTreeMap<String, DayTally>,
+    days: LocalDays,
+    /// Each queue's alarm, kept across rebuilds so that a reconnect raises none again.
+    alarms: BTreeMap<String, AlarmLevel>,
+}
+
+impl Published {
+    /// Fills in the day's figures and the alarm of every queue that `pending[from..]`
+    /// changed, in the model and in the change.
+    fn figure(&mut self, from: usize) {
+        let queues = self.pending.get(from..).unwrap_or_default();
+        if !queues.iter().any(|c| matches!(c, Change::Queue(_))) {
+            return;
+        }
+        let day = self.days.day(now_ms());
+        let Published {
+            model,
+            pending,
+            tallies,
+            alarms,
+            ..
+        } = self;
+        for change in pending.iter_mut().skip(from) {
+            let Change::Queue(queue) = change else {
+                continue;
+            };
+            queue.day = tallies
+                .entry(queue.name.clone())
+                .or_default()
+                .observe(queue, day);
+            queue.alarm = alarms.get(&queue.name).copied().unwrap_or_default();
+            if let Some(held) = model.queues.get_mut(&queue.name) {
+                held.day = queue.day.clone();
+                held.alarm = queue.alarm;
+            }
+        }
+    }
 }
 
 /// One Asterisk server, shared by every browser and AJAM session that follows it.
@@ -286,6 +353,8 @@ pub struct LiveServer {
     raw: Arc<RawFeed>,
     /// Changes within one tick go out as one delta.
     tick: Duration,
+    /// Where the queues' days are saved, if anywhere ([`LiveServer::keep_days_in`]).
+    day_store: OnceLock<Arc<DayStore>>,
     metrics: Metrics,
     events_in: Counter,
     /// Set by [`LiveServer::read_rooms`]; one stored permit, so requests coalesce.
@@ -320,10 +389,14 @@ impl LiveServer {
                 link,
                 version: None,
                 connects: 0,
+                tallies: BTreeMap::new(),
+                days: LocalDays::default(),
+                alarms: BTreeMap::new(),
             }),
             updates,
             raw,
             tick: tick.max(Duration::from_millis(1)),
+            day_store: OnceLock::new(),
             events_in,
             metrics,
             rooms_wanted: tokio::sync::Notify::new(),
@@ -332,6 +405,30 @@ impl LiveServer {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Saves the queues' days in `store` from now on, and takes today's from it (what a
+    /// relay before this one counted). Called once, before [`LiveServer::follow`].
+    pub fn keep_days_in(&self, store: Arc<DayStore>) -> Result<(), DayStoreError> {
+        let mut state = self.lock();
+        let today = state.days.day(now_ms());
+        state.tallies = store.load(&self.name, today)?;
+        drop(state);
+        // A second call keeps the first store: there is one file per relay.
+        let _ = self.day_store.set(store);
+        Ok(())
+    }
+
+    /// Writes the queues' days to the store, if there is one; a failure is logged (the
+    /// day is still kept in memory).
+    fn save_days(&self) {
+        let Some(store) = self.day_store.get() else {
+            return;
+        };
+        let tallies = self.lock().tallies.clone();
+        if let Err(error) = store.save(&self.name, &tallies) {
+            tracing::warn!(server = %self.name, %error, "saving the queues' day failed");
+        }
     }
 
     /// Follows the service session until its events end or `closing` fires.
@@ -347,6 +444,8 @@ impl LiveServer {
                 () = server.run(&session, events) => {}
                 () = closing.cancelled() => {}
             }
+            // The day as it stands, for the next relay.
+            server.save_days();
             server.set_link(LinkState::Down, Some("the relay is shutting down".into()));
         })
     }
@@ -354,6 +453,12 @@ impl LiveServer {
     async fn run(&self, session: &SessionHandle, mut events: mpsc::Receiver<SessionEvent>) {
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let refresh_every = self.config.queue_refresh.max(MIN_QUEUE_REFRESH);
+        let mut refresh =
+            tokio::time::interval_at(tokio::time::Instant::now() + refresh_every, refresh_every);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut alarm_check = tokio::time::interval(ALARM_CHECK);
+        alarm_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch = Vec::with_capacity(512);
         // The model was published before Asterisk said it had booted.
         let mut awaiting_boot = false;
@@ -391,6 +496,19 @@ impl LiveServer {
                     rooms = Some(Box::pin(session.send(Message::new().with("Action", "ConfbridgeListRooms"))));
                 }
                 _ = tick.tick() => self.flush(),
+                _ = refresh.tick(), if self.link().state == LinkState::Up => {
+                    // `None`: the link dropped; its next `Connected` rebuilds.
+                    if let Some(held) = self.refresh_queues(session, &mut events).await
+                        && (held.overflowed || (held.booted && awaiting_boot))
+                    {
+                        awaiting_boot = self
+                            .resync(session, &mut events, false, true)
+                            .await
+                            .unwrap_or(false);
+                    }
+                    self.save_days();
+                }
+                _ = alarm_check.tick() => self.check_alarms(),
             }
         }
         self.flush();
@@ -459,13 +577,97 @@ impl LiveServer {
         self.events_in.inc();
         let mut state = self.lock();
         state.link.events_received += 1;
+        let from = state.pending.len();
         let Published { model, pending, .. } = &mut *state;
         model.apply_event(message, now_ms(), pending);
-        if pending.len() >= MAX_CHANGES_PER_DELTA {
-            coalesce(pending);
-            if pending.len() > MAX_CHANGES_PER_DELTA / 4 * 3 {
+        state.figure(from);
+        if state.pending.len() >= MAX_CHANGES_PER_DELTA {
+            coalesce(&mut state.pending);
+            if state.pending.len() > MAX_CHANGES_PER_DELTA / 4 * 3 {
                 self.publish_pending(&mut state);
             }
+        }
+    }
+
+    /// Reads the queue counters again (`QueueStatus`), holding the events that arrive
+    /// meanwhile and applying them first: whatever came before the answer is in it, and
+    /// an `AgentComplete` applied after the answer would count its call twice. Only the
+    /// `QueueParams` items are taken (the counters no event carries exactly: the
+    /// averages, the service level); members and callers follow their events. `None`
+    /// when the link dropped, else what the hold saw: a `FullyBooted`, or too many
+    /// events to keep (then the model must be rebuilt).
+    /// `QueueSummary` would be lighter but says neither `Completed` nor `Abandoned`.
+    async fn refresh_queues(
+        &self,
+        session: &SessionHandle,
+        events: &mut mpsc::Receiver<SessionEvent>,
+    ) -> Option<Held> {
+        let mut held = Held::default();
+        let status = Message::new().with("Action", "QueueStatus");
+        let answer = self.holding(events, &mut held, session.send(status)).await;
+        let answer = answer.and_then(|answer| self.take_queued(events, &mut held).map(|()| answer));
+        for message in held.events.drain(..) {
+            self.apply(&message);
+        }
+        let Some(answer) = answer else {
+            self.flush();
+            return None;
+        };
+        match answer {
+            Ok(answer) => {
+                let mut state = self.lock();
+                let Published { model, pending, .. } = &mut *state;
+                let from = pending.len();
+                for item in answer
+                    .events
+                    .iter()
+                    .filter(|m| m.event_name() == Some(b"QueueParams".as_slice()))
+                {
+                    model.apply_event(item, now_ms(), pending);
+                }
+                state.figure(from);
+            }
+            Err(error) => {
+                tracing::info!(server = %self.name, %error, "refreshing the queue counters failed")
+            }
+        }
+        Some(held)
+    }
+
+    /// Evaluates every queue's alarm ([`evaluate`]); a change goes out with the tick's
+    /// delta, and a rise also as an [`Update::Alarm`].
+    fn check_alarms(&self) {
+        if self.config.queue_alarms.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let mut risen = Vec::new();
+        let mut state = self.lock();
+        let Published {
+            model,
+            pending,
+            alarms,
+            ..
+        } = &mut *state;
+        for thresholds in &self.config.queue_alarms {
+            let Some(queue) = model.queues.get_mut(&thresholds.queue) else {
+                continue;
+            };
+            let level = evaluate(thresholds, queue, now);
+            if level == queue.alarm {
+                continue;
+            }
+            if level > queue.alarm {
+                risen.push(Arc::new(QueueAlarm::of(&self.name, queue, level, now)));
+            }
+            queue.alarm = level;
+            alarms.insert(queue.name.clone(), level);
+            pending.push(Change::Queue(queue.clone()));
+        }
+        drop(state);
+        for alarm in risen {
+            tracing::info!(server = %self.name, queue = %alarm.queue, level = alarm.level.as_str(), "queue alarm");
+            let _ = self.updates.send(Update::Alarm(alarm));
         }
     }
 
@@ -656,11 +858,19 @@ impl LiveServer {
         self.events_in.inc_by(count as u64);
         let mut state = self.lock();
         state.link.events_received += count as u64;
+        // The day's figures and the alarms outlive the rebuild (an Asterisk restart).
+        let day = state.days.day(now_ms());
+        for queue in model.queues.values_mut() {
+            let tally = state.tallies.entry(queue.name.clone()).or_default();
+            queue.day = tally.observe(queue, day);
+            queue.alarm = state.alarms.get(&queue.name).copied().unwrap_or_default();
+        }
         state.model = model;
         state.pending.clear();
         state.seq += 1;
         drop(state);
         self.metrics.resync(&self.name);
+        self.save_days();
         let _ = self.updates.send(Update::Rebuilt);
         self.set_link(LinkState::Up, detail);
         tracing::info!(server = %self.name, held = count, "model rebuilt");
@@ -912,6 +1122,61 @@ mod tests {
             }
         }
         sizes
+    }
+
+    /// Lets the follower and pbxsim (same runtime, real loopback TCP) run until they
+    /// wait, without moving the paused clock: yielding keeps the runtime busy, so tokio
+    /// polls the sockets instead of jumping to the next timer.
+    async fn settle() {
+        for _ in 0..2_000 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// The queue counters are read again every `queue_refresh`, and never more than once
+    /// a second whatever the setting says (N-1, N, N+1 around the floor), on a paused
+    /// clock over twenty seconds.
+    #[tokio::test]
+    async fn queue_counters_are_read_at_the_interval_and_at_most_once_a_second() {
+        for (refresh, expected) in [(0, 20), (1, 20), (2, 10), (5, 4)] {
+            let pbx = testkit::Pbx::start(pbxsim::SimConfig::quiet()).await;
+            let mut config = ServerConfig::new(
+                "pbx",
+                AmiConfig::new(pbx.addr.to_string(), "admin", "admin-secret"),
+            );
+            config.queue_refresh = Duration::from_secs(refresh);
+            let live = LiveServer::new(
+                config,
+                Duration::from_millis(100),
+                Duration::from_secs(30),
+                Metrics::new(),
+            );
+            let (session, events) = crate::ami::spawn_session(live.config.ami.clone());
+            let closing = CancellationToken::new();
+            let following = live.follow(session, events, closing.clone());
+            // Login and rebuild on the real clock; the interval on the paused one.
+            let up = tokio::time::Instant::now() + Duration::from_secs(10);
+            while live.link().state != LinkState::Up {
+                assert!(tokio::time::Instant::now() < up, "the link never came up");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tokio::time::pause();
+            settle().await;
+            let rebuilt = pbx.stats.actions("QueueStatus");
+            for _ in 0..20 {
+                // tokio's timers round a deadline up to the next millisecond.
+                tokio::time::advance(Duration::from_millis(1_001)).await;
+                settle().await;
+            }
+            assert_eq!(
+                pbx.stats.actions("QueueStatus") - rebuilt,
+                expected,
+                "queue_refresh of {refresh} s"
+            );
+            closing.cancel();
+            let _ = following.await;
+            tokio::time::resume();
+        }
     }
 
     #[test]

@@ -199,6 +199,13 @@ pub fn may_read_audit(login: &Login) -> Result<(), Refused> {
     }
 }
 
+/// Queue alarms ([`shared::protocol::QueueAlarm`]) go to those who watch queues for
+/// everyone: supervisors and admins, and AMI accounts, if they may read queues (the
+/// `agent` class). An agent sees their own queue cards turn red, with no notification.
+pub fn hears_queue_alarms(login: &Login) -> bool {
+    login.read().intersects(Classes::AGENT) && login.role() != Some(Role::Agent)
+}
+
 #[cfg(test)]
 mod tests {
     use shared::model::{Call, Channel, Member, Queue};

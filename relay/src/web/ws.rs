@@ -23,7 +23,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use crate::live::{AgentView, Delta, Update, View};
-use crate::service::{Caller, Login, RawEvents};
+use crate::service::{Caller, Login, RawEvents, policy};
 use crate::web::api::{ClientIp, Failure, origin_allowed, token_of};
 use crate::web::state::AppState;
 
@@ -183,6 +183,9 @@ pub async fn browser_session<W, R, E>(
                     Ok(Update::Delta(_)) => {}
                     Ok(Update::Link(link)) => browser.send(encode(&ServerMessage::Link(link))).await?,
                     Ok(Update::Rebuilt) => browser.snapshot().await?,
+                    Ok(Update::Alarm(alarm)) => if policy::hears_queue_alarms(&browser.login) {
+                        browser.send(encode(&ServerMessage::QueueAlarm((*alarm).clone()))).await?;
+                    },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "browser fell behind; sending a fresh snapshot");
                         browser.lagged()?;

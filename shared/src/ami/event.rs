@@ -322,6 +322,10 @@ pub struct AgentMember<'a> {
     pub queue: Text<'a>,
     pub interface: Text<'a>,
     pub member_name: Text<'a>,
+    /// How long the caller waited before a member answered (`HoldTime`), in seconds.
+    pub hold_s: u32,
+    /// How long the call lasted after the answer (`TalkTime`, `AgentComplete` only).
+    pub talk_s: u32,
 }
 
 /// A caller waiting in a queue (`QueueCallerJoin`, `QueueEntry`).
@@ -587,6 +591,8 @@ impl<'a> Headers<'a> {
             queue: self.key("Queue")?,
             interface: self.text("Interface"),
             member_name: self.text("MemberName"),
+            hold_s: self.number("HoldTime"),
+            talk_s: self.number("TalkTime"),
         })
     }
 

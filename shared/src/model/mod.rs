@@ -13,6 +13,7 @@
 //! through the same reducer. [`follow`] is how a reader of the relay's snapshots and
 //! deltas keeps to their `seq`.
 
+pub mod figures;
 pub mod follow;
 mod list;
 pub mod reduce;
@@ -160,6 +161,13 @@ pub struct Queue {
     pub service_level: u32,
     /// Share of calls answered within it, in percent, as Asterisk reports it.
     pub service_level_perf: f64,
+    /// The day's figures, which the relay keeps across Asterisk restarts (see
+    /// [`figures`]); zeros where the relay has not filled them.
+    #[serde(default)]
+    pub day: figures::DayFigures,
+    /// The queue's alarm by the relay's thresholds ([`figures::evaluate`]).
+    #[serde(default)]
+    pub alarm: figures::AlarmLevel,
     #[serde(with = "list", default)]
     pub members: BTreeMap<String, Member>,
     /// Callers waiting, by uniqueid.
