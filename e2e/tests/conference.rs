@@ -3,7 +3,6 @@
 //! read-only account sees the room and is offered none of its buttons.
 
 use e2e::{Harness, PanelPage, Pbx, originate, side_session, wait_for};
-use thirtyfour::prelude::*;
 
 /// The channels of the participants the card of `room` shows, with their `data-muted`.
 async fn participants(page: &PanelPage, room: &str) -> anyhow::Result<Vec<(String, String)>> {
@@ -18,13 +17,20 @@ async fn participants(page: &PanelPage, room: &str) -> anyhow::Result<Vec<(Strin
 }
 
 /// Clicks the button `testid` in the row of `channel`; false while it is not there.
+/// In one script, as `PanelPage::click_button_in` does: the row is redrawn as the room
+/// changes, and the toast of the last action may sit over the button.
 async fn click_in_row(page: &PanelPage, channel: &str, testid: &str) -> anyhow::Result<bool> {
-    let css =
-        format!("[data-testid='participant'][data-channel='{channel}'] [data-testid='{testid}']");
-    match page.driver.find(By::Css(css)).await {
-        Ok(button) => Ok(button.click().await.is_ok()),
-        Err(_) => Ok(false),
-    }
+    let script = "const button = document.querySelector(\
+        `[data-testid='participant'][data-channel='${arguments[0]}'] [data-testid='${arguments[1]}']`);\
+        if (!button) return false; button.click(); return true;";
+    let clicked = page
+        .driver
+        .execute(
+            script,
+            vec![serde_json::json!(channel), serde_json::json!(testid)],
+        )
+        .await?;
+    Ok(clicked.convert()?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

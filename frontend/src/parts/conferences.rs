@@ -7,7 +7,7 @@ use shared::action::Action;
 use shared::model::{Conference, Participant};
 
 use crate::context::Ctx;
-use crate::i18n::{tr, tr_with};
+use crate::i18n::{t, tr, tr_with};
 
 /// Every room, redrawn when one changes (a server has a few rooms at most).
 #[component]
@@ -70,16 +70,18 @@ fn RoomCard(room: Conference) -> impl IntoView {
                 <Show when=move || recording><span data-testid="conf-recording">" · "{tr("conf.recording")}</span></Show>
             </p>
             <ul class="members">{people}</ul>
-            <Show when=ctx.may("conf_lock")>
-                <button class="small" data-testid="conf-lock" on:click=lock.clone()>
-                    {move || if locked { tr("conf.unlock")() } else { tr("conf.lock")() }}
-                </button>
-            </Show>
-            <Show when=ctx.may("conf_record")>
-                <button class="small" data-testid="conf-record" on:click=record.clone()>
-                    {move || if recording { tr("conf.stop_record")() } else { tr("conf.record")() }}
-                </button>
-            </Show>
+            <div class="row">
+                <Show when=ctx.may("conf_lock")>
+                    <button class="small" data-testid="conf-lock" on:click=lock.clone()>
+                        {move || if locked { tr("conf.unlock")() } else { tr("conf.lock")() }}
+                    </button>
+                </Show>
+                <Show when=ctx.may("conf_record")>
+                    <button class="small" data-testid="conf-record" on:click=record.clone()>
+                        {move || if recording { tr("conf.stop_record")() } else { tr("conf.record")() }}
+                    </button>
+                </Show>
+            </div>
         </section>
     }
 }
@@ -112,25 +114,35 @@ fn ParticipantRow(room: String, p: Participant) -> impl IntoView {
     } else {
         format!("{} {}", p.caller_id_num, p.caller_id_name)
     };
-    let talking = p.talking;
-    let admin = p.admin;
+    let (talking, admin) = (p.talking, p.admin);
+    // Who talks, is muted, is an admin, in the person's words.
+    let flags = move || {
+        [
+            (talking, "conf.talking"),
+            (muted, "conf.muted"),
+            (admin, "conf.admin"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, key)| t(key))
+        .collect::<Vec<_>>()
+        .join(" · ")
+    };
     view! {
         <li class="member" data-testid="participant" data-channel=p.channel.clone()
             data-muted=muted.to_string() data-talking=talking.to_string() data-admin=admin.to_string()>
             <span>{who}</span>
-            <span class="muted">
-                <Show when=move || talking><span>" "{tr("conf.talking")}</span></Show>
-                <Show when=move || muted><span>" "{tr("conf.muted")}</span></Show>
-                <Show when=move || admin><span>" "{tr("conf.admin")}</span></Show>
+            <span class="muted">{flags}</span>
+            <span class="actions">
+                <Show when=ctx.may("conf_mute")>
+                    <button class="small" data-testid="conf-mute" on:click=mute.clone()>
+                        {move || if muted { tr("conf.unmute")() } else { tr("conf.mute")() }}
+                    </button>
+                </Show>
+                <Show when=ctx.may("conf_kick")>
+                    <button class="small danger" data-testid="conf-kick" on:click=kick.clone()>{tr("conf.kick")}</button>
+                </Show>
             </span>
-            <Show when=ctx.may("conf_mute")>
-                <button class="small" data-testid="conf-mute" on:click=mute.clone()>
-                    {move || if muted { tr("conf.unmute")() } else { tr("conf.mute")() }}
-                </button>
-            </Show>
-            <Show when=ctx.may("conf_kick")>
-                <button class="small danger" data-testid="conf-kick" on:click=kick.clone()>{tr("conf.kick")}</button>
-            </Show>
         </li>
     }
 }
