@@ -19,6 +19,9 @@ mod monitor;
 mod park;
 mod queue;
 mod scenario;
+mod voicemail;
+
+pub use voicemail::{VOICEMAIL_CONTEXT, VoiceMessage};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -200,6 +203,9 @@ enum Step {
     Unhold(String, Option<String>),
     /// The end of a desk phone's hold (call centre).
     HoldEnd(CallId),
+    /// VoiceMail saves the message a redirected caller left (the call, or the lone
+    /// channel, and the mailbox).
+    VoicemailSaved(Option<CallId>, String, String),
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -289,6 +295,8 @@ pub struct Pbx {
     presence: Vec<Presence>,
     /// Voicemail boxes.
     mailboxes: Vec<Mailbox>,
+    /// The messages in them, oldest first.
+    voice_messages: Vec<VoiceMessage>,
 }
 
 /// Who the caller "phones" are, as in `extensions.conf`.
@@ -349,9 +357,11 @@ impl Pbx {
         let directory = &opts.directory;
         if !directory.queues.is_empty() {
             // The directory's agents are `Local/agentN@agents/n` members too (so that a
-            // queue call dials them the same way) whose state follows their phone.
+            // queue call dials them the same way) whose state follows their phone. They
+            // signed in (QueueAdd): dynamic members, which can sign out.
             let agent = |i: usize, reason: Option<&String>| {
                 let mut m = member(i + 1);
+                m.dynamic = true;
                 if let Some(a) = directory.agents.get(i) {
                     m.name.clone_from(&a.name);
                     m.state_interface.clone_from(&a.device);
@@ -415,7 +425,9 @@ impl Pbx {
             hint_states: Vec::new(),
             presence,
             mailboxes,
+            voice_messages: Vec::new(),
         };
+        pbx.seed_voice_messages();
         pbx.hint_states = pbx.hints().map(|(_, _, status)| status).collect();
         // The lot's holding bridge exists before any recorded call (no BridgeCreate).
         let lot = pbx.uuid();
@@ -1019,6 +1031,7 @@ impl Pbx {
                 self.dial_event("DialState", &call.a1, &b1, "RINGING");
             }
             Step::DialAnswer(id) => self.dial_answer(id),
+            Step::VoicemailSaved(id, uid, mailbox) => self.voicemail_saved(id, &uid, &mailbox),
             Step::ChainRinging(id) => self.chain_ringing(id),
             Step::ChainAnswer(id) => self.chain_answer(id),
             Step::DialFail(id) => self.dial_fail(id),

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use shared::ami::Classes;
-use shared::protocol::DemoAccount;
+use shared::protocol::{DemoAccount, Seat};
 
 use crate::ami::AmiConfig;
 use crate::control::Dialing;
@@ -33,11 +33,23 @@ pub fn server(addr: SocketAddr) -> ServerConfig {
                 role: role_of(u.read, u.write).to_owned(),
             })
             .collect(),
-        // pbxsim's dialplan is Asterisk's test context, parking spaces included.
+        // pbxsim's dialplan is Asterisk's test context, parking spaces included; its
+        // call centre's agents sign in as the members its queues were made of.
         dialing: Dialing {
             channel_template: "PJSIP/{exten}".into(),
             context: "test".into(),
             parking_context: "test".into(),
+            voicemail_context: pbxsim::VOICEMAIL_CONTEXT.into(),
+            seats: pbxsim::SimConfig::demo()
+                .directory
+                .seats()
+                .into_iter()
+                .map(|(exten, interface, queues)| Seat {
+                    exten,
+                    interface,
+                    queues,
+                })
+                .collect(),
         },
         ..ServerConfig::new("demo", AmiConfig::new(addr.to_string(), username, secret))
     }

@@ -565,6 +565,11 @@ impl LiveServer {
                     ignored.clear();
                 }
                 // Unknown while booting is retried; unknown once booted is unavailable.
+                Err(AmiError::UnknownAction { message })
+                    if booted && resync::OPTIONAL.contains(&name.as_str()) =>
+                {
+                    tracing::debug!(server = %self.name, action = %name, %message, "optional status list unavailable");
+                }
                 Err(AmiError::UnknownAction { message }) => {
                     if booted {
                         tracing::warn!(server = %self.name, action = %name, %message, "status list unavailable: Asterisk does not know it");

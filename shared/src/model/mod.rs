@@ -84,6 +84,11 @@ pub struct Channel {
     pub on_hold: bool,
     /// When the channel was created, ms since the epoch (from `Duration` after a rebuild).
     pub started_ms: i64,
+    /// The queue this call came through: set when the caller joins it
+    /// (`QueueCallerJoin`, `QueueEntry`) and on the member's channel when it rings
+    /// (`AgentCalled`, `AgentConnect`). Empty for other calls.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub queue: String,
 }
 
 impl Channel {
@@ -301,8 +306,13 @@ keyed! {
 }
 
 /// One change to a model: the whole new value of one thing, or its removal by key.
+///
+/// A channel is the largest variant and by far the most frequent one (every `Newstate`,
+/// `Newexten`, caller ID change...): boxing it would add an allocation to the commonest
+/// change to save bytes on the rarer ones.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     Channel(Channel),
     ChannelRemoved {

@@ -3,9 +3,10 @@
 //! Their list events go through [`super::ServerModel::apply_event`] like live events:
 //! `CoreShowChannel` (with its `BridgeId`, so bridge membership needs no `BridgeInfo`
 //! per bridge), `BridgeListItem`, `QueueParams`/`QueueMember`/`QueueEntry`,
-//! `ParkedCall`, `ExtensionStatus`, `DeviceStateChange`, `PresenceStateChange`. Message
-//! waiting has no list without naming each mailbox, so mailboxes fill from live
-//! `MessageWaiting` events only.
+//! `ParkedCall`, `ExtensionStatus`, `DeviceStateChange`, `PresenceStateChange`,
+//! `VoicemailUserEntry` (each mailbox's new and old counts; live `MessageWaiting`
+//! events keep them). Without app_voicemail Asterisk answers `VoicemailUsersList` with
+//! an error, which the rebuild takes as an empty list.
 
 use crate::ami::Message;
 
@@ -19,7 +20,12 @@ pub const ACTIONS: &[&str] = &[
     "ExtensionStateList",
     "DeviceStateList",
     "PresenceStateList",
+    "VoicemailUsersList",
 ];
+
+/// Lists of a module an Asterisk may well not load (app_voicemail): unknown once
+/// booted, that part of the model is simply empty, nothing to warn about.
+pub const OPTIONAL: &[&str] = &["VoicemailUsersList"];
 
 /// The actions, ready to send, each with its own ActionID.
 pub fn actions() -> Vec<Message> {
