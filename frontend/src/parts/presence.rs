@@ -33,14 +33,7 @@ pub fn PresencePicker(exten: RwSignal<String>, editable: bool) -> impl IntoView 
     let ctx = expect_context::<Ctx>();
     let state = RwSignal::new("dnd".to_owned());
     let reason = RwSignal::new(String::new());
-    let reasons = move || {
-        ctx.live.with(|l| {
-            l.hello
-                .as_ref()
-                .map(|h| h.pause_reasons.clone())
-                .unwrap_or_default()
-        })
-    };
+    let reasons = move || ctx.reasons();
     let now = move || {
         let provider = format!("CustomPresence:{}", exten.get()); // not text: Asterisk's provider
         ctx.live.with(|l| {

@@ -28,14 +28,7 @@ pub fn Queues() -> impl IntoView {
 #[component]
 fn QueueCard(queue: Queue) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let reasons = move || {
-        ctx.live.with(|l| {
-            l.hello
-                .as_ref()
-                .map(|h| h.pause_reasons.clone())
-                .unwrap_or_default()
-        })
-    };
+    let reasons = move || ctx.reasons();
     let name = queue.name.clone();
     let members = queue.members.values().cloned().map(|m| {
         let reason = RwSignal::new(reasons().first().cloned().unwrap_or_default());
