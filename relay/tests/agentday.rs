@@ -25,11 +25,15 @@ fn relay_users() -> Vec<relay::auth::users::RelayUser> {
 }
 
 fn seats() -> Vec<Seat> {
-    vec![Seat {
-        exten: "100".into(),
-        interface: "Local/100@agents/n".into(),
+    let seat = |exten: &str, interface: &str| Seat {
+        exten: exten.into(),
+        interface: interface.into(),
         queues: vec!["support".into()],
-    }]
+    };
+    vec![
+        seat("100", "Local/100@agents/n"),
+        seat("agent1", "Local/agent1@agents/n"),
+    ]
 }
 
 async fn start(config: pbxsim::SimConfig) -> (Pbx, Relay) {
@@ -38,6 +42,7 @@ async fn start(config: pbxsim::SimConfig) -> (Pbx, Relay) {
     server.dialing = Dialing {
         seats: seats(),
         voicemail_context: pbxsim::VOICEMAIL_CONTEXT.into(),
+        dnd_pauses: true,
         ..server.dialing
     };
     let relay = Relay::start(vec![server], |c| {
@@ -271,5 +276,46 @@ async fn a_call_sent_to_voicemail_leaves_a_message_in_the_mailbox() {
                 .flatten()
                 .any(|m| m["mailbox"] == "1001@default" && m["new"] == 1)
         })
+        .await;
+}
+
+/// With `dnd_pauses_queues`, DND pauses the extension's seat in its queues with the
+/// presence's message as the reason, and the next presence unpauses it.
+#[tokio::test]
+async fn dnd_pauses_the_seat_in_its_queues() {
+    let (_pbx, relay) = start(pbxsim::SimConfig::quiet()).await;
+    let sam = relay.login("pbx", "sam", "sam-password").await.unwrap();
+    let agent1 = |s: &Value| {
+        s["servers"][0]["queues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|q| q["members"].as_array().cloned().unwrap_or_default())
+            .find(|m| m["interface"] == "Local/agent1@agents/n")
+            .unwrap_or_default()
+    };
+    let dnd = relay
+        .act(
+            &sam,
+            json!({"server": "pbx", "action": "presence", "exten": "agent1", "state": "dnd",
+                   "message": "Lunch"}),
+        )
+        .await;
+    assert_eq!(dnd["ok"], true, "{dnd}");
+    relay
+        .state_until(&sam, "agent1 paused for lunch", |s| {
+            let m = agent1(s);
+            m["paused"] == true && m["paused_reason"] == "Lunch"
+        })
+        .await;
+    let back = relay
+        .act(
+            &sam,
+            json!({"server": "pbx", "action": "presence", "exten": "agent1", "state": "available"}),
+        )
+        .await;
+    assert_eq!(back["ok"], true, "{back}");
+    relay
+        .state_until(&sam, "agent1 unpaused", |s| agent1(s)["paused"] == false)
         .await;
 }

@@ -40,6 +40,7 @@ pub fn server(addr: SocketAddr) -> ServerConfig {
             context: "test".into(),
             parking_context: "test".into(),
             voicemail_context: pbxsim::VOICEMAIL_CONTEXT.into(),
+            dnd_pauses: true,
             seats: pbxsim::SimConfig::demo()
                 .directory
                 .seats()

@@ -131,6 +131,8 @@ struct ServerEntry {
     dial_context: Option<String>,
     parking_context: Option<String>,
     voicemail_context: Option<String>,
+    #[serde(default)]
+    dnd_pauses_queues: bool,
     /// Queue sign-in seats, by extension.
     #[serde(default)]
     agents: BTreeMap<String, SeatEntry>,
@@ -307,6 +309,7 @@ pub fn from_toml(
                     voicemail_context: entry
                         .voicemail_context
                         .unwrap_or(defaults.voicemail_context),
+                    dnd_pauses: entry.dnd_pauses_queues,
                 }
             },
             ami_secrets: entry.ami_secrets,

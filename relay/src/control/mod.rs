@@ -35,6 +35,9 @@ pub struct Dialing {
     pub voicemail_context: String,
     /// Queue sign-in seats (`[server.agents]`), by extension.
     pub seats: Vec<Seat>,
+    /// `dnd_pauses_queues`: a `dnd` presence also pauses the extension's seat in every
+    /// queue (with the presence's message as the reason), any other presence unpauses it.
+    pub dnd_pauses: bool,
 }
 
 impl Default for Dialing {
@@ -45,6 +48,7 @@ impl Default for Dialing {
             parking_context: "parkedcalls".into(),
             voicemail_context: "voicemail".into(),
             seats: Vec::new(),
+            dnd_pauses: false,
         }
     }
 }
@@ -105,11 +109,24 @@ pub async fn execute(
     }
     match session.send(ami).await {
         Ok(answer) => {
-            let message = answer
+            let mut message = answer
                 .response
                 .get_str("Message")
                 .map(|m| m.into_owned())
                 .unwrap_or_default();
+            if let Some(pause) = dnd_pause(&request.action, dialing)
+                .filter(|_| permissions.ami_actions.contains("QueuePause"))
+            {
+                let outcome = match session.send(pause).await {
+                    Ok(answer) => answer
+                        .response
+                        .get_str("Message")
+                        .map(|m| m.into_owned())
+                        .unwrap_or_default(),
+                    Err(error) => asterisk_words(error),
+                };
+                message = format!("{message}; queues: {outcome}");
+            }
             let mut result = ActionResult::ok(id, message);
             if is_raw {
                 result.response = Some(pairs(&answer.response));
@@ -400,6 +417,29 @@ fn presence(exten: &str, state: &str, message: Option<&str>) -> Result<Message, 
             format!("PRESENCE_STATE(CustomPresence:{exten})"),
         )
         .with("Value", format!("{state},,{message}")))
+}
+
+/// With `dnd_pauses`, the `QueuePause` (every queue) that follows a presence set for an
+/// extension with a seat: paused for `dnd`, with the message as the reason, else not.
+fn dnd_pause(action: &Action, dialing: &Dialing) -> Option<Message> {
+    let Action::Presence {
+        exten,
+        state,
+        message,
+    } = action
+    else {
+        return None;
+    };
+    let seat = dialing.seat(exten).filter(|_| dialing.dnd_pauses)?;
+    let dnd = state == "dnd";
+    let mut pause = Message::new()
+        .with("Action", "QueuePause")
+        .with("Interface", &seat.interface)
+        .with("Paused", if dnd { "true" } else { "false" });
+    if dnd {
+        pause.push("Reason", message.as_deref().unwrap_or("DND"));
+    }
+    Some(pause)
 }
 
 /// `astpanel-PJSIP-1001-00000001-1764750000.wav`: unique enough, and no path.
