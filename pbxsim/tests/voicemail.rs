@@ -3,7 +3,8 @@
 //! recording's mailboxes (1001-1005@default), a message left by a caller redirected to
 //! the voicemail context (`MessageWaiting` with the caller's channel fields, then
 //! `DeviceStateChange` of `MWI:1001@default`), and `VoicemailRemove` (its bare LF, and
-//! `MessageWaiting` without channel fields).
+//! `MessageWaiting` without channel fields); and the QueuePenalty part of the same
+//! recording.
 
 mod common;
 
@@ -194,4 +195,30 @@ async fn a_caller_sent_to_voicemail_leaves_a_message() {
     let mwi = c.event("DeviceStateChange").await;
     assert_eq!(mwi.get_str("Device").as_deref(), Some("MWI:1001@default"));
     assert_eq!(mwi.get_str("State").as_deref(), Some("NOT_INUSE"));
+}
+
+/// ami-session-3's QUEUEPENALTY part: `QueuePenalty` of agent1 in `support` to 2 is
+/// answered as recorded and raises `QueueMemberPenalty` with the recorded keys.
+#[tokio::test]
+async fn queue_penalty_of_session_3_raises_the_recorded_member_event() {
+    let (action, response, after) = recorded("qpenalty-80");
+    let recorded_event = after
+        .iter()
+        .find(|m| m.event_name() == Some(&b"QueueMemberPenalty"[..]))
+        .expect("QueueMemberPenalty recorded");
+    let sim = Sim::start(config()).await;
+    let mut c = Client::login(sim.addr, "admin", "admin-secret").await;
+    c.send(&String::from_utf8_lossy(&action.to_bytes())).await;
+    let mut ours = None;
+    let event = loop {
+        let m = c.message().await.expect("answer before close");
+        match m.event_name() {
+            None => ours = Some(m),
+            Some(b"QueueMemberPenalty") => break m,
+            Some(_) => {}
+        }
+    };
+    assert_eq!(text(&ours.expect("the response first")), text(&response));
+    assert_eq!(keys(&event), keys(recorded_event), "{}", text(&event));
+    assert_eq!(event.get_str("Penalty").as_deref(), Some("2"));
 }
