@@ -120,7 +120,8 @@ async fn dnd_set_by_an_agent_shows_on_the_supervisors_grid() -> anyhow::Result<(
     harness.stop().await
 }
 
-/// New messages in `mailbox`, as Asterisk (pbxsim) counts them.
+/// New messages in `mailbox` (urgent ones included, as `MessageWaiting` counts them),
+/// as Asterisk (pbxsim) counts them.
 async fn new_messages(pbx: &Pbx, mailbox: &str) -> anyhow::Result<u32> {
     let admin = e2e::side_session(pbx).await?;
     let answer = admin
@@ -130,17 +131,20 @@ async fn new_messages(pbx: &Pbx, mailbox: &str) -> anyhow::Result<u32> {
                 .with("Mailbox", mailbox),
         )
         .await?;
-    Ok(answer
-        .response
-        .get_str("NewMessages")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_default())
+    let count = |header: &str| -> u32 {
+        answer
+            .response
+            .get_str(header)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default()
+    };
+    Ok(count("NewMessages") + count("UrgMessages"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transfer_to_voicemail_reaches_the_mailbox() -> anyhow::Result<()> {
     let (pbx, harness) = start().await?;
-    let before = new_messages(&pbx, "1005@default").await?;
+    let before = new_messages(&pbx, "1003@default").await?;
     let page = harness.open_panel().await?;
     page.login_and_wait("sam", "sam-password").await?;
     page.navigate("Supervisor").await?;
@@ -154,10 +158,10 @@ async fn a_transfer_to_voicemail_reaches_the_mailbox() -> anyhow::Result<()> {
             .find(|c| c.starts_with("Local/100@test") && c.ends_with(";1")))
     })
     .await?;
-    // Pick 1005 in the grid, then send the caller to its voicemail.
+    // Pick 1003 in the grid, then send the caller to its voicemail.
     page.driver
         .find(thirtyfour::By::Css(
-            "[data-testid='extension'][data-exten='1005']",
+            "[data-testid='extension'][data-exten='1003']",
         ))
         .await?
         .click()
@@ -168,16 +172,16 @@ async fn a_transfer_to_voicemail_reaches_the_mailbox() -> anyhow::Result<()> {
         "no To voicemail button"
     );
     let shown = (before + 1).to_string();
-    wait_for("the new message on 1005's tile", || async {
+    wait_for("the new message on 1003's tile", || async {
         let tile = page
             .driver
             .find(thirtyfour::By::Css(
-                "[data-testid='extension'][data-exten='1005']",
+                "[data-testid='extension'][data-exten='1003']",
             ))
             .await?;
         Ok((tile.attr("data-messages").await?.as_deref() == Some(shown.as_str())).then_some(()))
     })
     .await?;
-    anyhow::ensure!(new_messages(&pbx, "1005@default").await? == before + 1);
+    anyhow::ensure!(new_messages(&pbx, "1003@default").await? == before + 1);
     harness.stop().await
 }
