@@ -547,11 +547,24 @@ impl LiveServer {
         let mut ignored = Vec::new();
         let mut unknown = Vec::new();
         let mut booted = None;
+        // An optional list is asked only if ListCommands has it: asking an Asterisk
+        // without the module costs a `RequestBadFormat` security event per rebuild.
+        let mut listed: Option<Message> = None;
         for action in resync::actions() {
             let name = action
                 .get_str("Action")
                 .map(|a| a.into_owned())
                 .unwrap_or_default();
+            if resync::OPTIONAL.contains(&name.as_str()) {
+                if listed.is_none() {
+                    let list = Message::new().with("Action", "ListCommands");
+                    let answer = self.holding(events, held, session.send(list)).await?;
+                    listed = Some(answer.map(|a| a.response).unwrap_or_default());
+                }
+                if listed.as_ref().is_none_or(|l| l.get(&name).is_none()) {
+                    continue;
+                }
+            }
             let answer = self.holding(events, held, session.send(action)).await?;
             // The session queues events in the order they came, before it routes a later
             // answer: whatever is queued now came before this answer.
