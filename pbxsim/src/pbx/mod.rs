@@ -299,6 +299,10 @@ pub struct Pbx {
     voice_messages: Vec<VoiceMessage>,
 }
 
+/// The call centre's agents' wrap-up after each call, in seconds (a member's
+/// `wrapuptime` in queues.conf): no call is offered to them until it is over.
+const CALL_CENTRE_WRAPUP_S: u32 = 10;
+
 /// Who the caller "phones" are, as in `extensions.conf`.
 fn phone_identity(exten: &str) -> (&'static str, &'static str) {
     match exten {
@@ -335,6 +339,7 @@ impl Pbx {
             paused: false,
             paused_reason: String::new(),
             ringinuse: false,
+            wrapuptime: 0,
         };
         let queue = |name: String, strategy: &str, members: Vec<Member>| Queue {
             name,
@@ -362,6 +367,7 @@ impl Pbx {
             let agent = |i: usize, reason: Option<&String>| {
                 let mut m = member(i + 1);
                 m.dynamic = true;
+                m.wrapuptime = CALL_CENTRE_WRAPUP_S;
                 if let Some(a) = directory.agents.get(i) {
                     m.name.clone_from(&a.name);
                     m.state_interface.clone_from(&a.device);
