@@ -1,7 +1,8 @@
 //! The operator's day in Chromium, on a pbxsim with the demo's call centre (its agents,
 //! presence and mailboxes) that makes only the calls the test makes: an agent signs out
 //! of all their queues and the supervisor sees it; DND set by an agent shows on the
-//! supervisor's grid; a call sent to voicemail reaches the mailbox.
+//! supervisor's grid; a call sent to voicemail reaches the mailbox; a queue call shows
+//! its queue on the agent's call; a read-only account is offered none of it.
 
 use std::sync::Arc;
 
@@ -183,5 +184,63 @@ async fn a_transfer_to_voicemail_reaches_the_mailbox() -> anyhow::Result<()> {
     })
     .await?;
     anyhow::ensure!(new_messages(&pbx, "1003@default").await? == before + 1);
+    harness.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_call_shows_its_queue_on_the_agents_call() -> anyhow::Result<()> {
+    let (pbx, harness) = start().await?;
+    let page = harness.open_panel().await?;
+    page.login_and_wait("alice", "alice-password").await?;
+    let admin = e2e::side_session(&pbx).await?;
+    // 300 is the `support` queue, whose first member is alice's seat.
+    originate(&admin, "100", "300", "\"Queue Caller\" <7201>", 60).await?;
+    wait_for("the queue on alice's call", || async {
+        let badges = page
+            .driver
+            .find_all(thirtyfour::By::Css(
+                "[data-testid='my-call'] [data-testid='call-queue']",
+            ))
+            .await?;
+        for badge in badges {
+            if badge.text().await?.contains("support") {
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    harness.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_account_is_offered_none_of_these_actions() -> anyhow::Result<()> {
+    let (pbx, harness) = start().await?;
+    let page = harness.open_panel().await?;
+    page.login_and_wait("viewer", "viewer-secret").await?;
+    page.navigate("Supervisor").await?;
+    let admin = e2e::side_session(&pbx).await?;
+    originate(&admin, "100", "200", "\"Some Caller\" <6001>", 60).await?;
+    wait_for("the call on the viewer's page", || async {
+        Ok(page
+            .shown_channels()
+            .await?
+            .into_iter()
+            .find(|c| c.starts_with("Local/100@test")))
+    })
+    .await?;
+    for testid in [
+        "signin",
+        "presence-picker",
+        "to-voicemail",
+        "penalty",
+        "signout-all",
+    ] {
+        let found = page
+            .driver
+            .find_all(thirtyfour::By::Css(&format!("[data-testid='{testid}']")))
+            .await?;
+        anyhow::ensure!(found.is_empty(), "{testid} offered to a read-only account");
+    }
     harness.stop().await
 }
