@@ -238,7 +238,7 @@ async fn a_read_only_account_is_offered_none_of_these_actions() -> anyhow::Resul
     ] {
         let found = page
             .driver
-            .find_all(thirtyfour::By::Css(&format!("[data-testid='{testid}']")))
+            .find_all(thirtyfour::By::Css(format!("[data-testid='{testid}']")))
             .await?;
         anyhow::ensure!(found.is_empty(), "{testid} offered to a read-only account");
     }
