@@ -198,6 +198,7 @@ fn quiet_server(pbx: SocketAddr) -> relay::config::ServerConfig {
         channel_template: "Local/{exten}@test".into(),
         context: "test".into(),
         parking_context: "test".into(),
+        ..server.dialing
     };
     server
 }

@@ -123,6 +123,16 @@ impl Ctx {
         })
     }
 
+    /// The configured reasons (pausing in a queue, a presence), from the hello (tracked).
+    pub fn reasons(self) -> Vec<String> {
+        self.live.with(|l| {
+            l.hello
+                .as_ref()
+                .map(|h| h.pause_reasons.clone())
+                .unwrap_or_default()
+        })
+    }
+
     /// Whether the hello's permissions offer the panel action `action`.
     pub fn may(self, action: &'static str) -> impl Fn() -> bool + Copy + 'static {
         let live = self.live;

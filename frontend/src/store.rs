@@ -273,6 +273,7 @@ mod tests {
             extension: None,
             pause_reasons: Vec::new(),
             screen_pop: Default::default(),
+            seats: Vec::new(),
         }
     }
 

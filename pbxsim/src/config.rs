@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::directory::Directory;
 use crate::fault::Faults;
-use crate::listcommands::BOOT_MISSING;
+use crate::listcommands::{BOOT_MISSING, VOICEMAIL};
 use crate::stats::Stats;
 use shared::ami::Classes;
 
@@ -188,11 +188,14 @@ impl SimConfig {
     }
 
     /// Whether this Asterisk knows `action` now: not one of [`SimConfig::missing_actions`],
-    /// nor, while it boots, of [`crate::listcommands::BOOT_MISSING`].
+    /// nor, while it boots, of [`crate::listcommands::BOOT_MISSING`], nor app_voicemail's
+    /// without mailboxes.
     pub(crate) fn has_action(&self, action: &str) -> bool {
         let named = |n: &str| n.eq_ignore_ascii_case(action);
         let loading = self.faults.booting() && BOOT_MISSING.iter().any(|n| named(n));
-        !loading && !self.missing_actions.iter().any(|n| named(n))
+        let no_voicemail =
+            self.directory.mailboxes.is_empty() && VOICEMAIL.iter().any(|n| named(n));
+        !loading && !no_voicemail && !self.missing_actions.iter().any(|n| named(n))
     }
 
     /// The user named `name`, if configured.

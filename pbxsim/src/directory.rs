@@ -64,6 +64,8 @@ pub const PRESENCE_STATES: [&str; 7] = [
 pub struct Mailbox {
     /// `1001@default`.
     pub mailbox: String,
+    /// The owner's full name (voicemail.conf), `Fullname` in the voicemail lists.
+    pub name: String,
     /// Urgent messages.
     pub urgent: u32,
     /// New (unheard) messages.
@@ -111,6 +113,12 @@ pub struct Directory {
     pub agents: Vec<Agent>,
     /// Queues; empty: the fixtures' `support`, `sales` (no members), `queue3`…
     pub queues: Vec<QueueDef>,
+}
+
+/// The member interface of the directory's agent `i` (0-based): `Local/agent1@agents/n`…,
+/// dialled the way the fixtures' queues dial their agents.
+pub fn agent_interface(i: usize) -> String {
+    format!("Local/agent{}@agents/n", i + 1)
 }
 
 fn available(provider: &str) -> Presence {
@@ -230,6 +238,7 @@ impl Directory {
             .enumerate()
             .map(|(i, p)| Mailbox {
                 mailbox: p.mailbox.clone().unwrap_or_default(),
+                name: p.name.clone(),
                 urgent: u32::from(i == 4),
                 new: [2, 1, 0, 3].get(i % 7).copied().unwrap_or(0),
                 old: (i % 4) as u32,
@@ -272,6 +281,42 @@ impl Directory {
             mailboxes,
             agents,
         }
+    }
+
+    /// `ami-session-3.txt`'s voicemail.conf: mailboxes 1001-1005 in context `default`,
+    /// no message, no e-mail.
+    pub fn recorded_mailboxes() -> Vec<Mailbox> {
+        ["Alice", "Bob", "Erin", "Frank", "Grace"]
+            .iter()
+            .zip(1001..)
+            .map(|(name, n)| Mailbox {
+                mailbox: format!("{n}@default"),
+                name: format!("{name} Caller"),
+                urgent: 0,
+                new: 0,
+                old: 0,
+            })
+            .collect()
+    }
+
+    /// Queue sign-in seats of the directory's agents: each agent's extension (the phone
+    /// whose device is its state interface), its member interface and its queues, as
+    /// `(exten, interface, queues)`.
+    pub fn seats(&self) -> Vec<(String, String, Vec<String>)> {
+        self.agents
+            .iter()
+            .enumerate()
+            .filter_map(|(i, agent)| {
+                let exten = agent.device.rsplit('/').next()?.to_string();
+                let queues = self
+                    .queues
+                    .iter()
+                    .filter(|q| q.members.contains(&i))
+                    .map(|q| q.name.clone())
+                    .collect();
+                Some((exten, agent_interface(i), queues))
+            })
+            .collect()
     }
 
     /// A set-up by name: `none`, `recorded` or `call-centre` (for config files and flags).

@@ -48,5 +48,6 @@ pub mod traffic;
 pub use config::{SimConfig, Traffic, User};
 pub use directory::Directory;
 pub use fault::Faults;
+pub use pbx::VOICEMAIL_CONTEXT;
 pub use server::{SimError, serve};
 pub use stats::Stats;

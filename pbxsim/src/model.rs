@@ -232,6 +232,8 @@ pub struct Member {
     pub paused_reason: String,
     /// Whether the member may be offered a call while in use (`QueueMemberRingInUse`).
     pub ringinuse: bool,
+    /// The member's own wrap-up seconds after a call (`Wrapuptime`; 0 in the fixtures).
+    pub wrapuptime: u32,
 }
 
 impl Member {
@@ -243,7 +245,7 @@ impl Member {
         msg.push("StateInterface", &self.state_interface);
         self.push_tail(msg);
         msg.push("Ringinuse", if self.ringinuse { "1" } else { "0" });
-        msg.push("Wrapuptime", "0");
+        msg.push("Wrapuptime", self.wrapuptime.to_string());
     }
 
     /// The `QueueMember` item of `QueueStatus`.
@@ -253,7 +255,7 @@ impl Member {
         msg.push("Location", &self.interface);
         msg.push("StateInterface", &self.state_interface);
         self.push_tail(msg);
-        msg.push("Wrapuptime", "0");
+        msg.push("Wrapuptime", self.wrapuptime.to_string());
     }
 
     fn push_tail(&self, msg: &mut MessageBuilder) {

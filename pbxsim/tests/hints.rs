@@ -366,3 +366,49 @@ fn a_desk_in_a_call_is_never_shown_idle() {
         "only {agent_calls_seen} agents in calls seen"
     );
 }
+
+/// The demo's call centre lives the operator's day within fifteen minutes: an agent signs
+/// out of a queue and back in, someone goes DND, and a waiting caller is sent to
+/// voicemail and leaves a message (`MessageWaiting` with the caller's channel).
+#[test]
+fn the_call_centre_signs_in_and_out_goes_dnd_and_leaves_voicemail() {
+    use pbxsim::pbx::{Pbx, PbxOptions};
+    use pbxsim::traffic::Generator;
+    let mut pbx = Pbx::new(PbxOptions {
+        directory: Directory::call_centre(),
+        ..PbxOptions::new(1_795_418_000, 11)
+    });
+    let mut generator = Generator::new(11, 30.0);
+    let mut seen = BTreeSet::new();
+    for t in (0..900_000).step_by(500) {
+        pbx.advance_to(t);
+        generator.run_due(&mut pbx);
+        for event in pbx.drain() {
+            let m = &event.msg;
+            let name = m
+                .event_name()
+                .map(|n| String::from_utf8_lossy(n).into_owned());
+            match name.as_deref() {
+                Some(kind @ ("QueueMemberRemoved" | "QueueMemberAdded")) => {
+                    seen.insert(kind.to_owned());
+                }
+                Some("PresenceStateChange") if m.get("Status") == Some(&b"dnd"[..]) => {
+                    seen.insert("dnd".to_owned());
+                }
+                Some("MessageWaiting") if m.get("Channel").is_some() => {
+                    seen.insert("voicemail left".to_owned());
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [
+            "QueueMemberAdded",
+            "QueueMemberRemoved",
+            "dnd",
+            "voicemail left"
+        ]
+    );
+}

@@ -229,6 +229,9 @@ fn normalise(model: &mut ServerModel) {
         // No status list says a channel is on hold (CoreShowChannel has no such
         // header), so a rebuilt model shows every held call as not held.
         channel.on_hold = false;
+        // No list says which queue a call came through once its caller left the
+        // queue (QueueEntry lists only callers still waiting).
+        channel.queue.clear();
     }
     for call in model.calls.values_mut() {
         // No list dates a bridge: BridgeListItem and BridgeInfoComplete carry no
@@ -255,10 +258,8 @@ fn normalise(model: &mut ServerModel) {
         parked.since_ms = 0;
         parked.timeout = 0;
     }
-    // Message waiting has no list that does not name each mailbox (resync.rs), and no
-    // list gives ChanSpy sessions or MixMonitor recordings: a rebuilt model has none
-    // until their next event.
-    model.mailboxes.clear();
+    // No list gives ChanSpy sessions or MixMonitor recordings: a rebuilt model has none
+    // until their next event. (Mailboxes come from VoicemailUsersList.)
     model.spies.clear();
     model.recordings.clear();
 }

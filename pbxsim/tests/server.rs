@@ -448,14 +448,7 @@ async fn status_shows_requested_channel_variables() {
 async fn a_restart_boots_as_recorded() {
     let mut config = SimConfig::quiet();
     // The recording's mailboxes, which app_voicemail announces as it loads.
-    config.directory.mailboxes = (1001..=1005)
-        .map(|n| pbxsim::directory::Mailbox {
-            mailbox: format!("{n}@default"),
-            urgent: 0,
-            new: 0,
-            old: 0,
-        })
-        .collect();
+    config.directory.mailboxes = pbxsim::Directory::recorded_mailboxes();
     let faults = config.faults.clone();
     let sim = Sim::start(config).await;
     faults.boot_time(Duration::from_millis(1_500));
@@ -511,9 +504,11 @@ async fn a_restart_boots_as_recorded() {
     let listed = c
         .action("Action: ListCommands\r\nActionID: b-list\r\n\r\n")
         .await;
-    // pbxsim's 103 actions less the 25 the recording lacked while booting.
-    assert_eq!(keys(&listed).len() - 2, 78);
+    // pbxsim's 108 actions less the 27 the recording lacked while booting: the recorded
+    // 78 (its ConfBridge and app_voicemail actions included) and pbxsim's 3 FAX actions.
+    assert_eq!(keys(&listed).len() - 2, 81);
     assert!(listed.get("QueueStatus").is_none());
+    assert!(listed.get("VoicemailUsersList").is_some());
 
     let varset = c.event("VarSet").await;
     assert_eq!(

@@ -122,6 +122,25 @@ pub enum Action {
         queue: String,
         interface: String,
     },
+    /// A member's penalty in one queue.
+    QueuePenalty {
+        queue: String,
+        interface: String,
+        penalty: i32,
+    },
+    /// Sets `PRESENCE_STATE(CustomPresence:<exten>)`: `state` is one of Asterisk's
+    /// (`available`, `away`, `dnd`, `xa`, `chat`, `unavailable`), `message` the reason.
+    Presence {
+        exten: String,
+        state: String,
+        #[serde(default)]
+        message: Option<String>,
+    },
+    /// Sends `channel` to `mailbox`'s voicemail (the server's voicemail context).
+    VoicemailTransfer {
+        channel: String,
+        mailbox: String,
+    },
     RecordStart {
         channel: String,
         #[serde(default)]
@@ -180,6 +199,9 @@ impl Action {
             Action::QueuePause { .. } => "queue_pause",
             Action::QueueAdd { .. } => "queue_add",
             Action::QueueRemove { .. } => "queue_remove",
+            Action::QueuePenalty { .. } => "queue_penalty",
+            Action::Presence { .. } => "presence",
+            Action::VoicemailTransfer { .. } => "voicemail_transfer",
             Action::RecordStart { .. } => "record_start",
             Action::RecordStop { .. } => "record_stop",
             Action::RecordMute { .. } => "record_mute",
@@ -243,6 +265,9 @@ pub const PANEL_ACTIONS: &[(&str, &[&str])] = &[
     ("queue_pause", &["QueuePause"]),
     ("queue_add", &["QueueAdd"]),
     ("queue_remove", &["QueueRemove"]),
+    ("queue_penalty", &["QueuePenalty"]),
+    ("presence", &["Setvar"]),
+    ("voicemail_transfer", &["Redirect"]),
     ("record_start", &["MixMonitor"]),
     ("record_stop", &["StopMixMonitor"]),
     ("record_mute", &["MixMonitorMute"]),
@@ -341,7 +366,8 @@ pub enum Role {
     Admin,
 }
 
-/// The panel actions an agent may use, each on their own calls only.
+/// The panel actions an agent may use, each on their own calls, queue memberships and
+/// presence only (`control::scope` in the relay says which are theirs).
 const AGENT_ACTIONS: &[&str] = &[
     "hangup",
     "redirect",
@@ -352,6 +378,10 @@ const AGENT_ACTIONS: &[&str] = &[
     "park",
     "pickup",
     "queue_pause",
+    "queue_add",
+    "queue_remove",
+    "presence",
+    "voicemail_transfer",
 ];
 
 impl Role {

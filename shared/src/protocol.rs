@@ -205,10 +205,24 @@ pub struct Hello {
     /// an agent act on its calls only.
     #[serde(default)]
     pub extension: Option<String>,
-    /// The reasons offered when pausing in a queue.
+    /// The reasons offered when pausing in a queue, and with a presence (away, DND).
     pub pause_reasons: Vec<String>,
     /// How the screen-pop talks to the CRM around it.
     pub screen_pop: ScreenPop,
+    /// Queue sign-in: an agent's own seat; every configured seat for a supervisor.
+    #[serde(default)]
+    pub seats: Vec<Seat>,
+}
+
+/// Who may sign in to which queues, and as which member (`[server.agents]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seat {
+    pub exten: String,
+    /// The queue member interface the agent signs in as (`PJSIP/1001`,
+    /// `Local/agent1@agents/n`).
+    pub interface: String,
+    /// The queues the agent may sign in to and out of.
+    pub queues: Vec<String>,
 }
 
 /// The screen-pop's settings (`[screen_pop]` in the relay's file).

@@ -639,3 +639,50 @@ fn the_recorded_conferences_follow_their_events() {
     assert_eq!(checked, 15, "{seen:?}");
     assert!(model.conferences.is_empty());
 }
+
+/// ami-session-3: `VoicemailUsersList` fills the five mailboxes with their counts, the
+/// `MessageWaiting` of the message left raises 1001's new count to 1 and the one after
+/// `VoicemailRemove` (no channel fields) brings it back to 0.
+#[test]
+fn voicemail_counts_follow_the_list_and_message_waiting() {
+    let mut model = ServerModel::default();
+    let mut waiting_seen = false;
+    for message in &received("ami-session-3.txt")[0] {
+        model.apply_event(message, 0, &mut Vec::new());
+        waiting_seen |= model
+            .mailboxes
+            .get("1001@default")
+            .is_some_and(|m| m.new == 1 && m.waiting);
+    }
+    let boxes: Vec<&str> = model.mailboxes.keys().map(String::as_str).collect();
+    assert_eq!(
+        boxes,
+        [
+            "1001@default",
+            "1002@default",
+            "1003@default",
+            "1004@default",
+            "1005@default"
+        ]
+    );
+    assert!(waiting_seen, "the message left never counted");
+    let after = &model.mailboxes["1001@default"];
+    assert_eq!((after.new, after.old, after.waiting), (0, 0, false));
+}
+
+/// ami-session-3's support calls: the caller's channel shows the queue from
+/// `QueueCallerJoin`, and the member's ringing channel from `AgentCalled`.
+#[test]
+fn a_queue_call_shows_its_queue_on_both_sides() {
+    let mut model = ServerModel::default();
+    let (mut caller, mut member) = (false, false);
+    for message in &received("ami-session-3.txt")[0] {
+        model.apply_event(message, 0, &mut Vec::new());
+        for channel in model.channels.values().filter(|c| c.queue == "support") {
+            member |= channel.channel.starts_with("Local/agent");
+            caller |= channel.channel.starts_with("Local/100@test");
+        }
+    }
+    assert!(caller, "no support caller showed its queue");
+    assert!(member, "no ringing member showed its queue");
+}

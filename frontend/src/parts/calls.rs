@@ -92,8 +92,8 @@ fn drawn(rows: &[Row], range: std::ops::Range<usize>, model: &ServerModel) -> Ve
 }
 
 /// What a row shows that can change: call, line above, channel, state, caller,
-/// connected line, hold.
-type Shown = (String, bool, String, u8, String, String, bool);
+/// connected line, hold, queue.
+type Shown = (String, bool, String, u8, String, String, bool, String);
 
 fn row_key(row: &Drawn) -> Shown {
     let c = &row.channel;
@@ -105,6 +105,7 @@ fn row_key(row: &Drawn) -> Shown {
         c.caller_id_num.clone(),
         c.connected_num.clone(),
         c.on_hold,
+        c.queue.clone(),
     )
 }
 
@@ -192,7 +193,17 @@ fn ChannelRow(
         format!("{} <{}>", channel.caller_id_name, channel.caller_id_num)
     };
     let connected = channel.connected_num.clone();
+    let queue = channel.queue.clone();
     let selection = Selection::get();
+    // To the voicemail of the extension picked in the grid.
+    let to_voicemail = move |_| {
+        if let Some(mailbox) = selection.and_then(|s| s.exten.get_untracked()) {
+            ctx.act(Action::VoicemailTransfer {
+                channel: name.get_value(),
+                mailbox,
+            });
+        }
+    };
     let selected = move || selection.is_some_and(|s| name.with_value(|n| s.is_channel(n)));
     let pick = move |_| {
         if let Some(selection) = selection {
@@ -207,12 +218,14 @@ fn ChannelRow(
                 <span class="name">{channel.channel.clone()}</span>
                 <span class="caller">{caller}</span>
                 <span class="muted">{(!connected.is_empty()).then(|| format!("→ {connected}"))}</span>
+                {(!queue.is_empty()).then(|| view! { <span class="queue" data-testid="call-queue">{move || tr_with("call.queue", &[("queue", &queue)])}</span> })}
                 <span class="state">{let desc = channel.state_desc.clone(); move || channel_state(&desc)}{channel.on_hold.then_some(move || format!(" {}", t("call.on_hold")))}</span>
                 <span class="duration">{move || duration(ctx.now.get(), since)}</span>
             </span>
             <span class="actions">
                 <Show when=ctx.may("hangup")><button class="small danger" on:click=act(|c, _| Action::Hangup { channel: c })>{tr("call.hangup")}</button></Show>
                 <Show when=ctx.may("park")><button class="small" on:click=act(|c, _| Action::Park { channel: c })>{tr("call.park")}</button></Show>
+                <Show when=ctx.may("voicemail_transfer")><button class="small" data-testid="to-voicemail" title=tr("call.to_selected_voicemail") on:click=to_voicemail>{tr("call.to_voicemail")}</button></Show>
                 <Show when=ctx.may("spy")>
                     <button class="small" on:click=spy(SpyMode::Listen)>{tr("call.listen")}</button>
                     <button class="small" on:click=spy(SpyMode::Whisper)>{tr("call.whisper")}</button>

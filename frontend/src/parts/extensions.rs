@@ -275,8 +275,10 @@ fn ExtensionTile(
             selection.exten.set(Some(exten.get_value()));
         }
     };
+    let presence_attr = tile.presence.clone().unwrap_or_default();
     view! {
         <li class="tile" data-testid="extension" data-exten=tile.exten.clone() data-state=tile.state
+            data-presence=presence_attr data-messages=tile.messages
             class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="exten">{tile.exten.clone()}
                 <span class="badges">

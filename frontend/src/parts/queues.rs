@@ -1,5 +1,6 @@
 //! The queue cards the agent and the supervisor views both show: members with their
-//! state and the pause button, callers waiting with their wait.
+//! state, the pause button, the wrap-up left after a call and the penalty (set by those
+//! allowed `queue_penalty`), callers waiting with their wait.
 
 use leptos::prelude::*;
 use shared::action::Action;
@@ -27,19 +28,28 @@ pub fn Queues() -> impl IntoView {
 #[component]
 fn QueueCard(queue: Queue) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let reasons = move || {
-        ctx.live.with(|l| {
-            l.hello
-                .as_ref()
-                .map(|h| h.pause_reasons.clone())
-                .unwrap_or_default()
-        })
-    };
+    let reasons = move || ctx.reasons();
     let name = queue.name.clone();
     let members = queue.members.values().cloned().map(|m| {
         let reason = RwSignal::new(reasons().first().cloned().unwrap_or_default());
         let interface = m.interface.clone();
         let queue_name = name.clone();
+        let penalty_interface = m.interface.clone();
+        let penalty_queue = name.clone();
+        let set_penalty = move |ev: leptos::ev::Event| {
+            if let Ok(penalty) = event_target_value(&ev).trim().parse::<i32>() {
+                ctx.act(Action::QueuePenalty {
+                    queue: penalty_queue.clone(),
+                    interface: penalty_interface.clone(),
+                    penalty,
+                });
+            }
+        };
+        let wrapup = {
+            let m = m.clone();
+            move || m.wrapup_left((ctx.now.get() / 1000.0) as i64)
+        };
+        let penalty = m.penalty;
         let toggle = move |_| {
             ctx.act(Action::QueuePause {
                 queue: Some(queue_name.clone()),
@@ -55,6 +65,12 @@ fn QueueCard(queue: Queue) -> impl IntoView {
                     let (paused, busy, reason) = (m.paused, m.is_busy(), m.paused_reason.clone());
                     move || if paused { tr_with("queues.paused_reason", &[("reason", &reason)]) } else if busy { t("queues.busy") } else { t("queues.ready") }
                 }</span>
+                {move || wrapup().map(|left| view! { <span class="wrapup" data-testid="wrapup">{tr_with("queues.wrapup", &[("seconds", &left)])}</span> })}
+                <Show when=ctx.may("queue_penalty") fallback=move || view! { <span class="muted">{tr_with("queues.penalty_is", &[("penalty", &penalty)])}</span> }>
+                    <label class="muted">{tr("queues.penalty")}" "
+                        <input type="number" min="0" class="short" data-testid="penalty" aria-label=tr("queues.penalty") prop:value=penalty.to_string() on:change=set_penalty.clone() />
+                    </label>
+                </Show>
                 <Show when=ctx.may("queue_pause")>
                     <Show when=move || !m.paused>
                         <select aria-label=tr("queues.pause_reason") on:change=move |ev| reason.set(event_target_value(&ev))>

@@ -1,4 +1,5 @@
-//! The agent view: my extension, my calls with their actions, a dial pad, my queues.
+//! The agent view: my extension, my calls with their actions (the queue a call came
+//! through, transfer to voicemail), a dial pad, my presence, my queue sign-in, my queues.
 
 use leptos::prelude::*;
 use shared::action::Action;
@@ -6,8 +7,10 @@ use shared::model::Channel;
 
 use crate::context::{Ctx, my_extension};
 use crate::format::{channel_state, duration, extension_state, state_label};
-use crate::i18n::tr;
+use crate::i18n::{tr, tr_with};
+use crate::parts::presence::PresencePicker;
 use crate::parts::queues::Queues;
+use crate::parts::signin::SignIn;
 use crate::selection::Selection;
 
 #[component]
@@ -62,6 +65,7 @@ pub fn Agent() -> impl IntoView {
                     <input class="short" aria-label=tr("agent.my_extension") prop:readonly=move || assigned().is_some() prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
                 </label>
                 <p class="big-state" data-testid="my-state" data-state=my_state>{move || state_label(my_state())}</p>
+                <PresencePicker exten=mine editable=false />
                 <Show when=ctx.may("originate")>
                     <form class="row" on:submit=dial aria-label=tr("agent.dial_form")>
                         <input type="tel" data-testid="dial-number" placeholder=tr("agent.number") aria-label=tr("agent.number_to_dial") prop:value=move || number.get() on:input=move |ev| number.set(event_target_value(&ev)) />
@@ -73,11 +77,12 @@ pub fn Agent() -> impl IntoView {
                 <h2>{tr("agent.calls")}</h2>
                 <Show when=move || calls().is_empty()><p class="muted">{tr("agent.no_call")}</p></Show>
                 <ul class="channels">
-                    <For each=calls key=|c| (c.uniqueid.clone(), c.state, c.connected_num.clone(), c.on_hold) let:channel>
+                    <For each=calls key=|c| (c.uniqueid.clone(), c.state, c.connected_num.clone(), c.on_hold, c.queue.clone()) let:channel>
                         <MyCall channel />
                     </For>
                 </ul>
             </section>
+            <SignIn />
             <Queues />
         </main>
     }
@@ -98,6 +103,18 @@ fn MyCall(channel: Channel) -> impl IntoView {
         }
     };
     let plain = move |make: fn(String) -> Action| move |_| ctx.act(make(name.get_value()));
+    // Voicemail takes the other side of the call (a Redirect moves the channel it names).
+    let id = StoredValue::new(channel.uniqueid.clone());
+    let to_voicemail = move |_| {
+        let mailbox = target.get_untracked();
+        let peer = ctx.live.with_untracked(|l| {
+            id.with_value(|id| l.model.peers_of(id).next().map(|c| c.channel.clone()))
+        });
+        if let (false, Some(channel)) = (mailbox.is_empty(), peer) {
+            ctx.act(Action::VoicemailTransfer { channel, mailbox });
+        }
+    };
+    let queue = channel.queue.clone();
     let other = if channel.connected_name.is_empty() {
         channel.connected_num.clone()
     } else {
@@ -114,6 +131,7 @@ fn MyCall(channel: Channel) -> impl IntoView {
         <li class="channel mine" data-testid="my-call" data-channel=channel.channel.clone()
             class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="caller">{other}</span>
+            {(!queue.is_empty()).then(|| view! { <span class="queue" data-testid="call-queue">{move || tr_with("call.queue", &[("queue", &queue)])}</span> })}
             <span class="state">{let desc = channel.state_desc.clone(); move || channel_state(&desc)}</span>
             <span class="duration">{move || duration(ctx.now.get(), since)}</span>
             <span class="actions">
@@ -121,6 +139,7 @@ fn MyCall(channel: Channel) -> impl IntoView {
                 <Show when=ctx.may("park")><button on:click=plain(|c| Action::Park { channel: c })>{tr("call.park")}</button></Show>
                 <input class="short" data-testid="transfer-to" placeholder=tr("call.extension") aria-label=tr("call.transfer_to") prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev)) />
                 <Show when=ctx.may("redirect")><button on:click=with_target(|c, e| Action::Redirect { channel: c, exten: e, context: None })>{tr("call.transfer")}</button></Show>
+                <Show when=ctx.may("voicemail_transfer")><button data-testid="to-voicemail" title=tr("call.to_voicemail_hint") on:click=to_voicemail>{tr("call.to_voicemail")}</button></Show>
                 <Show when=ctx.may("atxfer")>
                     <button on:click=with_target(|c, e| Action::Atxfer { channel: c, exten: e, context: None })>{tr("call.consult")}</button>
                     <button on:click=plain(|c| Action::AtxferComplete { channel: c })>{tr("call.complete")}</button>

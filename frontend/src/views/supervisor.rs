@@ -1,5 +1,6 @@
-//! The supervisor view: every extension, every call grouped by bridge, parked calls
-//! and queues, with the actions the account may use. Strings from the PBX are only
+//! The supervisor view: every extension, every call grouped by bridge, parked calls,
+//! anyone's presence, queue sign-in of every seat and queues, with the actions the
+//! account may use. Strings from the PBX are only
 //! ever shown as text.
 
 use leptos::prelude::*;
@@ -11,11 +12,14 @@ use crate::i18n::tr;
 use crate::parts::calls::Calls;
 use crate::parts::conferences::Conferences;
 use crate::parts::extensions::Extensions;
+use crate::parts::presence::PresencePicker;
 use crate::parts::queues::Queues;
+use crate::parts::signin::SignIn;
 
 #[component]
 pub fn Supervisor() -> impl IntoView {
     let mine = my_extension();
+    let someone = RwSignal::new(String::new());
     view! {
         <main class="content supervisor">
             <section class="card wide" aria-label=tr("supervisor.extensions")>
@@ -29,6 +33,11 @@ pub fn Supervisor() -> impl IntoView {
                 <h2>{tr("supervisor.parked")}</h2>
                 <Parked mine />
             </section>
+            <section class="card" aria-label=tr("presence.title")>
+                <h2>{tr("presence.title")}</h2>
+                <PresencePicker exten=someone editable=true />
+            </section>
+            <SignIn />
             <Queues />
             <Conferences />
         </main>

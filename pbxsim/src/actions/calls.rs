@@ -4,7 +4,7 @@ use shared::ami::Message;
 use tracing::warn;
 
 use super::{Reply, item, list_end, list_start};
-use crate::pbx::Target;
+use crate::pbx::{Target, VOICEMAIL_CONTEXT};
 use crate::state::Core;
 
 /// `CancelAtxfer`: queued as the `*1` DTMF (as recorded, nothing else happens).
@@ -268,6 +268,16 @@ pub(super) fn redirect(core: &Core, m: &Message, id: Option<&[u8]>, blind: bool)
                 Reply::error(id, "Redirect failed")
             }
         });
+    }
+    let into_voicemail = !blind
+        && m.get("Context")
+            .is_some_and(|c| c == VOICEMAIL_CONTEXT.as_bytes());
+    if into_voicemail {
+        return if core.with_pbx(|pbx| pbx.voicemail_redirect(&chan, &exten)) {
+            Reply::success(id, "Redirect successful")
+        } else {
+            Reply::error(id, "Channel specified does not exist")
+        };
     }
     if core.with_pbx(|pbx| pbx.blind_transfer(&chan, &exten, blind)) {
         Reply::success(

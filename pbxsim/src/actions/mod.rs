@@ -3,8 +3,8 @@
 //! One module per family: `login` (Login, Challenge, Logoff, Events, Filter, ListCommands and
 //! the refusals), `status` (Ping, Core*, Status, lists of channels, bridges and devices,
 //! Command, Getvar/Setvar), `calls` (Originate, Hangup, Redirect, transfers, UserEvent),
-//! `queues`, `parking`, `monitor` (MixMonitor), `extensions` (hints), `presence`, `mailbox`,
-//! `conf` (ConfBridge).
+//! `queues`, `parking`, `monitor` (MixMonitor), `extensions` (hints), `presence`, `mailbox`
+//! (MailboxCount, MailboxStatus, `Voicemail*`), `conf` (ConfBridge).
 
 mod calls;
 mod conf;
@@ -141,6 +141,11 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "presencestate" => core.with_pbx(|pbx| presence::state(pbx, m, id)),
         "mailboxcount" => core.with_pbx(|pbx| mailbox::count(pbx, m, id, false)),
         "mailboxstatus" => core.with_pbx(|pbx| mailbox::count(pbx, m, id, true)),
+        "voicemailuserslist" => core.with_pbx(|pbx| mailbox::users_list(pbx, id)),
+        "voicemailuserstatus" => core.with_pbx(|pbx| mailbox::user_status(pbx, m, id)),
+        "voicemailboxsummary" => core.with_pbx(|pbx| mailbox::box_summary(pbx, m, id)),
+        "voicemailremove" => mailbox::remove(core, m, id),
+        "voicemailrefresh" => mailbox::refresh(id),
         "command" => core.with_pbx(|pbx| status::command(pbx, m, id)),
         "getvar" => core.with_pbx(|pbx| status::getvar(pbx, m, id)),
         "setvar" => status::setvar(core, m, id),

@@ -148,7 +148,9 @@ impl Pbx {
     }
 
     /// Something happens at a desk when the call centre has been quiet: a hold, a blind
-    /// transfer, a presence change or a voicemail. False if nothing could happen.
+    /// transfer, a presence change (DND among them), an agent signing out of a queue or
+    /// back in, a voicemail, or a waiting caller sent to voicemail. False if nothing
+    /// could happen.
     pub fn desk_trickle(&mut self) -> bool {
         let named: Vec<usize> = (0..self.opts.directory.phones.len())
             .filter(|&i| !self.opts.directory.phones[i].name.is_empty())
@@ -157,7 +159,7 @@ impl Pbx {
             return false;
         }
         let phone = named[self.rand(0, named.len() as u64 - 1) as usize];
-        match self.rand(0, 9) {
+        match self.rand(0, 11) {
             0..=3 => {
                 let secs = self.rand(3, 10);
                 self.hold(secs)
@@ -189,6 +191,21 @@ impl Pbx {
                 self.set_presence(&provider, state, subtype, message);
                 true
             }
+            8 | 9 => self.sign_in_or_out(),
+            10 => {
+                // A caller who waited long enough is sent to the voicemail of the
+                // queue's first agent, as a supervisor does from the panel.
+                let waiting = self.queues.iter().find_map(|q| {
+                    let (uid, _) = q.callers.first()?;
+                    let member = q.members.first()?;
+                    let exten = member.state_interface.rsplit('/').next()?.to_string();
+                    Some((self.channels.get(uid)?.name.clone(), exten))
+                });
+                match waiting {
+                    Some((name, exten)) => self.voicemail_redirect(&name, &exten),
+                    None => false,
+                }
+            }
             _ => {
                 let Some(mailbox) = self.opts.directory.phones[phone].mailbox.clone() else {
                     return false;
@@ -198,5 +215,57 @@ impl Pbx {
                 true
             }
         }
+    }
+
+    /// One agent of the directory signs out of one of its queues, or, when two are out
+    /// already, one signs back in (`QueueRemove` / `QueueAdd` of its member, following
+    /// its phone). False without agents.
+    fn sign_in_or_out(&mut self) -> bool {
+        let seats = self.opts.directory.seats();
+        let out: Vec<(String, String)> = seats
+            .iter()
+            .flat_map(|(_, interface, queues)| {
+                queues
+                    .iter()
+                    .filter(|q| {
+                        !self.queues.iter().any(|x| {
+                            &x.name == *q && x.members.iter().any(|m| &m.interface == interface)
+                        })
+                    })
+                    .map(|q| (q.clone(), interface.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if out.len() >= 2 || (!out.is_empty() && self.rand(0, 1) == 0) {
+            let (queue, interface) = out[0].clone();
+            let Some(i) = seats.iter().position(|(_, x, _)| *x == interface) else {
+                return false;
+            };
+            let agent = self.opts.directory.agents[i].clone();
+            return self
+                .queue_add(
+                    &queue,
+                    &interface,
+                    &agent.name,
+                    0,
+                    None,
+                    Some(&agent.device),
+                )
+                .is_ok();
+        }
+        if seats.is_empty() {
+            return false;
+        }
+        let (_, interface, queues) = &seats[self.rand(0, seats.len() as u64 - 1) as usize];
+        let Some(queue) = queues.first() else {
+            return false;
+        };
+        // Not in the middle of a call: app_queue would let it go, the demo waits.
+        let busy = self
+            .queues
+            .iter()
+            .flat_map(|q| &q.members)
+            .any(|m| &m.interface == interface && m.status != 1);
+        !busy && self.queue_remove(queue, interface).is_ok()
     }
 }

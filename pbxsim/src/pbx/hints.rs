@@ -2,7 +2,7 @@
 //! and `MessageWaiting`, and the `DEVICE_STATE()`/`PRESENCE_STATE()` functions.
 
 use super::*;
-use crate::directory::{Mailbox, PRESENCE_STATES, Phone, Presence};
+use crate::directory::{PRESENCE_STATES, Phone, Presence};
 
 /// Device states `func_devstate` accepts, in `enum ast_device_state` order.
 const DEVICE_STATES: [&str; 9] = [
@@ -297,26 +297,29 @@ impl Pbx {
     }
 
     /// A caller left a message (`new`) or the owner heard one (`new` to `old`):
-    /// `MessageWaiting` as `manager_mwi.c` sends it, without a channel.
+    /// `MessageWaiting` as `manager_mwi.c` sends it, without a channel, and the
+    /// `MWI:` device state.
     pub fn voicemail(&mut self, mailbox: &str, left: bool) {
         let Some(m) = self.mailboxes.iter_mut().find(|m| m.mailbox == mailbox) else {
             return;
         };
         if left {
             m.new += 1;
+            self.store_message(mailbox, "INBOX", "\"Unknown\" <0>", 0);
         } else if m.new > 0 {
             m.new -= 1;
             m.old += 1;
+            if let Some(heard) = self
+                .voice_messages
+                .iter_mut()
+                .find(|v| v.mailbox == mailbox && v.folder == "INBOX")
+            {
+                heard.folder = "Old".into();
+            }
         } else {
             return;
         }
-        let Mailbox { new, old, .. } = *m;
-        let msg = Self::head("MessageWaiting", Classes::CALL)
-            .with("Mailbox", mailbox)
-            .with("Waiting", u8::from(new > 0).to_string())
-            .with("New", new.to_string())
-            .with("Old", old.to_string());
-        self.emit(Classes::CALL, msg);
+        self.message_waiting(mailbox, None);
     }
 }
 

@@ -20,6 +20,9 @@ mod monitor;
 mod park;
 mod queue;
 mod scenario;
+mod voicemail;
+
+pub use voicemail::{VOICEMAIL_CONTEXT, VoiceMessage};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -223,6 +226,9 @@ enum Step {
     HoldEnd(CallId),
     /// A conference user's phone starts (`true`) or stops talking.
     ConfTalk(CallId, bool),
+    /// VoiceMail saves the message a redirected caller left (the call, or the lone
+    /// channel, and the mailbox).
+    VoicemailSaved(Option<CallId>, String, String),
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -314,7 +320,13 @@ pub struct Pbx {
     mailboxes: Vec<Mailbox>,
     /// ConfBridge rooms, by name (`conf`).
     conferences: BTreeMap<String, conf::Room>,
+    /// The messages in them, oldest first.
+    voice_messages: Vec<VoiceMessage>,
 }
+
+/// The call centre's agents' wrap-up after each call, in seconds (a member's
+/// `wrapuptime` in queues.conf): no call is offered to them until it is over.
+const CALL_CENTRE_WRAPUP_S: u32 = 10;
 
 /// Who the caller "phones" are, as in `extensions.conf`.
 fn phone_identity(exten: &str) -> (&'static str, &'static str) {
@@ -352,6 +364,7 @@ impl Pbx {
             paused: false,
             paused_reason: String::new(),
             ringinuse: false,
+            wrapuptime: 0,
         };
         let queue = |name: String, strategy: &str, members: Vec<Member>| Queue {
             name,
@@ -374,9 +387,12 @@ impl Pbx {
         let directory = &opts.directory;
         if !directory.queues.is_empty() {
             // The directory's agents are `Local/agentN@agents/n` members too (so that a
-            // queue call dials them the same way) whose state follows their phone.
+            // queue call dials them the same way) whose state follows their phone. They
+            // signed in (QueueAdd): dynamic members, which can sign out.
             let agent = |i: usize, reason: Option<&String>| {
                 let mut m = member(i + 1);
+                m.dynamic = true;
+                m.wrapuptime = CALL_CENTRE_WRAPUP_S;
                 if let Some(a) = directory.agents.get(i) {
                     m.name.clone_from(&a.name);
                     m.state_interface.clone_from(&a.device);
@@ -441,7 +457,9 @@ impl Pbx {
             presence,
             mailboxes,
             conferences: BTreeMap::new(),
+            voice_messages: Vec::new(),
         };
+        pbx.seed_voice_messages();
         pbx.hint_states = pbx.hints().map(|(_, _, status)| status).collect();
         // The lot's holding bridge exists before any recorded call (no BridgeCreate).
         let lot = pbx.uuid();
@@ -1055,6 +1073,7 @@ impl Pbx {
                 self.dial_event("DialState", &call.a1, &b1, "RINGING");
             }
             Step::DialAnswer(id) => self.dial_answer(id),
+            Step::VoicemailSaved(id, uid, mailbox) => self.voicemail_saved(id, &uid, &mailbox),
             Step::ChainRinging(id) => self.chain_ringing(id),
             Step::ChainAnswer(id) => self.chain_answer(id),
             Step::DialFail(id) => self.dial_fail(id),

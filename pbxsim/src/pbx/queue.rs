@@ -157,9 +157,12 @@ impl Pbx {
         }
         let n = self.queues[q].members.len();
         let start = self.queues[q].next_member;
-        // Only a member that is not paused and not in use (status 1) may be offered a call;
-        // it rings with status 6 and talks with status 2.
-        let free = |mem: &Member| !mem.paused && mem.status == 1;
+        // Only a member that is not paused, not in use (status 1) and past its wrap-up
+        // may be offered a call; it rings with status 6 and talks with status 2.
+        let now = self.epoch_now();
+        let free = |mem: &Member| {
+            !mem.paused && mem.status == 1 && mem.last_call + u64::from(mem.wrapuptime) <= now
+        };
         let Some(m) = (0..n)
             .map(|i| (start + i) % n)
             .find(|&i| free(&self.queues[q].members[i]))
@@ -463,6 +466,7 @@ impl Pbx {
             paused: paused.is_some(),
             paused_reason: paused.unwrap_or_default().to_string(),
             ringinuse: false,
+            wrapuptime: 0,
         };
         self.queues[q].members.push(member);
         let m = self.queues[q].members.len() - 1;
@@ -576,5 +580,48 @@ mod tests {
         // An agent is in call in the queue whose call it took, not in its other ones.
         assert!(talking <= 12, "an agent took two calls at once");
         assert!(talking > 0, "no agent answered in 6 s");
+    }
+
+    /// A call-centre agent takes no queue call within its wrap-up after one: every
+    /// member that ended a call is offered the next only once its `wrapuptime` is over.
+    #[test]
+    fn an_agent_in_wrap_up_is_not_offered_a_call() {
+        let mut pbx = Pbx::new(PbxOptions {
+            directory: crate::directory::Directory::call_centre(),
+            ..PbxOptions::new(1_795_418_000, 3)
+        });
+        assert!(pbx.queues[0].members.iter().all(|m| m.wrapuptime == 10));
+        for i in 0..30 {
+            pbx.originate(
+                "100",
+                Target::Queue,
+                ("1100", "Caller"),
+                30,
+                Some(&format!("q-{i}")),
+            );
+        }
+        let mut offered_in_wrap_up = Vec::new();
+        for t in (0..120_000).step_by(250) {
+            pbx.advance_to(t);
+            let now = pbx.epoch_now();
+            for q in &pbx.queues {
+                for m in &q.members {
+                    let ringing = m.status == 6;
+                    // The ring started within the wrap-up (whole seconds: one of slack).
+                    if ringing && m.last_call > 0 && m.last_call + u64::from(m.wrapuptime) > now + 1
+                    {
+                        offered_in_wrap_up.push((t, m.name.clone()));
+                    }
+                }
+            }
+        }
+        assert!(offered_in_wrap_up.is_empty(), "{offered_in_wrap_up:?}");
+        assert!(
+            pbx.queues
+                .iter()
+                .flat_map(|q| &q.members)
+                .any(|m| m.calls_taken > 1),
+            "nobody took a second call"
+        );
     }
 }

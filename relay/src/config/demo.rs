@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use shared::ami::Classes;
 use shared::model::figures::QueueThresholds;
-use shared::protocol::DemoAccount;
+use shared::protocol::{DemoAccount, Seat};
 
 use crate::ami::AmiConfig;
 use crate::control::Dialing;
@@ -35,11 +35,24 @@ pub fn server(addr: SocketAddr) -> ServerConfig {
                 role: role_of(u.read, u.write).to_owned(),
             })
             .collect(),
-        // pbxsim's dialplan is Asterisk's test context, parking spaces included.
+        // pbxsim's dialplan is Asterisk's test context, parking spaces included; its
+        // call centre's agents sign in as the members its queues were made of.
         dialing: Dialing {
             channel_template: "PJSIP/{exten}".into(),
             context: "test".into(),
             parking_context: "test".into(),
+            voicemail_context: pbxsim::VOICEMAIL_CONTEXT.into(),
+            dnd_pauses: true,
+            seats: pbxsim::SimConfig::demo()
+                .directory
+                .seats()
+                .into_iter()
+                .map(|(exten, interface, queues)| Seat {
+                    exten,
+                    interface,
+                    queues,
+                })
+                .collect(),
         },
         // Alarms the demo's traffic reaches now and then, on every queue it has. No
         // service level: its queues set none (0 s), so hardly a call is within it.

@@ -2,6 +2,7 @@
 //! how each table becomes the settings type of the module that uses it.
 
 use super::*;
+use shared::protocol::Seat;
 
 /// The file's shape. Unknown keys are errors: `linger_sec = 5` must not be ignored.
 #[derive(Debug, Deserialize)]
@@ -129,6 +130,12 @@ struct ServerEntry {
     dial_channel: Option<String>,
     dial_context: Option<String>,
     parking_context: Option<String>,
+    voicemail_context: Option<String>,
+    #[serde(default)]
+    dnd_pauses_queues: bool,
+    /// Queue sign-in seats, by extension.
+    #[serde(default)]
+    agents: BTreeMap<String, SeatEntry>,
     #[serde(default)]
     ami_secrets: BTreeMap<String, String>,
     #[serde(default)]
@@ -144,6 +151,15 @@ struct ServerEntry {
     /// service level, red the lower); checked by `check_queue_alarms`.
     #[serde(default)]
     queue_alarm: Vec<QueueThresholds>,
+}
+
+/// One `[server.agents]` entry: `"1001" = { interface = "...", queues = [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeatEntry {
+    /// Default: the server's `dial_channel` for the extension.
+    interface: Option<String>,
+    queues: Vec<String>,
 }
 
 pub(crate) fn default_port() -> u16 {
@@ -283,10 +299,26 @@ pub fn from_toml(
             demo_accounts: Vec::new(),
             dialing: {
                 let defaults = Dialing::default();
+                let channel_template = entry.dial_channel.unwrap_or(defaults.channel_template);
                 Dialing {
-                    channel_template: entry.dial_channel.unwrap_or(defaults.channel_template),
+                    seats: entry
+                        .agents
+                        .into_iter()
+                        .map(|(exten, seat)| Seat {
+                            interface: seat
+                                .interface
+                                .unwrap_or_else(|| channel_template.replace("{exten}", &exten)),
+                            exten,
+                            queues: seat.queues,
+                        })
+                        .collect(),
+                    channel_template,
                     context: entry.dial_context.unwrap_or(defaults.context),
                     parking_context: entry.parking_context.unwrap_or(defaults.parking_context),
+                    voicemail_context: entry
+                        .voicemail_context
+                        .unwrap_or(defaults.voicemail_context),
+                    dnd_pauses: entry.dnd_pauses_queues,
                 }
             },
             ami_secrets: entry.ami_secrets,

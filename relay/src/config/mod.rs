@@ -593,7 +593,27 @@ exclude_events = []
             (ami.connect_timeout, ami.action_timeout, ami.ping_interval)
         );
         assert_eq!(server.exclude_events, DEFAULT_EXCLUDED_EVENTS);
-        assert_eq!(server.dialing, Dialing::default());
+        // The seats are an example; the rest of the dialling settings are the defaults.
+        assert_eq!(
+            Dialing {
+                seats: Vec::new(),
+                ..server.dialing.clone()
+            },
+            Dialing::default()
+        );
+        let seat = |exten: &str, interface: &str, queues: &[&str]| shared::protocol::Seat {
+            exten: exten.into(),
+            interface: interface.into(),
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+        };
+        assert_eq!(
+            server.dialing.seats,
+            [
+                seat("1001", "PJSIP/1001", &["support", "sales"]),
+                seat("1002", "Local/1002@agents/n", &["support"]),
+            ],
+            "an interface defaults to dial_channel"
+        );
         assert!(server.tls.is_none());
     }
 

@@ -15,13 +15,14 @@ use shared::action::{
     Action, ActionRequest, ActionResult, HeaderValue, MuteDirection, Permissions, SpyMode,
 };
 use shared::ami::Message;
-use shared::protocol::RawEvent;
+use shared::protocol::{RawEvent, Seat};
 
 use crate::ami::{AmiError, SessionHandle};
 
 pub use limits::{ActionLimiter, LimitError, Permit};
 
-/// How click-to-dial, pickup and spy reach a person's phone.
+/// How click-to-dial, pickup, spy and voicemail reach a person's phone, and which queues
+/// an agent signs in to as which member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dialing {
     /// The channel that rings for an extension; `{exten}` is replaced (`PJSIP/{exten}`).
@@ -30,6 +31,13 @@ pub struct Dialing {
     pub context: String,
     /// The context of the parking spaces, for pick-up.
     pub parking_context: String,
+    /// The dialplan context whose extension `<mailbox>` runs `VoiceMail(<mailbox>)`.
+    pub voicemail_context: String,
+    /// Queue sign-in seats (`[server.agents]`), by extension.
+    pub seats: Vec<Seat>,
+    /// `dnd_pauses_queues`: a `dnd` presence also pauses the extension's seat in every
+    /// queue (with the presence's message as the reason), any other presence unpauses it.
+    pub dnd_pauses: bool,
 }
 
 impl Default for Dialing {
@@ -38,9 +46,27 @@ impl Default for Dialing {
             channel_template: "PJSIP/{exten}".into(),
             context: "from-internal".into(),
             parking_context: "parkedcalls".into(),
+            voicemail_context: "voicemail".into(),
+            seats: Vec::new(),
+            dnd_pauses: false,
         }
     }
 }
+
+impl Dialing {
+    /// Extension `exten`'s seat, if one is configured.
+    pub fn seat(&self, exten: &str) -> Option<&Seat> {
+        self.seats.iter().find(|s| s.exten == exten)
+    }
+
+    /// The seat whose member interface is `interface`.
+    fn seat_of_interface(&self, interface: &str) -> Option<&Seat> {
+        self.seats.iter().find(|s| s.interface == interface)
+    }
+}
+
+/// The presence states `PRESENCE_STATE()` accepts (presencestate.c), `not_set` aside.
+pub const PRESENCE_STATES: &[&str] = &["available", "away", "dnd", "xa", "chat", "unavailable"];
 
 /// How long the originated phone may ring before Asterisk gives up, in ms.
 const ORIGINATE_TIMEOUT_MS: u32 = 30_000;
@@ -83,11 +109,24 @@ pub async fn execute(
     }
     match session.send(ami).await {
         Ok(answer) => {
-            let message = answer
+            let mut message = answer
                 .response
                 .get_str("Message")
                 .map(|m| m.into_owned())
                 .unwrap_or_default();
+            if let Some(pause) = dnd_pause(&request.action, dialing)
+                .filter(|_| permissions.ami_actions.contains("QueuePause"))
+            {
+                let outcome = match session.send(pause).await {
+                    Ok(answer) => answer
+                        .response
+                        .get_str("Message")
+                        .map(|m| m.into_owned())
+                        .unwrap_or_default(),
+                    Err(error) => asterisk_words(error),
+                };
+                message = format!("{message}; queues: {outcome}");
+            }
             let mut result = ActionResult::ok(id, message);
             if is_raw {
                 result.response = Some(pairs(&answer.response));
@@ -248,6 +287,11 @@ async fn translate(
                 .with("Action", "QueueAdd")
                 .with("Queue", queue)
                 .with("Interface", interface);
+            // A seat's member follows its phone's device state (a `Local/` member
+            // has no state of its own).
+            if let Some(seat) = dialing.seat_of_interface(interface) {
+                message.push("StateInterface", dial_channel(&seat.exten, dialing));
+            }
             if let Some(penalty) = penalty {
                 message.push("Penalty", penalty.to_string());
             }
@@ -260,6 +304,33 @@ async fn translate(
             .with("Action", "QueueRemove")
             .with("Queue", queue)
             .with("Interface", interface),
+        Action::QueuePenalty {
+            queue,
+            interface,
+            penalty,
+        } => Message::new()
+            .with("Action", "QueuePenalty")
+            .with("Queue", queue)
+            .with("Interface", interface)
+            .with("Penalty", penalty.to_string()),
+        Action::Presence {
+            exten,
+            state,
+            message,
+        } => presence(exten, state, message.as_deref())?,
+        Action::VoicemailTransfer { channel, mailbox } => {
+            // `1001` or `1001@default`: the context's extension is the box's number.
+            let number = mailbox.split('@').next().unwrap_or_default();
+            if number.is_empty() || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!("{mailbox:?} is not a mailbox number"));
+            }
+            Message::new()
+                .with("Action", "Redirect")
+                .with("Channel", channel)
+                .with("Exten", number)
+                .with("Context", &dialing.voicemail_context)
+                .with("Priority", "1")
+        }
         Action::RecordStart { channel, file } => {
             let file = match file {
                 Some(file) if file.contains('/') || file.contains("..") => {
@@ -358,6 +429,55 @@ fn conference(action: &str, room: &str) -> Message {
     Message::new()
         .with("Action", action)
         .with("Conference", room)
+}
+
+/// `Setvar` of `PRESENCE_STATE(CustomPresence:<exten>)` to `state,,message`, as
+/// ami-session-2 sets it (`dnd,,In a meeting`). A comma would start the function's
+/// next field (its options), so none is let through.
+fn presence(exten: &str, state: &str, message: Option<&str>) -> Result<Message, String> {
+    if exten.is_empty() || !exten.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("{exten:?} is not an extension"));
+    }
+    if !PRESENCE_STATES.contains(&state) {
+        return Err(format!(
+            "{state:?} is not a presence state ({})",
+            PRESENCE_STATES.join(", ")
+        ));
+    }
+    let message = message.unwrap_or_default();
+    if message.contains([',', '\r', '\n']) {
+        return Err("a presence message has no comma or line break".into());
+    }
+    Ok(Message::new()
+        .with("Action", "Setvar")
+        .with(
+            "Variable",
+            format!("PRESENCE_STATE(CustomPresence:{exten})"),
+        )
+        .with("Value", format!("{state},,{message}")))
+}
+
+/// With `dnd_pauses`, the `QueuePause` (every queue) that follows a presence set for an
+/// extension with a seat: paused for `dnd`, with the message as the reason, else not.
+fn dnd_pause(action: &Action, dialing: &Dialing) -> Option<Message> {
+    let Action::Presence {
+        exten,
+        state,
+        message,
+    } = action
+    else {
+        return None;
+    };
+    let seat = dialing.seat(exten).filter(|_| dialing.dnd_pauses)?;
+    let dnd = state == "dnd";
+    let mut pause = Message::new()
+        .with("Action", "QueuePause")
+        .with("Interface", &seat.interface)
+        .with("Paused", if dnd { "true" } else { "false" });
+    if dnd {
+        pause.push("Reason", message.as_deref().unwrap_or("DND"));
+    }
+    Some(pause)
 }
 
 /// `astpanel-PJSIP-1001-00000001-1764750000.wav`: unique enough, and no path.

@@ -4,16 +4,24 @@
 //! narrows it per person: an agent acts on their own calls (a channel of their
 //! extension's device, or one bridged with such a channel) and their own queue
 //! memberships, and dials from their own phone only. Supervisors and admins act on
-//! anyone's. Ownership is decided by channel and interface names, never by caller
+//! anyone's. An agent signs in to (`queue_add`) and out of (`queue_remove`) only the
+//! queues of their seat (`[server.agents]`), as their seat's member or their own
+//! device, and sets only their own extension's presence. Ownership is decided by channel and interface names, never by caller
 //! ID, which is whatever the caller says.
 
 use shared::action::Action;
 use shared::model::ServerModel;
 
+use super::Dialing;
 use crate::auth::users::Person;
 
 /// `Ok` when `person` may perform `action`, else the reason, as the person reads it.
-pub fn check(action: &Action, person: &Person, model: &ServerModel) -> Result<(), String> {
+pub fn check(
+    action: &Action,
+    person: &Person,
+    model: &ServerModel,
+    dialing: &Dialing,
+) -> Result<(), String> {
     if person.role.acts_for_others() {
         return Ok(());
     }
@@ -26,11 +34,19 @@ pub fn check(action: &Action, person: &Person, model: &ServerModel) -> Result<()
         | Action::Atxfer { channel, .. }
         | Action::AtxferComplete { channel }
         | Action::AtxferCancel { channel }
-        | Action::Park { channel } => owns_call(model, exten, channel),
+        | Action::Park { channel }
+        | Action::VoicemailTransfer { channel, .. } => owns_call(model, exten, channel),
         Action::Originate { from, .. } | Action::Pickup { from, .. } => {
             from == exten || owns_name(model, exten, from)
         }
         Action::QueuePause { interface, .. } => owns_name(model, exten, interface),
+        Action::QueueAdd {
+            queue, interface, ..
+        }
+        | Action::QueueRemove { queue, interface } => {
+            may_sign_in(model, dialing, exten, queue, interface)
+        }
+        Action::Presence { exten: target, .. } => target == exten,
         _ => false,
     };
     if allowed {
@@ -41,6 +57,22 @@ pub fn check(action: &Action, person: &Person, model: &ServerModel) -> Result<()
             action.name()
         ))
     }
+}
+
+/// Whether extension `exten` may sign `interface` in to or out of `queue`: the queue is
+/// one of its seat's, and the interface its seat's member or its own phone's.
+fn may_sign_in(
+    model: &ServerModel,
+    dialing: &Dialing,
+    exten: &str,
+    queue: &str,
+    interface: &str,
+) -> bool {
+    let Some(seat) = dialing.seat(exten) else {
+        return false;
+    };
+    seat.queues.iter().any(|q| q == queue)
+        && (seat.interface == interface || owns_name(model, exten, interface))
 }
 
 /// Whether `channel` (an AMI channel name, exactly as the model has it) is extension

@@ -799,14 +799,34 @@ impl LiveServer {
         let mut ignored = Vec::new();
         let mut unknown = Vec::new();
         let mut booted = None;
-        // The rooms' participants come last, one `ConfbridgeList` per room listed.
+        // The rooms' participants come last, one `ConfbridgeList` per room listed. An
+        // optional list is asked only if ListCommands has it: asking an Asterisk without
+        // the module costs a `RequestBadFormat` security event per rebuild.
         let mut actions = resync::actions().into_iter().collect::<VecDeque<_>>();
         let mut rooms_asked = false;
-        while let Some(action) = actions.pop_front() {
+        let mut listed: Option<Message> = None;
+        loop {
+            if actions.is_empty() && !rooms_asked {
+                rooms_asked = true;
+                actions.extend(resync::rooms(&model));
+            }
+            let Some(action) = actions.pop_front() else {
+                break;
+            };
             let name = action
                 .get_str("Action")
                 .map(|a| a.into_owned())
                 .unwrap_or_default();
+            if resync::OPTIONAL.contains(&name.as_str()) {
+                if listed.is_none() {
+                    let list = Message::new().with("Action", "ListCommands");
+                    let answer = self.holding(events, held, session.send(list)).await?;
+                    listed = Some(answer.map(|a| a.response).unwrap_or_default());
+                }
+                if listed.as_ref().is_none_or(|l| l.get(&name).is_none()) {
+                    continue;
+                }
+            }
             let answer = self.holding(events, held, session.send(action)).await?;
             // The session queues events in the order they came, before it routes a later
             // answer: whatever is queued now came before this answer.
@@ -820,6 +840,11 @@ impl LiveServer {
                     ignored.clear();
                 }
                 // Unknown while booting is retried; unknown once booted is unavailable.
+                Err(AmiError::UnknownAction { message })
+                    if booted && resync::OPTIONAL.contains(&name.as_str()) =>
+                {
+                    tracing::debug!(server = %self.name, action = %name, %message, "optional status list unavailable");
+                }
                 Err(AmiError::UnknownAction { message }) => {
                     if booted {
                         tracing::warn!(server = %self.name, action = %name, %message, "status list unavailable: Asterisk does not know it");
@@ -834,10 +859,6 @@ impl LiveServer {
                     tracing::info!(server = %self.name, action = %name, %message, "status list refused");
                 }
                 Err(error) => return Some(Err(error)),
-            }
-            if actions.is_empty() && !rooms_asked {
-                rooms_asked = true;
-                actions.extend(resync::rooms(&model));
             }
         }
         Some(Ok(Rebuilt {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use shared::action::{Permissions, Role};
 use shared::ami::Classes;
+use shared::protocol::Seat;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::users::Person;
@@ -60,6 +61,16 @@ impl Login {
             .as_deref()
             .filter(|p| p.role == Role::Agent)
             .map(|p| p.extension.as_deref().unwrap_or_default())
+    }
+
+    /// The queue sign-in seats this login may use: an agent's own (none without an
+    /// extension), every configured one for anyone else.
+    pub fn seats(&self) -> Vec<Seat> {
+        let seats = &self.server().config.dialing.seats;
+        match self.agent_extension() {
+            Some(exten) => seats.iter().filter(|s| s.exten == exten).cloned().collect(),
+            None => seats.clone(),
+        }
     }
 
     /// An agent's own view of the model, which keeps their socket to their calls.

@@ -614,8 +614,9 @@ impl Service {
             ));
         }
         if let Some(person) = &login.person
-            && let Err(refusal) =
-                server.with_model(|model| control::scope::check(&request.action, person, model))
+            && let Err(refusal) = server.with_model(|model| {
+                control::scope::check(&request.action, person, model, &server.config.dialing)
+            })
         {
             return refuse(refusal);
         }

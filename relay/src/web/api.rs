@@ -304,6 +304,7 @@ pub fn hello(state: &AppState, login: &Login) -> Hello {
         extension: login.extension().map(str::to_owned),
         pause_reasons: state.pause_reasons.as_ref().clone(),
         screen_pop: state.screen_pop.as_ref().clone(),
+        seats: login.seats(),
     }
 }
 

@@ -70,6 +70,7 @@ pub fn server(name: &str, pbx: &Pbx) -> ServerConfig {
         channel_template: "Local/{exten}@test".into(),
         context: "test".into(),
         parking_context: "test".into(),
+        ..server.dialing
     };
     server
 }

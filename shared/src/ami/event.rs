@@ -128,6 +128,8 @@ pub enum Event<'a> {
         queue: Text<'a>,
         uniqueid: Text<'a>,
     },
+    /// A queue rings a member: the ringing channel (`DestUniqueid`) is the queue's call.
+    AgentCalled(AgentMember<'a>),
     /// A member answered a queue caller: from now until `AgentComplete` the member is
     /// in call (what `QueueStatus` says as `InCall: 1`).
     AgentConnect(AgentMember<'a>),
@@ -164,6 +166,13 @@ pub enum Event<'a> {
         mailbox: Text<'a>,
         /// `Waiting` is `yes`/`no` on some versions and a count on others.
         waiting: bool,
+        new: u32,
+        old: u32,
+    },
+    /// A `VoicemailUsersList` item: a mailbox (`VoiceMailbox@VMContext`) and its counts,
+    /// the rebuild's source of message counts (there is no `MessageWaiting` list).
+    VoicemailUserEntry {
+        mailbox: String,
         new: u32,
         old: u32,
     },
@@ -326,6 +335,10 @@ pub struct AgentMember<'a> {
     pub hold_s: u32,
     /// How long the call lasted after the answer (`TalkTime`, `AgentComplete` only).
     pub talk_s: u32,
+    /// The member's channel (`DestUniqueid`), empty when the event has no channels.
+    pub dest_uniqueid: Text<'a>,
+    /// The caller's channel (`Uniqueid`), empty when the event has no channels.
+    pub uniqueid: Text<'a>,
 }
 
 /// A caller waiting in a queue (`QueueCallerJoin`, `QueueEntry`).
@@ -593,6 +606,8 @@ impl<'a> Headers<'a> {
             member_name: self.text("MemberName"),
             hold_s: self.number("HoldTime"),
             talk_s: self.number("TalkTime"),
+            dest_uniqueid: self.text("DestUniqueid"),
+            uniqueid: self.text("Uniqueid"),
         })
     }
 
@@ -759,6 +774,7 @@ impl<'a> Event<'a> {
                     uniqueid: h.text("Uniqueid"),
                 }
             }
+            b"AgentCalled" => Event::AgentCalled(headers("AgentCalled").agent_member()?),
             b"AgentConnect" => Event::AgentConnect(headers("AgentConnect").agent_member()?),
             b"AgentComplete" => Event::AgentComplete(headers("AgentComplete").agent_member()?),
             b"ParkedCall" => Event::ParkedCall(headers("ParkedCall").parked()?),
@@ -798,6 +814,14 @@ impl<'a> Event<'a> {
                     waiting: h.flag("Waiting") || h.number::<u32>("Waiting") > 0,
                     new: h.number("New"),
                     old: h.number("Old"),
+                }
+            }
+            b"VoicemailUserEntry" => {
+                let h = headers("VoicemailUserEntry");
+                Event::VoicemailUserEntry {
+                    mailbox: format!("{}@{}", h.key("VoiceMailbox")?, h.key("VMContext")?),
+                    new: h.number("NewMessageCount"),
+                    old: h.number("OldMessageCount"),
                 }
             }
             b"ChanSpyStart" => {

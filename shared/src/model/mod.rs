@@ -88,6 +88,11 @@ pub struct Channel {
     pub on_hold: bool,
     /// When the channel was created, ms since the epoch (from `Duration` after a rebuild).
     pub started_ms: i64,
+    /// The queue this call came through: set when the caller joins it
+    /// (`QueueCallerJoin`, `QueueEntry`) and on the member's channel when it rings
+    /// (`AgentCalled`, `AgentConnect`). Empty for other calls.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub queue: String,
 }
 
 impl Channel {
@@ -203,6 +208,20 @@ impl Member {
     /// view says so; a paused member is counted as paused, whatever its phone does.
     pub fn is_busy(&self) -> bool {
         !self.paused && (self.in_call || matches!(self.status, 2 | 3 | 6 | 7 | 8))
+    }
+
+    /// Seconds of wrap-up left at `now_s` (unix seconds): app_queue offers the member no
+    /// call until `wrapuptime` seconds after its last call ended (`LastCall`). `None`
+    /// when none is left, or the member takes no wrap-up.
+    pub fn wrapup_left(&self, now_s: i64) -> Option<i64> {
+        if self.wrapup_time == 0 || self.last_call == 0 || self.in_call {
+            return None;
+        }
+        let left = self
+            .last_call
+            .saturating_add(i64::from(self.wrapup_time))
+            .saturating_sub(now_s);
+        (left > 0).then_some(left)
     }
 }
 
@@ -342,8 +361,13 @@ keyed! {
 }
 
 /// One change to a model: the whole new value of one thing, or its removal by key.
+///
+/// A channel is the largest variant and by far the most frequent one (every `Newstate`,
+/// `Newexten`, caller ID change...): boxing it would add an allocation to the commonest
+/// change to save bytes on the rarer ones.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     Channel(Channel),
     ChannelRemoved {
@@ -480,6 +504,19 @@ impl ServerModel {
         }
     }
 
+    /// The channels talking with channel `uniqueid` in its bridge: whom a transfer of
+    /// that call moves.
+    pub fn peers_of<'a>(&'a self, uniqueid: &'a str) -> impl Iterator<Item = &'a Channel> + 'a {
+        self.channels
+            .get(uniqueid)
+            .and_then(|c| c.bridge.as_ref())
+            .and_then(|bridge| self.calls.get(bridge))
+            .into_iter()
+            .flat_map(|call| &call.channels)
+            .filter(move |id| id.as_str() != uniqueid)
+            .filter_map(|id| self.channels.get(id))
+    }
+
     /// Extension `exten`'s channels as a person sees "my calls" (by
     /// [`Channel::belongs_to`]): the agent view's and the screen-pop's.
     pub fn channels_of<'a>(&'a self, exten: &'a str) -> impl Iterator<Item = &'a Channel> {
@@ -598,6 +635,51 @@ mod tests {
             state,
             ..Channel::default()
         })
+    }
+
+    /// ami-session-3's QueueMemberPenalty shows `Wrapuptime: 0`: no countdown; with a
+    /// wrap-up time the countdown runs from `LastCall` and ends at zero, or in a call.
+    #[test]
+    fn wrap_up_counts_down_from_the_last_call() {
+        let mut member = Member {
+            last_call: 1_796_677_791,
+            ..Member::default()
+        };
+        assert_eq!(member.wrapup_left(1_796_677_792), None, "no wrap-up time");
+        member.wrapup_time = 15;
+        assert_eq!(member.wrapup_left(1_796_677_791), Some(15));
+        assert_eq!(member.wrapup_left(1_796_677_800), Some(6));
+        assert_eq!(member.wrapup_left(1_796_677_806), None, "over");
+        member.in_call = true;
+        assert_eq!(member.wrapup_left(1_796_677_800), None, "back in a call");
+    }
+
+    #[test]
+    fn a_channels_peers_are_the_others_in_its_bridge() {
+        let mut model = ServerModel::default();
+        for (id, bridge) in [("1", Some("b")), ("2", Some("b")), ("3", None)] {
+            model.channels.insert(
+                id.into(),
+                Channel {
+                    uniqueid: id.into(),
+                    bridge: bridge.map(Into::into),
+                    ..Channel::default()
+                },
+            );
+        }
+        model.calls.insert(
+            "b".into(),
+            Call {
+                id: "b".into(),
+                channels: vec!["1".into(), "2".into()],
+                ..Call::default()
+            },
+        );
+        let peers =
+            |id: &str| -> Vec<String> { model.peers_of(id).map(|c| c.uniqueid.clone()).collect() };
+        assert_eq!(peers("1"), ["2"]);
+        assert_eq!(peers("2"), ["1"]);
+        assert!(peers("3").is_empty() && peers("9").is_empty());
     }
 
     #[test]

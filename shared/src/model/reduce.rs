@@ -196,7 +196,13 @@ impl ServerModel {
             Event::QueueCallerAbandon { queue, uniqueid } => {
                 self.queue_caller_gone(&queue, &uniqueid, true, changes)
             }
-            Event::AgentConnect(agent) => self.agent_in_call(agent, true, changes),
+            Event::AgentCalled(agent) => {
+                self.queue_channel(&agent.dest_uniqueid, &agent.queue, changes)
+            }
+            Event::AgentConnect(agent) => {
+                self.queue_channel(&agent.dest_uniqueid, &agent.queue, changes);
+                self.agent_in_call(agent, true, changes)
+            }
             Event::AgentComplete(agent) => self.agent_in_call(agent, false, changes),
             Event::ParkedCall(parked) => self.parked(parked, now_ms, changes),
             Event::UnParkedCall { parkee_uniqueid }
@@ -259,6 +265,19 @@ impl ServerModel {
                 self.mailboxes
                     .insert(mailbox.mailbox.clone(), mailbox.clone());
                 changes.push(Change::Mailbox(mailbox));
+            }
+            Event::VoicemailUserEntry { mailbox, new, old } => {
+                let mailbox = Mailbox {
+                    mailbox,
+                    waiting: new > 0,
+                    new,
+                    old,
+                };
+                if self.mailboxes.get(&mailbox.mailbox) != Some(&mailbox) {
+                    self.mailboxes
+                        .insert(mailbox.mailbox.clone(), mailbox.clone());
+                    changes.push(Change::Mailbox(mailbox));
+                }
             }
             Event::ChanSpyStart {
                 spyer_uniqueid,
@@ -720,6 +739,7 @@ impl ServerModel {
         changes: &mut Vec<Change>,
     ) {
         let uniqueid = caller.uniqueid.into_owned();
+        self.queue_channel(&uniqueid, &caller.queue, changes);
         let snapshot = Caller {
             uniqueid: uniqueid.clone(),
             channel: caller.channel.into_owned(),
@@ -740,6 +760,16 @@ impl ServerModel {
             queue.calls = queue.callers.len() as u32;
             true
         });
+    }
+
+    /// Marks channel `uniqueid` as a call of `queue` (a channel the model lacks, or an
+    /// event without channels, changes nothing).
+    fn queue_channel(&mut self, uniqueid: &str, queue: &str, changes: &mut Vec<Change>) {
+        if let Some(channel) = self.channels.get_mut(uniqueid)
+            && set(&mut channel.queue, queue)
+        {
+            changes.push(Change::Channel(channel.clone()));
+        }
     }
 
     /// A caller left the queue, answered or not; an abandon counts even for a caller

@@ -4,9 +4,10 @@
 //! `CoreShowChannel` (with its `BridgeId`, so bridge membership needs no `BridgeInfo`
 //! per bridge), `BridgeListItem`, `QueueParams`/`QueueMember`/`QueueEntry`,
 //! `ParkedCall`, `ExtensionStatus`, `DeviceStateChange`, `PresenceStateChange`,
-//! `ConfbridgeListRooms` and then, per room it listed, `ConfbridgeList` ([`rooms`]). Message
-//! waiting has no list without naming each mailbox, so mailboxes fill from live
-//! `MessageWaiting` events only.
+//! `ConfbridgeListRooms` and then, per room it listed, `ConfbridgeList` ([`rooms`]), and
+//! `VoicemailUserEntry` (each mailbox's new and old counts; live `MessageWaiting`
+//! events keep them). Without app_confbridge or app_voicemail that part of the model is
+//! simply empty ([`OPTIONAL`]).
 
 use crate::ami::Message;
 
@@ -21,7 +22,12 @@ pub const ACTIONS: &[&str] = &[
     "DeviceStateList",
     "PresenceStateList",
     "ConfbridgeListRooms",
+    "VoicemailUsersList",
 ];
+
+/// Lists of a module an Asterisk may well not load (app_confbridge, app_voicemail):
+/// unknown once booted, that part of the model is simply empty, nothing to warn about.
+pub const OPTIONAL: &[&str] = &["ConfbridgeListRooms", "VoicemailUsersList"];
 
 /// The actions, ready to send, each with its own ActionID.
 pub fn actions() -> Vec<Message> {
