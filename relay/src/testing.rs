@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::pool::Pool;
 use crate::service::{Caller, Login, LoginPolicy, Service};
 use crate::web::state::AppState;
-use crate::{audit, auth, net};
+use crate::{audit, auth, history, net};
 
 /// The name [`config::demo_server`] gives the one server.
 pub const SERVER: &str = "demo";
@@ -56,6 +56,7 @@ pub async fn service() -> (Service, Pbx) {
             token_ttl: defaults.token_ttl,
         },
         audit::Audit::start(defaults.audit, metrics.clone()),
+        history::History::start(&defaults.history).expect("a call history in memory"),
         metrics,
     );
     (service, pbx)

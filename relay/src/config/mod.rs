@@ -37,6 +37,7 @@ pub use crate::ajam::AjamConfig as LegacyConfig;
 pub use crate::ami::tls::ServerTls;
 pub use crate::audit::AuditConfig;
 pub use crate::control::Dialing;
+pub use crate::history::HistoryConfig;
 pub use crate::live::{DEFAULT_EXCLUDED_EVENTS, ServerConfig, default_excluded_events};
 pub use crate::net::tls::ListenerTls;
 pub use crate::proxy::ProxyConfig;
@@ -109,6 +110,8 @@ pub struct Config {
     pub tls: Option<ListenerTls>,
     /// `[audit]`: where the audit log is kept (in memory when no `path` is set).
     pub audit: AuditConfig,
+    /// `[history]`: where the call history is kept (in memory when no `path` is set).
+    pub history: HistoryConfig,
 }
 
 /// `[security]`: who may connect, how often a login may fail, which logins exist.
@@ -186,6 +189,7 @@ impl Config {
             users: Vec::new(),
             tls: None,
             audit: AuditConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }

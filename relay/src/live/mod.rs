@@ -11,6 +11,7 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -76,7 +77,11 @@ pub struct ServerConfig {
 /// What Asterisk is asked not to send, by default: noisy and unused by the model.
 /// `Newexten` is not among them: it is the only live event that says a channel's
 /// application, data and priority. Raw readers get every event anyway (see [`raw`]).
-pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "RTCP", "Cdr", "CEL"];
+/// `Cdr` is not among them: the call history keeps it (see [`LiveServer::send_records_to`]).
+pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "RTCP", "CEL"];
+
+/// Where a server's `Cdr` events go (the call history's writer), with the server's name.
+pub type RecordSink = mpsc::Sender<(Arc<str>, Message)>;
 
 pub fn default_excluded_events() -> Vec<String> {
     DEFAULT_EXCLUDED_EVENTS
@@ -288,6 +293,10 @@ pub struct LiveServer {
     tick: Duration,
     metrics: Metrics,
     events_in: Counter,
+    /// The call history's queue, once wired.
+    records: OnceLock<RecordSink>,
+    /// `Cdr` events the full history queue refused.
+    records_lost: AtomicU64,
 }
 
 impl LiveServer {
@@ -324,7 +333,37 @@ impl LiveServer {
             tick: tick.max(Duration::from_millis(1)),
             events_in,
             metrics,
+            records: OnceLock::new(),
+            records_lost: AtomicU64::new(0),
         })
+    }
+
+    /// Sends this server's `Cdr` events to `sink` from now on (the call history). They
+    /// change nothing live, so they never reach the reducer.
+    pub fn send_records_to(&self, sink: RecordSink) {
+        if self.records.set(sink).is_err() {
+            tracing::warn!(server = %self.name, "the call history was wired twice; the first stays");
+        }
+    }
+
+    /// Hands a `Cdr` to the history without waiting (a slow disk must not hold up the
+    /// live model); `true` when `message` was one, which the reducer then skips.
+    fn to_history(&self, message: &Message) -> bool {
+        if !message
+            .event_name()
+            .is_some_and(|e| e.eq_ignore_ascii_case(b"Cdr"))
+        {
+            return false;
+        }
+        if let Some(sink) = self.records.get()
+            && sink.try_send((self.name.clone(), message.clone())).is_err()
+        {
+            let lost = self.records_lost.fetch_add(1, Ordering::Relaxed) + 1;
+            if lost.is_power_of_two() {
+                tracing::warn!(server = %self.name, lost, "the call history's queue is full: calls were not stored");
+            }
+        }
+        true
     }
 
     pub fn name(&self) -> &str {
@@ -371,7 +410,9 @@ impl LiveServer {
                                 let fully_booted = is_fully_booted(&message);
                                 booted_since |= awaiting_boot && fully_booted;
                                 booted |= fully_booted;
-                                self.apply(&message);
+                                if !self.to_history(&message) {
+                                    self.apply(&message);
+                                }
                             }
                             SessionEvent::Connected { version } => {
                                 let mut state = self.lock();
@@ -688,6 +729,9 @@ impl LiveServer {
         match event {
             SessionEvent::Event(message) => {
                 held.booted |= is_fully_booted(&message);
+                if self.to_history(&message) {
+                    return Some(());
+                }
                 if held.events.len() < MAX_BUFFERED_DURING_RESYNC {
                     held.events.push(message);
                 } else {
