@@ -43,23 +43,56 @@ pub async fn pool(linger: Duration) -> (Pool, Pbx) {
 /// A service as [`crate::run`] makes one from the demo configuration, over a quiet
 /// pbxsim; the live model is not followed (its link stays down, its model empty).
 pub async fn service() -> (Service, Pbx) {
+    let history = history::History::start(&Config::demo(([127, 0, 0, 1], 0).into()).history)
+        .expect("a call history in memory");
+    service_with(history, Vec::new()).await
+}
+
+/// [`service`] over a given call history, with relay accounts `users` besides the
+/// demo's.
+pub async fn service_with(
+    history: history::History,
+    users: Vec<auth::users::RelayUser>,
+) -> (Service, Pbx) {
     let defaults = Config::demo(([127, 0, 0, 1], 0).into());
     let (pool, pbx) = pool(defaults.linger).await;
     let metrics = Metrics::new();
+    let mut all_users = defaults.users;
+    all_users.extend(users);
     let service = Service::new(
         pool,
         LoginPolicy {
-            users: auth::users::Users::new(defaults.users),
+            users: auth::users::Users::new(all_users),
             throttle: auth::throttle::LoginThrottle::new(defaults.security.throttle),
             ami_login: defaults.security.ami_login,
             store: auth::store::LoginStore::open(None).expect("a login store in memory"),
             token_ttl: defaults.token_ttl,
         },
         audit::Audit::start(defaults.audit, metrics.clone()),
-        history::History::start(&defaults.history).expect("a call history in memory"),
+        history,
         metrics,
     );
     (service, pbx)
+}
+
+/// A relay account on the one server's `admin` AMI account, with the password
+/// `<name>-password`.
+pub fn relay_user(
+    name: &str,
+    role: shared::action::Role,
+    extension: &str,
+) -> auth::users::RelayUser {
+    let hash = auth::users::hash_password(format!("{name}-password").as_bytes()).expect("hash");
+    auth::users::RelayUser::new(
+        name.into(),
+        hash.as_str(),
+        SERVER.into(),
+        "admin".into(),
+        "admin-secret".into(),
+        role,
+        Some(extension.into()),
+    )
+    .expect("a relay account")
 }
 
 /// `admin`'s login on the one server (pbxsim's `admin`, who may do everything).

@@ -204,4 +204,192 @@ mod tests {
         assert_eq!(query.limit, Some(5));
         assert!(query.missed);
     }
+
+    /// The router over a history holding `calls`, with tokens of `admin` and of agent
+    /// `alice` (extension 1001).
+    mod routes {
+        use axum::Router;
+        use axum::body::{Body, to_bytes};
+        use axum::http::Request;
+        use shared::action::Role;
+        use tokio_util::sync::CancellationToken;
+        use tower::ServiceExt;
+
+        use super::*;
+        use crate::history::{CallRecord, History, HistoryConfig};
+        use crate::service::history::MAX_LIMIT;
+        use crate::testing;
+
+        fn call(n: usize, from: &str, to: &str, disposition: &str) -> CallRecord {
+            CallRecord {
+                server: testing::SERVER.into(),
+                uniqueid: format!("1796677800.{n}"),
+                start_ms: 1_796_677_800_000 + i64::try_from(n).expect("small"),
+                from: from.into(),
+                from_name: format!("Caller {n}"),
+                to: to.into(),
+                channel: format!("PJSIP/{from}-{n:08x}"),
+                dest_channel: String::new(),
+                duration_s: 1,
+                disposition: disposition.into(),
+                queue: String::new(),
+            }
+        }
+
+        struct App {
+            router: Router,
+            admin: String,
+            alice: String,
+            _pbx: testkit::Pbx,
+        }
+
+        async fn app(calls: Vec<CallRecord>) -> App {
+            let history = History::start(&HistoryConfig::default()).expect("history");
+            history.insert(calls).await.expect("stored");
+            let alice = testing::relay_user("alice", Role::Agent, "1001");
+            let (service, pbx) = testing::service_with(history, vec![alice]).await;
+            let admin = testing::admin(&service).await;
+            let admin = service.issue_token(&admin).await.expect("a token");
+            let alice = service
+                .login(testing::SERVER, "alice", "alice-password", testing::CALLER)
+                .await
+                .unwrap_or_else(|error| panic!("alice's login: {error}"));
+            let alice = service.issue_token(&alice).await.expect("a token");
+            let state = testing::app_state(service, CancellationToken::new());
+            App {
+                router: crate::web::router(state),
+                admin,
+                alice,
+                _pbx: pbx,
+            }
+        }
+
+        async fn send(app: &App, request: Request<Body>) -> (StatusCode, String) {
+            let response = app.router.clone().oneshot(request).await.expect("answer");
+            let status = response.status();
+            let body = to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+
+        async fn get(app: &App, token: &str, path: &str) -> (StatusCode, String) {
+            let request = Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("a request");
+            send(app, request).await
+        }
+
+        async fn page(app: &App, token: &str, query: &str) -> HistoryPage {
+            let (status, body) = get(app, token, &format!("/api/v1/history?{query}")).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {body}");
+            serde_json::from_str(&body).expect("a page")
+        }
+
+        #[tokio::test]
+        async fn limits_at_the_bound_and_before_pages_through_every_call_once() {
+            let calls = (1..=MAX_LIMIT + 1)
+                .map(|n| call(n, "2000", "200", "ANSWERED"))
+                .collect();
+            let app = app(calls).await;
+            for limit in [MAX_LIMIT - 1, MAX_LIMIT] {
+                let got = page(&app, &app.admin, &format!("limit={limit}")).await;
+                assert_eq!(got.calls.len(), limit);
+            }
+            let (status, body) = get(
+                &app,
+                &app.admin,
+                &format!("/api/v1/history?limit={}", MAX_LIMIT + 1),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert!(body.contains("limit must be 1 to 1000"), "{body}");
+            let (status, _) = get(&app, &app.admin, "/api/v1/history?limit=0").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            // Newest first, and `before` goes on exactly where the page ended.
+            let first = page(&app, &app.admin, &format!("limit={MAX_LIMIT}")).await;
+            let ids: Vec<i64> = first.calls.iter().map(|c| c.id).collect();
+            assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
+            let last = *ids.last().expect("a call");
+            let rest = page(&app, &app.admin, &format!("limit=10&before={last}")).await;
+            assert_eq!(rest.calls.len(), 1);
+            assert!(rest.calls[0].id < last);
+            let none = page(&app, &app.admin, &format!("before={}", rest.calls[0].id)).await;
+            assert!(none.calls.is_empty());
+        }
+
+        #[tokio::test]
+        async fn an_agent_never_sees_another_phones_call_and_the_badge_clears_when_seen() {
+            let app = app(vec![
+                call(1, "1001", "200", "ANSWERED"),
+                call(2, "7000", "1001", "NO ANSWER"),
+                call(3, "1002", "1003", "ANSWERED"),
+                call(4, "7001", "1002", "NO ANSWER"),
+                call(5, "1001", "201", "BUSY"),
+            ])
+            .await;
+            let alice = page(&app, &app.alice, "").await;
+            let froms: Vec<&str> = alice.calls.iter().map(|c| c.from.as_str()).collect();
+            assert_eq!(froms, ["1001", "7000", "1001"]);
+            // Her own unanswered call out is not missed; the one to her phone is.
+            let missed: Vec<bool> = alice.calls.iter().map(|c| c.missed).collect();
+            assert_eq!(missed, [false, true, false]);
+            assert_eq!(alice.unseen_missed, 1);
+            let only_missed = page(&app, &app.alice, "missed=true").await;
+            assert_eq!(only_missed.calls.len(), 1);
+            assert_eq!(only_missed.calls[0].from, "7000");
+            let (status, csv) = get(&app, &app.alice, "/api/v1/history.csv").await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(!csv.contains("1002") && !csv.contains("7001"), "{csv}");
+            let admin = page(&app, &app.admin, "").await;
+            assert_eq!(admin.calls.len(), 5);
+            assert_eq!(admin.unseen_missed, 3);
+            // Alice marks what she has seen: her badge clears, the admin's stays.
+            let seen = Request::post("/api/v1/history/seen")
+                .header("authorization", format!("Bearer {}", app.alice))
+                .header("content-type", "application/json")
+                .body(Body::from(format!(r#"{{"id":{}}}"#, alice.calls[0].id)))
+                .expect("a request");
+            assert_eq!(send(&app, seen).await.0, StatusCode::NO_CONTENT);
+            assert_eq!(page(&app, &app.alice, "").await.unseen_missed, 0);
+            assert_eq!(page(&app, &app.admin, "").await.unseen_missed, 3);
+        }
+
+        #[tokio::test]
+        async fn filters_by_day_number_and_disposition_and_refuses_bad_ones() {
+            let app = app(vec![
+                call(1, "1001", "200", "ANSWERED"),
+                call(2, "7000", "1001", "NO ANSWER"),
+                call(3, "1002", "1003", "BUSY"),
+            ])
+            .await;
+            let busy = page(&app, &app.admin, "disposition=busy").await;
+            assert_eq!(busy.calls.len(), 1);
+            assert_eq!(busy.calls[0].from, "1002");
+            let number = page(&app, &app.admin, "number=700").await;
+            assert_eq!(number.calls.len(), 1);
+            // 1796677800 s is 2026-12-07 UTC.
+            assert_eq!(
+                page(&app, &app.admin, "day=2026-12-07").await.calls.len(),
+                3
+            );
+            assert!(
+                page(&app, &app.admin, "day=2026-12-08")
+                    .await
+                    .calls
+                    .is_empty()
+            );
+            for bad in [
+                "day=07-12-2026",
+                "disposition=LOST",
+                "missed=perhaps",
+                "limit=x",
+            ] {
+                let (status, body) = get(&app, &app.admin, &format!("/api/v1/history?{bad}")).await;
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+                assert!(body.starts_with("{\"error\":"), "{bad}: {body}");
+            }
+        }
+    }
 }
