@@ -348,7 +348,7 @@ impl Pbx {
         // call 1, QueueParams still says `Completed: 0`).
         self.queues[q].completed += 1;
         let ex = self.field(&g2, |c| &c.exten);
-        self.cdr(&g2, &ex, "ANSWERED", Some(call.mark_ms));
+        self.cdr(&g2, (&ex, ""), "ANSWERED", Some(call.mark_ms));
         self.hangup_chan(&g2, 16, false);
         self.hangup_chan(&g1, 16, false);
         if let Some(c) = self.calls.get_mut(&id) {
