@@ -1,5 +1,6 @@
 //! The relay's HTTP API (`/api/v1`), with the shared request and answer types.
 
+use crate::i18n::{t, tr_with};
 use gloo_net::http::{Request, Response};
 use shared::protocol::{
     ApiError, AuditPage, ExchangeRequest, Hello, LoginRequest, LoginResponse, ServerInfo,
@@ -20,7 +21,7 @@ impl ApiFailure {
     pub fn message(&self) -> String {
         match self {
             ApiFailure::Unauthorized(m) | ApiFailure::Refused(m) => m.clone(),
-            ApiFailure::Unreachable => "The relay does not answer; is it running?".into(),
+            ApiFailure::Unreachable => t("api.unreachable"),
         }
     }
 }
@@ -39,7 +40,7 @@ async fn answer<T: serde::de::DeserializeOwned>(
         .json::<ApiError>()
         .await
         .map(|e| e.error)
-        .unwrap_or_else(|_| format!("the relay answered {}", response.status()));
+        .unwrap_or_else(|_| tr_with("api.status", &[("status", &response.status())]));
     Err(if response.status() == 401 {
         ApiFailure::Unauthorized(message)
     } else {

@@ -15,7 +15,10 @@ use wasm_bindgen::closure::Closure;
 
 use crate::api::{self, ApiFailure};
 use crate::context::Ctx;
+use crate::i18n::{self, Lang, t, tr, tr_with};
+use crate::parts::shortcuts::Shortcuts;
 use crate::route::{Route, current_path, href};
+use crate::selection::Selection;
 use crate::socket::SocketState;
 use crate::views::{agent, audit, console, event_log, pop, supervisor, wallboard};
 
@@ -59,7 +62,7 @@ pub fn App() -> impl IntoView {
     });
     view! {
         {move || match session.get() {
-            Session::Checking => view! { <p class="muted centre">"Loading…"</p> }.into_any(),
+            Session::Checking => view! { <p class="muted centre">{tr("app.loading")}</p> }.into_any(),
             Session::LoggedOut => view! { <Login on_login=move || session.set(Session::LoggedIn) /> }.into_any(),
             Session::Ended => view! { <Login on_login=move || session.set(Session::LoggedIn) ended=true /> }.into_any(),
             Session::LoggedIn => view! { <Panel session /> }.into_any(),
@@ -79,9 +82,7 @@ fn Login(
     let server = RwSignal::new(String::new());
     let username = RwSignal::new(String::new());
     let secret = RwSignal::new(String::new());
-    let error = RwSignal::new(ended.then(|| {
-        "Your login ended (logged out elsewhere, or it expired): log in again.".to_owned()
-    }));
+    let error = RwSignal::new(ended.then(|| t("login.ended")));
     let busy = RwSignal::new(false);
     spawn_local(async move {
         match api::servers().await {
@@ -106,7 +107,7 @@ fn Login(
             match api::login(&request).await {
                 Ok(_) => on_login(),
                 Err(ApiFailure::Unauthorized(words)) => {
-                    error.set(Some(format!("Login refused: {words}")))
+                    error.set(Some(tr_with("login.refused", &[("reason", &words)])))
                 }
                 Err(other) => error.set(Some(other.message())),
             }
@@ -123,28 +124,28 @@ fn Login(
     };
     view! {
         <main class="login">
-            <form class="card" on:submit=submit aria-label="Log in">
-                <h1>"AstPanel"</h1>
-                <label>"Server"
+            <form class="card" on:submit=submit aria-label=tr("login.form")>
+                <h1>{tr("app.name")}</h1>
+                <label>{tr("login.server")}
                     <select data-testid="login-server" on:change=move |ev| server.set(event_target_value(&ev)) prop:value=move || server.get()>
                         <For each=move || servers.get() key=|s| s.name.clone() let:s>
                             <option value=s.name.clone()>{s.name.clone()}</option>
                         </For>
                     </select>
                 </label>
-                <label>"Username"
+                <label>{tr("login.username")}
                     <input data-testid="login-username" autocomplete="username" required
                         prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
                 </label>
-                <label>"Secret"
+                <label>{tr("login.secret")}
                     <input data-testid="login-secret" type="password" autocomplete="current-password" required
                         prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev)) />
                 </label>
-                <button data-testid="login-submit" type="submit" disabled=move || busy.get()>"Log in"</button>
+                <button data-testid="login-submit" type="submit" disabled=move || busy.get()>{tr("login.submit")}</button>
                 <p data-testid="login-error" class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
                 <Show when=move || !demo().is_empty()>
                     <div class="demo">
-                        <p class="muted">"Demo accounts (click to fill in):"</p>
+                        <p class="muted">{tr("login.demo")}</p>
                         <For each=demo key=|a| a.username.clone() let:account>
                             <button type="button" class="chip" on:click={
                                 let account = account.clone();
@@ -164,6 +165,8 @@ fn Login(
 fn Panel(session: RwSignal<Session>) -> impl IntoView {
     let ctx = Ctx::start(None);
     provide_context(ctx);
+    Selection::provide();
+    let shortcuts = RwSignal::new(false);
     let route = expect_context::<Route>();
     Effect::new(move |_| match ctx.socket.get() {
         SocketState::Ended => session.set(Session::Ended),
@@ -196,10 +199,20 @@ fn Panel(session: RwSignal<Session>) -> impl IntoView {
             Some(LinkState::Connecting) | None => "connecting",
         }
     };
+    let link_text = move || {
+        t(match link() {
+            "up" => "link.up",
+            "reconnecting" => "link.reconnecting",
+            "resyncing" => "link.resyncing",
+            "down" => "link.down",
+            _ => "link.connecting",
+        })
+    };
+    // `label` is a catalogue key.
     let nav = move |path: &'static str, label: &'static str| {
         view! {
             <a href=href(path) class:active=move || route.0.get() == path
-                on:click=move |ev| { ev.prevent_default(); route.go(path); }>{label}</a>
+                on:click=move |ev| { ev.prevent_default(); route.go(path); }>{tr(label)}</a>
         }
     };
     let who = move || {
@@ -212,34 +225,41 @@ fn Panel(session: RwSignal<Session>) -> impl IntoView {
     };
     view! {
         <header class="topbar">
-            <h1>"AstPanel"</h1>
-            <nav aria-label="Views">
-                {nav("/", "Agent")}{nav("/supervisor", "Supervisor")}{nav("/wallboard", "Wallboard")}
-                <Show when=offers_raw>{nav("/events", "Events")}</Show>
-                <Show when=move || offers_raw() && ctx.may("ami")()>{nav("/console", "Console")}</Show>
-                <Show when=ctx.may("ami")>{nav("/audit", "Audit")}</Show>
+            <h1>{tr("app.name")}</h1>
+            <nav aria-label=tr("header.views")>
+                {nav("/", "nav.agent")}{nav("/supervisor", "nav.supervisor")}{nav("/wallboard", "nav.wallboard")}
+                <Show when=offers_raw>{nav("/events", "nav.events")}</Show>
+                <Show when=move || offers_raw() && ctx.may("ami")()>{nav("/console", "nav.console")}</Show>
+                <Show when=ctx.may("ami")>{nav("/audit", "nav.audit")}</Show>
             </nav>
-            <span class="pill" data-testid="link-state" data-state=link role="status">{link}</span>
+            <span class="pill" data-testid="link-state" data-state=link role="status">{link_text}</span>
             <span class="muted who">{who}</span>
-            <button class="ghost" on:click=logout>"Log out"</button>
+            <LanguageSwitch />
+            <button class="ghost" data-testid="shortcuts-button" aria-label=tr("keys.open") title=tr("keys.open")
+                on:click=move |_| shortcuts.update(|open| *open = !*open)>"?"</button>
+            <button class="ghost" on:click=logout>{tr("header.logout")}</button>
         </header>
         <Show when=move || link() != "up">
-            <p class="banner" role="status">"The live view is not up to date: "{link}". It refreshes by itself once the link is back."</p>
+            <p class="banner" role="status">{move || tr_with("header.stale", &[("state", &link_text())])}</p>
         </Show>
         <Toast />
+        <Shortcuts open=shortcuts />
         {move || match route.0.get().as_str() {
             "/supervisor" => view! { <supervisor::Supervisor /> }.into_any(),
             "/wallboard" => view! { <wallboard::Wallboard /> }.into_any(),
             // The raw tools wait for the hello, and are not there for an agent.
             "/events" | "/console" if raw_tools.get() != Some(true) => match raw_tools.get() {
-                None => view! { <p class="muted centre">"Loading…"</p> }.into_any(),
-                Some(_) => view! { <p class="card centre" data-testid="view-refused" role="alert">"This view is for supervisors and admins."</p> }.into_any(),
+                None => view! { <p class="muted centre">{tr("app.loading")}</p> }.into_any(),
+                Some(_) => view! { <p class="card centre" data-testid="view-refused" role="alert">{tr("app.view_refused")}</p> }.into_any(),
             },
             "/events" => view! { <event_log::EventLogView /> }.into_any(),
             "/console" => view! { <console::Console /> }.into_any(),
             "/audit" => view! { <audit::AuditView /> }.into_any(),
             "/" => view! { <agent::Agent /> }.into_any(),
-            other => view! { <p class="card centre">"There is no page "{other.to_owned()}" here."</p> }.into_any(),
+            other => {
+                let path = other.to_owned();
+                view! { <p class="card centre">{move || tr_with("app.no_page", &[("path", &path)])}</p> }.into_any()
+            }
         }}
     }
 }
@@ -251,13 +271,33 @@ fn Toast() -> impl IntoView {
     view! {
         {move || ctx.live.with(|l| l.last_result.clone()).map(|result| {
             let class = if result.ok { "toast ok" } else { "toast failed" };
-            let text = if result.message.is_empty() { if result.ok { "Done".to_owned() } else { "Refused".to_owned() } } else { result.message.clone() };
+            let message = result.message.clone();
+            let ok = result.ok;
+            let text = move || if !message.is_empty() { message.clone() } else if ok { t("toast.done") } else { t("toast.refused") };
             view! {
                 <div class=class role="status" data-testid="action-result" data-ok=result.ok.to_string()>
                     {text}
-                    <button class="ghost" aria-label="Dismiss" on:click=move |_| ctx.live.update(|l| l.last_result = None)>"×"</button>
+                    <button class="ghost" aria-label=tr("toast.dismiss") on:click=move |_| ctx.live.update(|l| l.last_result = None)>"×"</button>
                 </div>
             }
         })}
+    }
+}
+
+/// The language switch: the panel's languages, each in its own name; the choice is
+/// remembered in this browser.
+#[component]
+fn LanguageSwitch() -> impl IntoView {
+    let change = move |ev: leptos::ev::Event| {
+        if let Some(lang) = Lang::from_tag(&event_target_value(&ev)) {
+            i18n::set_lang(lang);
+        }
+    };
+    view! {
+        <select class="language" data-testid="language" aria-label=tr("header.language") on:change=change>
+            {Lang::ALL.map(|lang| view! {
+                <option value=lang.code() prop:selected=move || i18n::lang() == lang>{lang.native_name()}</option>
+            })}
+        </select>
     }
 }

@@ -10,6 +10,7 @@ use shared::model::ServerModel;
 use shared::protocol::ClientMessage;
 
 use crate::events::EventLog;
+use crate::i18n::t;
 use crate::socket::{self, Sender, SocketState};
 use crate::store::Live;
 
@@ -100,9 +101,8 @@ impl Ctx {
         if sent {
             return Some(id);
         }
-        self.live.update(|l| {
-            l.last_result = Some(ActionResult::failed(None, "Not connected to the relay"))
-        });
+        self.live
+            .update(|l| l.last_result = Some(ActionResult::failed(None, t("app.not_connected"))));
         None
     }
 
@@ -137,14 +137,17 @@ impl Ctx {
     }
 }
 
+/// The extension this browser keeps as the person's phone (empty: none yet).
+pub fn stored_extension() -> String {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item("astpanel.exten").ok().flatten())
+        .unwrap_or_default()
+}
+
 /// The person's own extension, kept in this browser.
 pub fn my_extension() -> RwSignal<String> {
-    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-    let initial = storage
-        .as_ref()
-        .and_then(|s| s.get_item("astpanel.exten").ok().flatten())
-        .unwrap_or_default();
-    let exten = RwSignal::new(initial);
+    let exten = RwSignal::new(stored_extension());
     Effect::new(move |_| {
         let value = exten.get();
         if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {

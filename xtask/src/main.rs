@@ -10,7 +10,8 @@
 //! - `test`: full `setup`, `spa`, then every check stage, and a one-line-per-stage summary.
 //! - `fuzz`: nightly and cargo-fuzz, seed corpora, every target in `fuzz/` for a bounded time.
 //! - `sh`: spawning commands with the project's PATH, and naming them in errors.
-//! - `tidy` (tests only): repository-wide conventions, such as the `//!` line atop each file.
+//! - `tidy` (tests only): repository-wide conventions, such as the `//!` line atop each file;
+//!   `tidy_i18n` (tests only): the SPA's text all comes from its catalogues.
 
 mod bench;
 mod fuzz;
@@ -21,6 +22,8 @@ mod spa;
 mod test;
 #[cfg(test)]
 mod tidy;
+#[cfg(test)]
+mod tidy_i18n;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

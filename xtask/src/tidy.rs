@@ -62,7 +62,7 @@ fn trunk_toml_pins_the_tools_setup_installs() {
 }
 
 /// Every `.rs` file under `dir`, skipping build output and hidden folders.
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

@@ -8,6 +8,8 @@ use shared::model::{Channel, ServerModel};
 
 use crate::context::Ctx;
 use crate::format::duration;
+use crate::i18n::{t, tr, tr_with};
+use crate::selection::Selection;
 use crate::windowing::{ScrollBox, padding, row_height, visible_rows};
 
 /// Channels drawn in full before the list windows itself: a few hundred rows are
@@ -136,10 +138,10 @@ pub fn Calls(mine: RwSignal<String>) -> impl IntoView {
     };
     view! {
         <Show when=move || all.with(Vec::is_empty)>
-            <p class="muted">"No calls right now."</p>
+            <p class="muted">{tr("calls.none")}</p>
         </Show>
         <div class="scroll-box calls" node_ref=scroll.node on:scroll=move |_| scroll.measure()
-            tabindex="0" role="region" aria-label="Call list">
+            tabindex="0" role="region" aria-label=tr("calls.list")>
             <ul class="channels"
                 style:padding-top=move || format!("{}px", window.get().2)
                 style:padding-bottom=move || format!("{}px", window.get().3)>
@@ -148,7 +150,7 @@ pub fn Calls(mine: RwSignal<String>) -> impl IntoView {
                 </For>
             </ul>
         </div>
-        <p class="muted" data-testid="channel-count" role="status">{move || format!("{} channels", all.with(Vec::len))}</p>
+        <p class="muted" data-testid="channel-count" role="status">{move || tr_with("calls.count", &[("count", &all.with(Vec::len))])}</p>
     }
 }
 
@@ -190,29 +192,37 @@ fn ChannelRow(
         format!("{} <{}>", channel.caller_id_name, channel.caller_id_num)
     };
     let connected = channel.connected_num.clone();
+    let selection = Selection::get();
+    let selected = move || selection.is_some_and(|s| name.with_value(|n| s.is_channel(n)));
+    let pick = move |_| {
+        if let Some(selection) = selection {
+            selection.channel.set(Some(name.get_value()));
+        }
+    };
     view! {
         <li class="channel" class:first=first data-testid="channel" data-channel=channel.channel.clone()
-            data-state=channel.state_desc.clone() data-bridge=call>
+            data-state=channel.state_desc.clone() data-bridge=call
+            class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="about">
                 <span class="name">{channel.channel.clone()}</span>
                 <span class="caller">{caller}</span>
                 <span class="muted">{(!connected.is_empty()).then(|| format!("→ {connected}"))}</span>
-                <span class="state">{channel.state_desc.clone()}{channel.on_hold.then_some(" (on hold)")}</span>
+                <span class="state">{channel.state_desc.clone()}{channel.on_hold.then_some(move || format!(" {}", t("call.on_hold")))}</span>
                 <span class="duration">{move || duration(ctx.now.get(), since)}</span>
             </span>
             <span class="actions">
-                <Show when=ctx.may("hangup")><button class="small danger" on:click=act(|c, _| Action::Hangup { channel: c })>"Hang up"</button></Show>
-                <Show when=ctx.may("park")><button class="small" on:click=act(|c, _| Action::Park { channel: c })>"Park"</button></Show>
+                <Show when=ctx.may("hangup")><button class="small danger" on:click=act(|c, _| Action::Hangup { channel: c })>{tr("call.hangup")}</button></Show>
+                <Show when=ctx.may("park")><button class="small" on:click=act(|c, _| Action::Park { channel: c })>{tr("call.park")}</button></Show>
                 <Show when=ctx.may("spy")>
-                    <button class="small" on:click=spy(SpyMode::Listen)>"Listen"</button>
-                    <button class="small" on:click=spy(SpyMode::Whisper)>"Whisper"</button>
-                    <button class="small" on:click=spy(SpyMode::Barge)>"Barge"</button>
+                    <button class="small" on:click=spy(SpyMode::Listen)>{tr("call.listen")}</button>
+                    <button class="small" on:click=spy(SpyMode::Whisper)>{tr("call.whisper")}</button>
+                    <button class="small" on:click=spy(SpyMode::Barge)>{tr("call.barge")}</button>
                 </Show>
                 <Show when=move || ctx.may("record_start")() && !recording()>
-                    <button class="small" on:click=act(|c, _| Action::RecordStart { channel: c, file: None })>"Record"</button>
+                    <button class="small" on:click=act(|c, _| Action::RecordStart { channel: c, file: None })>{tr("call.record")}</button>
                 </Show>
                 <Show when=move || ctx.may("record_stop")() && recording()>
-                    <button class="small" on:click=act(|c, _| Action::RecordStop { channel: c })>"Stop recording"</button>
+                    <button class="small" on:click=act(|c, _| Action::RecordStop { channel: c })>{tr("call.stop_recording")}</button>
                 </Show>
             </span>
         </li>

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 
 use crate::context::Ctx;
 use crate::format::{extension_state, lowercase, state_label};
+use crate::i18n::{tr, tr_with};
+use crate::selection::Selection;
 use crate::windowing::{ScrollBox, padding, pixels, visible_rows};
+use wasm_bindgen::JsCast;
 use web_sys::HtmlDivElement;
 
 /// The states the filter offers, in the order a supervisor scans for them.
@@ -96,7 +99,7 @@ pub fn tiles(model: &ServerModel) -> Vec<Tile> {
                 .find(|n| !n.is_empty())
                 .unwrap_or_default();
             let presence = devices.iter().find_map(|d| {
-                d.strip_prefix("CustomPresence:")
+                d.strip_prefix("CustomPresence:") // not text: Asterisk's device prefix
                     .and_then(|_| model.presence.get(*d))
                     .filter(|p| !p.status.is_empty() && p.status != "available")
                     .map(|p| p.status.clone())
@@ -138,25 +141,47 @@ pub fn Extensions(mine: RwSignal<String>) -> impl IntoView {
     let count = move || {
         let (shown, total) = (matching.with(Vec::len), all.with(Vec::len));
         if shown == total {
-            format!("{total} extensions")
+            tr_with("extensions.count_all", &[("total", &total)])
         } else {
-            format!("{shown} of {total} extensions")
+            tr_with(
+                "extensions.count_some",
+                &[("shown", &shown), ("total", &total)],
+            )
+        }
+    };
+    // Enter in the search selects the first extension shown and leaves the box, so the
+    // keyboard shortcuts (`c` to call it) work at once.
+    let selection = Selection::get();
+    let pick_first = move |ev: leptos::ev::KeyboardEvent| {
+        // not text: a key's name
+        if ev.key() != "Enter" {
+            return;
+        }
+        let first = matching.with(|m| m.first().map(|t| t.exten.clone()));
+        if let (Some(selection), Some(first)) = (selection, first) {
+            selection.exten.set(Some(first));
+            if let Some(input) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = input.blur();
+            }
         }
     };
     view! {
         <div class="row">
-            <h2>"Extensions"</h2>
-            <input class="filter" type="search" placeholder="Search by number, name or hint" aria-label="Search extensions"
-                data-testid="extension-search"
+            <h2>{tr("extensions.title")}</h2>
+            <input class="filter" type="search" placeholder=tr("extensions.search_example") aria-label=tr("extensions.search")
+                data-testid="extension-search" on:keydown=pick_first
                 prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev)) />
-            <select aria-label="Filter by state" data-testid="extension-state-filter"
+            <select aria-label=tr("extensions.state_filter") data-testid="extension-state-filter"
                 prop:value=move || state.get() on:change=move |ev| state.set(event_target_value(&ev))>
-                <option value="">"Any state"</option>
+                <option value="">{tr("extensions.any_state")}</option>
                 // Owned strings: the same view type as the pause reasons' options.
-                {STATES.into_iter().map(|s| view! { <option value=s.to_owned()>{state_label(s).to_owned()}</option> }).collect_view()}
+                {STATES.into_iter().map(|s| view! { <option value=s.to_owned()>{move || state_label(s)}</option> }).collect_view()}
             </select>
-            <label class="muted">"My phone "
-                <input class="short" aria-label="My extension" prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
+            <label class="muted">{tr("extensions.my_phone")}" "
+                <input class="short" aria-label=tr("agent.my_extension") prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
             </label>
         </div>
         <ExtensionGrid matching mine />
@@ -208,7 +233,7 @@ fn ExtensionGrid(matching: Memo<Vec<Tile>>, mine: RwSignal<String>) -> impl Into
     let dial = move || may_dial.get();
     view! {
         <div class="scroll-box extensions" node_ref=scroll.node on:scroll=move |_| scroll.measure()
-            tabindex="0" role="region" aria-label="Extension grid">
+            tabindex="0" role="region" aria-label=tr("extensions.grid")>
             <ul class="grid" role="list"
                 style:padding-top=move || format!("{}px", window.get().2)
                 style:padding-bottom=move || format!("{}px", window.get().3)>
@@ -228,7 +253,10 @@ fn ExtensionTile(
 ) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let exten = StoredValue::new(tile.exten.clone());
-    let label = format!("Call {}", tile.exten);
+    let label = {
+        let exten = tile.exten.clone();
+        move || tr_with("extensions.call_label", &[("exten", &exten)])
+    };
     let call = move |_| {
         let from = mine.get_untracked();
         if !from.is_empty() {
@@ -240,19 +268,27 @@ fn ExtensionTile(
             });
         }
     };
+    let selection = Selection::get();
+    let selected = move || selection.is_some_and(|s| exten.with_value(|e| s.is_exten(e)));
+    let pick = move |_| {
+        if let Some(selection) = selection {
+            selection.exten.set(Some(exten.get_value()));
+        }
+    };
     view! {
-        <li class="tile" data-testid="extension" data-exten=tile.exten.clone() data-state=tile.state>
+        <li class="tile" data-testid="extension" data-exten=tile.exten.clone() data-state=tile.state
+            class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="exten">{tile.exten.clone()}
                 <span class="badges">
-                    {tile.presence.map(|p| view! { <span class="presence" title="Presence">{p}</span> })}
-                    {(tile.messages > 0).then(|| view! { <span class="mwi" title="New voicemail">{tile.messages}" ✉"</span> })}
+                    {tile.presence.map(|p| view! { <span class="presence" title=tr("extensions.presence")>{p}</span> })}
+                    {(tile.messages > 0).then(|| view! { <span class="mwi" title=tr("extensions.voicemail")>{tile.messages}" ✉"</span> })}
                 </span>
             </span>
             <span class="name">{tile.name.clone()}</span>
             <span class="line">
-                <span class="state">{state_label(tile.state)}</span>
+                <span class="state">{move || state_label(tile.state)}</span>
                 <Show when=move || dial() && !mine.get().is_empty()>
-                    <button class="small" aria-label=label.clone() on:click=call>"Call"</button>
+                    <button class="small" aria-label=label.clone() on:click=call>{tr("extensions.call")}</button>
                 </Show>
             </span>
         </li>

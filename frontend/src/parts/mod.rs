@@ -1,7 +1,9 @@
 //! Parts that views draw, below every view: the extension grid and the call list (the
-//! supervisor's) and the queue cards (the agent's and the supervisor's). A part reads
+//! supervisor's), the queue cards (the agent's and the supervisor's), and the keyboard
+//! shortcuts with their list (the frame's). A part reads
 //! the context, the store and the helpers; it imports no view and no other part.
 
 pub mod calls;
 pub mod extensions;
 pub mod queues;
+pub mod shortcuts;

@@ -7,6 +7,7 @@ use shared::model::Queue;
 
 use crate::context::Ctx;
 use crate::format::duration;
+use crate::i18n::{t, tr, tr_with};
 use crate::store::QueueKey;
 
 #[component]
@@ -50,14 +51,17 @@ fn QueueCard(queue: Queue) -> impl IntoView {
         view! {
             <li class="member" data-interface=m.interface.clone() data-paused=m.paused.to_string()>
                 <span>{if m.name.is_empty() { m.interface.clone() } else { m.name.clone() }}</span>
-                <span class="muted">{if m.paused { format!("paused: {}", m.paused_reason) } else if m.is_busy() { "busy".to_owned() } else { "ready".to_owned() }}</span>
+                <span class="muted">{
+                    let (paused, busy, reason) = (m.paused, m.is_busy(), m.paused_reason.clone());
+                    move || if paused { tr_with("queues.paused_reason", &[("reason", &reason)]) } else if busy { t("queues.busy") } else { t("queues.ready") }
+                }</span>
                 <Show when=ctx.may("queue_pause")>
                     <Show when=move || !m.paused>
-                        <select aria-label="Pause reason" on:change=move |ev| reason.set(event_target_value(&ev))>
+                        <select aria-label=tr("queues.pause_reason") on:change=move |ev| reason.set(event_target_value(&ev))>
                             {reasons().into_iter().map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
                         </select>
                     </Show>
-                    <button class="small" on:click=toggle.clone()>{if m.paused { "Unpause" } else { "Pause" }}</button>
+                    <button class="small" on:click=toggle.clone()>{tr(if m.paused { "queues.unpause" } else { "queues.pause" })}</button>
                 </Show>
             </li>
         }
@@ -66,10 +70,16 @@ fn QueueCard(queue: Queue) -> impl IntoView {
         let joined = c.joined_ms;
         view! { <li>{c.position}". "{c.caller_id_num.clone()}" "{c.caller_id_name.clone()}" "<span class="muted">{move || duration(ctx.now.get(), joined)}</span></li> }
     }).collect_view();
+    let title = {
+        let name = queue.name.clone();
+        move || tr_with("queues.title", &[("name", &name)])
+    };
+    let label = title.clone();
+    let (waiting, answered, abandoned) = (queue.callers.len(), queue.completed, queue.abandoned);
     view! {
-        <section class="card" data-testid="queue" data-queue=queue.name.clone() aria-label=format!("Queue {}", queue.name)>
-            <h2>"Queue "{queue.name.clone()}</h2>
-            <p class="muted">{format!("{} waiting · {} answered · {} abandoned", queue.callers.len(), queue.completed, queue.abandoned)}</p>
+        <section class="card" data-testid="queue" data-queue=queue.name.clone() aria-label=label>
+            <h2>{title}</h2>
+            <p class="muted">{move || tr_with("queues.summary", &[("waiting", &waiting), ("answered", &answered), ("abandoned", &abandoned)])}</p>
             <ul class="members">{members}</ul>
             <ol class="callers">{callers}</ol>
         </section>

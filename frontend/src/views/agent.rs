@@ -6,7 +6,9 @@ use shared::model::Channel;
 
 use crate::context::{Ctx, my_extension};
 use crate::format::{duration, extension_state, state_label};
+use crate::i18n::tr;
 use crate::parts::queues::Queues;
+use crate::selection::Selection;
 
 #[component]
 pub fn Agent() -> impl IntoView {
@@ -54,22 +56,22 @@ pub fn Agent() -> impl IntoView {
     };
     view! {
         <main class="content agent">
-            <section class="card" aria-label="My phone">
-                <h2>"My phone"</h2>
-                <label>"Extension "
-                    <input class="short" aria-label="My extension" prop:readonly=move || assigned().is_some() prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
+            <section class="card" aria-label=tr("agent.phone")>
+                <h2>{tr("agent.phone")}</h2>
+                <label>{tr("agent.extension")}" "
+                    <input class="short" aria-label=tr("agent.my_extension") prop:readonly=move || assigned().is_some() prop:value=move || mine.get() on:input=move |ev| mine.set(event_target_value(&ev)) />
                 </label>
                 <p class="big-state" data-testid="my-state" data-state=my_state>{move || state_label(my_state())}</p>
                 <Show when=ctx.may("originate")>
-                    <form class="row" on:submit=dial aria-label="Dial">
-                        <input type="tel" placeholder="Number" aria-label="Number to dial" prop:value=move || number.get() on:input=move |ev| number.set(event_target_value(&ev)) />
-                        <button type="submit">"Dial"</button>
+                    <form class="row" on:submit=dial aria-label=tr("agent.dial_form")>
+                        <input type="tel" data-testid="dial-number" placeholder=tr("agent.number") aria-label=tr("agent.number_to_dial") prop:value=move || number.get() on:input=move |ev| number.set(event_target_value(&ev)) />
+                        <button type="submit">{tr("agent.dial")}</button>
                     </form>
                 </Show>
             </section>
-            <section class="card wide" aria-label="My calls">
-                <h2>"My calls"</h2>
-                <Show when=move || calls().is_empty()><p class="muted">"No call on your phone."</p></Show>
+            <section class="card wide" aria-label=tr("agent.calls")>
+                <h2>{tr("agent.calls")}</h2>
+                <Show when=move || calls().is_empty()><p class="muted">{tr("agent.no_call")}</p></Show>
                 <ul class="channels">
                     <For each=calls key=|c| (c.uniqueid.clone(), c.state, c.connected_num.clone(), c.on_hold) let:channel>
                         <MyCall channel />
@@ -101,20 +103,28 @@ fn MyCall(channel: Channel) -> impl IntoView {
     } else {
         format!("{} <{}>", channel.connected_name, channel.connected_num)
     };
+    let selection = Selection::get();
+    let selected = move || selection.is_some_and(|s| name.with_value(|n| s.is_channel(n)));
+    let pick = move |_| {
+        if let Some(selection) = selection {
+            selection.channel.set(Some(name.get_value()));
+        }
+    };
     view! {
-        <li class="channel mine" data-testid="my-call" data-channel=channel.channel.clone()>
+        <li class="channel mine" data-testid="my-call" data-channel=channel.channel.clone()
+            class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="caller">{other}</span>
             <span class="state">{channel.state_desc.clone()}</span>
             <span class="duration">{move || duration(ctx.now.get(), since)}</span>
             <span class="actions">
-                <Show when=ctx.may("hangup")><button class="danger" on:click=plain(|c| Action::Hangup { channel: c })>"Hang up"</button></Show>
-                <Show when=ctx.may("park")><button on:click=plain(|c| Action::Park { channel: c })>"Park"</button></Show>
-                <input class="short" placeholder="Extension" aria-label="Transfer to" prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev)) />
-                <Show when=ctx.may("redirect")><button on:click=with_target(|c, e| Action::Redirect { channel: c, exten: e, context: None })>"Transfer"</button></Show>
+                <Show when=ctx.may("hangup")><button class="danger" on:click=plain(|c| Action::Hangup { channel: c })>{tr("call.hangup")}</button></Show>
+                <Show when=ctx.may("park")><button on:click=plain(|c| Action::Park { channel: c })>{tr("call.park")}</button></Show>
+                <input class="short" data-testid="transfer-to" placeholder=tr("call.extension") aria-label=tr("call.transfer_to") prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev)) />
+                <Show when=ctx.may("redirect")><button on:click=with_target(|c, e| Action::Redirect { channel: c, exten: e, context: None })>{tr("call.transfer")}</button></Show>
                 <Show when=ctx.may("atxfer")>
-                    <button on:click=with_target(|c, e| Action::Atxfer { channel: c, exten: e, context: None })>"Consult"</button>
-                    <button on:click=plain(|c| Action::AtxferComplete { channel: c })>"Complete"</button>
-                    <button on:click=plain(|c| Action::AtxferCancel { channel: c })>"Cancel"</button>
+                    <button on:click=with_target(|c, e| Action::Atxfer { channel: c, exten: e, context: None })>{tr("call.consult")}</button>
+                    <button on:click=plain(|c| Action::AtxferComplete { channel: c })>{tr("call.complete")}</button>
+                    <button on:click=plain(|c| Action::AtxferCancel { channel: c })>{tr("call.cancel")}</button>
                 </Show>
             </span>
         </li>

@@ -9,18 +9,20 @@ use leptos::prelude::*;
 use shared::action::{Action, ActionResult, HeaderValue};
 
 use crate::context::Ctx;
+use crate::i18n::{tr, tr_with};
 
-/// Why the console cannot send what was typed; the page shows the words.
+/// Why the console cannot send what was typed; the page shows the words, in the
+/// panel's language.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConsoleError {
     /// No action name: type one (`Ping`, `CoreStatus`…).
-    #[error("name the action, e.g. Ping")]
+    #[error("{}", tr_with("console.no_action", &[]))]
     NoAction,
     /// A line that is not `Key: Value`: fix that line.
-    #[error("line {line}: expected `Key: Value`, got {text:?}")]
+    #[error("{}", tr_with("console.not_a_header", &[("line", line), ("text", &format!("{text:?}"))]))]
     NotAHeader { line: usize, text: String },
     /// An `Action:` line besides the name field: use the field only.
-    #[error("line {line}: the action's name goes in its own field")]
+    #[error("{}", tr_with("console.action_line", &[("line", line)]))]
     ActionLine { line: usize },
 }
 
@@ -31,6 +33,7 @@ pub fn request(action: &str, lines: &str) -> Result<BTreeMap<String, HeaderValue
     if action.is_empty() {
         return Err(ConsoleError::NoAction);
     }
+    // not text: AMI's own header name.
     let mut headers = BTreeMap::from([("Action".to_owned(), HeaderValue::One(action.into()))]);
     for (n, raw) in lines.lines().enumerate() {
         let line = raw.trim();
@@ -47,6 +50,7 @@ pub fn request(action: &str, lines: &str) -> Result<BTreeMap<String, HeaderValue
             });
         };
         let (key, value) = (key.trim(), value.trim().to_owned());
+        // not text: AMI's header name.
         if key.eq_ignore_ascii_case("Action") {
             return Err(ConsoleError::ActionLine { line: n + 1 });
         }
@@ -90,7 +94,7 @@ pub fn Console() -> impl IntoView {
     view! {
         <main class="content">
             <Show when=allowed fallback=|| view! {
-                <p class="card wide centre" data-testid="console-refused" role="alert">"This account may not send raw AMI actions."</p>
+                <p class="card wide centre" data-testid="console-refused" role="alert">{tr("console.refused")}</p>
             }>
                 <ConsoleForm />
             </Show>
@@ -101,7 +105,7 @@ pub fn Console() -> impl IntoView {
 #[component]
 fn ConsoleForm() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let action = RwSignal::new(String::from("Ping"));
+    let action = RwSignal::new(String::from("Ping")); // not text: an AMI action's name
     let lines = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
     let send = move |ev: leptos::ev::SubmitEvent| {
@@ -120,18 +124,19 @@ fn ConsoleForm() -> impl IntoView {
             .with(|l| l.console_id.is_some() && l.console_result.is_none())
     };
     view! {
-        <section class="card wide" aria-label="AMI console">
-            <h2>"AMI console"</h2>
-            <form class="console" data-testid="console" on:submit=send aria-label="Send an AMI action">
-                <label>"Action"
+        <section class="card wide" aria-label=tr("console.title")>
+            <h2>{tr("console.title")}</h2>
+            <form class="console" data-testid="console" on:submit=send aria-label=tr("console.form")>
+                <label>{tr("console.action")}
                     <input data-testid="console-action" required autocomplete="off" spellcheck="false"
                         prop:value=move || action.get() on:input=move |ev| action.set(event_target_value(&ev)) />
                 </label>
-                <label><span>"Headers, one "<code>"Key: Value"</code>" a line"</span>
-                    <textarea data-testid="console-headers" rows="5" spellcheck="false" placeholder="Channel: PJSIP/1001-00000001"
+                // `Key: Value` and the example are AMI's own syntax, the same in every language.
+                <label><span>{tr("console.headers_before")}" "<code>"Key: Value"</code>" "{tr("console.headers_after")}</span> // not text
+                    <textarea data-testid="console-headers" rows="5" spellcheck="false" placeholder="Channel: PJSIP/1001-00000001" // not text
                         prop:value=move || lines.get() on:input=move |ev| lines.set(event_target_value(&ev))></textarea>
                 </label>
-                <button data-testid="console-send" type="submit" disabled=waiting>"Send"</button>
+                <button data-testid="console-send" type="submit" disabled=waiting>{tr("console.send")}</button>
                 <p class="error" role="alert">{move || problem.get().unwrap_or_default()}</p>
             </form>
             {move || answer().map(|result| view! {

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::context::Ctx;
 use crate::events::{EVENT_LOG_SIZE, EventLog};
 use crate::format::lowercase;
+use crate::i18n::{t, tr, tr_with};
 
 #[component]
 pub fn EventLogView() -> impl IntoView {
@@ -33,39 +34,37 @@ pub fn EventLogView() -> impl IntoView {
     };
     let count = move || {
         ctx.log.with(|log| {
-            let dropped = if log.dropped > 0 {
-                format!(
-                    ", {} left out by the relay (this page was too slow)",
-                    log.dropped
-                )
-            } else {
-                String::new()
-            };
-            format!(
-                "{} events kept (the last {EVENT_LOG_SIZE}){dropped}{}",
-                log.entries.len(),
-                if log.paused { ", paused" } else { "" }
-            )
+            let mut parts = vec![tr_with(
+                "events.count",
+                &[("count", &log.entries.len()), ("max", &EVENT_LOG_SIZE)],
+            )];
+            if log.dropped > 0 {
+                parts.push(tr_with("events.dropped", &[("dropped", &log.dropped)]));
+            }
+            if log.paused {
+                parts.push(t("events.paused"));
+            }
+            parts.join(", ")
         })
     };
     view! {
         <main class="content">
-            <section class="card wide" aria-label="Event log">
+            <section class="card wide" aria-label=tr("events.title")>
                 <div class="row">
-                    <h2>"Event log"</h2>
-                    <input class="filter" type="search" placeholder="Event name, e.g. Newstate" aria-label="Filter by event name"
+                    <h2>{tr("events.title")}</h2>
+                    <input class="filter" type="search" placeholder=tr("events.name_example") aria-label=tr("events.filter_name")
                         data-testid="event-filter-name"
                         prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
-                    <input class="filter" type="search" placeholder="Any text, e.g. PJSIP/1001" aria-label="Filter by text"
+                    <input class="filter" type="search" placeholder=tr("events.text_example") aria-label=tr("events.filter_text")
                         data-testid="event-filter-text"
                         prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev)) />
                     <button data-testid="event-pause" aria-pressed=move || paused().to_string() on:click=toggle>
-                        {move || if paused() { "Resume" } else { "Pause" }}
+                        {move || t(if paused() { "events.resume" } else { "events.pause" })}
                     </button>
-                    <button class="ghost" on:click=move |_| ctx.log.update(EventLog::clear)>"Clear"</button>
+                    <button class="ghost" on:click=move |_| ctx.log.update(EventLog::clear)>{tr("events.clear")}</button>
                 </div>
                 <p class="muted" data-testid="event-count" data-paused=move || paused().to_string() role="status">{count}</p>
-                <ol class="events" data-testid="event-log" aria-label="Events, newest first">
+                <ol class="events" data-testid="event-log" aria-label=tr("events.list")>
                     <For each=shown key=|entry| entry.id let:entry>
                         <li data-testid="event" data-event=entry.name.clone()>
                             <b>{entry.name.clone()}</b>

@@ -16,6 +16,7 @@ use shared::protocol::{CallPop, PopEvent};
 
 use crate::api;
 use crate::context::Ctx;
+use crate::i18n::{t, tr, tr_with};
 use crate::socket::SocketState;
 
 fn fragment_token() -> Option<String> {
@@ -43,9 +44,7 @@ pub fn ScreenPop() -> impl IntoView {
     let session = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
     match fragment_token() {
-        None => error.set(Some(
-            "No token: open this page as /pop?ext=NNNN#token=…".into(),
-        )),
+        None => error.set(Some(t("pop.no_token"))),
         Some(token) => spawn_local(async move {
             match api::exchange(&token).await {
                 Ok(exchanged) => {
@@ -106,11 +105,11 @@ fn PopCalls(token: String, exten: String) -> impl IntoView {
     });
     let ended = move || ctx.socket.get() == SocketState::Ended;
     view! {
-        <h1>"Extension "{exten}</h1>
+        <h1>{move || tr_with("pop.extension", &[("exten", &exten)])}</h1>
         <Show when=ended>
-            <p class="error" role="alert" data-testid="pop-ended">"The login ended: the CRM must open this page again with a new token."</p>
+            <p class="error" role="alert" data-testid="pop-ended">{tr("pop.ended")}</p>
         </Show>
-        <Show when=move || calls().is_empty()><p class="muted">"No call right now."</p></Show>
+        <Show when=move || calls().is_empty()><p class="muted">{tr("pop.no_call")}</p></Show>
         <ul class="channels">
             <For each=calls_for_list key=|c| (c.uniqueid.clone(), c.state) let:c>
                 <li data-testid="pop-call" data-channel=c.channel.clone()>

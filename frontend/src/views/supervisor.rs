@@ -7,6 +7,7 @@ use shared::action::Action;
 
 use crate::context::{Ctx, my_extension};
 use crate::format::duration;
+use crate::i18n::tr;
 use crate::parts::calls::Calls;
 use crate::parts::extensions::Extensions;
 use crate::parts::queues::Queues;
@@ -16,15 +17,15 @@ pub fn Supervisor() -> impl IntoView {
     let mine = my_extension();
     view! {
         <main class="content supervisor">
-            <section class="card wide" aria-label="Extensions">
+            <section class="card wide" aria-label=tr("supervisor.extensions")>
                 <Extensions mine />
             </section>
-            <section class="card wide" aria-label="Calls">
-                <h2>"Calls"</h2>
+            <section class="card wide" aria-label=tr("supervisor.calls")>
+                <h2>{tr("supervisor.calls")}</h2>
                 <Calls mine />
             </section>
-            <section class="card" aria-label="Parked calls">
-                <h2>"Parked"</h2>
+            <section class="card" aria-label=tr("supervisor.parked_calls")>
+                <h2>{tr("supervisor.parked")}</h2>
                 <Parked mine />
             </section>
             <Queues />
@@ -40,7 +41,7 @@ fn Parked(mine: RwSignal<String>) -> impl IntoView {
             .with(|l| l.model.parked.values().cloned().collect::<Vec<_>>())
     };
     view! {
-        <Show when=move || parked().is_empty()><p class="muted">"Nobody is parked."</p></Show>
+        <Show when=move || parked().is_empty()><p class="muted">{tr("supervisor.nobody_parked")}</p></Show>
         <ul class="parked">
             <For each=parked key=|p| (p.uniqueid.clone(), p.space.clone()) let:p>
                 <li data-testid="parked" data-space=p.space.clone()>
@@ -53,7 +54,7 @@ fn Parked(mine: RwSignal<String>) -> impl IntoView {
                                 <button class="small" on:click=move |_| {
                                     let from = mine.get_untracked();
                                     if !from.is_empty() { ctx.act(Action::Pickup { space: space.get_value(), from }); }
-                                }>"Pick up"</button>
+                                }>{tr("supervisor.pick_up")}</button>
                             </Show>
                         }
                     }

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::context::Ctx;
 use crate::format::duration;
+use crate::i18n::tr;
 use crate::store::QueueKey;
 
 /// One sample every 5 s, ten minutes of history.
@@ -61,16 +62,16 @@ pub fn Wallboard() -> impl IntoView {
                         <section class="board" data-testid="queue" data-queue=queue.name.clone()>
                             <h2>{queue.name.clone()}</h2>
                             <div class="figures">
-                                <Figure label="waiting" value=queue.callers.len().to_string() />
-                                <Figure label="longest wait" value={
+                                <Figure label="wallboard.waiting" value=queue.callers.len().to_string() />
+                                <Figure label="wallboard.longest_wait" value={
                                     move || longest.map(|since| duration(ctx.now.get(), since)).unwrap_or_else(|| "–".into())
                                 } />
-                                <Figure label="free" value=free.to_string() />
-                                <Figure label="busy" value=busy.to_string() />
-                                <Figure label="paused" value=paused.to_string() />
-                                <Figure label="answered" value=queue.completed.to_string() />
-                                <Figure label="abandoned" value=queue.abandoned.to_string() />
-                                <Figure label="service level" value=percent(queue.service_level_perf) />
+                                <Figure label="wallboard.free" value=free.to_string() />
+                                <Figure label="wallboard.busy" value=busy.to_string() />
+                                <Figure label="wallboard.paused" value=paused.to_string() />
+                                <Figure label="wallboard.answered" value=queue.completed.to_string() />
+                                <Figure label="wallboard.abandoned" value=queue.abandoned.to_string() />
+                                <Figure label="wallboard.service_level" value=percent(queue.service_level_perf) />
                             </div>
                             <Sparkline series />
                         </section>
@@ -81,9 +82,10 @@ pub fn Wallboard() -> impl IntoView {
     }
 }
 
+/// A big number and what it counts; `label` is a catalogue key.
 #[component]
 fn Figure(label: &'static str, #[prop(into)] value: Signal<String>) -> impl IntoView {
-    view! { <div class="figure"><span class="value">{value}</span><span class="label">{label}</span></div> }
+    view! { <div class="figure"><span class="value">{value}</span><span class="label">{tr(label)}</span></div> }
 }
 
 /// Callers waiting over time, as an SVG polyline scaled to its own maximum.
@@ -104,7 +106,7 @@ fn Sparkline(series: impl Fn() -> VecDeque<u32> + Send + Sync + 'static) -> impl
             .join(" ")
     };
     view! {
-        <svg class="spark" viewBox="0 0 300 40" role="img" aria-label="Callers waiting, last ten minutes">
+        <svg class="spark" viewBox="0 0 300 40" role="img" aria-label=tr("wallboard.chart")>
             <polyline points=points fill="none" stroke="currentColor" stroke-width="2" />
         </svg>
     }
