@@ -75,6 +75,34 @@ pub async fn service_with(
     (service, pbx)
 }
 
+/// A stored call of the call history, as the tests of other layers make one.
+pub type HistoryCallRecord = history::CallRecord;
+
+/// Call `n` on the one server, `from` → `to`, ended `disposition`, started `n` ms after
+/// 2026-12-07 21:10:00 UTC.
+pub fn history_call(n: usize, from: &str, to: &str, disposition: &str) -> history::CallRecord {
+    history::CallRecord {
+        server: SERVER.into(),
+        uniqueid: format!("1796677800.{n}"),
+        start_ms: 1_796_677_800_000 + i64::try_from(n).expect("small"),
+        from: from.into(),
+        from_name: format!("Caller {n}"),
+        to: to.into(),
+        channel: format!("PJSIP/{from}-{n:08x}"),
+        dest_channel: String::new(),
+        duration_s: 1,
+        disposition: disposition.into(),
+        queue: String::new(),
+    }
+}
+
+/// An in-memory call history holding `calls`.
+pub async fn history_of(calls: Vec<history::CallRecord>) -> history::History {
+    let history = history::History::start(&history::HistoryConfig::default()).expect("history");
+    history.insert(calls).await.expect("stored");
+    history
+}
+
 /// A relay account on the one server's `admin` AMI account, with the password
 /// `<name>-password`.
 pub fn relay_user(

@@ -216,24 +216,11 @@ mod tests {
         use tower::ServiceExt;
 
         use super::*;
-        use crate::history::{CallRecord, History, HistoryConfig};
         use crate::service::history::MAX_LIMIT;
         use crate::testing;
 
-        fn call(n: usize, from: &str, to: &str, disposition: &str) -> CallRecord {
-            CallRecord {
-                server: testing::SERVER.into(),
-                uniqueid: format!("1796677800.{n}"),
-                start_ms: 1_796_677_800_000 + i64::try_from(n).expect("small"),
-                from: from.into(),
-                from_name: format!("Caller {n}"),
-                to: to.into(),
-                channel: format!("PJSIP/{from}-{n:08x}"),
-                dest_channel: String::new(),
-                duration_s: 1,
-                disposition: disposition.into(),
-                queue: String::new(),
-            }
+        fn call(n: usize, from: &str, to: &str, disposition: &str) -> testing::HistoryCallRecord {
+            testing::history_call(n, from, to, disposition)
         }
 
         struct App {
@@ -243,9 +230,8 @@ mod tests {
             _pbx: testkit::Pbx,
         }
 
-        async fn app(calls: Vec<CallRecord>) -> App {
-            let history = History::start(&HistoryConfig::default()).expect("history");
-            history.insert(calls).await.expect("stored");
+        async fn app(calls: Vec<testing::HistoryCallRecord>) -> App {
+            let history = testing::history_of(calls).await;
             let alice = testing::relay_user("alice", Role::Agent, "1001");
             let (service, pbx) = testing::service_with(history, vec![alice]).await;
             let admin = testing::admin(&service).await;
