@@ -381,7 +381,7 @@ pub struct HistoryCall {
 pub struct HistoryPage {
     pub calls: Vec<HistoryCall>,
     /// Missed calls newer than the reader's seen marker (counted up to
-    /// `HISTORY_UNSEEN_CAP`): the header's badge.
+    /// `HISTORY_UNSEEN_CAP`, on the first page only): the header's badge.
     #[serde(default)]
     pub unseen_missed: u32,
 }

@@ -222,6 +222,13 @@ impl Service {
                 to_wire(call, missed)
             })
             .collect();
+        // The badge's count is the first page's: paging on does not count again.
+        if query.before.is_some() {
+            return Ok(HistoryPage {
+                calls,
+                unseen_missed: 0,
+            });
+        }
         let seen = history.seen(account_of(login)).await?;
         let unseen = Filter {
             server: filter.server,
