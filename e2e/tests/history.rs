@@ -13,7 +13,7 @@ use shared::action::Role;
 const CAROL_PHONE: &str = "230";
 
 #[tokio::test]
-async fn a_missed_call_shows_its_badge_and_row_and_the_call_back_rings_the_caller()
+async fn a_missed_call_shows_its_badge_and_row_and_the_call_back_originates_from_the_agents_phone()
 -> anyhow::Result<()> {
     let pbx = Pbx::start(pbxsim::SimConfig::quiet()).await;
     let hash = relay::auth::users::hash_password(b"carol-password")
