@@ -154,8 +154,7 @@ mod tests {
                 let m = &event.msg;
                 let callers = m.event_name() == Some(b"Cdr")
                     && m.get_str("Channel").is_some_and(|c| c.ends_with(";1"))
-                    && m
-                        .get_str("LastApplication")
+                    && m.get_str("LastApplication")
                         .is_some_and(|a| a == "Dial" || a == "Queue");
                 if callers && let Some(d) = m.get_str("Disposition") {
                     *outcomes.entry(d.into_owned()).or_default() += 1;
@@ -168,7 +167,10 @@ mod tests {
                 "no {missed} call in ten minutes: {outcomes:?}"
             );
         }
-        assert!(outcomes.get("ANSWERED").is_some_and(|n| *n > 0), "{outcomes:?}");
+        assert!(
+            outcomes.get("ANSWERED").is_some_and(|n| *n > 0),
+            "{outcomes:?}"
+        );
     }
 
     #[test]

@@ -130,7 +130,8 @@ impl History {
         self.shared.sink.clone()
     }
 
-    /// The writer: stores what arrives, in batches, and prunes now and then.
+    /// The writer: stores what arrives, in batches, and prunes at once and every
+    /// [`PRUNE_EVERY`].
     async fn write(self, mut records: Records) {
         let mut prune = tokio::time::interval(PRUNE_EVERY);
         let mut batch = Vec::with_capacity(256);
@@ -284,5 +285,47 @@ mod tests {
         }
         assert_eq!(calls.len(), 1, "{calls:?}");
         assert_eq!(calls[0].record.disposition, "NO ANSWER");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_past_their_retention_go_within_the_hour() {
+        let config = HistoryConfig {
+            path: None,
+            retention: Duration::from_secs(86_400),
+        };
+        let history = History::start(&config).expect("history");
+        let call = |uniqueid: &str, start_ms: i64| CallRecord {
+            server: "pbx".into(),
+            uniqueid: uniqueid.into(),
+            start_ms,
+            from: "8004".into(),
+            from_name: String::new(),
+            to: "231".into(),
+            channel: "Local/100@test-0000001b;1".into(),
+            dest_channel: String::new(),
+            duration_s: 5,
+            disposition: "NO ANSWER".into(),
+            queue: String::new(),
+        };
+        // The writer prunes once as it starts (a relay started after days away), then
+        // every PRUNE_EVERY.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let now = now_ms();
+        let two_days = 2 * 86_400_000;
+        history
+            .insert(vec![call("1.1", now - two_days), call("1.2", now)])
+            .await
+            .expect("stored");
+        assert_eq!(history.count().await.expect("count"), 2);
+        tokio::time::sleep(PRUNE_EVERY).await;
+        let mut left = 2;
+        for _ in 0..200 {
+            left = history.count().await.expect("count");
+            if left == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(left, 1, "the old call was not pruned");
     }
 }
