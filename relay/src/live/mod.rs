@@ -960,4 +960,34 @@ mod tests {
         }
         assert_eq!(browser, model);
     }
+
+    /// Issue 24: `Cdr` records go to the call history, never through the reducer, also
+    /// while a rebuild holds events back; a full history queue loses the record, not the
+    /// live model's events.
+    #[test]
+    fn cdr_records_go_to_the_history_and_never_to_the_model() {
+        let live = server();
+        let (sink, mut records) = mpsc::channel(1);
+        live.send_records_to(sink);
+        let cdr = Message::new()
+            .with("Event", "Cdr")
+            .with("Channel", "Local/100@test-0000001b;1")
+            .with("UniqueID", "1796677822.55");
+        assert!(live.to_history(&cdr));
+        assert!(!live.to_history(&newchannel(1)));
+        let (server, record) = records.try_recv().expect("the record");
+        assert_eq!(&*server, "pbx");
+        assert_eq!(record, cdr);
+        let mut held = Held {
+            events: Vec::new(),
+            overflowed: false,
+            booted: false,
+        };
+        live.hold(SessionEvent::Event(cdr.clone()), &mut held);
+        live.hold(SessionEvent::Event(newchannel(2)), &mut held);
+        assert_eq!(held.events, [newchannel(2)]);
+        // The queue (of one) is full now: the record is lost, and said so.
+        assert!(live.to_history(&cdr));
+        assert_eq!(live.records_lost.load(Ordering::Relaxed), 1);
+    }
 }
