@@ -564,4 +564,19 @@ exclude_events = []
         let unknown = format!("{text}[audit]\nretention = 5\n");
         assert!(parse(&unknown).is_err(), "an unknown key is an error");
     }
+
+    #[test]
+    fn the_history_section_sets_its_file_and_retention_and_defaults_to_memory() {
+        let text = "[[server]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";
+        assert_eq!(parse(text).unwrap().history, HistoryConfig::default());
+        assert_eq!(HistoryConfig::default().path, None);
+        let set = format!(
+            "{text}[history]\npath = \"/var/lib/astpanel/history.db\"\nretention_days = 7\n"
+        );
+        let history = parse(&set).unwrap().history;
+        assert_eq!(history.path, Some("/var/lib/astpanel/history.db".into()));
+        assert_eq!(history.retention, Duration::from_secs(7 * 86_400));
+        let unknown = format!("{text}[history]\nretention = 5\n");
+        assert!(parse(&unknown).is_err(), "an unknown key is an error");
+    }
 }
