@@ -126,7 +126,10 @@ fn Login(
     view! {
         <main class="login">
             <form class="card" on:submit=submit aria-label=tr("login.form")>
-                <h1>{tr("app.name")}</h1>
+                <div class="row login-head">
+                    <h1>{tr("app.name")}</h1>
+                    <LanguageSwitch />
+                </div>
                 <label>{tr("login.server")}
                     <select data-testid="login-server" on:change=move |ev| server.set(event_target_value(&ev)) prop:value=move || server.get()>
                         <For each=move || servers.get() key=|s| s.name.clone() let:s>

@@ -81,6 +81,26 @@ pub fn state_label(state: &str) -> String {
     })
 }
 
+/// A channel's state as Asterisk words it (`ChannelStateDesc`: `Up`, `Ringing`), in the
+/// panel's language; a word Asterisk may add later stays as it came.
+pub fn channel_state(desc: &str) -> String {
+    let key = match desc {
+        "Down" => "channel.down",
+        "Rsrvd" => "channel.reserved",
+        "OffHook" => "channel.offhook",
+        "Dialing" => "channel.dialing",
+        "Ring" => "channel.ring",
+        "Ringing" => "channel.ringing",
+        "Up" => "channel.up",
+        "Busy" => "channel.busy",
+        "Dialing Offhook" => "channel.dialing_offhook",
+        "Pre-ring" => "channel.prering",
+        "Unknown" => "channel.unknown",
+        other => return other.to_owned(),
+    };
+    t(key)
+}
+
 /// The browser's `Intl` formatters, made once per language and kept: a duration is
 /// written every second for each call shown.
 #[cfg(target_arch = "wasm32")]
@@ -227,6 +247,11 @@ mod tests {
         crate::i18n::set_lang(crate::i18n::Lang::En);
         assert_eq!(state_label("ringing"), "Ringing");
         assert_eq!(state_label("what"), "Unknown");
+        assert_eq!(channel_state("Up"), "Up");
+        assert_eq!(channel_state("Something new"), "Something new");
+        crate::i18n::set_lang(crate::i18n::Lang::Fr);
+        assert_eq!(channel_state("Ring"), "Appel sortant");
+        crate::i18n::set_lang(crate::i18n::Lang::En);
     }
 
     // The browser's `toLowerCase` is only there in the browser.

@@ -160,13 +160,21 @@ pub struct Bridge {
     pub created_ms: u64,
     /// The parking lot's holding bridge (it outlives its last member) rather than a call's.
     pub parking: bool,
+    /// The ConfBridge room whose softmix bridge this is.
+    pub conference: Option<String>,
+    /// ConfBridge's own channels in it (the announcer `CBAnn/…`, the recorder
+    /// `CBRec/…`): counted in `BridgeNumChannels`, never in any other event.
+    pub hidden: usize,
 }
 
 impl Bridge {
-    /// `simple_bridge` for calls, `holding_bridge` for the parking lot.
+    /// `simple_bridge` for calls, `holding_bridge` for the parking lot, `softmix` for a
+    /// conference.
     pub fn technology(&self) -> &'static str {
         if self.parking {
             "holding_bridge"
+        } else if self.conference.is_some() {
+            "softmix"
         } else {
             "simple_bridge"
         }
@@ -175,14 +183,19 @@ impl Bridge {
     /// Appends the bridge header block (`BridgeUniqueid` … `BridgeVideoSourceMode`).
     pub fn push_headers(&self, msg: &mut MessageBuilder) {
         msg.push("BridgeUniqueid", &self.id);
-        msg.push("BridgeType", if self.parking { "parking" } else { "basic" });
+        let (kind, creator, name) = match (&self.conference, self.parking) {
+            (_, true) => ("parking", "Parking", "default"),
+            (Some(room), false) => ("base", "ConfBridge", room.as_str()),
+            (None, false) => ("basic", UNKNOWN, UNKNOWN),
+        };
+        msg.push("BridgeType", kind);
         msg.push("BridgeTechnology", self.technology());
+        msg.push("BridgeCreator", creator);
+        msg.push("BridgeName", name);
         msg.push(
-            "BridgeCreator",
-            if self.parking { "Parking" } else { UNKNOWN },
+            "BridgeNumChannels",
+            (self.members.len() + self.hidden).to_string(),
         );
-        msg.push("BridgeName", if self.parking { "default" } else { UNKNOWN });
-        msg.push("BridgeNumChannels", self.members.len().to_string());
         msg.push("BridgeVideoSourceMode", "none");
     }
 }

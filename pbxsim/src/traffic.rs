@@ -119,6 +119,10 @@ impl Generator {
         if !pbx.desk_phones().is_empty() && self.rng.random_ratio(1, 3) {
             pbx.desk_trickle();
         }
+        // And the call centre keeps a conference room with people in it.
+        if !pbx.desk_phones().is_empty() && self.rng.random_ratio(1, 4) {
+            pbx.conf_trickle();
+        }
     }
 }
 
@@ -277,6 +281,10 @@ mod call_centre_tests {
             "PresenceStatus",
             "PresenceStateChange",
             "MessageWaiting",
+            "ConfbridgeStart",
+            "ConfbridgeJoin",
+            "ConfbridgeTalking",
+            "ConfbridgeLeave",
         ] {
             assert!(names.contains(wanted), "no {wanted} in twenty minutes");
         }
@@ -286,6 +294,7 @@ mod call_centre_tests {
         pbx.advance_to(1_800_000);
         pbx.drain();
         assert_eq!(pbx.calls_in_flight(), 0);
+        assert!(pbx.conferences().is_empty(), "a room outlived its people");
         let busy: Vec<(String, i32)> = pbx
             .hints()
             .filter(|(_, _, s)| *s != 0 && *s != 4)

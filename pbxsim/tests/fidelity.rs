@@ -59,12 +59,14 @@ const DYNAMIC: &[&str] = &[
     "SessionID",
 ];
 
-/// Every event of the three admin-visible recordings of Asterisk traffic.
+/// Every event of the admin-visible recordings of Asterisk traffic (ami-session-3's
+/// ConfBridge rooms included).
 fn recorded() -> BTreeMap<String, Recorded> {
     let mut all = fixture::raw_stream("ami-events-stream.txt");
     for name in [
         "ami-session.txt",
         "ami-session-2.txt",
+        "ami-session-3.txt",
         "ami-events-traffic.txt",
         "ami-permissions.txt",
     ] {

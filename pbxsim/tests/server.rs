@@ -511,8 +511,8 @@ async fn a_restart_boots_as_recorded() {
     let listed = c
         .action("Action: ListCommands\r\nActionID: b-list\r\n\r\n")
         .await;
-    // pbxsim's 93 actions less the 25 the recording lacked while booting.
-    assert_eq!(keys(&listed).len() - 2, 68);
+    // pbxsim's 103 actions less the 25 the recording lacked while booting.
+    assert_eq!(keys(&listed).len() - 2, 78);
     assert!(listed.get("QueueStatus").is_none());
 
     let varset = c.event("VarSet").await;

@@ -135,6 +135,29 @@ pub enum Action {
         direction: MuteDirection,
         mute: bool,
     },
+    /// Mutes or unmutes a conference user (`ConfbridgeMute`/`ConfbridgeUnmute`);
+    /// `channel` may also be Asterisk's `participants` (every user who is not an admin).
+    ConfMute {
+        room: String,
+        channel: String,
+        mute: bool,
+    },
+    /// Kicks a user out of a conference (`ConfbridgeKick`); `channel` may be `all`.
+    ConfKick {
+        room: String,
+        channel: String,
+    },
+    /// Locks or unlocks a conference room: a locked room refuses every new user who is
+    /// not an admin.
+    ConfLock {
+        room: String,
+        locked: bool,
+    },
+    /// Starts or stops recording a conference room (Asterisk names the file).
+    ConfRecord {
+        room: String,
+        recording: bool,
+    },
     /// A raw AMI action for power users; the answer carries the whole response.
     Ami {
         headers: BTreeMap<String, HeaderValue>,
@@ -160,6 +183,10 @@ impl Action {
             Action::RecordStart { .. } => "record_start",
             Action::RecordStop { .. } => "record_stop",
             Action::RecordMute { .. } => "record_mute",
+            Action::ConfMute { .. } => "conf_mute",
+            Action::ConfKick { .. } => "conf_kick",
+            Action::ConfLock { .. } => "conf_lock",
+            Action::ConfRecord { .. } => "conf_record",
             Action::Ami { .. } => "ami",
         }
     }
@@ -219,6 +246,14 @@ pub const PANEL_ACTIONS: &[(&str, &[&str])] = &[
     ("record_start", &["MixMonitor"]),
     ("record_stop", &["StopMixMonitor"]),
     ("record_mute", &["MixMonitorMute"]),
+    ("conf_mute", &["ConfbridgeMute", "ConfbridgeUnmute"]),
+    ("conf_kick", &["ConfbridgeKick"]),
+    ("conf_lock", &["ConfbridgeLock", "ConfbridgeUnlock"]),
+    // ConfbridgeStartRecord and ConfbridgeStopRecord need the `system` class.
+    (
+        "conf_record",
+        &["ConfbridgeStartRecord", "ConfbridgeStopRecord"],
+    ),
 ];
 
 /// What an account may do, learnt from Asterisk's `ListCommands` at login.
@@ -414,6 +449,37 @@ mod tests {
         assert_eq!(everything(&all.narrowed_to(Role::Admin)), everything(&all));
         let supervisor = all.narrowed_to(Role::Supervisor);
         assert!(supervisor.actions.contains("spy") && !supervisor.actions.contains("ami"));
+        // The conference actions are a supervisor's and an admin's, never an agent's.
+        let conferences = Permissions::from_list_commands(
+            [
+                (
+                    "ConfbridgeMute",
+                    "Mute a Confbridge user.  (Priv: call,all)",
+                ),
+                (
+                    "ConfbridgeKick",
+                    "Kick a Confbridge user.  (Priv: call,all)",
+                ),
+                (
+                    "ConfbridgeLock",
+                    "Lock a Confbridge conference.  (Priv: call,all)",
+                ),
+                (
+                    "ConfbridgeStartRecord",
+                    "Start recording a Confbridge conference.  (Priv: system,all)",
+                ),
+            ]
+            .into_iter(),
+        );
+        let conf = ["conf_kick", "conf_lock", "conf_mute", "conf_record"];
+        for role in [Role::Supervisor, Role::Admin] {
+            let offered = conferences.narrowed_to(role);
+            assert!(
+                conf.iter().all(|a| offered.actions.contains(*a)),
+                "{role:?}"
+            );
+        }
+        assert!(conferences.narrowed_to(Role::Agent).actions.is_empty());
         let agent = all.narrowed_to(Role::Agent);
         assert_eq!(
             everything(&agent),

@@ -93,6 +93,12 @@ fn check_gone(model: &ServerModel, uniqueid: &str) {
             .all(|s| s.spyer_uniqueid != uniqueid && s.spyee_uniqueid != uniqueid)
     );
     assert!(!model.recordings.contains_key(uniqueid));
+    assert!(
+        model
+            .conferences
+            .values()
+            .all(|c| !c.participants.contains_key(uniqueid))
+    );
 }
 
 /// Replays one connection; returns how many events and list comparisons it checked.
@@ -463,4 +469,132 @@ fn every_recording_keeps_the_live_model_equal_to_its_status_lists() {
         total.queues >= 3 && total.members >= 4 && total.devices >= 1,
         "{total:?}"
     );
+}
+
+/// The participants of a room, by caller ID name, each with its muted, talking and
+/// admin flags.
+fn room(model: &ServerModel, name: &str) -> Vec<(String, bool, bool, bool)> {
+    model.conferences.get(name).map_or_else(Vec::new, |room| {
+        let mut users: Vec<_> = room
+            .participants
+            .values()
+            .map(|p| (p.caller_id_name.clone(), p.muted, p.talking, p.admin))
+            .collect();
+        users.sort();
+        users
+    })
+}
+
+/// ami-session-3's conference part, event by event: four joins make room 1000 with
+/// three users (one admin) and room 2000 with one; a mute, talking on and off, the
+/// lock that only `ConfbridgeListRooms` shows, a recording, a kick, and each room gone
+/// at its `ConfbridgeEnd`.
+#[test]
+fn the_recorded_conferences_follow_their_events() {
+    let messages = &received("ami-session-3.txt")[0];
+    let mut model = ServerModel::default();
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut checked = 0;
+    let user = |name: &str, muted, talking, admin| (name.to_owned(), muted, talking, admin);
+    for message in messages {
+        if message.kind() != MessageKind::Event {
+            continue;
+        }
+        model.apply_event(message, 0, &mut Vec::new());
+        let name = String::from_utf8_lossy(message.event_name().unwrap_or_default()).into_owned();
+        let count = seen.entry(name.clone()).or_default();
+        *count += 1;
+        let room_of = message
+            .get_str("Conference")
+            .unwrap_or_default()
+            .into_owned();
+        match (name.as_str(), *count) {
+            ("ConfbridgeJoin", 4) => {
+                assert_eq!(
+                    room(&model, "1000"),
+                    [
+                        user("Conf Admin", false, false, true),
+                        user("Conf Talker", false, false, false),
+                        user("Conf User A", false, false, false),
+                    ]
+                );
+                assert_eq!(
+                    room(&model, "2000"),
+                    [user("Room2000 User", false, false, false)]
+                );
+                checked += 1;
+            }
+            ("ConfbridgeTalking", 1) => {
+                assert!(room(&model, "1000").contains(&user("Conf Talker", false, true, false)));
+                checked += 1;
+            }
+            ("ConfbridgeTalking", 2) => {
+                assert!(room(&model, "1000").contains(&user("Conf Talker", false, false, false)));
+                checked += 1;
+            }
+            ("ConfbridgeMute", 1) => {
+                assert!(room(&model, "1000").contains(&user("Conf User A", true, false, false)));
+                checked += 1;
+            }
+            ("ConfbridgeUnmute", 1) => {
+                assert!(
+                    room(&model, "1000").iter().all(|u| !u.1),
+                    "{:?}",
+                    room(&model, "1000")
+                );
+                checked += 1;
+            }
+            // `Channel: participants` mutes the two who are not admins, not the admin.
+            ("ConfbridgeMute", 3) => {
+                assert_eq!(
+                    room(&model, "1000"),
+                    [
+                        user("Conf Admin", false, false, true),
+                        user("Conf Talker", true, false, false),
+                        user("Conf User A", true, false, false),
+                    ]
+                );
+                checked += 1;
+            }
+            ("ConfbridgeListRoomsComplete", n) => {
+                // The lock shows in the second listing only (after ConfbridgeLock).
+                assert_eq!(
+                    model.conferences.get("1000").map(|r| r.locked),
+                    match n {
+                        1 | 3 | 4 => Some(false),
+                        2 => Some(true),
+                        _ => None,
+                    },
+                    "listing {n}"
+                );
+                checked += 1;
+            }
+            ("ConfbridgeRecord", 1) => {
+                assert!(model.conferences["1000"].recording);
+                checked += 1;
+            }
+            ("ConfbridgeStopRecord", 1) => {
+                assert!(!model.conferences["1000"].recording);
+                checked += 1;
+            }
+            // The kick of Conf User A.
+            ("ConfbridgeLeave", 1) => {
+                assert_eq!(
+                    room(&model, "1000"),
+                    [
+                        user("Conf Admin", false, false, true),
+                        user("Conf Talker", false, false, false),
+                    ]
+                );
+                checked += 1;
+            }
+            ("ConfbridgeEnd", _) => {
+                assert!(!model.conferences.contains_key(&room_of), "{room_of} left");
+                checked += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(checked, 15, "{seen:?}");
+    assert!(model.conferences.is_empty());
 }

@@ -7,7 +7,7 @@ use shared::action::{Action, SpyMode};
 use shared::model::{Channel, ServerModel};
 
 use crate::context::Ctx;
-use crate::format::duration;
+use crate::format::{channel_state, duration};
 use crate::i18n::{t, tr, tr_with};
 use crate::selection::Selection;
 use crate::windowing::{ScrollBox, padding, row_height, visible_rows};
@@ -207,7 +207,7 @@ fn ChannelRow(
                 <span class="name">{channel.channel.clone()}</span>
                 <span class="caller">{caller}</span>
                 <span class="muted">{(!connected.is_empty()).then(|| format!("→ {connected}"))}</span>
-                <span class="state">{channel.state_desc.clone()}{channel.on_hold.then_some(move || format!(" {}", t("call.on_hold")))}</span>
+                <span class="state">{let desc = channel.state_desc.clone(); move || channel_state(&desc)}{channel.on_hold.then_some(move || format!(" {}", t("call.on_hold")))}</span>
                 <span class="duration">{move || duration(ctx.now.get(), since)}</span>
             </span>
             <span class="actions">

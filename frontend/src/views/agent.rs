@@ -5,7 +5,7 @@ use shared::action::Action;
 use shared::model::Channel;
 
 use crate::context::{Ctx, my_extension};
-use crate::format::{duration, extension_state, state_label};
+use crate::format::{channel_state, duration, extension_state, state_label};
 use crate::i18n::tr;
 use crate::parts::queues::Queues;
 use crate::selection::Selection;
@@ -114,7 +114,7 @@ fn MyCall(channel: Channel) -> impl IntoView {
         <li class="channel mine" data-testid="my-call" data-channel=channel.channel.clone()
             class:selected=selected data-selected=move || selected().to_string() on:click=pick>
             <span class="caller">{other}</span>
-            <span class="state">{channel.state_desc.clone()}</span>
+            <span class="state">{let desc = channel.state_desc.clone(); move || channel_state(&desc)}</span>
             <span class="duration">{move || duration(ctx.now.get(), since)}</span>
             <span class="actions">
                 <Show when=ctx.may("hangup")><button class="danger" on:click=plain(|c| Action::Hangup { channel: c })>{tr("call.hangup")}</button></Show>

@@ -16,6 +16,7 @@ use shared::protocol::{CallPop, PopEvent};
 
 use crate::api;
 use crate::context::Ctx;
+use crate::format::channel_state;
 use crate::i18n::{t, tr, tr_with};
 use crate::socket::SocketState;
 
@@ -113,7 +114,7 @@ fn PopCalls(token: String, exten: String) -> impl IntoView {
         <ul class="channels">
             <For each=calls_for_list key=|c| (c.uniqueid.clone(), c.state) let:c>
                 <li data-testid="pop-call" data-channel=c.channel.clone()>
-                    <b>{c.caller_id_name.clone()}</b>" "{c.caller_id_num.clone()}" — "{c.state_desc.clone()}
+                    <b>{c.caller_id_name.clone()}</b>" "{c.caller_id_num.clone()}" — "{let desc = c.state_desc.clone(); move || channel_state(&desc)}
                 </li>
             </For>
         </ul>

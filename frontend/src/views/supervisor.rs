@@ -9,6 +9,7 @@ use crate::context::{Ctx, my_extension};
 use crate::format::duration;
 use crate::i18n::tr;
 use crate::parts::calls::Calls;
+use crate::parts::conferences::Conferences;
 use crate::parts::extensions::Extensions;
 use crate::parts::queues::Queues;
 
@@ -29,6 +30,7 @@ pub fn Supervisor() -> impl IntoView {
                 <Parked mine />
             </section>
             <Queues />
+            <Conferences />
         </main>
     }
 }

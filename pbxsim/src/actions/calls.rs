@@ -145,7 +145,7 @@ pub(super) fn originate(core: &Core, m: &Message, id: Option<&[u8]>) -> Reply {
         };
         let phone_ok = phone
             .as_deref()
-            .is_some_and(|p| matches!(p, "100" | "101" | "999"));
+            .is_some_and(|p| matches!(p, "100" | "101" | "610" | "999"));
         let (true, Some(target), Some(phone)) = (phone_ok, target, phone) else {
             pbx.originate_failure(aid.as_deref(), &channel, exten.as_deref().unwrap_or(""));
             return;

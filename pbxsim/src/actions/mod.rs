@@ -3,9 +3,11 @@
 //! One module per family: `login` (Login, Challenge, Logoff, Events, Filter, ListCommands and
 //! the refusals), `status` (Ping, Core*, Status, lists of channels, bridges and devices,
 //! Command, Getvar/Setvar), `calls` (Originate, Hangup, Redirect, transfers, UserEvent),
-//! `queues`, `parking`, `monitor` (MixMonitor), `extensions` (hints), `presence`, `mailbox`.
+//! `queues`, `parking`, `monitor` (MixMonitor), `extensions` (hints), `presence`, `mailbox`,
+//! `conf` (ConfBridge).
 
 mod calls;
+mod conf;
 mod extensions;
 mod login;
 mod mailbox;
@@ -158,6 +160,15 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "queuepenalty" => queues::penalty(core, m, id),
         "queuememberringinuse" => queues::ring_in_use(core, m, id),
         "queuelog" => queues::log(m, id),
+        "confbridgelistrooms"
+        | "confbridgelist"
+        | "confbridgemute"
+        | "confbridgeunmute"
+        | "confbridgekick"
+        | "confbridgelock"
+        | "confbridgeunlock"
+        | "confbridgestartrecord"
+        | "confbridgestoprecord" => conf::confbridge(core, &lower, m, id),
         _ => login::unknown(core, s, id, &action),
     }
 }

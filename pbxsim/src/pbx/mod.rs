@@ -12,6 +12,7 @@
 
 mod apps;
 mod chain;
+pub(crate) mod conf;
 mod control;
 mod desk;
 mod hints;
@@ -81,6 +82,12 @@ pub enum Target {
     Hangup17,
     /// 260: a Local chain that optimizes away.
     LocalChain,
+    /// 1000: `ConfBridge(1000)`, a normal user.
+    Conference,
+    /// 1010: `ConfBridge(1000,,admin_user)`, an admin and marked user.
+    ConferenceAdmin,
+    /// 1020: `ConfBridge(2000,room_2000)`, another room.
+    Conference2000,
 }
 
 impl Target {
@@ -104,15 +111,29 @@ impl Target {
             Target::AccountCode => "960",
             Target::Hangup17 => "999",
             Target::LocalChain => "260",
+            Target::Conference => "1000",
+            Target::ConferenceAdmin => "1010",
+            Target::Conference2000 => "1020",
         }
     }
 
     /// The target of an extension, if the test dialplan has it.
     pub fn from_exten(exten: &str) -> Option<Target> {
-        Target::ALL.iter().copied().find(|t| t.exten() == exten)
+        Target::ALL
+            .iter()
+            .chain(&Target::CONFERENCES)
+            .copied()
+            .find(|t| t.exten() == exten)
     }
 
-    /// Every target, for tests and the traffic mix.
+    /// The ConfBridge extensions (ami-session-3), outside the traffic mix.
+    pub const CONFERENCES: [Target; 3] = [
+        Target::Conference,
+        Target::ConferenceAdmin,
+        Target::Conference2000,
+    ];
+
+    /// Every target but the conferences, for tests and the traffic mix.
     pub const ALL: [Target; 17] = [
         Target::Bridged,
         Target::Busy,
@@ -200,6 +221,8 @@ enum Step {
     Unhold(String, Option<String>),
     /// The end of a desk phone's hold (call centre).
     HoldEnd(CallId),
+    /// A conference user's phone starts (`true`) or stops talking.
+    ConfTalk(CallId, bool),
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -289,6 +312,8 @@ pub struct Pbx {
     presence: Vec<Presence>,
     /// Voicemail boxes.
     mailboxes: Vec<Mailbox>,
+    /// ConfBridge rooms, by name (`conf`).
+    conferences: BTreeMap<String, conf::Room>,
 }
 
 /// Who the caller "phones" are, as in `extensions.conf`.
@@ -415,6 +440,7 @@ impl Pbx {
             hint_states: Vec::new(),
             presence,
             mailboxes,
+            conferences: BTreeMap::new(),
         };
         pbx.hint_states = pbx.hints().map(|(_, _, status)| status).collect();
         // The lot's holding bridge exists before any recorded call (no BridgeCreate).
@@ -426,6 +452,8 @@ impl Pbx {
                 members: Vec::new(),
                 created_ms: 0,
                 parking: true,
+                conference: None,
+                hidden: 0,
             },
         );
         pbx.parking_bridge = lot;
@@ -911,12 +939,19 @@ impl Pbx {
     }
 
     fn bridge_create(&mut self) -> String {
+        self.bridge_create_for(None)
+    }
+
+    /// A new bridge, a conference's softmix bridge when `conference` names its room.
+    fn bridge_create_for(&mut self, conference: Option<String>) -> String {
         let id = self.uuid();
         let bridge = Bridge {
             id: id.clone(),
             members: Vec::new(),
             created_ms: self.now_ms,
             parking: false,
+            conference,
+            hidden: 0,
         };
         let mut msg = Self::head("BridgeCreate", Classes::CALL);
         bridge.push_headers(&mut msg);
@@ -956,7 +991,8 @@ impl Pbx {
         let mut msg = Self::head("BridgeLeave", Classes::CALL);
         bridge.push_headers(&mut msg);
         ch.push_headers(&mut msg, "");
-        let empty = bridge.members.is_empty() && !bridge.parking;
+        // A conference's bridge ends after its ConfbridgeEnd (`conf`).
+        let empty = bridge.members.is_empty() && !bridge.parking && bridge.conference.is_none();
         let extra = format!(
             "{{\"bridge_id\":\"{bid}\",\"bridge_technology\":\"{}\"}}",
             bridge.technology()
@@ -1041,6 +1077,7 @@ impl Pbx {
             Step::ParkTimeout(id) => self.park_timeout(id),
             Step::Dtmf(id, i) => self.dtmf(id, i),
             Step::HoldEnd(id) => self.hold_end(id),
+            Step::ConfTalk(id, on) => self.conf_talk(id, on),
             Step::Unhold(uid, peer) => {
                 self.chan_event("Unhold", Classes::CALL, &uid, &[]);
                 if let Some(peer) = peer {
@@ -1059,6 +1096,7 @@ impl Pbx {
             b.members.clear();
         }
         self.parked.clear();
+        self.conferences.clear();
         self.monitors.clear();
         self.timers.clear();
         self.steps.clear();

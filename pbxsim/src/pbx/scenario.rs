@@ -367,6 +367,9 @@ impl Pbx {
                 self.schedule(2_000, end);
             }
             Target::LocalChain => self.chain_start(id),
+            Target::Conference | Target::ConferenceAdmin | Target::Conference2000 => {
+                self.conf_join(id)
+            }
         }
     }
 
@@ -566,6 +569,10 @@ impl Pbx {
     /// end of its Wait; otherwise `a1`'s dialplan ended first (failed dial, `Hangup()`, the
     /// end of a Playback). The orders are the recorded ones.
     pub(super) fn end_call(&mut self, id: CallId, cause: u32, phone_first: bool) {
+        if let Some(a1) = self.calls.get(&id).map(|c| c.a1.clone()) {
+            // A conference user whose phone hung up leaves the room first.
+            self.conf_leave(&a1, "HANGUP");
+        }
         let Some(call) = self.calls.remove(&id) else {
             return;
         };

@@ -293,6 +293,37 @@ async fn translate(
                 },
             )
             .with("State", if *mute { "1" } else { "0" }),
+        Action::ConfMute {
+            room,
+            channel,
+            mute,
+        } => {
+            let name = if *mute {
+                "ConfbridgeMute"
+            } else {
+                "ConfbridgeUnmute"
+            };
+            conference(name, room).with("Channel", channel)
+        }
+        Action::ConfKick { room, channel } => {
+            conference("ConfbridgeKick", room).with("Channel", channel)
+        }
+        Action::ConfLock { room, locked } => {
+            let name = if *locked {
+                "ConfbridgeLock"
+            } else {
+                "ConfbridgeUnlock"
+            };
+            conference(name, room)
+        }
+        Action::ConfRecord { room, recording } => {
+            let name = if *recording {
+                "ConfbridgeStartRecord"
+            } else {
+                "ConfbridgeStopRecord"
+            };
+            conference(name, room)
+        }
         Action::Ami { headers } => {
             let mut message = Message::new();
             // `Action` first, as Asterisk expects to read it.
@@ -320,6 +351,13 @@ async fn translate(
             message
         }
     })
+}
+
+/// A Confbridge action on `room` (its `Conference` header).
+fn conference(action: &str, room: &str) -> Message {
+    Message::new()
+        .with("Action", action)
+        .with("Conference", room)
 }
 
 /// `astpanel-PJSIP-1001-00000001-1764750000.wav`: unique enough, and no path.

@@ -22,8 +22,8 @@ use shared::protocol::{DeltaOf, LinkState, LinkStatus, ServerMessage};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::ami::{AmiError, SessionEvent, SessionHandle};
-use std::collections::BTreeMap;
+use crate::ami::{ActionResult, AmiError, SessionEvent, SessionHandle};
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::ami::AmiConfig;
 use crate::ami::tls::ServerTls;
@@ -297,6 +297,8 @@ pub struct LiveServer {
     records: OnceLock<RecordSink>,
     /// `Cdr` events the full history queue refused.
     records_lost: AtomicU64,
+    /// Set by [`LiveServer::read_rooms`]; one stored permit, so requests coalesce.
+    rooms_wanted: tokio::sync::Notify,
 }
 
 impl LiveServer {
@@ -335,6 +337,7 @@ impl LiveServer {
             metrics,
             records: OnceLock::new(),
             records_lost: AtomicU64::new(0),
+            rooms_wanted: tokio::sync::Notify::new(),
         })
     }
 
@@ -393,56 +396,103 @@ impl LiveServer {
         let mut batch = Vec::with_capacity(512);
         // The model was published before Asterisk said it had booted.
         let mut awaiting_boot = false;
+        // A `ConfbridgeListRooms` asked for by `read_rooms`, in flight.
+        let mut rooms: Option<futures::future::BoxFuture<'_, Result<ActionResult, AmiError>>> =
+            None;
         loop {
             tokio::select! {
                 received = events.recv_many(&mut batch, 512) => {
                     if received == 0 {
                         break;
                     }
-                    let mut reconnected = false;
-                    let mut booted_since = false;
-                    // A `FullyBooted` after the `Connected` of this batch.
-                    let mut booted = false;
-                    for event in batch.drain(..) {
-                        match event {
-                            SessionEvent::Event(message) => {
-                                // The boot ended after the rebuild: build it again.
-                                let fully_booted = is_fully_booted(&message);
-                                booted_since |= awaiting_boot && fully_booted;
-                                booted |= fully_booted;
-                                if !self.to_history(&message) {
-                                    self.apply(&message);
-                                }
-                            }
-                            SessionEvent::Connected { version } => {
-                                let mut state = self.lock();
-                                state.version = Some(version);
-                                state.connects += 1;
-                                drop(state);
-                                reconnected = true;
-                                booted = false;
-                            }
-                            SessionEvent::Disconnected { reason } => {
-                                self.flush();
-                                self.set_link(LinkState::Down, Some(reason));
-                            }
+                    if self.take_batch(session, &mut events, &mut batch, &mut awaiting_boot).await {
+                        // The rebuild read the rooms; an answer from before it is stale.
+                        rooms = None;
+                    }
+                }
+                answer = async { rooms.as_mut().expect("guarded by is_some").await }, if rooms.is_some() => {
+                    rooms = None;
+                    // The session queues events before it routes a later answer: what is
+                    // queued now came before this answer, so it is applied first.
+                    let queued = events.len();
+                    if queued > 0 {
+                        events.recv_many(&mut batch, queued).await;
+                        if self.take_batch(session, &mut events, &mut batch, &mut awaiting_boot).await {
+                            continue;
                         }
                     }
-                    if reconnected || booted_since {
-                        // Events of this batch before the Connected belong to the old
-                        // link; the rebuild replaces whatever they did. The filters of
-                        // this link are set already unless it is a new one.
-                        awaiting_boot = self
-                            .resync(session, &mut events, reconnected, booted)
-                            .await
-                            .unwrap_or(false);
+                    match answer {
+                        Ok(answer) => answer.events.iter().for_each(|item| self.apply(item)),
+                        Err(error) => tracing::info!(server = %self.name, %error, "ConfbridgeListRooms refused"),
                     }
+                }
+                () = self.rooms_wanted.notified(), if rooms.is_none() => {
+                    rooms = Some(Box::pin(session.send(Message::new().with("Action", "ConfbridgeListRooms"))));
                 }
                 _ = tick.tick() => self.flush(),
             }
         }
         self.flush();
         self.set_link(LinkState::Down, Some("the AMI session ended".into()));
+    }
+
+    /// Asks the service session for `ConfbridgeListRooms` and applies its items: the
+    /// only way to learn a room's lock, since ConfBridge sends no event for it
+    /// (ami-session-3). `service` calls it after locking or unlocking a room; the
+    /// rebuild reads the same list. Requests made while one is in flight are one.
+    pub fn read_rooms(&self) {
+        self.rooms_wanted.notify_one();
+    }
+
+    /// Applies a batch of the session's events; true if it rebuilt the model (the link
+    /// came back, or the boot ended after a rebuild).
+    async fn take_batch(
+        &self,
+        session: &SessionHandle,
+        events: &mut mpsc::Receiver<SessionEvent>,
+        batch: &mut Vec<SessionEvent>,
+        awaiting_boot: &mut bool,
+    ) -> bool {
+        let mut reconnected = false;
+        let mut booted_since = false;
+        // A `FullyBooted` after the `Connected` of this batch.
+        let mut booted = false;
+        for event in batch.drain(..) {
+            match event {
+                SessionEvent::Event(message) => {
+                    // The boot ended after the rebuild: build it again.
+                    let fully_booted = is_fully_booted(&message);
+                    booted_since |= *awaiting_boot && fully_booted;
+                    booted |= fully_booted;
+                    if !self.to_history(&message) {
+                        self.apply(&message);
+                    }
+                }
+                SessionEvent::Connected { version } => {
+                    let mut state = self.lock();
+                    state.version = Some(version);
+                    state.connects += 1;
+                    drop(state);
+                    reconnected = true;
+                    booted = false;
+                }
+                SessionEvent::Disconnected { reason } => {
+                    self.flush();
+                    self.set_link(LinkState::Down, Some(reason));
+                }
+            }
+        }
+        if !(reconnected || booted_since) {
+            return false;
+        }
+        // Events of this batch before the Connected belong to the old link; the rebuild
+        // replaces whatever they did. The filters of this link are set already unless
+        // it is a new one.
+        *awaiting_boot = self
+            .resync(session, events, reconnected, booted)
+            .await
+            .unwrap_or(false);
+        true
     }
 
     /// One event through the reducer; its changes wait for the next tick.
@@ -588,7 +638,10 @@ impl LiveServer {
         let mut ignored = Vec::new();
         let mut unknown = Vec::new();
         let mut booted = None;
-        for action in resync::actions() {
+        // The rooms' participants come last, one `ConfbridgeList` per room listed.
+        let mut actions = resync::actions().into_iter().collect::<VecDeque<_>>();
+        let mut rooms_asked = false;
+        while let Some(action) = actions.pop_front() {
             let name = action
                 .get_str("Action")
                 .map(|a| a.into_owned())
@@ -620,6 +673,10 @@ impl LiveServer {
                     tracing::info!(server = %self.name, action = %name, %message, "status list refused");
                 }
                 Err(error) => return Some(Err(error)),
+            }
+            if actions.is_empty() && !rooms_asked {
+                rooms_asked = true;
+                actions.extend(resync::rooms(&model));
             }
         }
         Some(Ok(Rebuilt {

@@ -647,6 +647,10 @@ impl Service {
         };
         let result =
             control::execute(request, &login.lease.session, &login.permissions(), dialing).await;
+        if result.ok && matches!(request.action, Action::ConfLock { .. }) {
+            // ConfBridge sends no lock event: the model learns it from the room list.
+            server.read_rooms();
+        }
         match transfer {
             Some((exten, context, before)) if result.ok => {
                 match transfer::started(server, exten, context, &before).await {

@@ -190,6 +190,50 @@ pub enum Event<'a> {
     MixMonitorStop {
         uniqueid: Text<'a>,
     },
+    /// The first user made a ConfBridge room (`Conference`).
+    ConfbridgeStart {
+        conference: Text<'a>,
+    },
+    /// The last user left; the room is gone.
+    ConfbridgeEnd {
+        conference: Text<'a>,
+    },
+    ConfbridgeJoin(ParticipantSnapshot<'a>),
+    /// A `ConfbridgeList` item: the live join's state, with `Muted` and `Talking`.
+    ConfbridgeList(ParticipantSnapshot<'a>),
+    ConfbridgeLeave {
+        conference: Text<'a>,
+        uniqueid: Text<'a>,
+    },
+    /// One per user, also for `Channel: participants` (every user who is not an admin).
+    /// Carries no `Muted` header: the event's name says it.
+    ConfbridgeMute {
+        conference: Text<'a>,
+        uniqueid: Text<'a>,
+    },
+    ConfbridgeUnmute {
+        conference: Text<'a>,
+        uniqueid: Text<'a>,
+    },
+    /// `TalkingStatus: on` or `off` (user profiles with `talk_detection_events`).
+    ConfbridgeTalking {
+        conference: Text<'a>,
+        uniqueid: Text<'a>,
+        talking: bool,
+    },
+    /// The room is being recorded (no file name in the event).
+    ConfbridgeRecord {
+        conference: Text<'a>,
+    },
+    ConfbridgeStopRecord {
+        conference: Text<'a>,
+    },
+    /// A `ConfbridgeListRooms` item: the only place the room's lock shows, since
+    /// ConfBridge sends no event when a room is locked or unlocked (ami-session-3).
+    ConfbridgeListRooms {
+        conference: Text<'a>,
+        locked: bool,
+    },
     /// An event the live model does not use (`VarSet`, `Cdr`, list completions, ...).
     Other,
 }
@@ -291,6 +335,23 @@ pub struct CallerSnapshot<'a> {
     pub position: u32,
     pub caller_id_num: Text<'a>,
     pub caller_id_name: Text<'a>,
+}
+
+/// A conference user, from `ConfbridgeJoin` or a `ConfbridgeList` item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParticipantSnapshot<'a> {
+    /// Never empty.
+    pub conference: Text<'a>,
+    /// Never empty: the participant's key.
+    pub uniqueid: Text<'a>,
+    pub channel: Text<'a>,
+    pub caller_id_num: Text<'a>,
+    pub caller_id_name: Text<'a>,
+    pub admin: bool,
+    /// `ConfbridgeJoin` ends with `Muted:` (a user profile may start muted).
+    pub muted: bool,
+    /// Only the list says it (`Talking:`); a join is never talking yet.
+    pub talking: bool,
 }
 
 /// A parked call, from `ParkedCall` (live or listed).
@@ -554,6 +615,24 @@ impl<'a> Headers<'a> {
         })
     }
 
+    fn participant(self) -> Result<ParticipantSnapshot<'a>, EventError> {
+        Ok(ParticipantSnapshot {
+            conference: self.key("Conference")?,
+            uniqueid: self.key("Uniqueid")?,
+            channel: self.text("Channel"),
+            caller_id_num: self.text("CallerIDNum"),
+            caller_id_name: self.text("CallerIDName"),
+            admin: self.flag("Admin"),
+            muted: self.flag("Muted"),
+            talking: self.flag("Talking"),
+        })
+    }
+
+    /// The room and the user a Confbridge event is about.
+    fn conference_user(self) -> Result<(Text<'a>, Text<'a>), EventError> {
+        Ok((self.key("Conference")?, self.key("Uniqueid")?))
+    }
+
     fn extension(self) -> Result<ExtensionState<'a>, EventError> {
         Ok(ExtensionState {
             exten: self.key("Exten")?,
@@ -746,6 +825,57 @@ impl<'a> Event<'a> {
             b"MixMonitorStop" => Event::MixMonitorStop {
                 uniqueid: headers("MixMonitorStop").key("Uniqueid")?,
             },
+            b"ConfbridgeStart" => Event::ConfbridgeStart {
+                conference: headers("ConfbridgeStart").key("Conference")?,
+            },
+            b"ConfbridgeEnd" => Event::ConfbridgeEnd {
+                conference: headers("ConfbridgeEnd").key("Conference")?,
+            },
+            b"ConfbridgeJoin" => Event::ConfbridgeJoin(headers("ConfbridgeJoin").participant()?),
+            b"ConfbridgeList" => Event::ConfbridgeList(headers("ConfbridgeList").participant()?),
+            b"ConfbridgeLeave" => {
+                let (conference, uniqueid) = headers("ConfbridgeLeave").conference_user()?;
+                Event::ConfbridgeLeave {
+                    conference,
+                    uniqueid,
+                }
+            }
+            b"ConfbridgeMute" => {
+                let (conference, uniqueid) = headers("ConfbridgeMute").conference_user()?;
+                Event::ConfbridgeMute {
+                    conference,
+                    uniqueid,
+                }
+            }
+            b"ConfbridgeUnmute" => {
+                let (conference, uniqueid) = headers("ConfbridgeUnmute").conference_user()?;
+                Event::ConfbridgeUnmute {
+                    conference,
+                    uniqueid,
+                }
+            }
+            b"ConfbridgeTalking" => {
+                let h = headers("ConfbridgeTalking");
+                let (conference, uniqueid) = h.conference_user()?;
+                Event::ConfbridgeTalking {
+                    conference,
+                    uniqueid,
+                    talking: h.flag("TalkingStatus"),
+                }
+            }
+            b"ConfbridgeRecord" => Event::ConfbridgeRecord {
+                conference: headers("ConfbridgeRecord").key("Conference")?,
+            },
+            b"ConfbridgeStopRecord" => Event::ConfbridgeStopRecord {
+                conference: headers("ConfbridgeStopRecord").key("Conference")?,
+            },
+            b"ConfbridgeListRooms" => {
+                let h = headers("ConfbridgeListRooms");
+                Event::ConfbridgeListRooms {
+                    conference: h.key("Conference")?,
+                    locked: h.flag("Locked"),
+                }
+            }
             _ => Event::Other,
         })
     }

@@ -55,6 +55,9 @@ pub struct ServerModel {
     /// Active MixMonitor recordings, by the recorded channel's uniqueid.
     #[serde(with = "list", default)]
     pub recordings: BTreeMap<String, Recording>,
+    /// ConfBridge rooms, by name.
+    #[serde(with = "list", default)]
+    pub conferences: BTreeMap<String, Conference>,
 }
 
 /// One live channel, as the channel snapshot headers of Asterisk's events describe it.
@@ -274,6 +277,34 @@ pub struct Recording {
     pub muted: Option<String>,
 }
 
+/// A ConfBridge room (`Conference`) and the people in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conference {
+    pub name: String,
+    /// Only `ConfbridgeListRooms` says it (ConfBridge sends no lock event), so the relay
+    /// reads that list after locking or unlocking a room.
+    pub locked: bool,
+    /// From `ConfbridgeRecord`/`ConfbridgeStopRecord`; no list says it, so a rebuild
+    /// during a recording shows none.
+    pub recording: bool,
+    /// By uniqueid.
+    #[serde(with = "list", default)]
+    pub participants: BTreeMap<String, Participant>,
+}
+
+/// A user in a conference (ConfBridge's hidden announcer and recorder are never one).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub uniqueid: String,
+    /// The channel name, which the conference actions take.
+    pub channel: String,
+    pub caller_id_num: String,
+    pub caller_id_name: String,
+    pub muted: bool,
+    pub talking: bool,
+    pub admin: bool,
+}
+
 macro_rules! keyed {
     ($($type:ty => |$item:ident| $key:expr;)*) => {
         $(impl Keyed for $type {
@@ -298,6 +329,8 @@ keyed! {
     Mailbox => |m| m.mailbox.clone();
     Spy => |s| s.spyer_uniqueid.clone();
     Recording => |r| r.uniqueid.clone();
+    Conference => |c| c.name.clone();
+    Participant => |p| p.uniqueid.clone();
 }
 
 /// One change to a model: the whole new value of one thing, or its removal by key.
@@ -330,6 +363,11 @@ pub enum Change {
     RecordingRemoved {
         uniqueid: String,
     },
+    /// A conference room with its participants (a few changes a second at most).
+    Conference(Conference),
+    ConferenceRemoved {
+        name: String,
+    },
 }
 
 impl Change {
@@ -358,6 +396,7 @@ enum Place<'a> {
     Mailbox(&'a str),
     Spy(&'a str),
     Recording(&'a str),
+    Conference(&'a str),
 }
 
 impl Change {
@@ -382,6 +421,9 @@ impl Change {
             }
             Change::Recording(Recording { uniqueid, .. })
             | Change::RecordingRemoved { uniqueid } => Place::Recording(uniqueid),
+            Change::Conference(Conference { name, .. }) | Change::ConferenceRemoved { name } => {
+                Place::Conference(name)
+            }
         }
     }
 }
@@ -466,6 +508,10 @@ impl ServerModel {
             Change::RecordingRemoved { uniqueid } => {
                 self.recordings.remove(&uniqueid);
             }
+            Change::Conference(conference) => put(&mut self.conferences, conference),
+            Change::ConferenceRemoved { name } => {
+                self.conferences.remove(&name);
+            }
         }
     }
 
@@ -521,6 +567,12 @@ impl ServerModel {
             },
             recordings: if call {
                 self.recordings.clone()
+            } else {
+                BTreeMap::new()
+            },
+            // Confbridge events are of class `call` (ami-session-3).
+            conferences: if call {
+                self.conferences.clone()
             } else {
                 BTreeMap::new()
             },

@@ -14,12 +14,12 @@
 use crate::ami::Message;
 use crate::ami::event::{
     AgentMember, BridgeSnapshot, CallerSnapshot, ChannelSnapshot, Event, ExtensionState,
-    MemberSnapshot, ParkedSnapshot, QueueStats, Text,
+    MemberSnapshot, ParkedSnapshot, ParticipantSnapshot, QueueStats, Text,
 };
 
 use super::{
-    Call, Caller, Change, Channel, Device, Extension, Mailbox, Member, ParkedCall, Presence, Queue,
-    Recording, ServerModel, Spy,
+    Call, Caller, Change, Channel, Conference, Device, Extension, Mailbox, Member, ParkedCall,
+    Participant, Presence, Queue, Recording, ServerModel, Spy,
 };
 
 /// The time `seconds` before `now_ms`, in ms. Saturating: the seconds come from
@@ -266,8 +266,122 @@ impl ServerModel {
                     });
                 }
             }
+            Event::ConfbridgeStart { conference } => {
+                self.with_conference(&conference, true, changes, |_| true)
+            }
+            Event::ConfbridgeEnd { conference } => {
+                if self.conferences.remove(conference.as_ref()).is_some() {
+                    changes.push(Change::ConferenceRemoved {
+                        name: conference.into_owned(),
+                    });
+                }
+            }
+            Event::ConfbridgeJoin(user) | Event::ConfbridgeList(user) => {
+                self.participant(user, changes)
+            }
+            Event::ConfbridgeLeave {
+                conference,
+                uniqueid,
+            } => self.with_conference(&conference, false, changes, |room| {
+                room.participants.remove(uniqueid.as_ref()).is_some()
+            }),
+            Event::ConfbridgeMute {
+                conference,
+                uniqueid,
+            } => self.with_participant(&conference, &uniqueid, changes, |user| {
+                !std::mem::replace(&mut user.muted, true)
+            }),
+            Event::ConfbridgeUnmute {
+                conference,
+                uniqueid,
+            } => self.with_participant(&conference, &uniqueid, changes, |user| {
+                std::mem::replace(&mut user.muted, false)
+            }),
+            Event::ConfbridgeTalking {
+                conference,
+                uniqueid,
+                talking,
+            } => self.with_participant(&conference, &uniqueid, changes, |user| {
+                std::mem::replace(&mut user.talking, talking) != talking
+            }),
+            Event::ConfbridgeRecord { conference } => {
+                self.with_conference(&conference, false, changes, |room| {
+                    !std::mem::replace(&mut room.recording, true)
+                })
+            }
+            Event::ConfbridgeStopRecord { conference } => {
+                self.with_conference(&conference, false, changes, |room| {
+                    std::mem::replace(&mut room.recording, false)
+                })
+            }
+            Event::ConfbridgeListRooms { conference, locked } => {
+                self.with_conference(&conference, true, changes, |room| {
+                    std::mem::replace(&mut room.locked, locked) != locked
+                })
+            }
             Event::Other => {}
         }
+    }
+
+    /// Changes a conference room, made first when `create` (a start, a join or a list
+    /// item; a late leave or record of a room that ended brings back no ghost), and
+    /// reports it when `change` says it changed or the room is new.
+    fn with_conference(
+        &mut self,
+        name: &str,
+        create: bool,
+        changes: &mut Vec<Change>,
+        change: impl FnOnce(&mut Conference) -> bool,
+    ) {
+        let new = !self.conferences.contains_key(name);
+        if new && !create {
+            return;
+        }
+        let room = self
+            .conferences
+            .entry(name.to_owned())
+            .or_insert_with(|| Conference {
+                name: name.to_owned(),
+                ..Conference::default()
+            });
+        if change(room) || new {
+            changes.push(Change::Conference(room.clone()));
+        }
+    }
+
+    /// Changes one participant the model holds.
+    fn with_participant(
+        &mut self,
+        conference: &str,
+        uniqueid: &str,
+        changes: &mut Vec<Change>,
+        change: impl FnOnce(&mut Participant) -> bool,
+    ) {
+        self.with_conference(conference, false, changes, |room| {
+            room.participants.get_mut(uniqueid).is_some_and(change)
+        });
+    }
+
+    /// A `ConfbridgeJoin` or a `ConfbridgeList` item: the user as it is now, in a room
+    /// made if the model lacked it.
+    fn participant(&mut self, user: ParticipantSnapshot<'_>, changes: &mut Vec<Change>) {
+        let participant = Participant {
+            uniqueid: user.uniqueid.into_owned(),
+            channel: user.channel.into_owned(),
+            caller_id_num: user.caller_id_num.into_owned(),
+            caller_id_name: user.caller_id_name.into_owned(),
+            muted: user.muted,
+            talking: user.talking,
+            admin: user.admin,
+        };
+        self.with_conference(&user.conference, true, changes, |room| {
+            if room.participants.get(&participant.uniqueid) == Some(&participant) {
+                return false;
+            }
+            room.participants
+                .insert(participant.uniqueid.clone(), participant);
+            true
+        });
     }
 
     /// Takes a channel snapshot into the model; creates the channel only when `create`.
@@ -311,6 +425,12 @@ impl ServerModel {
     /// recordings.
     fn hangup(&mut self, uniqueid: &str, changes: &mut Vec<Change>) {
         self.leave_bridge(uniqueid, changes);
+        // ConfBridge sends a leave first; a hangup whose leave was lost leaves no ghost.
+        for room in self.conferences.values_mut() {
+            if room.participants.remove(uniqueid).is_some() {
+                changes.push(Change::Conference(room.clone()));
+            }
+        }
         if self.channels.remove(uniqueid).is_some() {
             changes.push(Change::ChannelRemoved {
                 uniqueid: uniqueid.to_owned(),
@@ -860,6 +980,51 @@ mod tests {
             "back to NOT_INUSE, app_queue ends the call"
         );
 
+        let mut browser = ServerModel::default();
+        for change in changes {
+            browser.apply_change(change);
+        }
+        assert_eq!(browser, model);
+    }
+
+    /// A leave, a mute or a recording of a room that ended (or never started) brings
+    /// back no room; a hangup takes its channel out of every room.
+    #[test]
+    fn conference_events_after_the_end_bring_back_no_room() {
+        let mut model = ServerModel::default();
+        let mut changes = Vec::new();
+        let user = |name: &str| {
+            event(&[
+                ("Event", name),
+                ("Conference", "1000"),
+                ("Channel", "Local/100@test-00000000;1"),
+                ("Uniqueid", "1.1"),
+                ("Admin", "No"),
+                ("Muted", "No"),
+            ])
+        };
+        model.apply_event(&user("ConfbridgeJoin"), 0, &mut changes);
+        assert_eq!(model.conferences["1000"].participants.len(), 1);
+        model.apply_event(
+            &event(&[("Event", "Hangup"), ("Uniqueid", "1.1")]),
+            0,
+            &mut changes,
+        );
+        assert!(model.conferences["1000"].participants.is_empty());
+        model.apply_event(
+            &event(&[("Event", "ConfbridgeEnd"), ("Conference", "1000")]),
+            0,
+            &mut changes,
+        );
+        for late in ["ConfbridgeLeave", "ConfbridgeMute", "ConfbridgeTalking"] {
+            model.apply_event(&user(late), 0, &mut changes);
+        }
+        model.apply_event(
+            &event(&[("Event", "ConfbridgeRecord"), ("Conference", "1000")]),
+            0,
+            &mut changes,
+        );
+        assert!(model.conferences.is_empty(), "{:?}", model.conferences);
         let mut browser = ServerModel::default();
         for change in changes {
             browser.apply_change(change);

@@ -3,7 +3,8 @@
 //! Their list events go through [`super::ServerModel::apply_event`] like live events:
 //! `CoreShowChannel` (with its `BridgeId`, so bridge membership needs no `BridgeInfo`
 //! per bridge), `BridgeListItem`, `QueueParams`/`QueueMember`/`QueueEntry`,
-//! `ParkedCall`, `ExtensionStatus`, `DeviceStateChange`, `PresenceStateChange`. Message
+//! `ParkedCall`, `ExtensionStatus`, `DeviceStateChange`, `PresenceStateChange`,
+//! `ConfbridgeListRooms` and then, per room it listed, `ConfbridgeList` ([`rooms`]). Message
 //! waiting has no list without naming each mailbox, so mailboxes fill from live
 //! `MessageWaiting` events only.
 
@@ -19,6 +20,7 @@ pub const ACTIONS: &[&str] = &[
     "ExtensionStateList",
     "DeviceStateList",
     "PresenceStateList",
+    "ConfbridgeListRooms",
 ];
 
 /// The actions, ready to send, each with its own ActionID.
@@ -30,6 +32,23 @@ pub fn actions() -> Vec<Message> {
             Message::new()
                 .with("Action", action)
                 .with("ActionID", format!("resync-{n}"))
+        })
+        .collect()
+}
+
+/// `ConfbridgeList` of each room `model` holds: the second step of a rebuild, after
+/// `ConfbridgeListRooms` named the rooms (the list takes one `Conference` at a time).
+/// A room that ended in between answers `No Conference by that name found.`.
+pub fn rooms(model: &super::ServerModel) -> Vec<Message> {
+    model
+        .conferences
+        .keys()
+        .enumerate()
+        .map(|(n, room)| {
+            Message::new()
+                .with("Action", "ConfbridgeList")
+                .with("Conference", room)
+                .with("ActionID", format!("resync-room-{n}"))
         })
         .collect()
 }

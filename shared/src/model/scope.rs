@@ -5,9 +5,9 @@
 //! the queue member interfaces that ring it), the channels those talk to, those
 //! calls, the queues it is a member of (with its own member entry only; the callers
 //! waiting and the counters stay, an agent needs them), and the spies and recordings
-//! on those channels. Parked calls, extension and device states, presence and
-//! voicemail counts stay whole: an agent picks up parked calls and transfers to
-//! colleagues, and a panel shows who is free.
+//! on those channels. Parked calls, extension and device states, presence,
+//! voicemail counts and conference rooms stay whole: an agent picks up parked calls
+//! and transfers to colleagues, and a panel shows who is free.
 //!
 //! The relay keeps, per agent socket, the [`Scoped`] parts it last sent, and sends the
 //! [`Scoped::changes_since`] of each tick: a diff of what the agent sees, so nothing
@@ -155,6 +155,8 @@ impl Change {
                 | Change::Device(_)
                 | Change::Presence(_)
                 | Change::Mailbox(_)
+                | Change::Conference(_)
+                | Change::ConferenceRemoved { .. }
         )
     }
 }
