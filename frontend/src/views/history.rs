@@ -81,6 +81,35 @@ pub fn HistoryView() -> impl IntoView {
         })
     };
     load();
+    // The next older page, added below what is shown (`before` the last call's id).
+    let more = move || {
+        let Some(last) = page.with_untracked(|p| {
+            p.as_ref()
+                .and_then(|p| p.as_ref().ok())
+                .and_then(|p| p.calls.last().map(|c| c.id))
+        }) else {
+            return;
+        };
+        let query = filters.get_untracked().query();
+        spawn_local(async move {
+            let older = api::history(&format!("limit={PAGE}&before={last}&{query}")).await;
+            match older {
+                Ok(older) => page.update(|p| {
+                    if let Some(Ok(shown)) = p {
+                        shown.calls.extend(older.calls);
+                    }
+                }),
+                Err(failure) => page.set(Some(Err(failure))),
+            }
+        })
+    };
+    let has_more = move || {
+        page.with(|p| {
+            p.as_ref()
+                .and_then(|p| p.as_ref().ok())
+                .is_some_and(|p| !p.calls.is_empty() && p.calls.len() % PAGE == 0)
+        })
+    };
     let mine = move || {
         ctx.live
             .with(|l| l.hello.as_ref().and_then(|h| h.extension.clone()))
@@ -140,6 +169,9 @@ pub fn HistoryView() -> impl IntoView {
                     Some(Ok(page)) if page.calls.is_empty() => view! { <p class="muted">{tr("history.empty")}</p> }.into_any(),
                     Some(Ok(page)) => view! { <HistoryTable calls=page.calls call_back can_call=Signal::derive(move || !mine().is_empty()) /> }.into_any(),
                 }}
+                <Show when=has_more>
+                    <button class="small" data-testid="history-more" on:click=move |_| more()>{tr("history.more")}</button>
+                </Show>
             </section>
         </main>
     }

@@ -7,7 +7,9 @@
 //! supervisor, an admin and an AMI account logged in with its secret see every call of
 //! the server. A call is missed when nobody answered it and it came to the reader: to
 //! their phone or a queue they are in (an agent), to anyone (everyone else); a call an
-//! agent made that nobody answered is theirs, not missed.
+//! agent made that nobody answered is theirs, not missed. The phone and the memberships
+//! are the live model's now: an agent who left a queue no longer sees the calls missed
+//! in it.
 
 use shared::ami::Classes;
 use shared::model::{Phone, ServerModel};
