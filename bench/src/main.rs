@@ -11,6 +11,7 @@
 //! - `endtoend`: pbxsim load → the relay process → N panels: latency, CPU, RSS.
 //! - `throughput`: the relay under pbxsim's uncapped load (issue 9's 200,000 events/s).
 //! - `idle`: the relay's RSS per idle logged-in WebSocket. `fleet`: 20 servers at once.
+//! - `history`: the relay's RSS before and after paging through a million-call history.
 //! - `profile`: a flat `perf` profile of the relay process.
 //! - `proxy`: events/s to 1, 10 and 100 AMI clients through the relay's AMI proxy and
 //!   straight from pbxsim, with the relay's CPU and RSS.
@@ -28,6 +29,7 @@ mod bundle;
 mod endtoend;
 mod fixture;
 mod fleet;
+mod history;
 mod idle;
 mod ingest;
 mod isolated;
@@ -116,6 +118,8 @@ enum Bench {
     Reducer,
     /// The AMI proxy against the same clients straight on pbxsim.
     Proxy,
+    /// The relay's memory paging through a call history of a million calls.
+    History,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -173,6 +177,11 @@ impl Size {
     /// Events/s pbxsim offers in the end-to-end runs.
     fn end_to_end_rate(self) -> u64 {
         self.pick([500, 1_000, 1_000])
+    }
+
+    /// Calls in the call history the history benchmark pages through.
+    fn history_rows(self) -> usize {
+        self.pick([10_000, 100_000, 1_000_000])
     }
 
     /// Idle sockets held open.
@@ -238,6 +247,7 @@ async fn main() -> anyhow::Result<()> {
         bundle: None,
         reducer: None,
         proxy: None,
+        history: None,
     };
     if runs(Bench::Ingest) {
         report.ingest = Some(ingest_section(&args).await?);
@@ -289,6 +299,13 @@ async fn main() -> anyhow::Result<()> {
             runs: live_runs,
         };
         live.fleet = Some((servers, events_per_sec_each, fleet::measure(&plan).await?));
+    }
+    if runs(Bench::History) {
+        let plan = history::Plan {
+            relay: args.relay.clone(),
+            rows: size.history_rows(),
+        };
+        report.history = Some(history::measure(&plan).await?);
     }
     live.plot(&args.out)?;
     report.live = Some(live);

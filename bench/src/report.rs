@@ -24,6 +24,7 @@ pub struct Report {
     pub bundle: Option<Vec<Asset>>,
     pub reducer: Option<ReducerSection>,
     pub proxy: Option<crate::proxy::ProxySection>,
+    pub history: Option<crate::history::HistoryRun>,
 }
 
 /// The legacy AJAM benchmark's figures and its chart's path relative to the page.
@@ -137,6 +138,9 @@ impl Report {
         }
         if let Some(proxy) = &self.proxy {
             proxy.markdown(&mut page);
+        }
+        if let Some(history) = &self.history {
+            history.markdown(&mut page);
         }
         page
     }

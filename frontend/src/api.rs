@@ -3,7 +3,8 @@
 use crate::i18n::{t, tr_with};
 use gloo_net::http::{Request, Response};
 use shared::protocol::{
-    ApiError, AuditPage, ExchangeRequest, Hello, LoginRequest, LoginResponse, ServerInfo,
+    ApiError, AuditPage, ExchangeRequest, Hello, HistoryPage, HistorySeen, LoginRequest,
+    LoginResponse, ServerInfo,
 };
 
 /// Why a call failed, in words for the login page.
@@ -87,6 +88,34 @@ pub async fn audit(limit: usize) -> Result<AuditPage, ApiFailure> {
             .await,
     )
     .await
+}
+
+/// A page of the call history; `query` is the query string after `?` (see
+/// `shared/PROTOCOL.md`: `limit`, `before`, `missed`, `day`, `number`, `disposition`).
+pub async fn history(query: &str) -> Result<HistoryPage, ApiFailure> {
+    answer(
+        Request::get(&format!("api/v1/history?{query}"))
+            .send()
+            .await,
+    )
+    .await
+}
+
+/// Marks the calls up to `id` seen: the badge counts only missed calls after it.
+pub async fn history_seen(id: i64) -> Result<(), ApiFailure> {
+    let sent = match Request::post("api/v1/history/seen").json(&HistorySeen { id }) {
+        Ok(request) => request.send().await,
+        Err(_) => return Err(ApiFailure::Unreachable),
+    };
+    let response = sent.map_err(|_| ApiFailure::Unreachable)?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(ApiFailure::Refused(tr_with(
+            "api.status",
+            &[("status", &response.status())],
+        )))
+    }
 }
 
 pub async fn logout() {

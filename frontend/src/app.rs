@@ -3,7 +3,8 @@
 //!
 //! Routes: `/` the agent view, `/supervisor`, `/wallboard`, `/events` (the raw event
 //! log) and `/console` (the AMI console), both for supervisors and admins only and the
-//! console for accounts allowed the `ami` action, `/audit`, `/pop` (the CRM's
+//! console for accounts allowed the `ami` action, `/audit`, `/history` (the call
+//! history, for everyone, with the missed-calls badge in the top bar), `/pop` (the CRM's
 //! screen-pop). The logged-in panel owns the socket: logging out closes it, and a
 //! socket the relay closes because the login ended brings the login form back.
 
@@ -14,14 +15,14 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use crate::api::{self, ApiFailure};
-use crate::context::Ctx;
+use crate::context::{Ctx, MissedCalls};
 use crate::i18n::{self, Lang, t, tr, tr_with};
 use crate::parts::notifications::{NotificationButtons, Notifier};
 use crate::parts::shortcuts::Shortcuts;
 use crate::route::{Route, current_path, href};
 use crate::selection::Selection;
 use crate::socket::SocketState;
-use crate::views::{agent, audit, console, event_log, pop, supervisor, wallboard};
+use crate::views::{agent, audit, console, event_log, history, pop, supervisor, wallboard};
 
 /// Login state: checked with `/api/v1/me` at start, so a reload keeps the session.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -190,6 +191,9 @@ fn Panel(session: RwSignal<Session>) -> impl IntoView {
             session.set(Session::LoggedOut);
         });
     };
+    let missed = MissedCalls(RwSignal::new(0));
+    provide_context(missed);
+    follow_missed_calls(ctx, missed);
     let raw_tools = ctx.raw_tools();
     let offers_raw = move || raw_tools.get() == Some(true);
     let link = move || {
@@ -235,6 +239,13 @@ fn Panel(session: RwSignal<Session>) -> impl IntoView {
                 <Show when=offers_raw>{nav("/events", "nav.events")}</Show>
                 <Show when=move || offers_raw() && ctx.may("ami")()>{nav("/console", "nav.console")}</Show>
                 <Show when=ctx.may("ami")>{nav("/audit", "nav.audit")}</Show>
+                {nav("/history", "nav.history")}
+                <Show when=move || missed.0.get() != 0>
+                    <span class="pill missed" data-testid="missed-badge" role="status"
+                        title=move || tr_with("history.badge", &[("count", &missed.0.get())])>
+                        {move || badge_text(missed.0.get())}
+                    </span>
+                </Show>
             </nav>
             <span class="pill" data-testid="link-state" data-state=link role="status">{link_text}</span>
             <span class="muted who">{who}</span>
@@ -261,12 +272,49 @@ fn Panel(session: RwSignal<Session>) -> impl IntoView {
             "/events" => view! { <event_log::EventLogView /> }.into_any(),
             "/console" => view! { <console::Console /> }.into_any(),
             "/audit" => view! { <audit::AuditView /> }.into_any(),
+            "/history" => view! { <history::HistoryView /> }.into_any(),
             "/" => view! { <agent::Agent /> }.into_any(),
             other => {
                 let path = other.to_owned();
                 view! { <p class="card centre">{move || tr_with("app.no_page", &[("path", &path)])}</p> }.into_any()
             }
         }}
+    }
+}
+
+/// The badge's number: up to 99, then `99+`.
+fn badge_text(count: u32) -> String {
+    if count >= shared::protocol::HISTORY_UNSEEN_CAP {
+        format!("{}+", shared::protocol::HISTORY_UNSEEN_CAP)
+    } else {
+        count.to_string()
+    }
+}
+
+/// How often the badge asks the relay when no call ended meanwhile.
+const MISSED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Keeps the missed-calls badge: asked at once, a second after a call of the live model
+/// ends (its `Cdr` reaches the relay as it hangs up), and every [`MISSED_EVERY`].
+fn follow_missed_calls(ctx: Ctx, missed: MissedCalls) {
+    let ask = move || {
+        spawn_local(async move {
+            if let Ok(page) = api::history("limit=1").await {
+                missed.0.try_set(page.unseen_missed);
+            }
+        })
+    };
+    ask();
+    let channels = Memo::new(move |_| ctx.live.with(|l| l.model.channels.len()));
+    Effect::new(move |before: Option<usize>| {
+        let now = channels.get();
+        if before.is_some_and(|before| now < before) {
+            set_timeout(ask, std::time::Duration::from_secs(1));
+        }
+        now
+    });
+    if let Ok(poll) = set_interval_with_handle(ask, MISSED_EVERY) {
+        on_cleanup(move || poll.clear());
     }
 }
 

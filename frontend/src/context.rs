@@ -166,3 +166,8 @@ pub fn my_extension() -> RwSignal<String> {
     });
     exten
 }
+
+/// How many missed calls the person has not seen (the header's badge): the frame
+/// fills it, the history view clears it once it has marked the calls seen.
+#[derive(Clone, Copy)]
+pub struct MissedCalls(pub RwSignal<u32>);

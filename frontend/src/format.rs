@@ -61,6 +61,16 @@ pub fn date_time(rfc3339: &str) -> String {
     rfc3339.to_owned()
 }
 
+/// A moment in ms since the epoch, as [`date_time`] writes one; the number where the
+/// browser has no `Intl`.
+pub fn date_time_ms(ms: i64) -> String {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(text) = intl::date_time(crate::i18n::lang(), ms as f64) {
+        return text;
+    }
+    ms.to_string()
+}
+
 /// How a person reads an extension state word, in the panel's language.
 pub fn state_label(state: &str) -> String {
     t(match state {

@@ -1152,41 +1152,56 @@ fn recorded_section(file: &str, from: &str) -> Vec<Message> {
         .collect()
 }
 
+/// The four calls of `ami-session-3.txt`'s "CDR" part: section, target, caller ID and
+/// `DURATION`.
+const CDR_CALLS: [(&str, Target, (&str, &str), u64); 4] = [
+    ("CDR call 1", Target::Bridged, ("8001", "CDR Answered"), 3),
+    (
+        "CDR call: Local/100@test -> test,211",
+        Target::Busy,
+        ("8002", "CDR Busy"),
+        30,
+    ),
+    (
+        "CDR call: Local/100@test -> test,221",
+        Target::Congested,
+        ("8003", "CDR Congestion"),
+        30,
+    ),
+    (
+        "CDR call: Local/100@test -> test,231",
+        Target::NoAnswer,
+        ("8004", "CDR NoAnswer"),
+        30,
+    ),
+];
+
+/// Simulates one call alone for `secs` and returns every event.
+fn simulated_call(
+    target: Target,
+    callerid: (&str, &str),
+    duration_s: u64,
+    secs: u64,
+) -> Vec<Message> {
+    let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
+    pbx.originate("100", target, callerid, duration_s, Some("t-001"));
+    let mut events: Vec<Message> = Vec::new();
+    for t in (0..secs * 1_000).step_by(50) {
+        pbx.advance_to(t);
+        events.extend(pbx.drain().into_iter().map(|e| e.msg));
+    }
+    events
+}
+
 /// Issue 22, item 4: a channel's dialplan position (application, data, priority) is
 /// only right if its `Newexten` events are Asterisk's: each leg of the recorded calls
 /// of every outcome (`ami-session-3.txt`, "CDR call") steps through the same
 /// extensions, priorities and applications, in the same order per leg.
 #[test]
 fn each_leg_steps_through_the_recorded_dialplan() {
-    for (section, target, callerid, duration_s) in [
-        ("CDR call 1", Target::Bridged, ("8001", "CDR Answered"), 3),
-        (
-            "CDR call: Local/100@test -> test,211",
-            Target::Busy,
-            ("8002", "CDR Busy"),
-            30,
-        ),
-        (
-            "CDR call: Local/100@test -> test,221",
-            Target::Congested,
-            ("8003", "CDR Congestion"),
-            30,
-        ),
-        (
-            "CDR call: Local/100@test -> test,231",
-            Target::NoAnswer,
-            ("8004", "CDR NoAnswer"),
-            30,
-        ),
-    ] {
+    for (section, target, callerid, duration_s) in CDR_CALLS {
         let recorded = dialplan_steps(&recorded_section("ami-session-3.txt", section));
-        let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
-        pbx.originate("100", target, callerid, duration_s, Some("t-001"));
-        let mut events: Vec<Message> = Vec::new();
-        for t in (0..(duration_s + 30) * 1_000).step_by(50) {
-            pbx.advance_to(t);
-            events.extend(pbx.drain().into_iter().map(|e| e.msg));
-        }
+        let events = simulated_call(target, callerid, duration_s, duration_s + 30);
         let simulated = dialplan_steps(&events);
         let per_leg = |steps: &[String]| {
             let mut legs: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -1204,4 +1219,101 @@ fn each_leg_steps_through_the_recorded_dialplan() {
             "{section}:\n ours {simulated:#?}\n rec. {recorded:#?}"
         );
     }
+}
+
+/// A `Cdr` record as the history reads it: the channel without its sequence number
+/// (`Local/100@test;1`), the last application, the disposition and whether it names a
+/// destination channel.
+fn cdr_records(events: &[Message]) -> Vec<[String; 4]> {
+    let text = |m: &Message, k: &str| m.get_str(k).map(|v| v.into_owned()).unwrap_or_default();
+    let mut records: Vec<[String; 4]> = events
+        .iter()
+        .filter(|m| m.event_name() == Some(b"Cdr"))
+        .map(|m| {
+            let channel = text(m, "Channel");
+            let kind = match (channel.rsplit_once('-'), channel.rsplit_once(';')) {
+                (Some((base, _)), Some((_, half))) => format!("{base};{half}"),
+                _ => channel,
+            };
+            [
+                kind,
+                text(m, "LastApplication"),
+                text(m, "Disposition"),
+                (!text(m, "DestinationChannel").is_empty()).to_string(),
+            ]
+        })
+        .collect();
+    // Asterisk writes the records of one call as its channels go, in an order its
+    // threads decide; each record must be there, once.
+    records.sort();
+    records
+}
+
+/// Issue 24: the call history reads `Cdr` events. pbxsim sends one per CDR record as
+/// `ami-session-3.txt` recorded them for an answered, a busy, a congested and an
+/// unanswered call: the caller's record carries the dial's outcome (`BUSY`, `FAILED`
+/// for congestion, `NO ANSWER`) and the dialled channel, and a second record of the
+/// caller's channel follows after `Dial` returns.
+#[test]
+fn each_outcome_raises_the_recorded_cdr_records() {
+    for (section, target, callerid, duration_s) in CDR_CALLS {
+        let recorded = cdr_records(&recorded_section("ami-session-3.txt", section));
+        let events = simulated_call(target, callerid, duration_s, duration_s + 30);
+        assert_eq!(cdr_records(&events), recorded, "{section}");
+    }
+}
+
+/// A queue caller who hangs up while a member rings ends `NO ANSWER`, naming the ringing
+/// member's channel; the member's `;2` half has a `FAILED` record (`ami-session-3.txt`,
+/// support call 4).
+#[test]
+fn a_queue_call_abandoned_while_a_member_rings_ends_no_answer() {
+    let recorded = cdr_records(&recorded_section(
+        "ami-session-3.txt",
+        "Support call 4, abandoned",
+    ));
+    assert!(
+        recorded.contains(&[
+            "Local/100@test;1".into(),
+            "Queue".into(),
+            "NO ANSWER".into(),
+            "true".into(),
+        ]),
+        "{recorded:?}"
+    );
+    let mut pbx = Pbx::new(PbxOptions::new(1_795_418_203, 1));
+    // Recorded: `__AGENT_DELAY=10`, the caller hangs up after 3 s.
+    let a1 = pbx.originate(
+        "100",
+        Target::Queue,
+        ("7204", "Support Caller 4"),
+        3,
+        Some("t-001"),
+    );
+    pbx.set_agent_delay(&a1, 10);
+    let mut events: Vec<Message> = Vec::new();
+    for t in (0..40_000).step_by(50) {
+        pbx.advance_to(t);
+        events.extend(pbx.drain().into_iter().map(|e| e.msg));
+    }
+    let simulated = cdr_records(&events);
+    let caller: Vec<&[String; 4]> = simulated
+        .iter()
+        .filter(|r| r[0] == "Local/100@test;1")
+        .collect();
+    assert_eq!(caller.len(), 1, "{simulated:?}");
+    assert_eq!(caller[0][1], "Queue");
+    assert_eq!(caller[0][2], "NO ANSWER", "{simulated:?}");
+    assert_eq!(caller[0][3], "true");
+    // Which member rings is the strategy's turn, and pbxsim's ringing member has not
+    // started its `Wait(${AGENT_DELAY})` (a gap of its dialplan, not of its records):
+    // the outcome and the destination are compared.
+    let outcome = |records: &[[String; 4]]| -> Vec<[String; 2]> {
+        records
+            .iter()
+            .filter(|r| r[0].starts_with("Local/agent"))
+            .map(|r| [r[2].clone(), r[3].clone()])
+            .collect()
+    };
+    assert_eq!(outcome(&simulated), outcome(&recorded), "{simulated:?}");
 }

@@ -9,6 +9,7 @@
 //! - [`accounts`]: logins, tokens and the pool of per-account AMI sessions;
 //!   [`login_store`]: the tokens saved across a restart.
 //! - [`audit`]: the audit log of every action and login, in SQLite, for admins.
+//! - [`history`]: the call history, from each server's `Cdr` events, in SQLite.
 //! - [`control`]: call-control actions, with Asterisk's permissions and our guards.
 //! - [`ws`]: one browser's WebSocket: hello, snapshot, deltas, actions.
 //! - [`api`]: the HTTP API beside it (login, state, actions).
@@ -26,12 +27,14 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod control;
+pub mod history;
 pub mod live;
 pub mod metrics;
 pub mod net;
 pub mod pool;
 pub mod proxy;
 pub mod service;
+pub mod sqlite;
 pub mod sync;
 #[cfg(test)]
 mod testing;
@@ -77,6 +80,9 @@ pub enum RunError {
     /// The SIGHUP handler that reloads the certificate could not be installed.
     #[error("cannot listen for SIGHUP: {0}")]
     Hangup(#[source] std::io::Error),
+    /// `[history] path` names a file that cannot be opened.
+    #[error("{0}")]
+    History(#[from] history::HistoryError),
     /// `login_store` names a file that cannot be opened.
     #[error("{0}")]
     LoginStore(#[from] auth::store::LoginStoreError),
@@ -161,6 +167,10 @@ pub async fn run_with_legacy(
         live_servers.push(live);
     }
     let audit = audit::Audit::start(config.audit, metrics.clone());
+    let history = history::History::start(&config.history)?;
+    for live in &live_servers {
+        live.send_records_to(history.sink());
+    }
     let pool = pool::Pool::new(live_servers, config.linger);
     let service = service::Service::new(
         pool,
@@ -172,6 +182,7 @@ pub async fn run_with_legacy(
             token_ttl: config.token_ttl,
         },
         audit,
+        history,
         metrics.clone(),
     );
     if let Some(path) = config.file.clone() {

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::pool::Pool;
 use crate::service::{Caller, Login, LoginPolicy, Service};
 use crate::web::state::AppState;
-use crate::{audit, auth, net};
+use crate::{audit, auth, history, net};
 
 /// The name [`config::demo_server`] gives the one server.
 pub const SERVER: &str = "demo";
@@ -43,22 +43,84 @@ pub async fn pool(linger: Duration) -> (Pool, Pbx) {
 /// A service as [`crate::run`] makes one from the demo configuration, over a quiet
 /// pbxsim; the live model is not followed (its link stays down, its model empty).
 pub async fn service() -> (Service, Pbx) {
+    let history = history::History::start(&Config::demo(([127, 0, 0, 1], 0).into()).history)
+        .expect("a call history in memory");
+    service_with(history, Vec::new()).await
+}
+
+/// [`service`] over a given call history, with relay accounts `users` besides the
+/// demo's.
+pub async fn service_with(
+    history: history::History,
+    users: Vec<auth::users::RelayUser>,
+) -> (Service, Pbx) {
     let defaults = Config::demo(([127, 0, 0, 1], 0).into());
     let (pool, pbx) = pool(defaults.linger).await;
     let metrics = Metrics::new();
+    let mut all_users = defaults.users;
+    all_users.extend(users);
     let service = Service::new(
         pool,
         LoginPolicy {
-            users: auth::users::Users::new(defaults.users),
+            users: auth::users::Users::new(all_users),
             throttle: auth::throttle::LoginThrottle::new(defaults.security.throttle),
             ami_login: defaults.security.ami_login,
             store: auth::store::LoginStore::open(None).expect("a login store in memory"),
             token_ttl: defaults.token_ttl,
         },
         audit::Audit::start(defaults.audit, metrics.clone()),
+        history,
         metrics,
     );
     (service, pbx)
+}
+
+/// A stored call of the call history, as the tests of other layers make one.
+pub type HistoryCallRecord = history::CallRecord;
+
+/// Call `n` on the one server, `from` → `to`, ended `disposition`, started `n` ms after
+/// 2026-12-07 21:10:00 UTC.
+pub fn history_call(n: usize, from: &str, to: &str, disposition: &str) -> history::CallRecord {
+    history::CallRecord {
+        server: SERVER.into(),
+        uniqueid: format!("1796677800.{n}"),
+        start_ms: 1_796_677_800_000 + i64::try_from(n).expect("small"),
+        from: from.into(),
+        from_name: format!("Caller {n}"),
+        to: to.into(),
+        channel: format!("PJSIP/{from}-{n:08x}"),
+        dest_channel: String::new(),
+        duration_s: 1,
+        disposition: disposition.into(),
+        queue: String::new(),
+    }
+}
+
+/// An in-memory call history holding `calls`.
+pub async fn history_of(calls: Vec<history::CallRecord>) -> history::History {
+    let history = history::History::start(&history::HistoryConfig::default()).expect("history");
+    history.insert(calls).await.expect("stored");
+    history
+}
+
+/// A relay account on the one server's `admin` AMI account, with the password
+/// `<name>-password`.
+pub fn relay_user(
+    name: &str,
+    role: shared::action::Role,
+    extension: &str,
+) -> auth::users::RelayUser {
+    let hash = auth::users::hash_password(format!("{name}-password").as_bytes()).expect("hash");
+    auth::users::RelayUser::new(
+        name.into(),
+        hash.as_str(),
+        SERVER.into(),
+        "admin".into(),
+        "admin-secret".into(),
+        role,
+        Some(extension.into()),
+    )
+    .expect("a relay account")
 }
 
 /// `admin`'s login on the one server (pbxsim's `admin`, who may do everything).

@@ -402,6 +402,51 @@ pub struct AuditPage {
     pub status: AuditStatus,
 }
 
+/// One finished call of `GET /api/v1/history`, made from Asterisk's `Cdr` record of the
+/// caller's channel (see `relay::history` for which record that is).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryCall {
+    /// The relay's id: newer calls have larger ids; `before` pages by it.
+    pub id: i64,
+    /// When the call started, ms since the epoch (Asterisk's `StartTime`, read as UTC).
+    pub start_ms: i64,
+    /// The caller's number (`Source`).
+    pub from: String,
+    /// The caller's name (the name part of `CallerID`), empty when it had none.
+    #[serde(default)]
+    pub from_name: String,
+    /// The number dialled (`Destination`).
+    pub to: String,
+    /// Seconds from start to end (`Duration`).
+    pub duration_s: i64,
+    /// Asterisk's words: `ANSWERED`, `NO ANSWER`, `BUSY`, `FAILED`, `CONGESTION`.
+    pub disposition: String,
+    /// The queue the call came through, empty when none.
+    pub queue: String,
+    /// Unanswered, and missed by the reader: to their phone or a queue they are in (an
+    /// agent), or by anyone (a supervisor or an admin).
+    pub missed: bool,
+}
+
+/// `GET /api/v1/history`: newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub calls: Vec<HistoryCall>,
+    /// Missed calls newer than the reader's seen marker (counted up to
+    /// `HISTORY_UNSEEN_CAP`, on the first page only): the header's badge.
+    #[serde(default)]
+    pub unseen_missed: u32,
+}
+
+/// The most unseen missed calls the history counts; the badge shows `99+` beyond.
+pub const HISTORY_UNSEEN_CAP: u32 = 99;
+
+/// `POST /api/v1/history/seen`: the newest call id the reader has seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistorySeen {
+    pub id: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod audit;
 pub mod console;
 pub mod event_log;
+pub mod history;
 pub mod pop;
 pub mod supervisor;
 pub mod wallboard;

@@ -761,7 +761,15 @@ impl Pbx {
         self.emit(Classes::CALL, msg);
     }
 
-    fn cdr(&mut self, uid: &str, dest: &str, disposition: &str, answered_ms: Option<u64>) {
+    /// One `Cdr` record of channel `uid`: `peer` is the channel its dial reached
+    /// (`DestinationChannel`), empty when none.
+    fn cdr(
+        &mut self,
+        uid: &str,
+        (dest, peer): (&str, &str),
+        disposition: &str,
+        answered_ms: Option<u64>,
+    ) {
         if !self.opts.noise {
             return;
         }
@@ -779,7 +787,7 @@ impl Pbx {
             .with("DestinationContext", &ch.context)
             .with("CallerID", ch.callerid_all())
             .with("Channel", &ch.name)
-            .with("DestinationChannel", "")
+            .with("DestinationChannel", peer)
             .with("LastApplication", &ch.app)
             .with("LastData", &ch.data)
             .with("StartTime", clock::date_time(start))
@@ -930,7 +938,8 @@ impl Pbx {
         self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "0")]);
         self.hangup_chan(one, 0, false);
         let ex = self.field(two, |c| &c.exten);
-        self.cdr(two, &ex, "NO ANSWER", None);
+        // The member's half that never answered (`ami-session-3.txt`, support call 4).
+        self.cdr(two, (&ex, ""), "FAILED", None);
         self.hangup_chan(two, 0, true);
     }
 

@@ -361,7 +361,7 @@ impl Pbx {
             .stats
             .completed(seconds(&hold), seconds(&talk), service_level);
         let ex = self.field(&g2, |c| &c.exten);
-        self.cdr(&g2, &ex, "ANSWERED", Some(call.mark_ms));
+        self.cdr(&g2, (&ex, ""), "ANSWERED", Some(call.mark_ms));
         self.hangup_chan(&g2, 16, false);
         self.hangup_chan(&g1, 16, false);
         if let Some(c) = self.calls.get_mut(&id) {

@@ -503,10 +503,26 @@ impl Pbx {
         self.dial_event("DialEnd", &a1, &b1, status);
         self.chan_event("HangupRequest", Classes::CALL, &b2, &[("Cause", "0")]);
         self.chan_event("SoftHangupRequest", Classes::CALL, &b2, &[("Cause", "16")]);
+        // The caller's record carries the dial's outcome and the channel it rang; a second
+        // one follows when its dialplan ends (`end_call`), as recorded.
+        let peer = self.name_of(&b1);
+        let answered = self.channels.get(&a1).map(|c| c.created_ms);
+        let outcome = match status {
+            "BUSY" => "BUSY",
+            "NOANSWER" => "NO ANSWER",
+            _ => "FAILED",
+        };
+        let caller_record = (call.target.exten(), peer.as_str());
+        if status == "NOANSWER" {
+            self.cdr(&a1, caller_record, outcome, answered);
+        }
         self.hangup_chan(&b1, 0, false);
         let disposition = if cause == 17 { "BUSY" } else { "FAILED" };
         let ex = self.field(&b2, |c| &c.exten);
-        self.cdr(&b2, &ex, disposition, None);
+        self.cdr(&b2, (&ex, ""), disposition, None);
+        if status != "NOANSWER" {
+            self.cdr(&a1, caller_record, outcome, answered);
+        }
         self.hangup_chan(&b2, cause, false);
         if let Some(c) = self.calls.get_mut(&id) {
             c.b1 = None;
@@ -568,10 +584,18 @@ impl Pbx {
         let ex = self.field(a2, |c| &c.exten);
         let answered = Some(self.channels.get(a1).map_or(0, |c| c.created_ms));
         let cause_s = cause.to_string();
-        self.cdr(a2, &ex, "ANSWERED", answered);
-        self.cdr(a1, call.target.exten(), "ANSWERED", answered);
+        // A dialled channel still ringing (a queue member) leaves the caller `NO ANSWER`.
+        let (peer, outcome) = match call.b1.as_deref().and_then(|b1| self.channels.get(b1)) {
+            Some(b1) if b1.state != ChanState::Up => (b1.name.clone(), "NO ANSWER"),
+            Some(b1) => (b1.name.clone(), "ANSWERED"),
+            None => (String::new(), "ANSWERED"),
+        };
         if phone_first {
             self.exten(a2, &ex, 6, "Hangup", "");
+        }
+        self.cdr(a2, (&ex, ""), "ANSWERED", answered);
+        self.cdr(a1, (call.target.exten(), &peer), outcome, answered);
+        if phone_first {
             if let Some((num, name)) = self.connected_update(a1, a2) {
                 self.set_callerid(a2, &num, &name);
             }
@@ -648,7 +672,7 @@ impl Pbx {
         self.chan_event("HangupRequest", Classes::CALL, two, &[("Cause", "16")]);
         self.hangup_chan(one, 16, false);
         let ex = self.field(two, |c| &c.exten);
-        self.cdr(two, &ex, "ANSWERED", Some(self.now_ms));
+        self.cdr(two, (&ex, ""), "ANSWERED", Some(self.now_ms));
         self.hangup_chan(two, 16, true);
     }
 

@@ -52,17 +52,7 @@ CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
 
 /// Opens (creating it if need be) the database at `path`, or one in memory.
 pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
-    let connection = match path {
-        Some(path) => {
-            let connection = Connection::open(path)?;
-            // WAL: a write appends, and a reader of the admin view never waits on it.
-            connection.pragma_update(None, "journal_mode", "WAL")?;
-            // Durable against a crash of the relay; a power cut may lose the last batch.
-            connection.pragma_update(None, "synchronous", "NORMAL")?;
-            connection
-        }
-        None => Connection::open_in_memory()?,
-    };
+    let connection = crate::sqlite::open(path)?;
     prepare(&connection)?;
     Ok(connection)
 }

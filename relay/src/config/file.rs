@@ -27,6 +27,14 @@ struct File {
     users: Vec<UserEntry>,
     tls: Option<TlsEntry>,
     audit: Option<AuditEntry>,
+    history: Option<HistoryEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryEntry {
+    path: Option<PathBuf>,
+    retention_days: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +213,9 @@ pub fn from_toml(
             key: entry.key,
         }),
         audit: file.audit.map_or_else(AuditConfig::default, audit_config),
+        history: file
+            .history
+            .map_or_else(HistoryConfig::default, history_config),
         // The sections below are read after this, each into its own settings.
         ..defaults
     };
@@ -410,6 +421,16 @@ fn check_queue_alarms(alarms: &[QueueThresholds]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn history_config(entry: HistoryEntry) -> HistoryConfig {
+    let defaults = HistoryConfig::default();
+    HistoryConfig {
+        path: entry.path.or(defaults.path),
+        retention: entry.retention_days.map_or(defaults.retention, |days| {
+            Duration::from_secs(days.max(1).saturating_mul(86_400))
+        }),
+    }
 }
 
 fn audit_config(entry: AuditEntry) -> AuditConfig {

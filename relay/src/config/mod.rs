@@ -37,6 +37,7 @@ pub use crate::ajam::AjamConfig as LegacyConfig;
 pub use crate::ami::tls::ServerTls;
 pub use crate::audit::AuditConfig;
 pub use crate::control::Dialing;
+pub use crate::history::HistoryConfig;
 pub use crate::live::{
     DEFAULT_EXCLUDED_EVENTS, DEFAULT_QUEUE_REFRESH, ServerConfig, default_excluded_events,
     queue_refresh,
@@ -113,6 +114,8 @@ pub struct Config {
     pub tls: Option<ListenerTls>,
     /// `[audit]`: where the audit log is kept (in memory when no `path` is set).
     pub audit: AuditConfig,
+    /// `[history]`: where the call history is kept (in memory when no `path` is set).
+    pub history: HistoryConfig,
 }
 
 /// `[security]`: who may connect, how often a login may fail, which logins exist.
@@ -190,6 +193,7 @@ impl Config {
             users: Vec::new(),
             tls: None,
             audit: AuditConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -623,6 +627,21 @@ exclude_events = []
         assert_eq!(parse(text).unwrap().audit, AuditConfig::default());
         assert_eq!(AuditConfig::default().path, None);
         let unknown = format!("{text}[audit]\nretention = 5\n");
+        assert!(parse(&unknown).is_err(), "an unknown key is an error");
+    }
+
+    #[test]
+    fn the_history_section_sets_its_file_and_retention_and_defaults_to_memory() {
+        let text = "[[server]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";
+        assert_eq!(parse(text).unwrap().history, HistoryConfig::default());
+        assert_eq!(HistoryConfig::default().path, None);
+        let set = format!(
+            "{text}[history]\npath = \"/var/lib/astpanel/history.db\"\nretention_days = 7\n"
+        );
+        let history = parse(&set).unwrap().history;
+        assert_eq!(history.path, Some("/var/lib/astpanel/history.db".into()));
+        assert_eq!(history.retention, Duration::from_secs(7 * 86_400));
+        let unknown = format!("{text}[history]\nretention = 5\n");
         assert!(parse(&unknown).is_err(), "an unknown key is an error");
     }
 }

@@ -11,6 +11,7 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -101,7 +102,11 @@ pub struct ServerConfig {
 /// What Asterisk is asked not to send, by default: noisy and unused by the model.
 /// `Newexten` is not among them: it is the only live event that says a channel's
 /// application, data and priority. Raw readers get every event anyway (see [`raw`]).
-pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "RTCP", "Cdr", "CEL"];
+/// `Cdr` is not among them: the call history keeps it (see [`LiveServer::send_records_to`]).
+pub const DEFAULT_EXCLUDED_EVENTS: &[&str] = &["VarSet", "RTCP", "CEL"];
+
+/// Where a server's `Cdr` events go (the call history's writer), with the server's name.
+pub type RecordSink = mpsc::Sender<(Arc<str>, Message)>;
 
 pub fn default_excluded_events() -> Vec<String> {
     DEFAULT_EXCLUDED_EVENTS
@@ -357,6 +362,10 @@ pub struct LiveServer {
     day_store: OnceLock<Arc<DayStore>>,
     metrics: Metrics,
     events_in: Counter,
+    /// The call history's queue, once wired.
+    records: OnceLock<RecordSink>,
+    /// `Cdr` events the full history queue refused.
+    records_lost: AtomicU64,
     /// Set by [`LiveServer::read_rooms`]; one stored permit, so requests coalesce.
     rooms_wanted: tokio::sync::Notify,
 }
@@ -399,8 +408,38 @@ impl LiveServer {
             day_store: OnceLock::new(),
             events_in,
             metrics,
+            records: OnceLock::new(),
+            records_lost: AtomicU64::new(0),
             rooms_wanted: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Sends this server's `Cdr` events to `sink` from now on (the call history). They
+    /// change nothing live, so they never reach the reducer.
+    pub fn send_records_to(&self, sink: RecordSink) {
+        if self.records.set(sink).is_err() {
+            tracing::warn!(server = %self.name, "the call history was wired twice; the first stays");
+        }
+    }
+
+    /// Hands a `Cdr` to the history without waiting (a slow disk must not hold up the
+    /// live model); `true` when `message` was one, which the reducer then skips.
+    fn to_history(&self, message: &Message) -> bool {
+        if !message
+            .event_name()
+            .is_some_and(|e| e.eq_ignore_ascii_case(b"Cdr"))
+        {
+            return false;
+        }
+        if let Some(sink) = self.records.get()
+            && sink.try_send((self.name.clone(), message.clone())).is_err()
+        {
+            let lost = self.records_lost.fetch_add(1, Ordering::Relaxed) + 1;
+            if lost.is_power_of_two() {
+                tracing::warn!(server = %self.name, lost, "the call history's queue is full: calls were not stored");
+            }
+        }
+        true
     }
 
     pub fn name(&self) -> &str {
@@ -543,7 +582,9 @@ impl LiveServer {
                     let fully_booted = is_fully_booted(&message);
                     booted_since |= *awaiting_boot && fully_booted;
                     booted |= fully_booted;
-                    self.apply(&message);
+                    if !self.to_history(&message) {
+                        self.apply(&message);
+                    }
                 }
                 SessionEvent::Connected { version } => {
                     let mut state = self.lock();
@@ -976,6 +1017,9 @@ impl LiveServer {
         match event {
             SessionEvent::Event(message) => {
                 held.booted |= is_fully_booted(&message);
+                if self.to_history(&message) {
+                    return Some(());
+                }
                 if held.events.len() < MAX_BUFFERED_DURING_RESYNC {
                     held.events.push(message);
                 } else {
@@ -1258,5 +1302,35 @@ mod tests {
             browser.apply_change(change);
         }
         assert_eq!(browser, model);
+    }
+
+    /// Issue 24: `Cdr` records go to the call history, never through the reducer, also
+    /// while a rebuild holds events back; a full history queue loses the record, not the
+    /// live model's events.
+    #[test]
+    fn cdr_records_go_to_the_history_and_never_to_the_model() {
+        let live = server();
+        let (sink, mut records) = mpsc::channel(1);
+        live.send_records_to(sink);
+        let cdr = Message::new()
+            .with("Event", "Cdr")
+            .with("Channel", "Local/100@test-0000001b;1")
+            .with("UniqueID", "1796677822.55");
+        assert!(live.to_history(&cdr));
+        assert!(!live.to_history(&newchannel(1)));
+        let (server, record) = records.try_recv().expect("the record");
+        assert_eq!(&*server, "pbx");
+        assert_eq!(record, cdr);
+        let mut held = Held {
+            events: Vec::new(),
+            overflowed: false,
+            booted: false,
+        };
+        live.hold(SessionEvent::Event(cdr.clone()), &mut held);
+        live.hold(SessionEvent::Event(newchannel(2)), &mut held);
+        assert_eq!(held.events, [newchannel(2)]);
+        // The queue (of one) is full now: the record is lost, and said so.
+        assert!(live.to_history(&cdr));
+        assert_eq!(live.records_lost.load(Ordering::Relaxed), 1);
     }
 }

@@ -14,8 +14,10 @@
 //! - actions: a role's narrowing, an agent's scope, the per-account limiter, the
 //!   shell guard (in `control`), the audit record;
 //! - reading: the model through the read classes and an agent's scope, raw events
-//!   through [`Classes::reads`] and the roles in [`policy`].
+//!   through [`Classes::reads`] and the roles in [`policy`], the call history through
+//!   [`history`]'s "my calls".
 
+pub mod history;
 mod login;
 pub mod policy;
 mod transfer;
@@ -43,6 +45,7 @@ use crate::auth::throttle::{Locked, LoginThrottle, delay_failure};
 use crate::auth::tokens::{self, Credentials, Tokens, holder_of};
 use crate::auth::users::{Person, Users};
 use crate::control::{self, guard};
+use crate::history::History;
 use crate::live::{AgentView, LiveServer};
 use crate::metrics::Metrics;
 use crate::pool::{Pool, PoolError};
@@ -136,11 +139,19 @@ struct Inner {
     /// The relay accounts as the configuration has them now (`policy.users` at start).
     users: std::sync::RwLock<Users>,
     audit: Audit,
+    /// The call history; read through [`history`]'s rules.
+    history: History,
     metrics: Metrics,
 }
 
 impl Service {
-    pub fn new(pool: Pool, policy: LoginPolicy, audit: Audit, metrics: Metrics) -> Service {
+    pub fn new(
+        pool: Pool,
+        policy: LoginPolicy,
+        audit: Audit,
+        history: History,
+        metrics: Metrics,
+    ) -> Service {
         Service {
             inner: Arc::new(Inner {
                 pool,
@@ -148,6 +159,7 @@ impl Service {
                 users: std::sync::RwLock::new(policy.users.clone()),
                 policy,
                 audit,
+                history,
                 metrics,
             }),
         }

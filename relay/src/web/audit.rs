@@ -57,7 +57,18 @@ pub async fn csv(
     Query(query): Query<PageQuery>,
 ) -> Result<Response, Failure> {
     let page = admin_page(&state, &auth, &query).await?;
-    let body = to_csv(&page.records).map_err(|error| {
+    csv_download(
+        to_csv(&page.records),
+        "attachment; filename=\"astpanel-audit.csv\"",
+    )
+}
+
+/// A CSV body as a download named by `disposition`, or why it could not be written.
+pub(super) fn csv_download(
+    body: Result<Vec<u8>, csv::Error>,
+    disposition: &'static str,
+) -> Result<Response, Failure> {
+    let body = body.map_err(|error| {
         Failure(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot write the CSV: {error}"),
@@ -66,10 +77,7 @@ pub async fn csv(
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                CONTENT_DISPOSITION,
-                "attachment; filename=\"astpanel-audit.csv\"",
-            ),
+            (CONTENT_DISPOSITION, disposition),
         ],
         body,
     )
@@ -135,7 +143,8 @@ fn to_csv(records: &[AuditRecord]) -> Result<Vec<u8>, csv::Error> {
         .map_err(|error| csv::Error::from(error.into_error()))
 }
 
-fn inert(cell: &str) -> String {
+/// A cell a spreadsheet would take for a formula, made text with a leading `'`.
+pub(super) fn inert(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
     } else {

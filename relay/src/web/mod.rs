@@ -8,6 +8,7 @@ pub mod api;
 pub mod assets;
 pub mod audit;
 pub mod csp;
+pub mod history;
 pub mod listen;
 pub mod state;
 pub mod ws;
@@ -49,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .route("/actions", post(api::actions))
         .route("/audit", get(audit::json))
         .route("/audit.csv", get(audit::csv))
+        .route("/history", get(history::json))
+        .route("/history.csv", get(history::csv))
+        .route("/history/seen", post(history::seen))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     let mut router = Router::new();
     if let Some(legacy) = &state.legacy {
