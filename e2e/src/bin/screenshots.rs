@@ -1,6 +1,7 @@
-//! Screenshots of a running panel: the agent, supervisor, wallboard, event log,
-//! console and audit views at phone, tablet and desktop sizes, light and dark, logged in as the
-//! demo's `admin`.
+//! Screenshots of a running panel: the agent, supervisor (and its conference room
+//! cards), wallboard (with a queue in alarm), call history, event log, console and audit
+//! views at phone, tablet and desktop sizes, light and dark, logged in as the demo's
+//! `admin`.
 //!
 //! `cargo run -p e2e --bin screenshots -- [URL] [OUT_DIR]`
 //! (defaults: http://127.0.0.1:8080 and target/screenshots, which git ignores).
@@ -19,7 +20,8 @@ const SIZES: &[(&str, u32, u32)] = &[
 ];
 
 /// Each view: its file name, its link in the navigation, and what shows it has live
-/// data (empty: the frame is enough).
+/// data (empty: the frame is enough). The first element that matches is scrolled into
+/// view, so a shot of a part lower on the page (the conference cards) shows it.
 const VIEWS: &[(&str, &str, &str)] = &[
     ("agent", "Agent", ""),
     (
@@ -27,7 +29,15 @@ const VIEWS: &[(&str, &str, &str)] = &[
         "Supervisor",
         "[data-testid='extension'], [data-testid='queue']",
     ),
+    ("conference", "Supervisor", "[data-testid='conference']"),
     ("wallboard", "Wallboard", "[data-testid='queue']"),
+    // The demo's queues have alarms its traffic reaches within a minute or two.
+    (
+        "wallboard-alarm",
+        "Wallboard",
+        "[data-alarm='red'], [data-alarm='amber']",
+    ),
+    ("history", "History", "[data-testid='history-row']"),
     ("events", "Events", "[data-testid='event']"),
     ("console", "Console", "[data-testid='console-answer']"),
     ("audit", "Audit", "[data-testid='audit-record']"),
@@ -70,15 +80,28 @@ async fn main() -> anyhow::Result<()> {
                     // An answer on screen: Asterisk's reply to a Ping.
                     page.click("console-send").await?;
                 }
-                // Live data on screen, not only the frame.
-                wait_for("live data", || async {
-                    let shown = match *ready {
-                        "" => true,
-                        css => !page.driver.find_all(By::Css(css)).await?.is_empty(),
-                    };
-                    Ok(shown.then_some(()))
-                })
-                .await?;
+                // Live data on screen, not only the frame. An alarm may take the demo's
+                // traffic a few minutes: it is waited for longer.
+                let tries = if *view == "wallboard-alarm" { 12 } else { 1 };
+                for attempt in 1..=tries {
+                    let found = wait_for("live data", || async {
+                        let shown = match *ready {
+                            "" => true,
+                            css => !page.driver.find_all(By::Css(css)).await?.is_empty(),
+                        };
+                        Ok(shown.then_some(()))
+                    })
+                    .await;
+                    match found {
+                        Ok(()) => break,
+                        Err(error) if attempt == tries => return Err(error),
+                        Err(_) => {}
+                    }
+                }
+                if !ready.is_empty() {
+                    let first = page.driver.find(By::Css(*ready)).await?;
+                    first.scroll_into_view().await?;
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(400)).await;
                 let path = out.join(format!("{view}-{name}-{width}x{height}-{scheme}.png"));
                 browser.driver.screenshot(&path).await?;
