@@ -141,6 +141,8 @@ struct ServerEntry {
     voicemail_context: Option<String>,
     #[serde(default)]
     dnd_pauses_queues: bool,
+    /// The AstDB `family/key` of an extension's call forward (`{exten}` replaced).
+    call_forward: Option<String>,
     /// Queue sign-in seats, by extension.
     #[serde(default)]
     agents: BTreeMap<String, SeatEntry>,
@@ -330,6 +332,7 @@ pub fn from_toml(
                         .voicemail_context
                         .unwrap_or(defaults.voicemail_context),
                     dnd_pauses: entry.dnd_pauses_queues,
+                    call_forward: entry.call_forward,
                 }
             },
             ami_secrets: entry.ami_secrets,
