@@ -466,6 +466,15 @@ fn presence(exten: &str, state: &str, message: Option<&str>) -> Result<Message, 
 pub const NO_CALL_FORWARD: &str =
     "call forward is not configured for this server (call_forward in its [[server]] section)";
 
+/// The AstDB family and key of `exten`'s forward under `template` (`CF/{exten}`): the
+/// family is up to the first `/`, the key the rest (it may hold more `/`); `None` when
+/// either would be empty. The configuration is checked with it at load.
+pub fn forward_entry(template: &str, exten: &str) -> Option<(String, String)> {
+    let path = template.replace("{exten}", exten);
+    let (family, key) = path.split_once('/')?;
+    (!family.is_empty() && !key.is_empty()).then(|| (family.to_owned(), key.to_owned()))
+}
+
 /// `DBPut` of the server's `call_forward` family/key to `to`, or `DBDel` of it when `to`
 /// is absent or empty. The dialplan reads the entry, so only a dialable number goes in.
 pub fn call_forward(exten: &str, to: Option<&str>, dialing: &Dialing) -> Result<Message, String> {
@@ -475,12 +484,7 @@ pub fn call_forward(exten: &str, to: Option<&str>, dialing: &Dialing) -> Result<
     if exten.is_empty() || !exten.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(format!("{exten:?} is not an extension"));
     }
-    let path = template.replace("{exten}", exten);
-    // The family is up to the first `/`; the key is the rest (it may hold more `/`).
-    let Some((family, key)) = path
-        .split_once('/')
-        .filter(|(f, k)| !f.is_empty() && !k.is_empty())
-    else {
+    let Some((family, key)) = forward_entry(template, exten) else {
         return Err(format!(
             "the call_forward template {template:?} is not family/key"
         ));
