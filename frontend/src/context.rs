@@ -66,6 +66,12 @@ impl Ctx {
         self.send_action(action);
     }
 
+    /// [`Ctx::act`], and the request's id, so a part can tell its own answer in
+    /// `last_result` (`None`: not sent, the toast says why).
+    pub fn act_tracked(self, action: Action) -> Option<String> {
+        self.send_action(action)
+    }
+
     /// Sends an action for the console, whose answer shows there instead.
     pub fn ask_console(self, action: Action) {
         let id = self.send_action(action);

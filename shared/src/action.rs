@@ -136,6 +136,14 @@ pub enum Action {
         #[serde(default)]
         message: Option<String>,
     },
+    /// Forwards `exten`'s calls to `to` (digits, `*`, `#`, `+`), or stops forwarding
+    /// them when `to` is absent or empty: an AstDB entry the dialplan reads, at the
+    /// server's `call_forward` family/key, written by the relay's service account.
+    CallForward {
+        exten: String,
+        #[serde(default)]
+        to: Option<String>,
+    },
     /// Sends `channel` to `mailbox`'s voicemail (the server's voicemail context).
     VoicemailTransfer {
         channel: String,
@@ -201,6 +209,7 @@ impl Action {
             Action::QueueRemove { .. } => "queue_remove",
             Action::QueuePenalty { .. } => "queue_penalty",
             Action::Presence { .. } => "presence",
+            Action::CallForward { .. } => "call_forward",
             Action::VoicemailTransfer { .. } => "voicemail_transfer",
             Action::RecordStart { .. } => "record_start",
             Action::RecordStop { .. } => "record_stop",
@@ -267,6 +276,9 @@ pub const PANEL_ACTIONS: &[(&str, &[&str])] = &[
     ("queue_remove", &["QueueRemove"]),
     ("queue_penalty", &["QueuePenalty"]),
     ("presence", &["Setvar"]),
+    // Sent on the relay's service account (DBPut and DBDel need `system`): the relay
+    // offers it wherever the server configures `call_forward`.
+    ("call_forward", &["DBPut", "DBDel"]),
     ("voicemail_transfer", &["Redirect"]),
     ("record_start", &["MixMonitor"]),
     ("record_stop", &["StopMixMonitor"]),
@@ -381,6 +393,7 @@ const AGENT_ACTIONS: &[&str] = &[
     "queue_add",
     "queue_remove",
     "presence",
+    "call_forward",
     "voicemail_transfer",
 ];
 

@@ -4,8 +4,9 @@
 //! the refusals), `status` (Ping, Core*, Status, lists of channels, bridges and devices,
 //! Command, Getvar/Setvar), `calls` (Originate, Hangup, Redirect, transfers, UserEvent),
 //! `queues`, `parking`, `monitor` (MixMonitor), `extensions` (hints), `presence`, `mailbox`
-//! (MailboxCount, MailboxStatus, `Voicemail*`), `conf` (ConfBridge).
+//! (MailboxCount, MailboxStatus, `Voicemail*`), `conf` (ConfBridge), `astdb` (`DB*`).
 
+mod astdb;
 mod calls;
 mod conf;
 mod extensions;
@@ -149,6 +150,10 @@ pub(crate) fn handle(core: &Core, s: &mut Session, m: &Message) -> Reply {
         "command" => core.with_pbx(|pbx| status::command(pbx, m, id)),
         "getvar" => core.with_pbx(|pbx| status::getvar(pbx, m, id)),
         "setvar" => status::setvar(core, m, id),
+        "dbput" => astdb::put(core, m, id),
+        "dbget" => astdb::get(core, m, id),
+        "dbdel" => astdb::del(core, m, id),
+        "dbdeltree" => astdb::del_tree(core, m, id),
         "originate" => calls::originate(core, m, id),
         "hangup" => calls::hangup(core, m, id),
         "redirect" => calls::redirect(core, m, id, false),

@@ -11,6 +11,7 @@
 //! (extension and presence states, voicemail) and `desk` (the call centre's desk phones).
 
 mod apps;
+mod astdb;
 mod chain;
 pub(crate) mod conf;
 mod control;
@@ -322,6 +323,8 @@ pub struct Pbx {
     conferences: BTreeMap<String, conf::Room>,
     /// The messages in them, oldest first.
     voice_messages: Vec<VoiceMessage>,
+    /// Asterisk's database (AstDB), by family and key (`astdb`).
+    astdb: BTreeMap<(String, String), String>,
 }
 
 /// The call centre's agents' wrap-up after each call, in seconds (a member's
@@ -458,6 +461,7 @@ impl Pbx {
             mailboxes,
             conferences: BTreeMap::new(),
             voice_messages: Vec::new(),
+            astdb: BTreeMap::new(),
         };
         pbx.seed_voice_messages();
         pbx.hint_states = pbx.hints().map(|(_, _, status)| status).collect();

@@ -43,6 +43,8 @@ pub fn server(addr: SocketAddr) -> ServerConfig {
             parking_context: "test".into(),
             voicemail_context: pbxsim::VOICEMAIL_CONTEXT.into(),
             dnd_pauses: true,
+            // pbxsim keeps an AstDB: the demo's forwards land there.
+            call_forward: Some("CF/{exten}".into()),
             seats: pbxsim::SimConfig::demo()
                 .directory
                 .seats()

@@ -141,6 +141,8 @@ struct ServerEntry {
     voicemail_context: Option<String>,
     #[serde(default)]
     dnd_pauses_queues: bool,
+    /// The AstDB `family/key` of an extension's call forward (`{exten}` replaced).
+    call_forward: Option<String>,
     /// Queue sign-in seats, by extension.
     #[serde(default)]
     agents: BTreeMap<String, SeatEntry>,
@@ -280,6 +282,7 @@ pub fn from_toml(
         }
         let tls = tls.map_err(invalid)?;
         check_queue_alarms(&entry.queue_alarm).map_err(invalid)?;
+        check_call_forward(entry.call_forward.as_deref()).map_err(invalid)?;
         let port = entry.port.unwrap_or(if tls.is_some() {
             DEFAULT_TLS_PORT
         } else {
@@ -330,6 +333,7 @@ pub fn from_toml(
                         .voicemail_context
                         .unwrap_or(defaults.voicemail_context),
                     dnd_pauses: entry.dnd_pauses_queues,
+                    call_forward: entry.call_forward,
                 }
             },
             ami_secrets: entry.ami_secrets,
@@ -543,6 +547,20 @@ fn relay_user(
         entry.extension,
     )
     .map_err(|error| format!("user {name:?}: {error}"))
+}
+
+/// `call_forward` names one AstDB entry per extension: `family/key` with `{exten}` in
+/// it, else every extension would share one forward, or none could be written.
+fn check_call_forward(template: Option<&str>) -> Result<(), String> {
+    match template {
+        None => Ok(()),
+        Some(t) if t.contains("{exten}") && crate::control::forward_entry(t, "1").is_some() => {
+            Ok(())
+        }
+        Some(t) => Err(format!(
+            "call_forward {t:?}: use family/key with {{exten}} in it, e.g. \"CF/{{exten}}\""
+        )),
+    }
 }
 
 /// A `[[server]]`'s TLS keys; the `tls_*` keys without `tls = true` would be ignored,

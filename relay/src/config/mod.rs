@@ -235,6 +235,35 @@ secret = "other"
 exclude_events = []
 "#;
 
+    /// A call-forward template is one AstDB entry per extension, or the file is refused.
+    #[test]
+    fn call_forward_is_a_family_key_template_per_extension() {
+        let with = |template: &str| {
+            let mut text = String::from(TWO_SERVERS);
+            text.insert_str(
+                text.find("md5 = true").expect("main's keys"),
+                &format!("call_forward = {template:?}\n"),
+            );
+            parse(&text)
+        };
+        let config = with("CF/{exten}").unwrap();
+        let Upstream::Asterisk(servers) = &config.upstream else {
+            panic!("servers")
+        };
+        assert_eq!(
+            servers[0].dialing.call_forward.as_deref(),
+            Some("CF/{exten}")
+        );
+        assert_eq!(servers[1].dialing.call_forward, None);
+        for wrong in ["CF", "CF/", "/{exten}", "CF/all"] {
+            let message = with(wrong).unwrap_err().to_string();
+            assert!(
+                message.contains("use family/key with {exten}"),
+                "{wrong}: {message}"
+            );
+        }
+    }
+
     #[test]
     fn logins_are_saved_only_where_the_file_says() {
         let saved = format!("login_store = \"/var/lib/astpanel/logins.db\"\n{TWO_SERVERS}");

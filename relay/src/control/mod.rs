@@ -38,6 +38,9 @@ pub struct Dialing {
     /// `dnd_pauses_queues`: a `dnd` presence also pauses the extension's seat in every
     /// queue (with the presence's message as the reason), any other presence unpauses it.
     pub dnd_pauses: bool,
+    /// `call_forward`: the AstDB `family/key` the dialplan reads an extension's call
+    /// forward from (`{exten}` replaced, e.g. `CF/{exten}`); `None`: no call forward.
+    pub call_forward: Option<String>,
 }
 
 impl Default for Dialing {
@@ -49,6 +52,7 @@ impl Default for Dialing {
             voicemail_context: "voicemail".into(),
             seats: Vec::new(),
             dnd_pauses: false,
+            call_forward: None,
         }
     }
 }
@@ -143,7 +147,7 @@ fn pairs(message: &Message) -> Vec<(String, String)> {
 }
 
 /// Asterisk's own text where it refused; otherwise what went wrong on the way.
-fn asterisk_words(error: AmiError) -> String {
+pub fn asterisk_words(error: AmiError) -> String {
     match error {
         AmiError::ActionFailed { message, .. }
         | AmiError::PermissionDenied { message }
@@ -318,6 +322,7 @@ async fn translate(
             state,
             message,
         } => presence(exten, state, message.as_deref())?,
+        Action::CallForward { exten, to } => call_forward(exten, to.as_deref(), dialing)?,
         Action::VoicemailTransfer { channel, mailbox } => {
             // `1001` or `1001@default`: the context's extension is the box's number.
             let number = mailbox.split('@').next().unwrap_or_default();
@@ -455,6 +460,55 @@ fn presence(exten: &str, state: &str, message: Option<&str>) -> Result<Message, 
             format!("PRESENCE_STATE(CustomPresence:{exten})"),
         )
         .with("Value", format!("{state},,{message}")))
+}
+
+/// Why a call forward is refused when the server configures none.
+pub const NO_CALL_FORWARD: &str =
+    "call forward is not configured for this server (call_forward in its [[server]] section)";
+
+/// The AstDB family and key of `exten`'s forward under `template` (`CF/{exten}`): the
+/// family is up to the first `/`, the key the rest (it may hold more `/`); `None` when
+/// either would be empty. The configuration is checked with it at load.
+pub fn forward_entry(template: &str, exten: &str) -> Option<(String, String)> {
+    let path = template.replace("{exten}", exten);
+    let (family, key) = path.split_once('/')?;
+    (!family.is_empty() && !key.is_empty()).then(|| (family.to_owned(), key.to_owned()))
+}
+
+/// `DBPut` of the server's `call_forward` family/key to `to`, or `DBDel` of it when `to`
+/// is absent or empty. The dialplan reads the entry, so only a dialable number goes in.
+pub fn call_forward(exten: &str, to: Option<&str>, dialing: &Dialing) -> Result<Message, String> {
+    let Some(template) = &dialing.call_forward else {
+        return Err(NO_CALL_FORWARD.into());
+    };
+    if exten.is_empty() || !exten.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("{exten:?} is not an extension"));
+    }
+    let Some((family, key)) = forward_entry(template, exten) else {
+        return Err(format!(
+            "the call_forward template {template:?} is not family/key"
+        ));
+    };
+    let to = to.map(str::trim).unwrap_or_default();
+    if to.is_empty() {
+        return Ok(Message::new()
+            .with("Action", "DBDel")
+            .with("Family", family)
+            .with("Key", key));
+    }
+    if !to
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
+    {
+        return Err(format!(
+            "{to:?} is not a number to forward to (digits, *, # and + only)"
+        ));
+    }
+    Ok(Message::new()
+        .with("Action", "DBPut")
+        .with("Family", family)
+        .with("Key", key)
+        .with("Val", to))
 }
 
 /// With `dnd_pauses`, the `QueuePause` (every queue) that follows a presence set for an

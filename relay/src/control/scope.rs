@@ -6,7 +6,7 @@
 //! memberships, and dials from their own phone only. Supervisors and admins act on
 //! anyone's. An agent signs in to (`queue_add`) and out of (`queue_remove`) only the
 //! queues of their seat (`[server.agents]`), as their seat's member or their own
-//! device, and sets only their own extension's presence. Ownership is decided by channel and interface names, never by caller
+//! device, and sets only their own extension's presence and call forward. Ownership is decided by channel and interface names, never by caller
 //! ID, which is whatever the caller says.
 
 use shared::action::Action;
@@ -46,7 +46,9 @@ pub fn check(
         | Action::QueueRemove { queue, interface } => {
             may_sign_in(model, dialing, exten, queue, interface)
         }
-        Action::Presence { exten: target, .. } => target == exten,
+        Action::Presence { exten: target, .. } | Action::CallForward { exten: target, .. } => {
+            target == exten
+        }
         _ => false,
     };
     if allowed {

@@ -368,6 +368,9 @@ pub struct LiveServer {
     records_lost: AtomicU64,
     /// Set by [`LiveServer::read_rooms`]; one stored permit, so requests coalesce.
     rooms_wanted: tokio::sync::Notify,
+    /// The service session while [`LiveServer::follow`] follows it: what
+    /// [`LiveServer::send_as_service`] sends on.
+    service: Mutex<Option<SessionHandle>>,
 }
 
 impl LiveServer {
@@ -411,6 +414,7 @@ impl LiveServer {
             records: OnceLock::new(),
             records_lost: AtomicU64::new(0),
             rooms_wanted: tokio::sync::Notify::new(),
+            service: Mutex::new(None),
         })
     }
 
@@ -478,11 +482,14 @@ impl LiveServer {
         closing: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         let server = self.clone();
+        *server.service_slot() = Some(session.clone());
         tokio::spawn(async move {
             tokio::select! {
                 () = server.run(&session, events) => {}
                 () = closing.cancelled() => {}
             }
+            // The session stops once no handle is left.
+            server.service_slot().take();
             // The day as it stands, for the next relay.
             server.save_days();
             server.set_link(LinkState::Down, Some("the relay is shutting down".into()));
@@ -552,6 +559,21 @@ impl LiveServer {
         }
         self.flush();
         self.set_link(LinkState::Down, Some("the AMI session ended".into()));
+    }
+
+    /// Sends `action` on the relay's own service session and waits for its answer (the
+    /// session's timeout bounds it): for what a person's AMI account may lack the class
+    /// for, such as the AstDB writes of a call forward (`system`). Its events, if any,
+    /// reach the model through the follower as every other event does.
+    pub async fn send_as_service(&self, action: Message) -> Result<ActionResult, AmiError> {
+        let session = self.service_slot().clone().ok_or(AmiError::NotConnected)?;
+        session.send(action).await
+    }
+
+    fn service_slot(&self) -> MutexGuard<'_, Option<SessionHandle>> {
+        self.service
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Asks the service session for `ConfbridgeListRooms` and applies its items: the

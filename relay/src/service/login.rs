@@ -26,6 +26,9 @@ pub struct Login {
     pub(super) expires: Option<tokio::time::Instant>,
 }
 
+/// The panel action that runs on the service account.
+const CALL_FORWARD: &str = "call_forward";
+
 impl Login {
     pub fn server(&self) -> &Arc<LiveServer> {
         &self.lease.server
@@ -36,12 +39,25 @@ impl Login {
         self.lease.read
     }
 
-    /// The account's permissions, narrowed by the person's role.
+    /// The account's permissions, narrowed by the person's role. `call_forward` runs on
+    /// the relay's service account, so a person's role grants it where the server
+    /// configures one and their AMI account may write at all; an AMI account logged in
+    /// itself needs `DBPut` of its own. Without `call_forward` configured, nobody has it.
     pub fn permissions(&self) -> Permissions {
-        match &self.person {
-            Some(person) => self.lease.permissions.narrowed_to(person.role),
+        let mut permissions = match &self.person {
+            Some(person) => {
+                let mut narrowed = self.lease.permissions.narrowed_to(person.role);
+                if person.role.may_use(CALL_FORWARD) && !narrowed.write.is_empty() {
+                    narrowed.actions.insert(CALL_FORWARD.to_owned());
+                }
+                narrowed
+            }
             None => self.lease.permissions.clone(),
+        };
+        if self.server().config.dialing.call_forward.is_none() {
+            permissions.actions.remove(CALL_FORWARD);
         }
+        permissions
     }
 
     /// The relay account's role; `None` for an AMI account logged in with its secret.

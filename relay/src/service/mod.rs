@@ -637,6 +637,9 @@ impl Service {
             Err(refusal) => return refuse(refusal.to_string()),
         };
         let dialing = &server.config.dialing;
+        if let Action::CallForward { exten, to } = &request.action {
+            return call_forward(login, request.id.clone(), exten, to.as_deref()).await;
+        }
         // An attended transfer counts once Asterisk starts it, not when it queues it.
         let transfer = match &request.action {
             Action::Atxfer { exten, context, .. } => {
@@ -899,5 +902,39 @@ impl RawEvents {
             && self.agent.as_ref().is_none_or(|(exten, server)| {
                 server.with_model(|model| policy::event_concerns(event, model, exten))
             })
+    }
+}
+
+/// `call_forward`: the AstDB write (`DBPut`, or `DBDel` to clear) goes out on the
+/// relay's service session, as a person's AMI account may lack the `system` class it
+/// needs. Refused first when the server configures no `call_forward`, then when the
+/// login may not use it ([`Login::permissions`]); scope and limits were checked before.
+async fn call_forward(
+    login: &Login,
+    id: Option<String>,
+    exten: &str,
+    to: Option<&str>,
+) -> ActionResult {
+    let server = login.server();
+    let write = match control::call_forward(exten, to, &server.config.dialing) {
+        Ok(write) => write,
+        Err(refusal) => return ActionResult::failed(id, refusal),
+    };
+    if !login.permissions().actions.contains("call_forward") {
+        return ActionResult::failed(
+            id,
+            "the call_forward action is not allowed for this account",
+        );
+    }
+    match server.send_as_service(write).await {
+        Ok(answer) => ActionResult::ok(
+            id,
+            answer
+                .response
+                .get_str("Message")
+                .map(|m| m.into_owned())
+                .unwrap_or_default(),
+        ),
+        Err(error) => ActionResult::failed(id, control::asterisk_words(error)),
     }
 }
