@@ -69,12 +69,18 @@ async fn main() -> anyhow::Result<()> {
         page.driver.refresh().await?;
         page.wait_for_attribute("link-state", "data-state", "up")
             .await?;
-        for (name, width, height) in SIZES {
+        // The demo's alarms come and go with its traffic: once one is seen, it is shot
+        // at every size while it lasts.
+        let mut alarm_shot = false;
+        for (index, (_, width, height)) in SIZES.iter().enumerate() {
             browser
                 .driver
                 .set_window_rect(0, 0, *width, *height)
                 .await?;
             for (view, label, ready) in VIEWS {
+                if *view == "wallboard-alarm" && alarm_shot {
+                    continue;
+                }
                 page.navigate(label).await?;
                 if *view == "console" {
                     // An answer on screen: Asterisk's reply to a Ping.
@@ -82,7 +88,9 @@ async fn main() -> anyhow::Result<()> {
                 }
                 // Live data on screen, not only the frame. An alarm may take the demo's
                 // traffic a few minutes: it is waited for longer.
-                let tries = if *view == "wallboard-alarm" { 12 } else { 1 };
+                let alarm = *view == "wallboard-alarm";
+                let tries = if alarm { 6 } else { 1 };
+                let mut seen = false;
                 for attempt in 1..=tries {
                     let found = wait_for("live data", || async {
                         let shown = match *ready {
@@ -93,19 +101,42 @@ async fn main() -> anyhow::Result<()> {
                     })
                     .await;
                     match found {
-                        Ok(()) => break,
-                        Err(error) if attempt == tries => return Err(error),
+                        Ok(()) => {
+                            seen = true;
+                            break;
+                        }
+                        Err(error) if attempt == tries && !alarm => return Err(error),
                         Err(_) => {}
                     }
                 }
-                if !ready.is_empty() {
-                    let first = page.driver.find(By::Css(*ready)).await?;
-                    first.scroll_into_view().await?;
+                if !seen {
+                    eprintln!(
+                        "no queue in alarm yet at {width}x{height}: tried again at the next size"
+                    );
+                    continue;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-                let path = out.join(format!("{view}-{name}-{width}x{height}-{scheme}.png"));
-                browser.driver.screenshot(&path).await?;
-                println!("{}", path.display());
+                alarm_shot |= alarm;
+                let sizes = if alarm { SIZES } else { &SIZES[index..=index] };
+                for (name, width, height) in sizes {
+                    browser
+                        .driver
+                        .set_window_rect(0, 0, *width, *height)
+                        .await?;
+                    // Gone meanwhile (an alarm that cleared): the shot is taken as it is.
+                    if !ready.is_empty()
+                        && let Ok(first) = page.driver.find(By::Css(*ready)).await
+                    {
+                        first.scroll_into_view().await?;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                    let path = out.join(format!("{view}-{name}-{width}x{height}-{scheme}.png"));
+                    browser.driver.screenshot(&path).await?;
+                    println!("{}", path.display());
+                }
+                browser
+                    .driver
+                    .set_window_rect(0, 0, *width, *height)
+                    .await?;
             }
         }
         browser.stop().await?;
