@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS calls (
     UNIQUE (server, uniqueid)
 );
 CREATE INDEX IF NOT EXISTS calls_start ON calls (start_ms);
+-- A page is `server = ? AND id < ? ORDER BY id DESC`: without this index SQLite took the
+-- UNIQUE (server, uniqueid) one and sorted every call of the server for each page.
+CREATE INDEX IF NOT EXISTS calls_server_id ON calls (server, id);
 CREATE TABLE IF NOT EXISTS seen (
     account TEXT PRIMARY KEY,
     last_id INTEGER NOT NULL
