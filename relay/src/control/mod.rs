@@ -326,7 +326,7 @@ async fn translate(
         Action::VoicemailTransfer { channel, mailbox } => {
             // `1001` or `1001@default`: the context's extension is the box's number.
             let number = mailbox.split('@').next().unwrap_or_default();
-            if number.is_empty() || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
+            if !is_extension(number) {
                 return Err(format!("{mailbox:?} is not a mailbox number"));
             }
             Message::new()
@@ -436,11 +436,18 @@ fn conference(action: &str, room: &str) -> Message {
         .with("Conference", room)
 }
 
+/// Whether `name` can be an extension (or a mailbox number) that goes into a dialplan
+/// function, an AstDB key or a `Redirect`'s `Exten`: letters and digits only, so no
+/// `,`, `/` or line break can reach Asterisk's parsers.
+fn is_extension(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// `Setvar` of `PRESENCE_STATE(CustomPresence:<exten>)` to `state,,message`, as
 /// ami-session-2 sets it (`dnd,,In a meeting`). A comma would start the function's
 /// next field (its options), so none is let through.
 fn presence(exten: &str, state: &str, message: Option<&str>) -> Result<Message, String> {
-    if exten.is_empty() || !exten.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if !is_extension(exten) {
         return Err(format!("{exten:?} is not an extension"));
     }
     if !PRESENCE_STATES.contains(&state) {
@@ -481,7 +488,7 @@ pub fn call_forward(exten: &str, to: Option<&str>, dialing: &Dialing) -> Result<
     let Some(template) = &dialing.call_forward else {
         return Err(NO_CALL_FORWARD.into());
     };
-    if exten.is_empty() || !exten.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if !is_extension(exten) {
         return Err(format!("{exten:?} is not an extension"));
     }
     let Some((family, key)) = forward_entry(template, exten) else {
